@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { configFrom, kafkaFor, serviceOptions } from '../shared.js';
+import { startWorker } from '../../topology/worker.js';
+import { log } from '../../log.js';
+
+export function register(program: Command) {
+  serviceOptions(program.command('worker'))
+    .description('consume user events and the item catalog, keep state in Redis, emit recommendations')
+    .option('--group <id>', 'consumer group id (ATTUNE_GROUP_ID)')
+    .option('--http-port <port>', 'port of /metrics, /healthz, /readyz (ATTUNE_HTTP_PORT)')
+    .action(async (opts) => {
+      const cfg = configFrom(opts);
+      const worker = await startWorker(cfg, kafkaFor(cfg));
+      let signals = 0;
+      const onSignal = (sig: string) => {
+        signals++;
+        if (signals > 1) {
+          log.warn({ sig }, 'second signal: exiting now');
+          process.exit(130);
+        }
+        log.info({ sig }, 'stopping: finishing the in-flight micro-batch, committing, disconnecting');
+        void worker.stop();
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      const code = await worker.done;
+      log.info({ code }, 'worker stopped');
+      process.exit(code);
+    });
+}

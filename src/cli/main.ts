@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * The `attune` command line. Each sub-command lives in src/cli/commands/<name>.ts and exports
+ * `register(program)`, so adding a command never touches the others.
+ */
+import { Command } from 'commander';
+import { register as registerWorker } from './commands/worker.js';
+import { register as registerReplay } from './commands/replay.js';
+import { register as registerEval } from './commands/eval.js';
+import { register as registerTopics } from './commands/topics.js';
+import { register as registerShow } from './commands/show.js';
+
+const program = new Command();
+program
+  .name('attune')
+  .description('Attune: real-time personalization worker (Kafka in, Redis state, recommendations out)')
+  .showHelpAfterError();
+
+registerWorker(program);
+registerReplay(program);
+registerEval(program);
+registerTopics(program);
+registerShow(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`attune: ${message}\n`);
+  process.exit(1);
+});

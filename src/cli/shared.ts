@@ -1,0 +1,37 @@
+/** Helpers the sub-commands share: config from env + flags, the Kafka client, the codec. */
+import type { Command } from 'commander';
+import { loadConfig, topicNames, type Config } from '../config/config.js';
+import { KafkajsClient } from '../kafka/kafkajs-client.js';
+import { Codec } from '../registry/codec.js';
+
+/** Flags common to commands that talk to the services; each mirrors an ATTUNE_* variable. */
+export function serviceOptions(cmd: Command): Command {
+  return cmd
+    .option('--brokers <list>', 'Kafka bootstrap brokers (ATTUNE_KAFKA_BROKERS)')
+    .option('--registry <url>', 'schema registry URL (ATTUNE_REGISTRY_URL)')
+    .option('--redis <url>', 'Redis URL (ATTUNE_REDIS_URL)')
+    .option('--topic-prefix <prefix>', 'topic name prefix (ATTUNE_TOPIC_PREFIX)')
+    .option('--partitions <n>', 'partitions of topics Attune creates (ATTUNE_PARTITIONS)');
+}
+
+export function configFrom(opts: Record<string, unknown>): Config {
+  return loadConfig(process.env, {
+    kafkaBrokers: opts.brokers,
+    registryUrl: opts.registry,
+    redisUrl: opts.redis,
+    topicPrefix: opts.topicPrefix,
+    partitions: opts.partitions,
+    groupId: opts.group,
+    httpPort: opts.httpPort,
+  });
+}
+
+export function kafkaFor(cfg: Config) {
+  return new KafkajsClient(cfg.kafkaBrokers, cfg.kafkaClientId);
+}
+
+export async function codecFor(cfg: Config): Promise<Codec> {
+  const codec = new Codec(cfg.registryUrl, topicNames(cfg));
+  await codec.registerAll();
+  return codec;
+}

@@ -1,0 +1,90 @@
+/**
+ * Configuration from environment variables (ATTUNE_*), overridable by CLI flags, validated once at start-up.
+ * Each setting is declared once below with its variable, default and the hint printed when the value is wrong.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+interface Setting<T> {
+  env: string;
+  schema: z.ZodType<T, unknown>;
+  default: T | undefined;
+  hint: string;
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port');
+const list = (item: z.ZodType<string, string>) =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(item).min(1));
+
+function s<T>(env: string, schema: z.ZodType<T, any>, def: T | undefined, hint: string): Setting<T> {
+  return { env, schema, default: def, hint };
+}
+
+/** The settings table: one row per variable. */
+export const SETTINGS = {
+  kafkaBrokers: s('ATTUNE_KAFKA_BROKERS', list(hostPort), ['127.0.0.1:19092'], 'comma-separated host:port list, e.g. 127.0.0.1:19092'),
+  kafkaClientId: s('ATTUNE_KAFKA_CLIENT_ID', z.string().min(1), 'attune', 'a non-empty client id'),
+  groupId: s('ATTUNE_GROUP_ID', z.string().min(1), 'attune-worker', 'the consumer group id shared by all workers'),
+  topicPrefix: s('ATTUNE_TOPIC_PREFIX', z.string().regex(/^[A-Za-z0-9._-]{1,100}$/), 'attune', 'letters, digits, . _ - (e.g. attune)'),
+  partitions: s('ATTUNE_PARTITIONS', int(1, 1000), 6, 'an integer from 1 to 1000: partitions of the input topics when Attune creates them'),
+  registryUrl: s('ATTUNE_REGISTRY_URL', z.string().url(), 'http://127.0.0.1:8081/apis/ccompat/v7', 'the Confluent-compatible registry base URL, e.g. http://127.0.0.1:8081/apis/ccompat/v7'),
+  redisUrl: s('ATTUNE_REDIS_URL', z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'), 'redis://127.0.0.1:6379', 'a redis:// URL, e.g. redis://127.0.0.1:6379'),
+  redisClusterNodes: s('ATTUNE_REDIS_CLUSTER_NODES', list(hostPort).optional(), undefined, 'comma-separated host:port seed nodes of a Redis Cluster; leave unset for a single Redis'),
+  keyPrefix: s('ATTUNE_KEY_PREFIX', z.string().regex(/^[A-Za-z0-9._-]{1,50}$/), 'attune', 'letters, digits, . _ - (e.g. attune)'),
+  httpHost: s('ATTUNE_HTTP_HOST', z.string().min(1), '127.0.0.1', 'the address for /metrics, /healthz and /readyz'),
+  httpPort: s('ATTUNE_HTTP_PORT', int(0, 65535), 9464, 'a TCP port (0 picks a free one)'),
+  microBatchSize: s('ATTUNE_MICRO_BATCH', int(1, 10_000), 500, 'records per micro-batch, 1 to 10000'),
+  partitionsConsumedConcurrently: s('ATTUNE_PARTITION_CONCURRENCY', int(1, 64), 3, 'partitions processed at once per worker, 1 to 64'),
+  shutdownTimeoutMs: s('ATTUNE_SHUTDOWN_TIMEOUT_MS', int(1000, 600_000), 30_000, 'milliseconds to drain in-flight work on SIGTERM'),
+  maxMessageBytes: s('ATTUNE_MAX_MESSAGE_BYTES', int(64, 1_048_576), 65_536, 'the largest encoded event accepted, in bytes'),
+  maxIdLength: s('ATTUNE_MAX_ID_LENGTH', int(1, 1024), 128, 'the longest user/item/event id accepted, in characters'),
+  maxFutureMs: s('ATTUNE_MAX_FUTURE_MS', int(0, 31 * 86_400_000), 86_400_000, 'how far ahead of the wall clock an event time may be, in ms'),
+  minEventTime: s('ATTUNE_MIN_EVENT_TIME', z.coerce.number().int().min(0), Date.UTC(2000, 0, 1), 'the earliest plausible event time, epoch ms'),
+  recentItems: s('ATTUNE_RECENT_ITEMS', int(1, 1000), 20, 'distinct recent items kept per user'),
+  recommendationCount: s('ATTUNE_RECOMMENDATIONS', int(1, 200), 10, 'items per emitted recommendation list'),
+  recommendationTtlSeconds: s('ATTUNE_RECS_TTL_SECONDS', int(60, 365 * 86_400), 7 * 86_400, 'lifetime of the stored current list, in seconds'),
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+export type Config = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+/**
+ * Builds the config from `env` with `overrides` (from CLI flags) on top. Throws one ConfigError listing
+ * every bad variable, each with its fix.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, setting] of Object.entries(SETTINGS) as [keyof Config, Setting<unknown>][]) {
+    const raw = overrides[name] ?? env[setting.env];
+    if (raw === undefined || raw === '') {
+      out[name] = setting.default;
+      continue;
+    }
+    const parsed = setting.schema.safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else {
+      const why = parsed.error.issues[0]?.message ?? 'invalid';
+      problems.push(`${setting.env}=${JSON.stringify(String(raw))} is invalid (${why}): set it to ${setting.hint}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(`configuration error:\n  - ${problems.join('\n  - ')}`);
+  return out as Config;
+}
+
+/** Topic names derive from one prefix so that several deployments can share a cluster. */
+export function topicNames(cfg: Pick<Config, 'topicPrefix'>) {
+  const p = cfg.topicPrefix;
+  return {
+    events: `${p}.events`,
+    items: `${p}.items`,
+    recommendations: `${p}.recommendations`,
+    segmentChanges: `${p}.segment-changes`,
+    dlq: `${p}.dlq`,
+  };
+}
+export type TopicNames = ReturnType<typeof topicNames>;

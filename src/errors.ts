@@ -1,0 +1,93 @@
+/**
+ * Every error class Attune throws, in one module (as kafkajs does). `retriable` tells the runner what to do:
+ * a retriable error pauses the partition and retries with backoff; a non-retriable one on a record sends the
+ * record to the dead-letter topic; a non-retriable one elsewhere stops the worker with a clear message.
+ */
+export class AttuneError extends Error {
+  readonly retriable: boolean;
+  readonly code: string;
+  constructor(message: string, opts: { code: string; retriable?: boolean; cause?: unknown }) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = opts.code;
+    this.retriable = opts.retriable ?? false;
+  }
+}
+
+/** A configuration value is missing or wrong; the message names the variable and how to fix it. */
+export class ConfigError extends AttuneError {
+  constructor(message: string) {
+    super(message, { code: 'CONFIG' });
+  }
+}
+
+/** Stages a record can fail in; carried to the DLQ as a header. */
+export type RecordStage = 'decode' | 'validate' | 'process' | 'produce';
+
+/** A record that can never be processed (poison pill). It goes to the DLQ; the partition keeps flowing. */
+export class RecordError extends AttuneError {
+  readonly stage: RecordStage;
+  constructor(code: string, stage: RecordStage, message: string, cause?: unknown) {
+    super(message, { code, retriable: false, cause });
+    this.stage = stage;
+  }
+}
+
+/** The bytes are not a registry-framed Avro record, or the schema id is unknown. */
+export class DecodeError extends RecordError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, 'decode', message, cause);
+  }
+}
+
+/** The record decoded but breaks a rule (missing id, unknown type, implausible time, too large...). */
+export class ValidationError extends RecordError {
+  constructor(code: string, message: string) {
+    super(code, 'validate', message);
+  }
+}
+
+/** Redis could not be reached or refused a write for a reason that may pass (loading, OOM, connection). */
+export class StateStoreUnavailableError extends AttuneError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'STATE_UNAVAILABLE', retriable: true, cause });
+  }
+}
+
+/**
+ * A Lua script returned a negative code. Mapped in one place (stores/script-errors.ts) to a typed error.
+ */
+export class ScriptRejectedError extends AttuneError {
+  constructor(code: string, message: string, retriable: boolean) {
+    super(message, { code, retriable });
+  }
+}
+
+/** Redis state this worker relied on is gone (restart without persistence); never continue silently. */
+export class StateLostError extends AttuneError {
+  constructor(message: string) {
+    super(message, { code: 'STATE_LOST', retriable: false });
+  }
+}
+
+/** Producing to Kafka failed after the client's own retries. */
+export class ProduceError extends AttuneError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'PRODUCE', retriable: true, cause });
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  return err instanceof AttuneError ? err.retriable : false;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The schema registry could not be reached; records wait (they are not dead-lettered for it). */
+export class RegistryUnavailableError extends AttuneError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'REGISTRY_UNAVAILABLE', retriable: true, cause });
+  }
+}

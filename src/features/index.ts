@@ -1,0 +1,4 @@
+export * from './config.js';
+export * from './state.js';
+export * from './view.js';
+export * from './watermark.js';

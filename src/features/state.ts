@@ -1,0 +1,216 @@
+/**
+ * Per-user rolling feature state: a compact, JSON-safe object (one Redis blob per user, key `{u:<id>}:features`)
+ * updated by `applyEvent`. Read it through `FeatureView` (view.ts), never directly.
+ */
+import type { UserEvent } from '../domain/events.js';
+import type { FeatureConfig } from './config.js';
+
+/** [count, amount (quantity × price), quantity] */
+export type BucketEntry = [number, number, number];
+/** key -> entry. Keys: `<type>` (all items) and `<type>:<category>` (tracked categories only). */
+export type Bucket = Record<string, BucketEntry>;
+
+/** [start, end, events] of one session, event time. */
+export type SessionSpan = [number, number, number];
+
+export interface UserFeatureState {
+  v: 1;
+  /** First and last (max) event time seen. */
+  first: number | null;
+  last: number | null;
+  /** Number of events applied. */
+  n: number;
+  /** Latest event time per event type. */
+  rec: Record<string, number>;
+  /** Granularity ms (as string) -> bucket index (floor(t / g), as string) -> bucket. */
+  b: Record<string, Record<string, Bucket>>;
+  /** Decayed category affinity: scores valid at time `t` (score(now) = s · 2^-((now - t) / halfLife)). */
+  aff: { t: number; s: Record<string, number> };
+  /**
+   * Sessions. `open`: the sessions a late event could still touch, sorted by start, disjoint;
+   * `closed`: how many older sessions were folded away.
+   */
+  ses: { closed: number; open: SessionSpan[] };
+  /** Latest known context values and the event time they came from. */
+  ctx: { country: string | null; countryT: number | null; device: string | null; deviceT: number | null };
+}
+
+/** Resolves an item's categories when the event carries no `properties.category` (e.g. a catalog lookup). */
+export type CategoryLookup = (itemId: string) => readonly string[] | string | null | undefined;
+
+export function emptyFeatureState(): UserFeatureState {
+  return {
+    v: 1,
+    first: null,
+    last: null,
+    n: 0,
+    rec: {},
+    b: {},
+    aff: { t: 0, s: {} },
+    ses: { closed: 0, open: [] },
+    ctx: { country: null, countryT: null, device: null, deviceT: null },
+  };
+}
+
+/** Parses a blob read back from Redis (a missing blob gives an empty state). */
+export function parseFeatureState(json: string | null | undefined): UserFeatureState {
+  if (!json) return emptyFeatureState();
+  const s = JSON.parse(json) as UserFeatureState;
+  if (s.v !== 1) throw new Error(`unsupported feature state version ${String(s.v)}`);
+  return s;
+}
+
+export function serializeFeatureState(s: UserFeatureState): string {
+  return JSON.stringify(s);
+}
+
+/** Event types that carry no behavioural signal (consent/erase are handled by the worker, not counted). */
+const IGNORED = new Set(['consent', 'erase']);
+
+export function eventCategories(event: UserEvent, lookup?: CategoryLookup): string[] {
+  const p = event.properties?.category;
+  let raw: readonly string[] | string | null | undefined = p && p.length > 0 ? p : undefined;
+  if (raw === undefined && lookup && event.itemId) raw = lookup(event.itemId);
+  if (raw == null) return [];
+  const list = typeof raw === 'string' ? [raw] : raw;
+  return [...new Set(list.filter((c) => typeof c === 'string' && c.length > 0))];
+}
+
+/**
+ * Applies one accepted event (on time or late within the allowance — the caller classifies lateness first).
+ * MUTATES `state` and returns it. Deterministic: the same sequence of events gives the same state, whatever
+ * happened to the blob in between (JSON round trips included).
+ */
+export function applyEvent(
+  state: UserFeatureState,
+  event: UserEvent,
+  cfg: FeatureConfig,
+  itemCategories?: CategoryLookup,
+): UserFeatureState {
+  if (IGNORED.has(event.type)) return state;
+  const t = event.eventTime;
+  state.first = state.first === null ? t : Math.min(state.first, t);
+  state.last = state.last === null ? t : Math.max(state.last, t);
+  state.n += 1;
+  const prevRec = state.rec[event.type];
+  if (prevRec === undefined || t > prevRec) state.rec[event.type] = t;
+
+  // Categories: track at most cfg.maxCategories; a new one evicts the weakest (decayed affinity, then name).
+  const cats = eventCategories(event, itemCategories);
+  const tracked: string[] = [];
+  const evicted: string[] = [];
+  const aff = state.aff;
+  const half = cfg.affinityHalfLifeMs;
+  if (cats.length > 0) {
+    if (t > aff.t) {
+      const f = Math.pow(2, -(t - aff.t) / half);
+      for (const k of Object.keys(aff.s)) aff.s[k] = aff.s[k]! * f;
+      aff.t = t;
+    }
+    for (const c of cats) {
+      if (!(c in aff.s)) {
+        const keys = Object.keys(aff.s);
+        if (keys.length >= cfg.maxCategories) {
+          let victim: string | null = null;
+          for (const k of keys) {
+            if (cats.includes(k)) continue;
+            if (victim === null || aff.s[k]! < aff.s[victim]! || (aff.s[k] === aff.s[victim] && k > victim)) victim = k;
+          }
+          if (victim === null) continue; // cannot track more categories than maxCategories
+          delete aff.s[victim];
+          evicted.push(victim);
+        }
+        aff.s[c] = 0;
+      }
+      tracked.push(c);
+      const w = cfg.affinityWeights[event.type] ?? 0;
+      aff.s[c] = aff.s[c]! + w * Math.pow(2, -(aff.t - t) / half);
+    }
+  }
+
+  // Time buckets, one series per granularity.
+  const qty = event.quantity ?? 1;
+  const amount = event.price === null || event.price === undefined ? 0 : qty * event.price;
+  for (const [g, retention] of cfg.retention) {
+    const gk = String(g);
+    const series = (state.b[gk] ??= {});
+    const minIdx = Math.floor(state.last / g) - retention / g + 1;
+    const idx = Math.floor(t / g);
+    if (evicted.length > 0) {
+      for (const bucket of Object.values(series)) {
+        for (const key of Object.keys(bucket)) {
+          const c = key.indexOf(':');
+          if (c >= 0 && evicted.includes(key.slice(c + 1))) delete bucket[key];
+        }
+      }
+    }
+    if (idx >= minIdx) {
+      const bucket = (series[String(idx)] ??= {});
+      add(bucket, event.type, amount, qty);
+      for (const c of tracked) add(bucket, `${event.type}:${c}`, amount, qty);
+    }
+    for (const k of Object.keys(series)) if (Number(k) < minIdx) delete series[k];
+  }
+
+  updateSessions(state, t, cfg);
+
+  const country = event.context?.country ?? event.properties?.country ?? null;
+  if (country && (state.ctx.countryT === null || t >= state.ctx.countryT)) {
+    state.ctx.country = country;
+    state.ctx.countryT = t;
+  }
+  const device = event.context?.device ?? event.properties?.device ?? null;
+  if (device && (state.ctx.deviceT === null || t >= state.ctx.deviceT)) {
+    state.ctx.device = device;
+    state.ctx.deviceT = t;
+  }
+  return state;
+}
+
+function add(bucket: Bucket, key: string, amount: number, qty: number): void {
+  const e = bucket[key];
+  if (e) {
+    e[0] += 1;
+    e[1] += amount;
+    e[2] += qty;
+  } else bucket[key] = [1, amount, qty];
+}
+
+/**
+ * Sessions are defined on event time only: sort all events, a gap >= sessionGapMs starts a new session.
+ * Hence an out-of-order event (a) extends the session it falls within `gap` of, (b) bridges two sessions it is
+ * within `gap` of both (merge: count - 1), or (c) forms a new session, possibly between two existing ones
+ * (what looked like one gap is split by a new session: count + 1). Sessions that no accepted late event can
+ * reach any more (end <= last - allowedLateness - gap) are folded into `closed`.
+ */
+function updateSessions(state: UserFeatureState, t: number, cfg: FeatureConfig): void {
+  const gap = cfg.sessionGapMs;
+  const open = state.ses.open;
+  const hits: number[] = [];
+  for (let i = 0; i < open.length; i++) {
+    const s = open[i]!;
+    if (t > s[0] - gap && t < s[1] + gap) hits.push(i);
+  }
+  if (hits.length === 0) {
+    let i = 0;
+    while (i < open.length && open[i]![0] < t) i++;
+    open.splice(i, 0, [t, t, 1]);
+  } else {
+    const first = open[hits[0]!]!;
+    let start = Math.min(first[0], t);
+    let end = Math.max(first[1], t);
+    let events = first[2] + 1;
+    for (let h = 1; h < hits.length; h++) {
+      const s = open[hits[h]!]!;
+      start = Math.min(start, s[0]);
+      end = Math.max(end, s[1]);
+      events += s[2];
+    }
+    open.splice(hits[0]!, hits.length, [start, end, events]);
+  }
+  const horizon = state.last! - cfg.allowedLatenessMs - gap;
+  while (open.length > 1 && open[0]![1] <= horizon) {
+    open.shift();
+    state.ses.closed += 1;
+  }
+}

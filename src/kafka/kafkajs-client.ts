@@ -1,0 +1,131 @@
+/** The Kafka port implemented with kafkajs. */
+import { Kafka, logLevel, type Consumer, type Producer, type Admin, CompressionTypes } from 'kafkajs';
+import type {
+  StreamClient, StreamConsumer, StreamProducer, StreamAdmin, BatchHandler, TopicPartitions, TopicSpec, OutboundRecord,
+} from './port.js';
+import { log } from '../log.js';
+
+// Route kafkajs's logs into ours at warn and above: its info lines are noise for operators.
+const kafkaLogCreator = () => ({ namespace, level, log: entry }: { namespace: string; level: number; log: { message: string } & Record<string, unknown> }) => {
+  const { message, ...rest } = entry;
+  if (level === logLevel.ERROR) log.error({ namespace, ...rest }, message);
+  else if (level === logLevel.WARN) log.warn({ namespace, ...rest }, message);
+};
+
+export class KafkajsClient implements StreamClient {
+  private readonly kafka: Kafka;
+  constructor(brokers: string[], clientId: string) {
+    this.kafka = new Kafka({
+      brokers,
+      clientId,
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator,
+      retry: { initialRetryTime: 200, retries: 8 },
+    });
+  }
+  consumer(opts: { groupId: string }): StreamConsumer {
+    return new KafkajsConsumer(
+      this.kafka.consumer({
+        groupId: opts.groupId,
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+        // Must be at least the broker's largest message, or a big record stalls the partition.
+        maxBytesPerPartition: 1_048_576 * 2,
+        retry: { retries: 10 },
+      }),
+    );
+  }
+  producer(): StreamProducer {
+    return new KafkajsProducer(this.kafka.producer({ allowAutoTopicCreation: false }));
+  }
+  admin(): StreamAdmin {
+    return new KafkajsAdmin(this.kafka.admin());
+  }
+}
+
+class KafkajsConsumer implements StreamConsumer {
+  constructor(private readonly c: Consumer) {}
+  connect() { return this.c.connect(); }
+  async subscribe(topics: string[]) {
+    for (const topic of topics) await this.c.subscribe({ topic, fromBeginning: true });
+  }
+  async run(handler: BatchHandler, opts: { partitionsConsumedConcurrently: number }) {
+    await this.c.run({
+      // Only what the runner resolves is committed: auto-resolve would mark unprocessed records as done.
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      autoCommitInterval: 2_000,
+      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause }) => {
+        await handler({
+          topic: batch.topic,
+          partition: batch.partition,
+          records: batch.messages.map((m) => ({
+            offset: m.offset, key: m.key, value: m.value, timestamp: m.timestamp,
+            headers: (m.headers ?? {}) as Record<string, Buffer | string | undefined>,
+          })),
+          highWatermark: batch.highWatermark,
+          resolveOffset,
+          heartbeat,
+          commit: () => commitOffsetsIfNecessary(),
+          isRunning,
+          isStale,
+          pause,
+        });
+      },
+    });
+  }
+  onAssigned(cb: (assigned: TopicPartitions[]) => void | Promise<void>) {
+    this.c.on(this.c.events.GROUP_JOIN, (e) => {
+      const a = e.payload.memberAssignment as Record<string, number[]>;
+      void cb(Object.entries(a).map(([topic, partitions]) => ({ topic, partitions })));
+    });
+  }
+  onCrash(cb: (err: Error, restart: boolean) => void) {
+    this.c.on(this.c.events.CRASH, (e) => cb(e.payload.error, Boolean(e.payload.restart)));
+  }
+  seek(topic: string, partition: number, offset: string) { this.c.seek({ topic, partition, offset }); }
+  stop() { return this.c.stop(); }
+  disconnect() { return this.c.disconnect(); }
+}
+
+class KafkajsProducer implements StreamProducer {
+  constructor(private readonly p: Producer) {}
+  connect() { return this.p.connect(); }
+  async send(topic: string, records: OutboundRecord[]) {
+    if (records.length === 0) return;
+    await this.p.send({ topic, acks: -1, compression: CompressionTypes.None, messages: records });
+  }
+  disconnect() { return this.p.disconnect(); }
+}
+
+class KafkajsAdmin implements StreamAdmin {
+  constructor(private readonly a: Admin) {}
+  connect() { return this.a.connect(); }
+  async ensureTopics(specs: TopicSpec[]): Promise<string[]> {
+    const existing = new Set(await this.a.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length === 0) return [];
+    await this.a.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions,
+        replicationFactor: 1,
+        configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+    return missing.map((s) => s.topic);
+  }
+  async endOffsets(topic: string) {
+    const res = await this.a.fetchTopicOffsets(topic);
+    return new Map(res.map((r) => [r.partition, r.high]));
+  }
+  async groupOffsets(groupId: string, topic: string) {
+    const res = await this.a.fetchOffsets({ groupId, topics: [topic] });
+    const out = new Map<number, string>();
+    for (const t of res) for (const p of t.partitions) out.set(p.partition, p.offset);
+    return out;
+  }
+  disconnect() { return this.a.disconnect(); }
+}

@@ -1,0 +1,86 @@
+/**
+ * The Kafka port: the only Kafka surface the topology uses. kafkajs is unmaintained; a KafkaJS-compatible
+ * client can replace it by implementing these interfaces (see kafkajs-client.ts) without touching processors.
+ */
+export interface Header {
+  [key: string]: string;
+}
+
+export interface InboundRecord {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+  headers: Record<string, Buffer | string | undefined>;
+}
+
+export interface OutboundRecord {
+  key: string | Buffer | null;
+  value: Buffer | null;
+  headers?: Header;
+}
+
+/** One fetched batch of one partition, with the controls the runner needs. */
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: InboundRecord[];
+  highWatermark: string;
+  /** Marks everything up to and including this offset as done (it will be committed). */
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  commit(): Promise<void>;
+  /** False once the consumer is stopping: finish the current micro-batch, then return. */
+  isRunning(): boolean;
+  /** True when the partition was revoked or sought since the fetch: drop the rest of the batch. */
+  isStale(): boolean;
+  pause(): () => void;
+}
+
+export type BatchHandler = (batch: PartitionBatch) => Promise<void>;
+
+export interface TopicPartitions {
+  topic: string;
+  partitions: number[];
+}
+
+export interface StreamConsumer {
+  connect(): Promise<void>;
+  subscribe(topics: string[]): Promise<void>;
+  run(handler: BatchHandler, opts: { partitionsConsumedConcurrently: number }): Promise<void>;
+  /** Called after each group join with this member's assignment. */
+  onAssigned(cb: (assigned: TopicPartitions[]) => void | Promise<void>): void;
+  /** Called when the consumer crashes (the client gave up); `restart` says whether it will rejoin by itself. */
+  onCrash(cb: (err: Error, restart: boolean) => void): void;
+  seek(topic: string, partition: number, offset: string): void;
+  stop(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface StreamProducer {
+  connect(): Promise<void>;
+  send(topic: string, records: OutboundRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  compacted?: boolean;
+}
+
+export interface StreamAdmin {
+  connect(): Promise<void>;
+  ensureTopics(specs: TopicSpec[]): Promise<string[]>;
+  /** High watermark per partition. */
+  endOffsets(topic: string): Promise<Map<number, string>>;
+  /** The group's committed offset per partition (-1 when none). */
+  groupOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
+  disconnect(): Promise<void>;
+}
+
+export interface StreamClient {
+  consumer(opts: { groupId: string }): StreamConsumer;
+  producer(): StreamProducer;
+  admin(): StreamAdmin;
+}

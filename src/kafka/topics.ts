@@ -1,0 +1,19 @@
+/** The topology's topics and how Attune creates them (auto topic creation is off on the broker). */
+import type { Config } from '../config/config.js';
+import { topicNames } from '../config/config.js';
+import type { StreamAdmin, TopicSpec } from './port.js';
+
+export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'>): TopicSpec[] {
+  const t = topicNames(cfg);
+  return [
+    { topic: t.events, partitions: cfg.partitions },
+    { topic: t.items, partitions: cfg.partitions, compacted: true },
+    { topic: t.recommendations, partitions: cfg.partitions, compacted: true },
+    { topic: t.segmentChanges, partitions: cfg.partitions },
+    { topic: t.dlq, partitions: 1 },
+  ];
+}
+
+export async function ensureTopics(admin: StreamAdmin, cfg: Pick<Config, 'topicPrefix' | 'partitions'>): Promise<string[]> {
+  return admin.ensureTopics(topicSpecs(cfg));
+}

@@ -1,0 +1,41 @@
+/**
+ * Prometheus metrics (prom-client). Labels are bounded: event types, outcomes, error codes, topics and
+ * partitions — never user or item ids.
+ */
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'attune_process_' });
+  return {
+    registry,
+    eventsIn: new Counter({
+      name: 'attune_events_total', help: 'Input records by event type and outcome (applied, replayed, dead_lettered)',
+      labelNames: ['type', 'outcome'] as const, registers: [registry],
+    }),
+    dlq: new Counter({
+      name: 'attune_dlq_records_total', help: 'Records sent to the dead-letter topic, by stage and error code',
+      labelNames: ['stage', 'code'] as const, registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'attune_batch_duration_seconds', help: 'Time to process one micro-batch end to end (decode to commit)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    batchRecords: new Histogram({
+      name: 'attune_batch_records', help: 'Records per micro-batch', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'attune_consumer_lag', help: 'Records between the last processed offset and the high watermark',
+      labelNames: ['topic', 'partition'] as const, registers: [registry],
+    }),
+    recommendationsOut: new Counter({
+      name: 'attune_recommendations_emitted_total', help: 'Recommendation records produced to the output topic', registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'attune_retries_total', help: 'Micro-batches retried after a retriable error, by error code',
+      labelNames: ['code'] as const, registers: [registry],
+    }),
+    ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

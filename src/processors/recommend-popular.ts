@@ -1,0 +1,31 @@
+/**
+ * The placeholder recommendation strategy (pure): the most popular items the user has not purchased,
+ * each with the reason why. The recommender core replaces it.
+ */
+import type { RecommendedItem } from '../domain/events.js';
+
+export interface PopularItem {
+  itemId: string;
+  count: number;
+}
+
+export function recommendPopular(
+  popular: PopularItem[],
+  purchased: ReadonlySet<string>,
+  n: number,
+  titles: ReadonlyMap<string, string> = new Map(),
+): RecommendedItem[] {
+  const out: RecommendedItem[] = [];
+  const top = popular[0]?.count || 1;
+  for (const p of popular) {
+    if (out.length >= n) break;
+    if (purchased.has(p.itemId)) continue;
+    const name = titles.get(p.itemId);
+    out.push({
+      itemId: p.itemId,
+      score: Math.round((p.count / top) * 1e6) / 1e6,
+      reasons: [{ kind: 'popular', text: `popular: bought ${p.count} times${name ? ` (${name})` : ''}`, relatedItemId: null }],
+    });
+  }
+  return out;
+}

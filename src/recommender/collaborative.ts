@@ -1,0 +1,106 @@
+/**
+ * The incremental item-item model: deltas (deltas.ts) → state (cooc-state.ts) → neighbour lists
+ * (neighbours.ts). `learn` is the per-event in-process path; `applyBatch` applies a combined micro-batch
+ * (as computed by `batchDeltas`) — both give the same state.
+ */
+import type { RecommenderConfig } from './config.js';
+import { CoocState } from './cooc-state.js';
+import { DecayClock } from './decay.js';
+import { interactionDeltas, type CoocBatchDelta, type CoocDeltaSink, type DeltaParams, type UserHistory } from './deltas.js';
+import { cosineSim, llrSim, NeighbourIndex } from './neighbours.js';
+
+export class CollaborativeModel {
+  readonly state = new CoocState();
+  readonly neighbours: NeighbourIndex;
+  readonly clock: DecayClock;
+  readonly params: DeltaParams;
+  private readonly simKind: 'cosine' | 'llr';
+  private readonly minCooc: number;
+  private epochSet = false;
+  private now = 0;
+  /** Sink that applies each pair to the state and offers the fresh similarity to both lists. */
+  private readonly sink: CoocDeltaSink;
+
+  constructor(cfg: RecommenderConfig['collaborative']) {
+    this.neighbours = new NeighbourIndex(cfg.neighbours);
+    this.clock = new DecayClock(cfg.decayHalfLifeMs);
+    this.params = {
+      historySize: cfg.historySize,
+      recency: cfg.recency,
+      positionDecay: cfg.positionDecay,
+      timeHalfLifeMs: cfg.timeHalfLifeMs,
+    };
+    this.simKind = cfg.similarity;
+    this.minCooc = cfg.minCooccurrence;
+    const state = this.state;
+    this.sink = {
+      norm: (a, inc) => state.norm(a, inc),
+      pair: (a, b, inc) => {
+        state.pair(a, b, inc);
+        this.offerPair(a, b);
+      },
+    };
+  }
+
+  /** Similarity of a and b from the current state. */
+  sim(a: number, b: number): number {
+    const c = this.state.cooc(a, b);
+    if (c <= 0) return 0;
+    if (this.minCooc > 0 && this.clock.valueAt(c, this.now) < this.minCooc) return 0;
+    const na = this.state.normOf(a);
+    const nb = this.state.normOf(b);
+    if (this.simKind === 'llr') {
+      const s = this.clock.scale(this.now);
+      return llrSim(c / s, na / s, nb / s, this.state.total / s);
+    }
+    return cosineSim(c, na, nb);
+  }
+
+  private offerPair(a: number, b: number): void {
+    const s = this.sim(a, b);
+    this.neighbours.offer(a, b, s);
+    this.neighbours.offer(b, a, s);
+  }
+
+  private tick(time: number): number {
+    if (!this.epochSet) {
+      this.clock.epoch = time;
+      this.epochSet = true;
+    }
+    if (time > this.now) this.now = time;
+    if (this.clock.needsRebase(time)) this.state.rescale(this.clock.rebase(time));
+    return this.clock.scale(time);
+  }
+
+  /** In-process path: one interaction, applied at once. Returns the user's new history. */
+  learn(history: UserHistory, item: number, weight: number, time: number): UserHistory {
+    if (!(weight > 0)) return history;
+    const scale = this.tick(time);
+    const next = interactionDeltas(history, item, weight, time, scale, this.params, this.sink);
+    if (next.weights[next.weights.length - 1] !== undefined && this.state.normOf(item) > 0) {
+      this.neighbours.refresh(item, (b) => this.sim(item, b));
+    }
+    return next;
+  }
+
+  /** Scale factor for increments at `time` (advances the clock); pass to `batchDeltas`. */
+  scaleAt = (time: number): number => this.tick(time);
+
+  /** Micro-batch path: apply combined deltas, then update neighbour lists of every touched pair/item. */
+  applyBatch(delta: CoocBatchDelta): void {
+    this.state.applyBatch(delta);
+    for (const k of delta.pairs.keys()) {
+      const a = Math.floor(k / 67_108_864);
+      this.offerPair(a, k - a * 67_108_864);
+    }
+    for (const a of delta.norms.keys()) this.neighbours.refresh(a, (b) => this.sim(a, b));
+  }
+
+  /** Removes an item from the model (deleted from the catalog / erased). */
+  dropItem(item: number): void {
+    this.neighbours.forEach(item, (b) => this.neighbours.remove(b, item));
+    // Neighbours that list `item` without being listed back are cleaned on their next refresh (sim → 0).
+    this.state.dropItem(item);
+    this.neighbours.clear(item);
+  }
+}

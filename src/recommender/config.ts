@@ -1,0 +1,117 @@
+/**
+ * Every knob of the recommender, as a zod schema with defaults: `parseRecommenderConfig({})` gives the
+ * default configuration (the one `attune eval` reports). See docs/recommender.md for how defaults were chosen.
+ */
+import { z } from 'zod';
+
+const DAY = 86_400_000;
+
+export const RecommenderConfigSchema = z.object({
+  collaborative: z
+    .object({
+      /** H: co-occurrences are counted against the user's last H distinct items. Work per event is O(H + K). */
+      historySize: z.number().int().min(1).max(1000).default(20),
+      /** K: neighbours kept per item. */
+      neighbours: z.number().int().min(1).max(1000).default(50),
+      similarity: z.enum(['cosine', 'llr']).default('cosine'),
+      /** A pair enters a neighbour list only once its (undecayed-equivalent) co-occurrence reaches this. */
+      minCooccurrence: z.number().min(0).default(0),
+      /** Interaction weight per event type (view < add_to_cart < purchase). Types not listed are ignored. */
+      eventWeights: z
+        .record(z.string(), z.number().min(0))
+        .default({ view: 1, click: 1, add_to_cart: 2, rating: 2, purchase: 3 }),
+      /**
+       * Recency weighting of a pair (new item, history item): 'time' multiplies by 2^(-Δt / timeHalfLifeMs),
+       * 'position' by positionDecay^(rank in history, 0 = newest), 'none' by 1.
+       */
+      recency: z.enum(['none', 'position', 'time']).default('time'),
+      positionDecay: z.number().gt(0).max(1).default(0.9),
+      timeHalfLifeMs: z.number().gt(0).default(30 * DAY),
+      /** Half-life of all co-occurrence counts (0 = no decay). Implemented with a global scale factor. */
+      decayHalfLifeMs: z.number().min(0).default(180 * DAY),
+    })
+    .prefault({}),
+  content: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Content neighbours kept per item. */
+      neighbours: z.number().int().min(1).max(1000).default(20),
+      /** Terms whose posting list is longer than this are skipped when searching neighbours (bounded work). */
+      maxPostings: z.number().int().min(1).default(400),
+      /** Field weights of the terms. */
+      titleWeight: z.number().min(0).default(1),
+      categoryWeight: z.number().min(0).default(0.5),
+      tagWeight: z.number().min(0).default(0.5),
+    })
+    .prefault({}),
+  trending: z
+    .object({
+      halfLifeMs: z.number().gt(0).default(7 * DAY),
+      /** Items kept per trending scope (global, country:X, category:Y). */
+      size: z.number().int().min(1).default(50),
+    })
+    .prefault({}),
+  buyAgain: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Event types after which buying the same item again is normal. */
+      eventTypes: z.array(z.string()).default(['purchase']),
+      /** An item becomes a buy-again candidate once bought this many times. */
+      minPurchases: z.number().int().min(1).default(1),
+      /** Distinct purchased items remembered per user (LRU); bounds the work per request. */
+      maxItems: z.number().int().min(1).default(100),
+      /** Recency half-life of the buy-again score. */
+      halfLifeMs: z.number().gt(0).default(60 * DAY),
+    })
+    .prefault({}),
+  blend: z
+    .object({
+      /** The classic hybrid: 0.6 collaborative / 0.4 content. */
+      collaborative: z.number().min(0).default(0.6),
+      content: z.number().min(0).default(0.4),
+      buyAgain: z.number().min(0).default(1.0),
+      trending: z.number().min(0).default(0.05),
+      /** How many of the user's most recent items seed the candidate search. */
+      seedItems: z.number().int().min(1).default(10),
+      /** Position decay of the seed items' influence (newest = 1). */
+      seedDecay: z.number().gt(0).max(1).default(0.85),
+    })
+    .prefault({}),
+  filters: z
+    .object({
+      /** Items purchased within this window are not recommended unless buy-again applies (0 = off). */
+      purchasedWithinMs: z.number().min(0).default(0),
+      includeCategories: z.array(z.string()).default([]),
+      excludeCategories: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  diversity: z
+    .object({
+      mode: z.enum(['none', 'category-cap', 'mmr']).default('category-cap'),
+      /** At most this many items of one (first) category in a list. */
+      categoryCap: z.number().int().min(1).default(6),
+      /** MMR trade-off: 1 = relevance only. */
+      mmrLambda: z.number().min(0).max(1).default(0.8),
+    })
+    .prefault({}),
+});
+
+export type RecommenderConfig = z.infer<typeof RecommenderConfigSchema>;
+export type RecommenderConfigInput = z.input<typeof RecommenderConfigSchema>;
+
+export function parseRecommenderConfig(input: RecommenderConfigInput = {}): RecommenderConfig {
+  return RecommenderConfigSchema.parse(input);
+}
+
+/** Deep-merges plain objects (arrays and scalars replace); handy for overrides on top of a config. */
+export function mergeConfig(base: RecommenderConfigInput, over: RecommenderConfigInput): RecommenderConfigInput {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? mergeConfig(b as RecommenderConfigInput, v as RecommenderConfigInput)
+        : v;
+  }
+  return out as RecommenderConfigInput;
+}

@@ -1,0 +1,188 @@
+/**
+ * The in-process recommender: wires interner, collaborative model, content index, trending, per-user state
+ * and the scorer. Pure computation, no I/O — the worker later keeps the same pieces with state in Redis
+ * (see deltas.ts for the micro-batch path and docs/recommender.md).
+ */
+import type { CatalogItem, Reason, RecommendedItem, UserEvent } from '../domain/events.js';
+import { parseRecommenderConfig, type RecommenderConfig, type RecommenderConfigInput } from './config.js';
+import { CollaborativeModel } from './collaborative.js';
+import { catalogTerms, ContentIndex } from './content.js';
+import { IdInterner } from './interner.js';
+import { ReasonCode, Scorer, type ScoredCandidate } from './scoring.js';
+import { TrendingIndex } from './trending.js';
+import { newUserState, recordPurchase, type UserState } from './user-state.js';
+
+export interface RecommendOptions {
+  /** List length (default 10). */
+  n?: number;
+  /** Evaluation time (default: the latest event time seen). */
+  now?: number;
+  /** Context country for a user never seen (cold-start cascade). */
+  country?: string | null;
+}
+
+export class Recommender {
+  readonly cfg: RecommenderConfig;
+  readonly items = new IdInterner();
+  readonly categories = new IdInterner();
+  readonly collaborative: CollaborativeModel;
+  readonly content: ContentIndex | null;
+  readonly trending: TrendingIndex;
+  readonly users = new Map<string, UserState>();
+  private readonly scorer: Scorer;
+  private blockedFlags = new Uint8Array(1024);
+  private itemCategory = new Int32Array(1024).fill(-1);
+  private itemCategories: string[][] = [];
+  private titles: (string | null)[] = [];
+  private now = 0;
+  private readonly weights: Record<string, number>;
+  private readonly repurchasable: ReadonlySet<string>;
+  /** Events learned (with a positive weight). */
+  learned = 0;
+
+  constructor(config: RecommenderConfigInput | RecommenderConfig = {}) {
+    this.cfg = parseRecommenderConfig(config as RecommenderConfigInput);
+    this.collaborative = new CollaborativeModel(this.cfg.collaborative);
+    this.content = this.cfg.content.enabled ? new ContentIndex(this.cfg.content) : null;
+    this.trending = new TrendingIndex(this.cfg.trending.halfLifeMs, this.cfg.trending.size);
+    this.weights = this.cfg.collaborative.eventWeights;
+    this.repurchasable = new Set(this.cfg.buyAgain.eventTypes);
+    this.scorer = new Scorer(this.cfg, {
+      collab: this.collaborative.neighbours,
+      content: this.content,
+      trending: this.trending,
+      blocked: (i) => i < this.blockedFlags.length && this.blockedFlags[i] === 1,
+      categoryOf: (i) => (i < this.itemCategory.length ? this.itemCategory[i] : -1),
+      categoryName: (c) => this.categories.name(c),
+    });
+  }
+
+  private ensureItem(i: number): void {
+    if (i < this.blockedFlags.length) return;
+    let n = this.blockedFlags.length;
+    while (n <= i) n *= 2;
+    const b = new Uint8Array(n);
+    b.set(this.blockedFlags);
+    this.blockedFlags = b;
+    const c = new Int32Array(n).fill(-1);
+    c.set(this.itemCategory);
+    this.itemCategory = c;
+  }
+
+  /** Adds or updates a catalog record: availability, category rules, content vectors and neighbours. */
+  upsertItem(item: CatalogItem): void {
+    const id = this.items.intern(item.itemId);
+    this.ensureItem(id);
+    const f = this.cfg.filters;
+    const cats = item.categories;
+    const excluded =
+      cats.some((c) => f.excludeCategories.includes(c)) ||
+      (f.includeCategories.length > 0 && !cats.some((c) => f.includeCategories.includes(c)));
+    const gone = !item.available || item.deleted;
+    this.blockedFlags[id] = gone || excluded ? 1 : 0;
+    this.itemCategory[id] = cats.length > 0 ? this.categories.intern(cats[0]) : -1;
+    this.itemCategories[id] = cats;
+    this.titles[id] = item.title;
+    if (this.content) {
+      if (item.deleted) this.content.remove(id);
+      else this.content.upsert(id, catalogTerms(item, this.cfg.content));
+    }
+    if (gone) this.trending.remove(id);
+  }
+
+  /** Whether the item may currently be recommended. */
+  isRecommendable(itemId: string): boolean {
+    const id = this.items.lookup(itemId);
+    return id < 0 || this.blockedFlags[id] !== 1;
+  }
+
+  /** Learns one event (test-then-learn: call after asking). Events without an item or weight are ignored. */
+  learn(e: UserEvent): void {
+    if (e.itemId === null) return;
+    const w = this.weights[e.type] ?? 0;
+    if (!(w > 0)) return;
+    const item = this.items.intern(e.itemId);
+    this.ensureItem(item);
+    let u = this.users.get(e.userId);
+    if (!u) this.users.set(e.userId, (u = newUserState()));
+    const t = e.eventTime;
+    if (t > this.now) this.now = t;
+    u.history = this.collaborative.learn(u.history, item, w, t);
+    if (this.repurchasable.has(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
+    const country = e.context?.country ?? null;
+    if (country) u.country = country;
+    u.lastTime = t;
+    this.trending.add('global', item, w, t);
+    if (u.country) this.trending.add(`country:${u.country}`, item, w, t);
+    const cat = this.itemCategory[item];
+    if (cat >= 0) this.trending.add(`category:${this.categories.name(cat)}`, item, w, t);
+    this.learned++;
+  }
+
+  /** Raw top-n (interned ids with per-source contributions); the hot path used by the evaluation. */
+  recommendRaw(userId: string, n = 10, opts: RecommendOptions = {}): ScoredCandidate[] {
+    const u = this.users.get(userId);
+    return this.scorer.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null);
+  }
+
+  /** The user's recommendations with reasons, best first. */
+  recommend(userId: string, opts: RecommendOptions = {}): RecommendedItem[] {
+    return this.recommendRaw(userId, opts.n ?? 10, opts).map((c) => this.toRecommended(c));
+  }
+
+  private label(item: number): string {
+    return this.titles[item] ?? this.items.name(item);
+  }
+
+  /** Turns a scored candidate into the shared `RecommendedItem`, reasons ordered by contribution. */
+  toRecommended(c: ScoredCandidate): RecommendedItem {
+    const rs: Array<{ v: number; r: Reason }> = [];
+    if (c.buyAgain > 0) rs.push({ v: c.buyAgain, r: { kind: 'buy_again', text: 'you bought this before', relatedItemId: null } });
+    if (c.collab > 0 && c.collabSrc >= 0) {
+      const rel = this.items.name(c.collabSrc);
+      rs.push({ v: c.collab, r: { kind: 'bought_together', text: `bought together with ${this.label(c.collabSrc)}`, relatedItemId: rel } });
+    }
+    if (c.content > 0 && c.contentSrc >= 0) {
+      const rel = this.items.name(c.contentSrc);
+      rs.push({ v: c.content, r: { kind: 'similar', text: `similar to ${this.label(c.contentSrc)}`, relatedItemId: rel } });
+    }
+    if (c.trending > 0) {
+      const text =
+        c.trendingCode === ReasonCode.TrendingCountry
+          ? `trending in ${c.trendingScope}`
+          : c.trendingCode === ReasonCode.TrendingCategory
+            ? `trending in ${c.trendingScope}`
+            : 'trending now';
+      rs.push({ v: c.trending, r: { kind: 'trending', text, relatedItemId: null } });
+    }
+    rs.sort((a, b) => b.v - a.v);
+    return { itemId: this.items.name(c.item), score: c.score, reasons: rs.map((x) => x.r) };
+  }
+
+  /** An item's collaborative neighbours, best first. */
+  neighboursOf(itemId: string, n = this.cfg.collaborative.neighbours): Array<{ itemId: string; score: number }> {
+    const id = this.items.lookup(itemId);
+    if (id < 0) return [];
+    return this.collaborative.neighbours
+      .sorted(id)
+      .slice(0, n)
+      .map((x) => ({ itemId: this.items.name(x.item), score: x.sim }));
+  }
+
+  /** An item's content neighbours, best first. */
+  contentNeighboursOf(itemId: string, n = this.cfg.content.neighbours): Array<{ itemId: string; score: number }> {
+    const id = this.items.lookup(itemId);
+    if (id < 0 || !this.content) return [];
+    return this.content.neighbours
+      .sorted(id)
+      .slice(0, n)
+      .map((x) => ({ itemId: this.items.name(x.item), score: x.sim }));
+  }
+
+  /** Cosine similarity of two items from the current co-occurrence state. */
+  similarity(a: string, b: string): number {
+    const ia = this.items.lookup(a);
+    const ib = this.items.lookup(b);
+    return ia < 0 || ib < 0 ? 0 : this.collaborative.sim(ia, ib);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Reference per-partition processor (pure, in memory): the exact semantics the worker reproduces with Kafka and
+ * Redis. Per event: classify lateness against the partition watermark (too late -> rejected, TOO_LATE); advance
+ * the watermark and first fire, in (due time, user id) order, every timer due at or before it; then apply the
+ * event to the user's features and evaluate the user's segments at the watermark; finally reschedule the user's
+ * timer at nextChangeTime rounded up to the timer resolution. A fired timer evaluates at its due time with cause
+ * "time". Since everything happens per event, the output does not depend on how the stream is batched.
+ */
+import type { SegmentChange, UserEvent } from '../domain/events.js';
+import type { FeatureConfig } from '../features/config.js';
+import { applyEvent, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
+import { createFeatureView } from '../features/view.js';
+import { classifyLateness, TOO_LATE, type Lateness } from '../features/watermark.js';
+import type { CompiledSegments } from './compile.js';
+import { segmentChanges, TIME_CAUSE, timerDue } from './tracker.js';
+
+export interface UserRecord {
+  features: UserFeatureState;
+  /** Current segments, sorted. */
+  segments: string[];
+  /** When the user's next re-evaluation is due (event time), or null. */
+  due: number | null;
+}
+
+export interface PartitionSnapshot {
+  watermark: number | null;
+  users: Record<string, UserRecord>;
+}
+
+export interface ProcessResult {
+  lateness: Lateness;
+  rejected: typeof TOO_LATE | null;
+  changes: SegmentChange[];
+}
+
+export interface EngineOptions {
+  features: FeatureConfig;
+  segments: CompiledSegments;
+  itemCategories?: CategoryLookup;
+  snapshot?: PartitionSnapshot;
+  /** Wall clock for SegmentChange.emittedAt; defaults to the change's event time (deterministic). */
+  clock?: () => number;
+}
+
+export class PartitionEngine {
+  private watermark: number | null;
+  private readonly users = new Map<string, UserRecord>();
+  /** Binary min-heap of [due, userId]; stale entries (due != user's due) are skipped. */
+  private heap: Array<[number, string]> = [];
+
+  constructor(private readonly opts: EngineOptions) {
+    const snap = opts.snapshot ? (JSON.parse(JSON.stringify(opts.snapshot)) as PartitionSnapshot) : null;
+    this.watermark = snap?.watermark ?? null;
+    for (const [id, rec] of Object.entries(snap?.users ?? {})) {
+      this.users.set(id, rec);
+      if (rec.due !== null) this.push([rec.due, id]);
+    }
+  }
+
+  get currentWatermark(): number | null {
+    return this.watermark;
+  }
+
+  user(userId: string): UserRecord | undefined {
+    return this.users.get(userId);
+  }
+
+  process(event: UserEvent): ProcessResult {
+    const lateness = classifyLateness(event.eventTime, this.watermark, this.opts.features.allowedLatenessMs);
+    if (lateness === 'too_late') return { lateness, rejected: TOO_LATE, changes: [] };
+    const now = this.watermark === null ? event.eventTime : Math.max(this.watermark, event.eventTime);
+    const changes = this.fireDue(now);
+    this.watermark = now;
+    const rec = this.users.get(event.userId) ?? { features: emptyFeatureState(), segments: [], due: null };
+    this.users.set(event.userId, rec);
+    applyEvent(rec.features, event, this.opts.features, this.opts.itemCategories);
+    changes.push(...this.reevaluate(event.userId, rec, now, event.eventId));
+    return { lateness, rejected: null, changes };
+  }
+
+  /** Punctuation (e.g. wall-clock fallback on an idle partition): advances the watermark, fires due timers. */
+  advanceTo(time: number): SegmentChange[] {
+    if (this.watermark !== null && time <= this.watermark) return this.fireDue(this.watermark);
+    const changes = this.fireDue(time);
+    this.watermark = time;
+    return changes;
+  }
+
+  /** Re-evaluates every known user at the watermark (e.g. after the rule file changed), user id order. */
+  reevaluateAll(cause = 'rules'): SegmentChange[] {
+    if (this.watermark === null) return [];
+    const out: SegmentChange[] = [];
+    for (const id of [...this.users.keys()].sort()) out.push(...this.reevaluate(id, this.users.get(id)!, this.watermark, cause));
+    return out;
+  }
+
+  snapshot(): PartitionSnapshot {
+    const users: Record<string, UserRecord> = {};
+    for (const id of [...this.users.keys()].sort()) users[id] = this.users.get(id)!;
+    return JSON.parse(JSON.stringify({ watermark: this.watermark, users })) as PartitionSnapshot;
+  }
+
+  private reevaluate(userId: string, rec: UserRecord, now: number, cause: string): SegmentChange[] {
+    const view = createFeatureView(rec.features, this.opts.features);
+    const next = [...this.opts.segments.evaluate(view, now)].sort();
+    const emittedAt = this.opts.clock?.();
+    const changes = segmentChanges(userId, rec.segments, next, now, cause, emittedAt ?? now);
+    rec.segments = next;
+    const nct = this.opts.segments.nextChangeTime(view, now);
+    const due = nct === null ? null : timerDue(nct, this.opts.features.timerResolutionMs);
+    if (due !== rec.due) {
+      rec.due = due;
+      if (due !== null) this.push([due, userId]);
+    }
+    return changes;
+  }
+
+  private fireDue(upTo: number): SegmentChange[] {
+    const out: SegmentChange[] = [];
+    while (this.heap.length > 0 && this.heap[0]![0] <= upTo) {
+      const [due, id] = this.pop();
+      const rec = this.users.get(id);
+      if (!rec || rec.due !== due) continue;
+      rec.due = null;
+      out.push(...this.reevaluate(id, rec, due, TIME_CAUSE));
+    }
+    return out;
+  }
+
+  private less(a: [number, string], b: [number, string]): boolean {
+    return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  }
+
+  private push(e: [number, string]): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): [number, string] {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './rules.js';
+export * from './compile.js';
+export * from './tracker.js';
+export * from './engine.js';

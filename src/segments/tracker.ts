@@ -1,0 +1,30 @@
+import type { SegmentChange } from '../domain/events.js';
+
+/** Cause of a re-evaluation that no event triggered (a timer fired). */
+export const TIME_CAUSE = 'time';
+
+/**
+ * Pure SegmentTracker step: the entries and exits between two memberships, sorted by segment id
+ * (ids are unique, so the order is total and deterministic).
+ */
+export function segmentChanges(
+  userId: string,
+  previous: Iterable<string>,
+  next: Iterable<string>,
+  eventTime: number,
+  cause: string,
+  emittedAt: number = eventTime,
+): SegmentChange[] {
+  const prev = new Set(previous);
+  const cur = new Set(next);
+  const out: SegmentChange[] = [];
+  for (const id of prev) if (!cur.has(id)) out.push({ userId, segmentId: id, change: 'exit', eventTime, cause, emittedAt });
+  for (const id of cur) if (!prev.has(id)) out.push({ userId, segmentId: id, change: 'enter', eventTime, cause, emittedAt });
+  out.sort((a, b) => (a.segmentId < b.segmentId ? -1 : a.segmentId > b.segmentId ? 1 : 0));
+  return out;
+}
+
+/** Rounds a next-change time up to the timer resolution: the time to schedule the re-evaluation at. */
+export function timerDue(nextChangeTime: number, resolutionMs: number): number {
+  return Math.ceil(nextChangeTime / resolutionMs) * resolutionMs;
+}

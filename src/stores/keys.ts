@@ -1,0 +1,34 @@
+/**
+ * The only place Redis key names are built. Every key of one user carries the hash tag `{u:<id>}`, so a user's
+ * keys share one Redis Cluster slot and one Lua script can touch them all; global keys share `{g}`;
+ * per-partition progress keys carry `{p:<topic>:<partition>}`.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  private user(userId: string, what: string): string {
+    return `${this.prefix}:{u:${userId}}:${what}`;
+  }
+  /** Hash: event counts by type, plus lastSeen/firstSeen. */
+  userCounts(userId: string) { return this.user(userId, 'counts'); }
+  /** List: the user's distinct recent items, newest first, capped. */
+  userRecent(userId: string) { return this.user(userId, 'recent'); }
+  /** Sorted set: items the user purchased, scored by the last purchase time. */
+  userPurchased(userId: string) { return this.user(userId, 'purchased'); }
+  /** Hash: the last applied offset of each source partition (field `o:<topic>:<partition>`). */
+  userApplied(userId: string) { return this.user(userId, 'applied'); }
+  /** String (JSON): the user's current recommendation list, with a TTL, for lookups. */
+  userRecommendations(userId: string) { return this.user(userId, 'recs'); }
+
+  /** Sorted set: item popularity (purchase count) across all users. */
+  popularity() { return `${this.prefix}:{g}:popularity`; }
+  /** Hash: last applied offset per source partition for the global keys. */
+  globalApplied() { return `${this.prefix}:{g}:applied`; }
+  /** Hash: item catalog record (title, categories, available, deleted...). */
+  item(itemId: string) { return `${this.prefix}:{i:${itemId}}:item`; }
+  /** String: the last offset whose whole micro-batch is applied, for seeking on assignment. */
+  partitionProgress(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:progress`; }
+
+  /** Field name used in the applied-offset hashes. */
+  static partitionField(topic: string, partition: number) { return `o:${topic}:${partition}`; }
+}

@@ -1,0 +1,37 @@
+/**
+ * Loads every Lua file of src/stores/commands as an ioredis command. A file is named
+ * `<commandName>-<numberOfKeys>.lua` (the BullMQ convention) so the loader needs no table of its own.
+ * ioredis sends EVALSHA and falls back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis, Cluster } from 'ioredis';
+
+const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+
+export interface ScriptFile {
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+export function readScripts(dir = COMMANDS_DIR): ScriptFile[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.lua'))
+    .map((f) => {
+      const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(f);
+      if (!m) throw new Error(`Lua file ${f} must be named <commandName>-<numberOfKeys>.lua`);
+      return { name: m[1], numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, f), 'utf8') };
+    });
+}
+
+export function defineScripts(client: Redis | Cluster, dir = COMMANDS_DIR): void {
+  for (const s of readScripts(dir)) client.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+}
+
+/** The script commands as typed methods (ioredis adds them at run time). */
+export interface ScriptCommands {
+  applyUserEvents(counts: string, recent: string, purchased: string, applied: string, field: string, cap: number, records: string): Promise<number>;
+  applyPopularity(popularity: string, applied: string, field: string, batchLast: number, deltas: string): Promise<number>;
+}

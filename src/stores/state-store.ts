@@ -1,0 +1,88 @@
+/**
+ * The worker's Redis state store: the I/O side of the ingest and recommend processors. Each method is one
+ * Redis round trip (or one script) on keys of one hash slot, so it works on a single Redis and on a Cluster.
+ */
+import type { RedisClient } from './redis-client.js';
+import { Keys } from './keys.js';
+import { checkScriptResult } from './script-errors.js';
+import type { Recommendations } from '../domain/events.js';
+import type { UserRecordDelta, PopularityDelta } from '../processors/ingest.js';
+
+export class StateStore {
+  readonly keys: Keys;
+  constructor(readonly redis: RedisClient, keyPrefix: string) {
+    this.keys = new Keys(keyPrefix);
+  }
+
+  /** Applies one user's records; returns how many were new (the rest were replays). */
+  async applyUser(userId: string, field: string, recentCap: number, records: UserRecordDelta[]): Promise<number> {
+    const k = this.keys;
+    const res = await this.redis.applyUserEvents(
+      k.userCounts(userId), k.userRecent(userId), k.userPurchased(userId), k.userApplied(userId),
+      field, recentCap, JSON.stringify(records),
+    );
+    return checkScriptResult('applyUserEvents', Number(res));
+  }
+
+  async applyPopularity(field: string, batchLastOffset: number, deltas: PopularityDelta[]): Promise<number> {
+    const res = await this.redis.applyPopularity(
+      this.keys.popularity(), this.keys.globalApplied(), field, batchLastOffset, JSON.stringify(deltas),
+    );
+    return checkScriptResult('applyPopularity', Number(res));
+  }
+
+  /** The n most popular items with their counts, most popular first. */
+  async topPopular(n: number): Promise<{ itemId: string; count: number }[]> {
+    const flat = await this.redis.zrevrange(this.keys.popularity(), 0, n - 1, 'WITHSCORES');
+    const out: { itemId: string; count: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ itemId: flat[i], count: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** For each item, whether the user purchased it. */
+  async purchasedFlags(userId: string, itemIds: string[]): Promise<boolean[]> {
+    if (itemIds.length === 0) return [];
+    const scores = await this.redis.zmscore(this.keys.userPurchased(userId), ...itemIds);
+    return scores.map((s) => s !== null);
+  }
+
+  async userCounts(userId: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.userCounts(userId));
+  }
+
+  async recentItems(userId: string): Promise<string[]> {
+    return this.redis.lrange(this.keys.userRecent(userId), 0, -1);
+  }
+
+  async saveRecommendations(recs: Recommendations, ttlSeconds: number): Promise<void> {
+    await this.redis.set(this.keys.userRecommendations(recs.userId), JSON.stringify(recs), 'EX', ttlSeconds);
+  }
+
+  async getRecommendations(userId: string): Promise<Recommendations | null> {
+    const raw = await this.redis.get(this.keys.userRecommendations(userId));
+    return raw ? (JSON.parse(raw) as Recommendations) : null;
+  }
+
+  async itemTitles(itemIds: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const titles = await Promise.all(itemIds.map((id) => this.redis.hget(this.keys.item(id), 'title')));
+    itemIds.forEach((id, i) => { if (titles[i]) out.set(id, titles[i] as string); });
+    return out;
+  }
+
+  async upsertItem(itemId: string, fields: Record<string, string>): Promise<void> {
+    await this.redis.hset(this.keys.item(itemId), fields);
+  }
+
+  async readProgress(topic: string, partition: number): Promise<number | null> {
+    const v = await this.redis.get(this.keys.partitionProgress(topic, partition));
+    return v === null ? null : Number(v);
+  }
+
+  /** Only moves forward: a zombie's late write of an older offset cannot take progress back. */
+  async writeProgress(topic: string, partition: number, offset: number): Promise<void> {
+    const key = this.keys.partitionProgress(topic, partition);
+    const cur = await this.redis.get(key);
+    if (cur === null || Number(cur) < offset) await this.redis.set(key, String(offset));
+  }
+}

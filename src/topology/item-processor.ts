@@ -1,0 +1,49 @@
+/**
+ * The catalog processor: item records (compacted topic, keyed by item id) upsert the item's hash in Redis.
+ * An upsert is idempotent, so replays need no offset bookkeeping. A tombstone marks the item deleted.
+ */
+import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
+import type { Codec } from '../registry/codec.js';
+import type { StateStore } from '../stores/state-store.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Config, TopicNames } from '../config/config.js';
+import { RecordError, ValidationError, isRetriable } from '../errors.js';
+import { deadLetter } from './dead-letter.js';
+
+export class ItemProcessor {
+  constructor(private readonly d: { cfg: Config; topics: TopicNames; codec: Codec; store: StateStore; producer: StreamProducer; metrics: Metrics }) {}
+
+  async process(topic: string, partition: number, records: InboundRecord[]): Promise<number> {
+    const { d } = this;
+    const dead: OutboundRecord[] = [];
+    const writes: Promise<void>[] = [];
+    for (const r of records) {
+      try {
+        if (r.value === null) {
+          const id = r.key?.toString('utf8');
+          if (!id) throw new ValidationError('MISSING_ID', 'a tombstone needs the item id as its key');
+          writes.push(d.store.upsertItem(id, { deleted: '1', available: '0' }));
+          continue;
+        }
+        const item = await d.codec.decodeItem(r.value, d.cfg.maxMessageBytes);
+        if (!item.itemId || item.itemId.length > d.cfg.maxIdLength) throw new ValidationError('BAD_ID', 'itemId is missing or too long');
+        writes.push(d.store.upsertItem(item.itemId, {
+          title: item.title ?? '',
+          categories: JSON.stringify(item.categories),
+          tags: JSON.stringify(item.tags),
+          price: item.price === null ? '' : String(item.price),
+          available: item.available ? '1' : '0',
+          deleted: item.deleted ? '1' : '0',
+          updatedAt: String(item.updatedAt),
+        }));
+      } catch (err) {
+        if (isRetriable(err) || !(err instanceof RecordError)) throw err;
+        dead.push(deadLetter(r, err, { topic, partition, groupId: d.cfg.groupId }));
+        d.metrics.dlq.inc({ stage: err.stage, code: err.code });
+      }
+    }
+    if (dead.length) await d.producer.send(d.topics.dlq, dead);
+    await Promise.all(writes);
+    return records.length - dead.length;
+  }
+}

@@ -1,0 +1,67 @@
+import { describe, it, expect } from 'vitest';
+import { validateEvent, DEFAULT_LIMITS } from '../../src/processors/validate.js';
+import { ValidationError } from '../../src/errors.js';
+import type { UserEvent } from '../../src/domain/events.js';
+
+const NOW = Date.UTC(2026, 0, 1);
+const ok: UserEvent = {
+  eventId: 'e1', userId: 'u1', type: 'purchase', eventTime: Date.UTC(2011, 0, 1), itemId: 'i1', quantity: 2, price: 1.5,
+  rating: null, sessionId: 's', context: null, properties: {},
+};
+
+function code(e: Partial<UserEvent>): string {
+  try {
+    validateEvent({ ...ok, ...e } as UserEvent, DEFAULT_LIMITS, NOW);
+    return 'OK';
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).code;
+  }
+}
+
+describe('validateEvent', () => {
+  it('accepts a complete purchase', () => expect(code({})).toBe('OK'));
+  it('rejects missing ids', () => {
+    expect(code({ userId: '' })).toBe('MISSING_ID');
+    expect(code({ eventId: '' })).toBe('MISSING_ID');
+    expect(code({ itemId: null })).toBe('MISSING_ID');
+  });
+  it('does not need an item for consent or erase', () => {
+    expect(code({ type: 'consent', itemId: null })).toBe('OK');
+    expect(code({ type: 'erase', itemId: null })).toBe('OK');
+  });
+  it('bounds id length and rejects control characters', () => {
+    expect(code({ userId: 'x'.repeat(129) })).toBe('ID_TOO_LONG');
+    expect(code({ userId: 'x'.repeat(128) })).toBe('OK');
+    expect(code({ itemId: 'a\nb' })).toBe('BAD_ID');
+  });
+  it('rejects unknown types, including the schema default', () => {
+    expect(code({ type: 'unknown' as UserEvent['type'] })).toBe('UNKNOWN_TYPE');
+  });
+  it('rejects implausible event times at the configured edges', () => {
+    expect(code({ eventTime: DEFAULT_LIMITS.minEventTime - 1 })).toBe('TIME_TOO_OLD');
+    expect(code({ eventTime: DEFAULT_LIMITS.minEventTime })).toBe('OK');
+    expect(code({ eventTime: NOW + DEFAULT_LIMITS.maxFutureMs })).toBe('OK');
+    expect(code({ eventTime: NOW + DEFAULT_LIMITS.maxFutureMs + 1 })).toBe('TIME_IN_FUTURE');
+    expect(code({ eventTime: Number.NaN })).toBe('BAD_TIME');
+  });
+  it('checks quantities, prices and ratings', () => {
+    expect(code({ quantity: 0 })).toBe('BAD_QUANTITY');
+    expect(code({ quantity: 1.5 })).toBe('BAD_QUANTITY');
+    expect(code({ price: -1 })).toBe('BAD_PRICE');
+    expect(code({ type: 'rating', rating: null })).toBe('MISSING_RATING');
+    expect(code({ type: 'rating', rating: 4 })).toBe('OK');
+  });
+  it('bounds properties', () => {
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    expect(code({ properties: many })).toBe('TOO_MANY_PROPERTIES');
+    expect(code({ properties: { k: 'v'.repeat(1025) } })).toBe('PROPERTY_TOO_LONG');
+  });
+  it('never puts the user id in the message', () => {
+    try {
+      validateEvent({ ...ok, userId: 'secret-user', itemId: null }, DEFAULT_LIMITS, NOW);
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret-user');
+    }
+  });
+});
