@@ -5,10 +5,29 @@
 import type { UserEvent } from '../domain/events.js';
 import type { FeatureConfig } from './config.js';
 
-/** [count, amount (quantity × price), quantity] */
-export type BucketEntry = [number, number, number];
-/** key -> entry. Keys: `<type>` (all items) and `<type>:<category>` (tracked categories only). */
+/** [count, amount (quantity × price), quantity]; a bare number n stands for [n, 0, n] (the common no-price case). */
+export type BucketEntry = number | [number, number, number];
+/**
+ * key -> entry. Keys: `<type code>` (all items of that type) and `<type code><category slot>` (tracked categories
+ * only), e.g. "v" = views, "v3" = views of the category in slot 3 (see `cs`).
+ */
 export type Bucket = Record<string, BucketEntry>;
+
+/** One-letter codes of the counted event types (bucket keys). */
+export const TYPE_CODES: Readonly<Record<string, string>> = {
+  view: 'v',
+  click: 'c',
+  add_to_cart: 'a',
+  remove_from_cart: 'r',
+  purchase: 'p',
+  rating: 's',
+};
+
+export function entryValue(e: BucketEntry | undefined, f: 0 | 1 | 2): number {
+  if (e === undefined) return 0;
+  if (typeof e === 'number') return f === 1 ? 0 : e;
+  return e[f];
+}
 
 /** [start, end, events] of one session, event time. */
 export type SessionSpan = [number, number, number];
@@ -24,6 +43,8 @@ export interface UserFeatureState {
   rec: Record<string, number>;
   /** Granularity ms (as string) -> bucket index (floor(t / g), as string) -> bucket. */
   b: Record<string, Record<string, Bucket>>;
+  /** Tracked categories -> slot number used in bucket keys (at most maxCategories). */
+  cs: Record<string, number>;
   /** Decayed category affinity: scores valid at time `t` (score(now) = s · 2^-((now - t) / halfLife)). */
   aff: { t: number; s: Record<string, number> };
   /**
@@ -46,6 +67,7 @@ export function emptyFeatureState(): UserFeatureState {
     n: 0,
     rec: {},
     b: {},
+    cs: {},
     aff: { t: 0, s: {} },
     ses: { closed: 0, open: [] },
     ctx: { country: null, countryT: null, device: null, deviceT: null },
@@ -118,9 +140,14 @@ export function applyEvent(
           }
           if (victim === null) continue; // cannot track more categories than maxCategories
           delete aff.s[victim];
-          evicted.push(victim);
+          evicted.push(String(state.cs[victim]));
+          delete state.cs[victim];
         }
         aff.s[c] = 0;
+        const used = new Set(Object.values(state.cs));
+        let slot = 0;
+        while (used.has(slot)) slot++;
+        state.cs[c] = slot;
       }
       tracked.push(c);
       const w = cfg.affinityWeights[event.type] ?? 0;
@@ -139,15 +166,15 @@ export function applyEvent(
     if (evicted.length > 0) {
       for (const bucket of Object.values(series)) {
         for (const key of Object.keys(bucket)) {
-          const c = key.indexOf(':');
-          if (c >= 0 && evicted.includes(key.slice(c + 1))) delete bucket[key];
+          if (key.length > 1 && evicted.includes(key.slice(1))) delete bucket[key];
         }
       }
     }
     if (idx >= minIdx) {
       const bucket = (series[String(idx)] ??= {});
-      add(bucket, event.type, amount, qty);
-      for (const c of tracked) add(bucket, `${event.type}:${c}`, amount, qty);
+      const code = TYPE_CODES[event.type]!;
+      add(bucket, code, amount, qty);
+      for (const c of tracked) add(bucket, `${code}${state.cs[c]}`, amount, qty);
     }
     for (const k of Object.keys(series)) if (Number(k) < minIdx) delete series[k];
   }
@@ -169,11 +196,11 @@ export function applyEvent(
 
 function add(bucket: Bucket, key: string, amount: number, qty: number): void {
   const e = bucket[key];
-  if (e) {
-    e[0] += 1;
-    e[1] += amount;
-    e[2] += qty;
-  } else bucket[key] = [1, amount, qty];
+  const [c0, a0, q0] = e === undefined ? [0, 0, 0] : typeof e === 'number' ? [e, 0, e] : e;
+  const c1 = c0 + 1;
+  const a1 = a0 + amount;
+  const q1 = q0 + qty;
+  bucket[key] = a1 === 0 && q1 === c1 ? c1 : [c1, a1, q1];
 }
 
 /**

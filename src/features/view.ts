@@ -5,7 +5,7 @@
  */
 import type { EventType } from '../domain/events.js';
 import { findWindow, type FeatureConfig, type WindowSpec } from './config.js';
-import type { Bucket, UserFeatureState } from './state.js';
+import { entryValue, TYPE_CODES, type Bucket, type UserFeatureState } from './state.js';
 
 export type AggregateField = 'count' | 'amount' | 'quantity';
 
@@ -126,8 +126,10 @@ class StateView implements FeatureView {
     }
     idx.sort((a, b) => a - b);
     const f = FIELD_INDEX[q.field ?? 'count'];
-    const types = q.type == null ? null : typeof q.type === 'string' ? [q.type] : q.type;
-    const cat = q.category ?? null;
+    const types = q.type == null ? null : (typeof q.type === 'string' ? [q.type] : q.type).map((t) => TYPE_CODES[t] ?? '?');
+    const slot = q.category == null ? null : this.s.cs[q.category];
+    if (slot === undefined) return { w, out: [] as Array<[number, number]> }; // untracked category
+    const cat = slot === null ? null : String(slot);
     const out: Array<[number, number]> = [];
     for (const i of idx) {
       const c = contribution(series[String(i)]!, types, cat, f);
@@ -222,21 +224,15 @@ class StateView implements FeatureView {
   }
 }
 
+/** types: type codes; cat: category slot as a string. */
 function contribution(bucket: Bucket, types: readonly string[] | null, cat: string | null, f: 0 | 1 | 2): number {
   let acc = 0;
-  if (cat === null) {
-    if (types === null) {
-      for (const [k, e] of Object.entries(bucket)) if (!k.includes(':')) acc += e[f];
-    } else {
-      for (const t of types) acc += bucket[t]?.[f] ?? 0;
-    }
-  } else if (types === null) {
+  if (types === null) {
     for (const [k, e] of Object.entries(bucket)) {
-      const c = k.indexOf(':');
-      if (c >= 0 && k.slice(c + 1) === cat) acc += e[f];
+      if (cat === null ? k.length === 1 : k.length > 1 && k.slice(1) === cat) acc += entryValue(e, f);
     }
   } else {
-    for (const t of types) acc += bucket[`${t}:${cat}`]?.[f] ?? 0;
+    for (const t of types) acc += entryValue(bucket[cat === null ? t : t + cat], f);
   }
   return acc;
 }
