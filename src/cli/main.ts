@@ -9,6 +9,8 @@ import { register as registerReplay } from './commands/replay.js';
 import { register as registerEval } from './commands/eval.js';
 import { register as registerTopics } from './commands/topics.js';
 import { register as registerShow } from './commands/show.js';
+import { register as registerLag } from './commands/lag.js';
+import { register as registerReset } from './commands/reset.js';
 
 const program = new Command();
 program
@@ -21,6 +23,8 @@ registerReplay(program);
 registerEval(program);
 registerTopics(program);
 registerShow(program);
+registerLag(program);
+registerReset(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -1,5 +1,5 @@
 /** The Kafka port implemented with kafkajs. */
-import { Kafka, logLevel, type Consumer, type Producer, type Admin, CompressionTypes } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type Producer, type Admin, CompressionTypes } from 'kafkajs';
 import type {
   StreamClient, StreamConsumer, StreamProducer, StreamAdmin, BatchHandler, TopicPartitions, TopicSpec, OutboundRecord,
 } from './port.js';
@@ -36,7 +36,8 @@ export class KafkajsClient implements StreamClient {
     );
   }
   producer(): StreamProducer {
-    return new KafkajsProducer(this.kafka.producer({ allowAutoTopicCreation: false }));
+    // The default (murmur2) partitioner matches the Java client, so other producers agree on a user's partition.
+    return new KafkajsProducer(this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner }));
   }
   admin(): StreamAdmin {
     return new KafkajsAdmin(this.kafka.admin());
@@ -116,6 +117,12 @@ class KafkajsAdmin implements StreamAdmin {
       })),
     });
     return missing.map((s) => s.topic);
+  }
+  async deleteTopics(topics: string[]): Promise<string[]> {
+    const existing = new Set(await this.a.listTopics());
+    const doomed = topics.filter((t) => existing.has(t));
+    if (doomed.length) await this.a.deleteTopics({ topics: doomed, timeout: 30_000 });
+    return doomed;
   }
   async endOffsets(topic: string) {
     const res = await this.a.fetchTopicOffsets(topic);

@@ -74,6 +74,8 @@ export interface StreamAdmin {
   ensureTopics(specs: TopicSpec[]): Promise<string[]>;
   /** High watermark per partition. */
   endOffsets(topic: string): Promise<Map<number, string>>;
+  /** Deletes the topics that exist among these; returns the deleted ones. */
+  deleteTopics(topics: string[]): Promise<string[]>;
   /** The group's committed offset per partition (-1 when none). */
   groupOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
   disconnect(): Promise<void>;

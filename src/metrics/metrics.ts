@@ -35,6 +35,14 @@ export function createMetrics() {
       name: 'attune_retries_total', help: 'Micro-batches retried after a retriable error, by error code',
       labelNames: ['code'] as const, registers: [registry],
     }),
+    segmentChanges: new Counter({
+      name: 'attune_segment_changes_total', help: 'Segment entries and exits computed (replays not counted), by segment id and change',
+      labelNames: ['segment', 'change'] as const, registers: [registry],
+    }),
+    segmentMembers: new Gauge({
+      name: 'attune_segment_members', help: 'Members of each segment across all partitions (every worker reports the same total: aggregate with max)',
+      labelNames: ['segment'] as const, registers: [registry],
+    }),
     ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
   };
 }

@@ -16,8 +16,10 @@ export function recommendPopular(
   titles: ReadonlyMap<string, string> = new Map(),
 ): RecommendedItem[] {
   const out: RecommendedItem[] = [];
-  const top = popular[0]?.count || 1;
-  for (const p of popular) {
+  // Ties broken by item id so the list does not depend on how the store orders equal scores.
+  const ranked = [...popular].sort((a, b) => b.count - a.count || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  const top = ranked[0]?.count || 1;
+  for (const p of ranked) {
     if (out.length >= n) break;
     if (purchased.has(p.itemId)) continue;
     const name = titles.get(p.itemId);

@@ -36,15 +36,20 @@ export class CollaborativeModel {
     this.sink = {
       norm: (a, inc) => state.norm(a, inc),
       pair: (a, b, inc) => {
-        state.pair(a, b, inc);
-        this.offerPair(a, b);
+        const c = state.add(a, b, inc);
+        const sim = this.simFrom(c, a, b);
+        this.neighbours.offer(a, b, sim);
+        this.neighbours.offer(b, a, sim);
       },
     };
   }
 
   /** Similarity of a and b from the current state. */
   sim(a: number, b: number): number {
-    const c = this.state.cooc(a, b);
+    return this.simFrom(this.state.cooc(a, b), a, b);
+  }
+
+  private simFrom(c: number, a: number, b: number): number {
     if (c <= 0) return 0;
     if (this.minCooc > 0 && this.clock.valueAt(c, this.now) < this.minCooc) return 0;
     const na = this.state.normOf(a);
@@ -68,7 +73,11 @@ export class CollaborativeModel {
       this.epochSet = true;
     }
     if (time > this.now) this.now = time;
-    if (this.clock.needsRebase(time)) this.state.rescale(this.clock.rebase(time));
+    if (this.clock.needsRebase(time)) {
+      const f = this.clock.rebase(time);
+      this.state.rescale(f);
+      for (let i = 0; i < this.refreshedAt.length; i++) this.refreshedAt[i] *= f;
+    }
     return this.clock.scale(time);
   }
 
@@ -77,11 +86,29 @@ export class CollaborativeModel {
     if (!(weight > 0)) return history;
     const scale = this.tick(time);
     const next = interactionDeltas(history, item, weight, time, scale, this.params, this.sink);
-    if (next.weights[next.weights.length - 1] !== undefined && this.state.normOf(item) > 0) {
-      this.neighbours.refresh(item, (b) => this.sim(item, b));
-    }
+    this.maybeRefresh(item);
     return next;
   }
+
+  /**
+   * Lazy re-scoring of an item's list after its norm grew: cosine entries scale with 1/√N, so re-scoring only
+   * once N grew by `refreshRatio` bounds the staleness of the item's own list (≤ ~5% at 1.1) at a fraction of
+   * the cost. Entries touched by pair updates are always exact.
+   */
+  private maybeRefresh(item: number): void {
+    const n = this.state.normOf(item);
+    if (item >= this.refreshedAt.length) {
+      const next = new Float64Array(Math.max(item + 1, this.refreshedAt.length * 2));
+      next.set(this.refreshedAt);
+      this.refreshedAt = next;
+    }
+    if (n > this.refreshedAt[item] * this.refreshRatio) {
+      this.refreshedAt[item] = n;
+      this.neighbours.refresh(item, (b) => this.sim(item, b));
+    }
+  }
+  private refreshedAt = new Float64Array(1024);
+  private readonly refreshRatio = 1.1;
 
   /** Scale factor for increments at `time` (advances the clock); pass to `batchDeltas`. */
   scaleAt = (time: number): number => this.tick(time);
@@ -93,7 +120,7 @@ export class CollaborativeModel {
       const a = Math.floor(k / 67_108_864);
       this.offerPair(a, k - a * 67_108_864);
     }
-    for (const a of delta.norms.keys()) this.neighbours.refresh(a, (b) => this.sim(a, b));
+    for (const a of delta.norms.keys()) this.maybeRefresh(a);
   }
 
   /** Removes an item from the model (deleted from the catalog / erased). */

@@ -60,6 +60,11 @@ export const RecommenderConfigSchema = z.object({
       minPurchases: z.number().int().min(1).default(1),
       /** Distinct purchased items remembered per user (LRU); bounds the work per request. */
       maxItems: z.number().int().min(1).default(100),
+      /**
+       * Buy-again applies only once this long has passed since the last purchase: the same product is not
+       * bought twice in one order, so items of the current order are not "buy again".
+       */
+      minGapMs: z.number().min(0).default(DAY),
       /** Recency half-life of the buy-again score. */
       halfLifeMs: z.number().gt(0).default(60 * DAY),
     })
@@ -69,10 +74,10 @@ export const RecommenderConfigSchema = z.object({
       /** The classic hybrid: 0.6 collaborative / 0.4 content. */
       collaborative: z.number().min(0).default(0.6),
       content: z.number().min(0).default(0.4),
-      buyAgain: z.number().min(0).default(1.0),
+      buyAgain: z.number().min(0).default(0.25),
       trending: z.number().min(0).default(0.05),
       /** How many of the user's most recent items seed the candidate search. */
-      seedItems: z.number().int().min(1).default(10),
+      seedItems: z.number().int().min(1).default(5),
       /** Position decay of the seed items' influence (newest = 1). */
       seedDecay: z.number().gt(0).max(1).default(0.85),
     })
@@ -80,7 +85,7 @@ export const RecommenderConfigSchema = z.object({
   filters: z
     .object({
       /** Items purchased within this window are not recommended unless buy-again applies (0 = off). */
-      purchasedWithinMs: z.number().min(0).default(0),
+      purchasedWithinMs: z.number().min(0).default(DAY),
       includeCategories: z.array(z.string()).default([]),
       excludeCategories: z.array(z.string()).default([]),
     })

@@ -64,7 +64,7 @@ export function interactionDeltas(
       const j = items[k];
       if (j === item) continue;
       let rec = 1;
-      if (p.recency === 'time') rec = Math.pow(2, -Math.max(0, time - times[k]) / p.timeHalfLifeMs);
+      if (p.recency === 'time') rec = Math.exp((-Math.LN2 * Math.max(0, time - times[k])) / p.timeHalfLifeMs);
       else if (p.recency === 'position') rec = Math.pow(p.positionDecay, rank);
       rank++;
       sink.pair(item, j, dw * weights[k] * rec * scale);

@@ -120,9 +120,9 @@ export class Recommender {
   }
 
   /** Raw top-n (interned ids with per-source contributions); the hot path used by the evaluation. */
-  recommendRaw(userId: string, n = 10, opts: RecommendOptions = {}): ScoredCandidate[] {
+  recommendRaw(userId: string, n = 10, opts: RecommendOptions & { explain?: boolean } = {}): ScoredCandidate[] {
     const u = this.users.get(userId);
-    return this.scorer.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null);
+    return this.scorer.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null, opts.explain ?? true);
   }
 
   /** The user's recommendations with reasons, best first. */

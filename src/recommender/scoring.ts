@@ -62,8 +62,13 @@ export class Scorer {
   private collabSrc = new Int32Array(0);
   private contentSrc = new Int32Array(0);
   private trendCode = new Uint8Array(0);
-  private mark = new Uint8Array(0);
+  /** Generation stamps: an entry is live for the current request iff stamp[c] === gen (no reset pass). */
+  private stamp = new Int32Array(0);
+  private gen = 0;
+  private explain = true;
   private touched: number[] = [];
+  private selIds = new Int32Array(1024);
+  private selScores = new Float64Array(1024);
 
   constructor(
     private readonly cfg: RecommenderConfig,
@@ -71,7 +76,7 @@ export class Scorer {
   ) {}
 
   private ensure(n: number): void {
-    if (this.mark.length >= n) return;
+    if (this.stamp.length >= n) return;
     const size = Math.max(1024, n * 2);
     this.collab = new Float64Array(size);
     this.content = new Float64Array(size);
@@ -79,28 +84,55 @@ export class Scorer {
     this.trend = new Float64Array(size);
     this.bestC = new Float64Array(size);
     this.bestT = new Float64Array(size);
-    this.collabSrc = new Int32Array(size).fill(-1);
-    this.contentSrc = new Int32Array(size).fill(-1);
+    this.collabSrc = new Int32Array(size);
+    this.contentSrc = new Int32Array(size);
     this.trendCode = new Uint8Array(size);
-    this.mark = new Uint8Array(size);
+    this.stamp = new Int32Array(size);
+    this.gen = 0;
   }
 
-  private touch(i: number): void {
-    if (this.mark[i] === 0) {
-      this.mark[i] = 1;
-      this.touched.push(i);
+  private touch(c: number): void {
+    if (this.stamp[c] !== this.gen) {
+      this.stamp[c] = this.gen;
+      this.collab[c] = 0;
+      this.content[c] = 0;
+      this.buy[c] = 0;
+      this.trend[c] = 0;
+      if (this.explain) {
+        this.bestC[c] = 0;
+        this.bestT[c] = 0;
+        this.collabSrc[c] = -1;
+        this.contentSrc[c] = -1;
+        this.trendCode[c] = 0;
+      }
+      this.touched.push(c);
     }
   }
 
   /**
    * The top `n` candidates for a user at time `now`, best first. `itemCount` bounds the item ids.
-   * Deterministic: ties are broken by item id.
+   * Deterministic: ties are broken by item id. With `explain` false the per-source contributions and reason
+   * sources are not tracked (same ranking, less work — the evaluation's hot path).
    */
-  score(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null): ScoredCandidate[] {
+  score(
+    user: UserState | undefined,
+    n: number,
+    now: number,
+    itemCount: number,
+    country: string | null,
+    explain = true,
+  ): ScoredCandidate[] {
     const cfg = this.cfg;
     this.ensure(itemCount);
+    this.explain = explain;
+    this.gen++;
+    if (this.gen === 0x7fffffff) {
+      this.stamp.fill(0);
+      this.gen = 1;
+    }
     const { collab, content, buy, trend, collabSrc, contentSrc, trendCode, bestC, bestT } = this;
     const touched = this.touched;
+    touched.length = 0;
     let maxC = 0;
     let maxT = 0;
     let maxB = 0;
@@ -113,41 +145,46 @@ export class Scorer {
         const s = items[k];
         if (b.collaborative > 0) {
           const nb = this.src.collab.raw(s);
+          const ids = nb.ids;
+          const sims = nb.sims;
           for (let i = nb.offset, end = nb.offset + nb.size; i < end; i++) {
-            const c = nb.ids[i];
-            const v = ws * nb.sims[i];
+            const c = ids[i];
+            const v = ws * sims[i];
             this.touch(c);
-            if (v > bestC[c]) {
+            if (explain && v > bestC[c]) {
               // the strongest single contributor becomes the reason
               bestC[c] = v;
               collabSrc[c] = s;
             }
-            collab[c] += v;
-            if (collab[c] > maxC) maxC = collab[c];
+            const t = (collab[c] += v);
+            if (t > maxC) maxC = t;
           }
         }
         if (b.content > 0 && this.src.content) {
           const nb = this.src.content.neighbours.raw(s);
+          const ids = nb.ids;
+          const sims = nb.sims;
           for (let i = nb.offset, end = nb.offset + nb.size; i < end; i++) {
-            const c = nb.ids[i];
-            const v = ws * nb.sims[i];
+            const c = ids[i];
+            const v = ws * sims[i];
             this.touch(c);
-            if (v > bestT[c]) {
+            if (explain && v > bestT[c]) {
               bestT[c] = v;
               contentSrc[c] = s;
             }
-            content[c] += v;
-            if (content[c] > maxT) maxT = content[c];
+            const t = (content[c] += v);
+            if (t > maxT) maxT = t;
           }
         }
       }
     }
     if (cfg.buyAgain.enabled && b.buyAgain > 0 && user) {
-      const hl = cfg.buyAgain.halfLifeMs;
+      const k = -Math.LN2 / cfg.buyAgain.halfLifeMs;
       const minP = cfg.buyAgain.minPurchases;
+      const gapUntil = now - cfg.buyAgain.minGapMs;
       for (const [item, p] of user.purchases) {
-        if (p.count < minP) continue;
-        const v = Math.log2(1 + p.count) * Math.pow(2, -Math.max(0, now - p.last) / hl);
+        if (p.count < minP || p.last > gapUntil) continue;
+        const v = Math.log2(1 + p.count) * Math.exp(k * Math.max(0, now - p.last));
         this.touch(item);
         buy[item] = v;
         if (v > maxB) maxB = v;
@@ -155,11 +192,13 @@ export class Scorer {
     }
     // Trending: country (cascade first), category of the newest item, global.
     const ctry = country ?? user?.country ?? null;
-    if (b.trending > 0 || !hist || hist.items.length === 0) {
-      this.addTrending(`global`, 0.5, ReasonCode.TrendingGlobal);
-      if (hist && hist.items.length > 0) {
-        const cat = this.src.categoryOf(hist.items[hist.items.length - 1]);
-        if (cat >= 0) this.addTrending(`category:${this.src.categoryName(cat)}`, 0.75, ReasonCode.TrendingCategory);
+    const cold = !hist || hist.items.length === 0;
+    let trendCat = -1;
+    if (b.trending > 0 || cold) {
+      this.addTrending('global', 0.5, ReasonCode.TrendingGlobal);
+      if (!cold) {
+        trendCat = this.src.categoryOf(hist.items[hist.items.length - 1]);
+        if (trendCat >= 0) this.addTrending(`category:${this.src.categoryName(trendCat)}`, 0.75, ReasonCode.TrendingCategory);
       }
       if (ctry) this.addTrending(`country:${ctry}`, 1, ReasonCode.TrendingCountry);
     }
@@ -168,74 +207,68 @@ export class Scorer {
     const wC = maxC > 0 ? b.collaborative / maxC : 0;
     const wT = maxT > 0 ? b.content / maxT : 0;
     const wB = maxB > 0 ? b.buyAgain / maxB : 0;
-    const wTr = hist && hist.items.length > 0 ? b.trending : 1;
+    const wTr = cold ? 1 : b.trending;
     const m = cfg.diversity.mode === 'none' ? n : n * 3;
-    const topI: number[] = [];
-    const topS: number[] = [];
     const f = cfg.filters;
     const windowFrom = f.purchasedWithinMs > 0 ? now - f.purchasedWithinMs : Infinity;
     const baOn = cfg.buyAgain.enabled;
+    const baGapUntil = now - cfg.buyAgain.minGapMs;
+    if (this.selIds.length < touched.length) {
+      this.selIds = new Int32Array(touched.length * 2);
+      this.selScores = new Float64Array(touched.length * 2);
+    }
+    const ids = this.selIds;
+    const sc = this.selScores;
+    let cnt = 0;
     for (let t = 0; t < touched.length; t++) {
       const c = touched[t];
       const s = wC * collab[c] + wT * content[c] + wB * buy[c] + wTr * trend[c];
       if (s <= 0) continue;
-      if (topI.length >= m && s <= topS[m - 1]) continue;
       if (this.src.blocked(c)) continue;
       if (windowFrom !== Infinity && user) {
         const p = user.purchases.get(c);
-        if (p && p.last >= windowFrom && !(baOn && p.count >= cfg.buyAgain.minPurchases)) continue;
+        // buy-again applies to a proven repeat item whose last purchase is at least minGapMs ago
+        if (p && p.last >= windowFrom && !(baOn && p.count >= cfg.buyAgain.minPurchases && p.last <= baGapUntil)) continue;
       }
-      // insertion into the sorted top list (desc score, asc id)
-      let at = topI.length < m ? topI.length : m - 1;
-      if (topI.length < m) {
-        topI.push(c);
-        topS.push(s);
-      }
-      while (at > 0 && (topS[at - 1] < s || (topS[at - 1] === s && topI[at - 1] > c))) {
-        topI[at] = topI[at - 1];
-        topS[at] = topS[at - 1];
-        at--;
-      }
-      topI[at] = c;
-      topS[at] = s;
+      ids[cnt] = c;
+      sc[cnt] = s;
+      cnt++;
     }
+    const k = Math.min(m, cnt);
+    if (k < cnt) quickselect(ids, sc, cnt, k);
+    // sort the first k (insertion sort, k is small): score desc, id asc
+    for (let i = 1; i < k; i++) {
+      const ci = ids[i];
+      const si = sc[i];
+      let j = i - 1;
+      while (j >= 0 && (sc[j] < si || (sc[j] === si && ids[j] > ci))) {
+        ids[j + 1] = ids[j];
+        sc[j + 1] = sc[j];
+        j--;
+      }
+      ids[j + 1] = ci;
+      sc[j + 1] = si;
+    }
+    const chosen = this.diversifyIds(ids, k, n);
     const out: ScoredCandidate[] = [];
-    for (let k = 0; k < topI.length; k++) {
-      const c = topI[k];
+    const catName = explain && trendCat >= 0 ? this.src.categoryName(trendCat) : '';
+    for (const at of chosen) {
+      const c = ids[at];
+      const code = explain ? (trendCode[c] as ReasonCode) : ReasonCode.TrendingGlobal;
       out.push({
         item: c,
-        score: topS[k],
+        score: sc[at],
         collab: wC * collab[c],
-        collabSrc: collabSrc[c],
+        collabSrc: explain ? collabSrc[c] : -1,
         content: wT * content[c],
-        contentSrc: contentSrc[c],
+        contentSrc: explain ? contentSrc[c] : -1,
         buyAgain: wB * buy[c],
         trending: wTr * trend[c],
-        trendingCode: trendCode[c] as ReasonCode,
-        trendingScope: '',
+        trendingCode: code,
+        trendingScope: code === ReasonCode.TrendingCountry ? (ctry ?? '') : code === ReasonCode.TrendingCategory ? catName : '',
       });
     }
-    // reset scratch
-    for (let t = 0; t < touched.length; t++) {
-      const c = touched[t];
-      collab[c] = 0;
-      content[c] = 0;
-      buy[c] = 0;
-      trend[c] = 0;
-      bestC[c] = 0;
-      bestT[c] = 0;
-      collabSrc[c] = -1;
-      contentSrc[c] = -1;
-      trendCode[c] = 0;
-      this.mark[c] = 0;
-    }
-    touched.length = 0;
-    for (const o of out) {
-      if (o.trendingCode === ReasonCode.TrendingCountry) o.trendingScope = ctry ?? '';
-      else if (o.trendingCode === ReasonCode.TrendingCategory && hist && hist.items.length > 0)
-        o.trendingScope = this.src.categoryName(this.src.categoryOf(hist.items[hist.items.length - 1]));
-    }
-    return this.diversify(out, n);
+    return out;
   }
 
   private addTrending(scope: string, level: number, code: ReasonCode): void {
@@ -244,60 +277,98 @@ export class Scorer {
     const max = t.scores[0];
     for (let i = 0; i < t.items.length; i++) {
       const c = t.items[i];
-      // Scopes earlier in the cascade rank above later ones: country in (0.5, 1], category in (0.25, 0.75]...
+      // Scopes earlier in the cascade rank above later ones: country in (0.5, 1], category in (0.375, 0.75]...
       const v = level * (0.5 + (0.5 * t.scores[i]) / max);
       this.touch(c);
       if (v > this.trend[c]) {
         this.trend[c] = v;
-        this.trendCode[c] = code;
+        if (this.explain) this.trendCode[c] = code;
       }
     }
   }
 
-  private diversify(ranked: ScoredCandidate[], n: number): ScoredCandidate[] {
+  /** Positions (into the sorted selection) of the final list, after diversity. */
+  private diversifyIds(ids: Int32Array, k: number, n: number): number[] {
     const d = this.cfg.diversity;
-    if (d.mode === 'none' || ranked.length <= 1) return ranked.slice(0, n);
-    if (d.mode === 'category-cap') {
-      const out: ScoredCandidate[] = [];
-      const rest: ScoredCandidate[] = [];
-      const perCat = new Map<number, number>();
-      for (const c of ranked) {
-        if (out.length >= n) break;
-        const cat = this.src.categoryOf(c.item);
-        const k = perCat.get(cat) ?? 0;
-        if (cat >= 0 && k >= d.categoryCap) {
-          rest.push(c);
-          continue;
-        }
-        perCat.set(cat, k + 1);
-        out.push(c);
-      }
-      // Too few diverse items: fill with the best capped ones (the cap is a preference, not a filter).
-      for (const c of rest) {
-        if (out.length >= n) break;
-        out.push(c);
-      }
+    const out: number[] = [];
+    if (d.mode === 'none' || k <= 1) {
+      for (let i = 0; i < Math.min(n, k); i++) out.push(i);
       return out;
     }
-    // MMR with content similarity.
+    if (d.mode === 'category-cap') {
+      const rest: number[] = [];
+      const perCat = new Map<number, number>();
+      for (let i = 0; i < k && out.length < n; i++) {
+        const cat = this.src.categoryOf(ids[i]);
+        const c = perCat.get(cat) ?? 0;
+        if (cat >= 0 && c >= d.categoryCap) {
+          rest.push(i);
+          continue;
+        }
+        perCat.set(cat, c + 1);
+        out.push(i);
+      }
+      // Too few diverse items: fill with the best capped ones (the cap is a preference, not a filter).
+      for (const i of rest) {
+        if (out.length >= n) break;
+        out.push(i);
+      }
+      out.sort((a, b) => a - b);
+      return out;
+    }
+    // MMR with content similarity: λ·relevance − (1 − λ)·max similarity to what is already chosen.
     const content = this.src.content;
-    const pool = ranked.slice();
-    const out: ScoredCandidate[] = [];
-    const max = pool[0].score || 1;
+    const pool: number[] = [];
+    for (let i = 0; i < k; i++) pool.push(i);
+    const max = this.selScores[0] || 1;
     while (out.length < n && pool.length > 0) {
       let best = 0;
       let bestV = -Infinity;
-      for (let i = 0; i < pool.length; i++) {
+      for (let p = 0; p < pool.length; p++) {
         let red = 0;
-        if (content) for (const o of out) red = Math.max(red, content.similarity(pool[i].item, o.item));
-        const v = d.mmrLambda * (pool[i].score / max) - (1 - d.mmrLambda) * red;
+        if (content) for (const o of out) red = Math.max(red, content.similarity(ids[pool[p]], ids[o]));
+        const v = d.mmrLambda * (this.selScores[pool[p]] / max) - (1 - d.mmrLambda) * red;
         if (v > bestV) {
           bestV = v;
-          best = i;
+          best = p;
         }
       }
       out.push(pool.splice(best, 1)[0]);
     }
     return out;
+  }
+}
+
+/** Partially orders (ids, scores)[0..cnt) so the first k are the best k by (score desc, id asc). */
+function quickselect(ids: Int32Array, sc: Float64Array, cnt: number, k: number): void {
+  let lo = 0;
+  let hi = cnt - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const ps = sc[mid];
+    const pid = ids[mid];
+    ids[mid] = ids[hi];
+    sc[mid] = sc[hi];
+    ids[hi] = pid;
+    sc[hi] = ps;
+    let store = lo;
+    for (let i = lo; i < hi; i++) {
+      const si = sc[i];
+      const ii = ids[i];
+      if (si > ps || (si === ps && ii < pid)) {
+        ids[i] = ids[store];
+        sc[i] = sc[store];
+        ids[store] = ii;
+        sc[store] = si;
+        store++;
+      }
+    }
+    ids[hi] = ids[store];
+    sc[hi] = sc[store];
+    ids[store] = pid;
+    sc[store] = ps;
+    if (store === k - 1 || store === k) return;
+    if (store < k) lo = store + 1;
+    else hi = store - 1;
   }
 }

@@ -29,6 +29,24 @@ export class Keys {
   /** String: the last offset whose whole micro-batch is applied, for seeking on assignment. */
   partitionProgress(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:progress`; }
 
+  /** Hash: rolling features and segments of a user: `s` (state JSON), `seg` (segments JSON), `due` (next timer),
+   *  `o:<topic>:<partition>` (last applied source offset), `lc:<topic>:<partition>` (changes not yet known emitted). */
+  userFeatures(userId: string) { return this.user(userId, 'features'); }
+  /** Set: the segments the user is in (for readers; the hash's `seg` is what the worker computes from). */
+  userSegments(userId: string) { return this.user(userId, 'segments'); }
+  /** Hash: a partition's segment state: `wm` (event-time watermark), `o` (last offset), `wall`, `late`, `pending`. */
+  partitionSegmentState(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:segstate`; }
+  /** Sorted set: the partition's timer index, member = user id, score = due event time. */
+  partitionTimers(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:timers`; }
+  /** Hash: segment id -> member count, over all partitions. */
+  segmentCounts() { return `${this.prefix}:{g}:segcounts`; }
+  /** Hash: last applied offset (`o:<topic>:<partition>`) or punctuation (`t:...`) of the segment counts. */
+  segmentCountsApplied() { return `${this.prefix}:{g}:segapplied`; }
+  /** Field of a user's pending (not yet known emitted) segment changes from one source partition. */
+  static pendingField(topic: string, partition: number) { return `lc:${topic}:${partition}`; }
+  /** Field of the segment counts' last applied punctuation of one partition. */
+  static punctuationField(topic: string, partition: number) { return `t:${topic}:${partition}`; }
+
   /** Field name used in the applied-offset hashes. */
   static partitionField(topic: string, partition: number) { return `o:${topic}:${partition}`; }
 }

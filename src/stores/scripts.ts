@@ -34,4 +34,13 @@ export function defineScripts(client: Redis | Cluster, dir = COMMANDS_DIR): void
 export interface ScriptCommands {
   applyUserEvents(counts: string, recent: string, purchased: string, applied: string, field: string, cap: number, records: string): Promise<number>;
   applyPopularity(popularity: string, applied: string, field: string, batchLast: number, deltas: string): Promise<number>;
+  commitSegmentUser(
+    features: string, segments: string, offsetField: string, pendingField: string, expectedOffset: number, newOffset: number,
+    state: string, due: string, segmentIds: string, pending: string,
+  ): Promise<number>;
+  commitSegmentPartition(
+    state: string, timers: string, expectedOffset: string, expectedWatermark: string, newOffset: number, newWatermark: string,
+    wall: number, late: string, pending: string, timerUpdates: string,
+  ): Promise<number>;
+  applySegmentCounts(counts: string, applied: string, field: string, last: number, deltas: string): Promise<number>;
 }

@@ -25,6 +25,7 @@ export interface ProcessorDeps {
   producer: StreamProducer;
   metrics: Metrics;
   now?: () => number;
+  segments?: import('./segment-processor.js').SegmentProcessor; // segments
 }
 
 export interface MicroBatchResult {
@@ -73,6 +74,7 @@ export class EventProcessor {
     const users = [...plan.users.entries()];
     const appliedPerUser = await Promise.all(users.map(([u, recs]) => d.store.applyUser(u, field, d.cfg.recentItems, recs)));
     await d.store.applyPopularity(field, lastOffset, plan.popularity);
+    if (d.segments) await d.segments.process(topic, partition, valid, records); // segments: features, segments, TOO_LATE to the DLQ
 
     const applied = appliedPerUser.reduce((a, b) => a + b, 0);
     const replayed = valid.length - applied;

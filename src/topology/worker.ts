@@ -56,7 +56,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const producer = kafka.producer();
   await producer.connect();
   const store = new StateStore(redis, cfg.keyPrefix);
-  const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics });
+  const segments = (await import('./segment-processor.js')).createSegmentProcessor({ cfg, topics, codec, redis, producer, metrics }); // segments
+  const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics, segments });
   const items = new ItemProcessor({ cfg, topics, codec, store, producer, metrics });
   const tasks = new Map<string, PartitionTask<unknown>>();
 

@@ -31,6 +31,9 @@ describe('recommendPopular', () => {
     expect(recs[0].reasons[0].kind).toBe('popular');
     expect(recs[0].reasons[0].text).toContain('Mug');
   });
+  it('breaks ties by item id', () => {
+    expect(recommendPopular([{ itemId: 'd', count: 1 }, { itemId: 'c', count: 1 }], new Set(), 2).map((r) => r.itemId)).toEqual(['c', 'd']);
+  });
   it('stops at n', () => {
     expect(recommendPopular(popular, new Set(), 2)).toHaveLength(2);
   });

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs dependencies when missing, brings up the real services
+# (Kafka, schema registry, Redis, and the 3-master Redis Cluster for the cluster suite), then runs every layer:
+# unit, functional, cluster and fault. Services stay up for the next run; `npm run services:down` stops them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+bash scripts/services.sh up kafka registry redis
+export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
+npx vitest run "$@"

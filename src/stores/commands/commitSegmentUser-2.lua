@@ -1,0 +1,35 @@
+#!lua
+--[[
+  Writes one user's rolling features, segments and next timer after a micro-batch, as a compare-and-set on the
+  user's last applied offset of the source partition (exactly once: a replay or a concurrent writer that read an
+  older offset is refused instead of overwriting newer state).
+
+  KEYS[1] user features hash      ({u:<id>}:features)  s, seg, due, o:<topic>:<partition>, lc:<topic>:<partition>
+  KEYS[2] user segments set       ({u:<id>}:segments)  the segment ids the user is in (for readers)
+
+  ARGV[1] offset field            o:<topic>:<partition>
+  ARGV[2] pending field           lc:<topic>:<partition>
+  ARGV[3] expected offset         the offset read before the batch, -1 when there was none
+  ARGV[4] new offset              the batch's last offset (every step up to it is reflected in the state)
+  ARGV[5] state                   feature state JSON
+  ARGV[6] due                     next timer (event time ms), or '' for none
+  ARGV[7] segments                JSON array of segment ids, sorted
+  ARGV[8] pending                 JSON array of the user's changes not yet known to be emitted
+
+  Returns
+     1   written
+   -20   the stored offset is not ARGV[3] (nothing written; the caller retries the micro-batch)
+    -1   ARGV[7] is not a JSON array (nothing written)
+]]
+local ok, segs = pcall(cjson.decode, ARGV[7])
+if not ok or type(segs) ~= 'table' then return -1 end
+
+local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if stored ~= tonumber(ARGV[3]) then return -20 end
+
+redis.call('HSET', KEYS[1], 's', ARGV[5], 'seg', ARGV[7], ARGV[1], ARGV[4], ARGV[2], ARGV[8])
+if ARGV[6] == '' then redis.call('HDEL', KEYS[1], 'due') else redis.call('HSET', KEYS[1], 'due', ARGV[6]) end
+
+redis.call('DEL', KEYS[2])
+if #segs > 0 then redis.call('SADD', KEYS[2], unpack(segs)) end
+return 1

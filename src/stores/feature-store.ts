@@ -1,0 +1,157 @@
+/**
+ * The Redis store of rolling features and segments: the I/O side of the segment processor, and the one typed
+ * read interface (`readFeatureView`, `readSegments`) for the recommender. Every call touches keys of one hash
+ * slot ({u:<id>}, {p:<topic>:<partition>} or {g}), so it works on a single Redis and on a Cluster.
+ *
+ * Exactly-once layout (see segment-processor.ts for the reasoning):
+ *  - `{u:<id>}:features` hash: `s` state JSON, `seg` segments JSON, `due` next timer, `o:<topic>:<partition>` the
+ *    last partition offset whose processing the user's state reflects, `lc:<topic>:<partition>` the user's changes
+ *    after the partition's progress offset (not yet known to be emitted). Written by commitSegmentUser (CAS on o).
+ *  - `{u:<id>}:segments` set: the user's segments, rewritten in the same script.
+ *  - `{p:<topic>:<partition>}:segstate` hash: `wm`, `o`, `wall`, `late`, `pending`; `{p:...}:timers` zset.
+ *    Written by commitSegmentPartition (CAS on o and wm) after every user write of the batch succeeded.
+ *  - `{g}:segcounts` hash with `{g}:segapplied`: counts applied once per source offset (applySegmentCounts).
+ */
+import type { RedisClient } from './redis-client.js';
+import { Keys } from './keys.js';
+import { checkScriptResult } from './script-errors.js';
+import type { SegmentChange } from '../domain/events.js';
+import { createFeatureView, type FeatureView } from '../features/view.js';
+import { parseFeatureState, serializeFeatureState, type UserFeatureState } from '../features/state.js';
+import type { FeatureConfig } from '../features/config.js';
+
+/** A segment change with the source offset of the step that caused it (header attune.source). */
+export interface PendingChange extends SegmentChange {
+  o: number;
+}
+
+export interface StoredUser {
+  features: UserFeatureState;
+  /** Sorted segment ids. */
+  segments: string[];
+  due: number | null;
+  /** Last partition offset reflected in the state; -1 when none. */
+  offset: number;
+  pending: PendingChange[];
+}
+
+export interface StoredPartition {
+  watermark: number | null;
+  offset: number;
+  wall: number | null;
+  late: number[];
+  pending: PendingChange[];
+  /** The raw values the CAS compares against. */
+  raw: { offset: string; watermark: string };
+}
+
+export class FeatureStore {
+  readonly keys: Keys;
+  constructor(readonly redis: RedisClient, keyPrefix: string, private readonly featureConfig?: FeatureConfig) {
+    this.keys = new Keys(keyPrefix);
+  }
+
+  // ---- reads for the recommender and other consumers -------------------------------------------------------
+
+  /** The user's features through the typed view (reads take `now`: pass the current event time). Null if unknown. */
+  async readFeatureView(userId: string, cfg: FeatureConfig | undefined = this.featureConfig): Promise<FeatureView | null> {
+    if (!cfg) throw new Error('readFeatureView needs the feature configuration');
+    const raw = await this.redis.hget(this.keys.userFeatures(userId), 's');
+    return raw ? createFeatureView(parseFeatureState(raw), cfg) : null;
+  }
+
+  /** The user's current segments, sorted. */
+  async readSegments(userId: string): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.userSegments(userId))).sort();
+  }
+
+  /** Member count per segment (all partitions). */
+  async segmentCounts(): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.segmentCounts());
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
+  // ---- the segment processor's side -------------------------------------------------------------------------
+
+  async loadUser(userId: string, topic: string, partition: number): Promise<StoredUser> {
+    const [s, seg, due, o, lc] = await this.redis.hmget(
+      this.keys.userFeatures(userId), 's', 'seg', 'due', Keys.partitionField(topic, partition), Keys.pendingField(topic, partition),
+    );
+    return {
+      features: parseFeatureState(s),
+      segments: seg ? (JSON.parse(seg) as string[]) : [],
+      due: due ? Number(due) : null,
+      offset: o === null ? -1 : Number(o),
+      pending: lc ? (JSON.parse(lc) as PendingChange[]) : [],
+    };
+  }
+
+  async loadPartition(topic: string, partition: number): Promise<StoredPartition> {
+    const [wm, o, wall, late, pending] = await this.redis.hmget(this.keys.partitionSegmentState(topic, partition), 'wm', 'o', 'wall', 'late', 'pending');
+    return {
+      watermark: wm ? Number(wm) : null,
+      offset: o === null ? -1 : Number(o),
+      wall: wall ? Number(wall) : null,
+      late: late ? (JSON.parse(late) as number[]) : [],
+      pending: pending ? (JSON.parse(pending) as PendingChange[]) : [],
+      raw: { offset: o ?? '-1', watermark: wm ?? '' },
+    };
+  }
+
+  /** The events processor's progress offset (same slot as the partition's segment keys); -1 when none. */
+  async readProgress(topic: string, partition: number): Promise<number> {
+    const v = await this.redis.get(this.keys.partitionProgress(topic, partition));
+    return v === null ? -1 : Number(v);
+  }
+
+  /** Users whose timer is due at or before `upTo`. */
+  async dueTimers(topic: string, partition: number, upTo: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.partitionTimers(topic, partition), '-inf', upTo);
+  }
+
+  /** Item categories from the catalog (items processor), for events without properties.category. */
+  async itemCategories(itemIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    const raw = await Promise.all(itemIds.map((id) => this.redis.hget(this.keys.item(id), 'categories')));
+    itemIds.forEach((id, i) => {
+      const v = raw[i];
+      if (!v) return;
+      try {
+        const list = JSON.parse(v) as unknown;
+        if (Array.isArray(list)) out.set(id, list.filter((c): c is string => typeof c === 'string'));
+      } catch { /* not JSON: ignore */ }
+    });
+    return out;
+  }
+
+  /** CAS write of one user; throws a retriable SEGMENT_USER_CONFLICT when the stored offset moved. */
+  async commitUser(userId: string, topic: string, partition: number, expectedOffset: number, newOffset: number, u: StoredUser): Promise<void> {
+    const res = await this.redis.commitSegmentUser(
+      this.keys.userFeatures(userId), this.keys.userSegments(userId),
+      Keys.partitionField(topic, partition), Keys.pendingField(topic, partition),
+      expectedOffset, newOffset, serializeFeatureState(u.features), u.due === null ? '' : String(u.due),
+      JSON.stringify(u.segments), JSON.stringify(u.pending),
+    );
+    checkScriptResult('commitSegmentUser', Number(res));
+  }
+
+  /** CAS write of the partition; throws a retriable SEGMENT_PARTITION_CONFLICT when offset or watermark moved. */
+  async commitPartition(
+    topic: string, partition: number, expected: StoredPartition['raw'],
+    next: { offset: number; watermark: number | null; wall: number; late: number[]; pending: PendingChange[] },
+    timers: Array<[string, number | false]>,
+  ): Promise<void> {
+    const res = await this.redis.commitSegmentPartition(
+      this.keys.partitionSegmentState(topic, partition), this.keys.partitionTimers(topic, partition),
+      expected.offset, expected.watermark, next.offset, next.watermark === null ? '' : String(next.watermark),
+      next.wall, JSON.stringify(next.late), JSON.stringify(next.pending), JSON.stringify(timers),
+    );
+    checkScriptResult('commitSegmentPartition', Number(res));
+  }
+
+  /** Applies count deltas [seq, segment, ±1] once per seq for `field`; returns how many were new. */
+  async applyCounts(field: string, last: number, deltas: Array<[number, string, number]>): Promise<number> {
+    const res = await this.redis.applySegmentCounts(this.keys.segmentCounts(), this.keys.segmentCountsApplied(), field, last, JSON.stringify(deltas));
+    return checkScriptResult('applySegmentCounts', Number(res));
+  }
+}

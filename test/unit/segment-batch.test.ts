@@ -1,0 +1,187 @@
+/**
+ * The segment processor's pure core against the reference PartitionEngine: any micro-batch split, and crashes
+ * between any two slot writes followed by a replay (with another split), give the same segment history, the same
+ * final memberships and the same member counts. The fake store below mirrors the Lua scripts' CAS semantics.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
+import { resolveFeatureConfig, DAY, HOUR, MINUTE, emptyFeatureState } from '../../src/features/index.js';
+import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/segments/index.js';
+import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/topology/segment-processor.js';
+import type { PendingChange, StoredUser } from '../../src/stores/feature-store.js';
+import type { OffsetEvent } from '../../src/processors/ingest.js';
+
+const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
+const rules = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);
+const T0 = Date.UTC(2024, 0, 1);
+const opts = { features: cfg, segments: rules, clock: () => 0 };
+
+function ev(i: number, userId: string, t: number, type: EventType, extra: Partial<UserEvent> = {}): UserEvent {
+  return { eventId: `e${i}`, userId, type, eventTime: t, itemId: 'i', quantity: 1, price: type === 'purchase' ? 120 : null, rating: null, sessionId: null, context: null, properties: { category: 'tech' }, ...extra };
+}
+
+/** In-memory stand-in for Redis with the scripts' semantics. */
+class FakeStore {
+  users = new Map<string, StoredUser>();
+  part: BatchPartitionState = { watermark: null, offset: -1, late: [], pending: [] };
+  timers = new Map<string, number>();
+  progress = -1;
+  counts = new Map<string, number>();
+  countsApplied = -1;
+  emitted: PendingChange[] = [];
+  dlq: number[] = [];
+
+  loadUser(id: string): StoredUser {
+    return structuredClone(this.users.get(id) ?? { features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [] });
+  }
+
+  /** One micro-batch; `crashAfter` = number of write stages to perform before "crashing" (Infinity = none). */
+  process(records: OffsetEvent[], crashAfter = Infinity): boolean {
+    const stored = structuredClone(this.part);
+    const todo = records.filter((r) => r.offset > stored.offset);
+    let maxWm = stored.watermark;
+    for (const r of todo) maxWm = maxWm === null ? r.event.eventTime : Math.max(maxWm, r.event.eventTime);
+    const due = maxWm === null ? [] : [...this.timers].filter(([, d]) => d <= maxWm!).map(([id]) => id);
+    const users = new Map<string, StoredUser>();
+    for (const id of new Set([...todo.map((r) => r.event.userId), ...due])) users.set(id, this.loadUser(id));
+    const res = runSegmentBatch(records, stored, users, this.progress, opts);
+    let stage = 0;
+    const step = () => stage++ < crashAfter;
+    for (const [id, w] of res.writes) {
+      if (!step()) return false;
+      expect(this.users.get(id)?.offset ?? -1).toBe(w.expectedOffset); // CAS
+      this.users.set(id, structuredClone(w.next));
+    }
+    if (!step()) return false;
+    expect(this.part.offset).toBe(stored.offset);
+    this.part = structuredClone(res.partition);
+    for (const [id, d] of res.timers) if (d === false) this.timers.delete(id); else this.timers.set(id, d);
+    if (!step()) return false;
+    for (const c of res.changes) if (c.o > this.countsApplied && c.o <= res.partition.offset) this.counts.set(c.segmentId, (this.counts.get(c.segmentId) ?? 0) + (c.change === 'enter' ? 1 : -1));
+    this.countsApplied = Math.max(this.countsApplied, res.partition.offset);
+    if (!step()) return false;
+    this.emitted.push(...res.changes);
+    this.dlq.push(...res.tooLate.map((r) => r.offset));
+    if (!step()) return false;
+    this.progress = Math.max(this.progress, records[records.length - 1]!.offset);
+    return true;
+  }
+}
+
+const key = (c: SegmentChange & { o?: number }) => JSON.stringify([c.userId, c.segmentId, c.change, c.eventTime, c.cause]);
+
+function reference(records: OffsetEvent[]) {
+  const eng = new PartitionEngine({ features: cfg, segments: rules, clock: () => 0 });
+  const changes: PendingChange[] = [];
+  const late: number[] = [];
+  for (const r of records) {
+    const res = eng.process(r.event);
+    if (res.rejected) late.push(r.offset);
+    changes.push(...res.changes.map((c) => ({ ...c, o: r.offset })));
+  }
+  return { eng, changes, late };
+}
+
+const streamArb = fc.array(
+  fc.record({
+    user: fc.constantFrom('a', 'b', 'c', 'd'),
+    dt: fc.oneof(fc.integer({ min: 0, max: 3 * HOUR }), fc.integer({ min: DAY, max: 40 * DAY }), fc.integer({ min: -4 * HOUR, max: 0 })),
+    type: fc.constantFrom<EventType>('view', 'view', 'purchase'),
+  }),
+  { minLength: 1, maxLength: 40 },
+);
+
+function build(spec: { user: string; dt: number; type: EventType }[]): OffsetEvent[] {
+  let t = T0;
+  return spec.map((s, i) => {
+    t += s.dt > 0 ? s.dt : 0;
+    return { offset: i + 10, event: ev(i, s.user, t + Math.min(0, s.dt), s.type) };
+  });
+}
+
+function splitAt(records: OffsetEvent[], cuts: number[]): OffsetEvent[][] {
+  const out: OffsetEvent[][] = [];
+  let i = 0;
+  for (const c of cuts) {
+    const n = Math.max(1, c);
+    if (i >= records.length) break;
+    out.push(records.slice(i, i + n));
+    i += n;
+  }
+  if (i < records.length) out.push(records.slice(i));
+  return out;
+}
+
+describe('runSegmentBatch', () => {
+  it('matches the reference engine for any batch split', () => {
+    fc.assert(
+      fc.property(streamArb, fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 40 }), (spec, cuts) => {
+        const records = build(spec);
+        const ref = reference(records);
+        const store = new FakeStore();
+        for (const b of splitAt(records, cuts)) expect(store.process(b)).toBe(true);
+        expect(store.emitted.map(key)).toEqual(ref.changes.map(key));
+        expect(store.emitted.map((c) => c.o)).toEqual(ref.changes.map((c) => c.o));
+        expect(store.dlq).toEqual(ref.late);
+        expect(store.part.watermark).toBe(ref.eng.currentWatermark);
+        for (const id of ['a', 'b', 'c', 'd']) {
+          expect(store.users.get(id)?.segments ?? []).toEqual(ref.eng.user(id)?.segments ?? []);
+          expect(store.users.get(id)?.due ?? null).toBe(ref.eng.user(id)?.due ?? null);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is exactly-once across crashes between slot writes and replays with another split', () => {
+    fc.assert(
+      fc.property(
+        streamArb,
+        fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 10 }),
+        (spec, cuts, replayCuts, crashes) => {
+          const records = build(spec);
+          const ref = reference(records);
+          const store = new FakeStore();
+          let batches = splitAt(records, cuts);
+          let c = 0;
+          let guard = 0;
+          while (batches.length && guard++ < 200) {
+            const b = batches.shift()!;
+            const ok = store.process(b, c < crashes.length ? crashes[c++]! : Infinity);
+            if (!ok) {
+              // restart: seek to progress + 1 and re-split what is left
+              batches = splitAt(records.filter((r) => r.offset > store.progress), replayCuts);
+            }
+          }
+          const uniq = new Map<string, PendingChange>();
+          for (const x of store.emitted) uniq.set(JSON.stringify([x.o, key(x)]), x);
+          const emitted = [...uniq.values()].sort(compareChanges);
+          expect(emitted.map(key)).toEqual(ref.changes.map(key));
+          expect(new Set(store.dlq)).toEqual(new Set(ref.late));
+          const members = new Map<string, number>();
+          for (const id of ['a', 'b', 'c', 'd']) {
+            const segs = store.users.get(id)?.segments ?? [];
+            expect(segs).toEqual(ref.eng.user(id)?.segments ?? []);
+            for (const s of segs) members.set(s, (members.get(s) ?? 0) + 1);
+          }
+          for (const s of rules.segments) expect(store.counts.get(s.id) ?? 0).toBe(members.get(s.id) ?? 0);
+        },
+      ),
+      { numRuns: Number(process.env.SEG_RUNS ?? 300) },
+    );
+  });
+
+  it('punctuation fires due timers of an idle partition at their due time', () => {
+    const store = new FakeStore();
+    store.process([{ offset: 0, event: ev(0, 'a', T0, 'purchase') }]);
+    const users = new Map([['a', store.loadUser('a')]]);
+    const res = runSegmentBatch([], store.part, users, 0, opts, T0 + 2 * DAY);
+    expect(res.changes.map((c) => [c.segmentId, c.change, c.eventTime - T0, c.cause, c.o])).toEqual([['new_visitor', 'exit', DAY + 1000, 'time', 0]]);
+    expect(res.partition.watermark).toBe(T0 + 2 * DAY);
+    expect(res.writes.get('a')!.next.segments).toEqual([]);
+    expect(MINUTE).toBeGreaterThan(0);
+  });
+});
