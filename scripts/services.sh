@@ -33,7 +33,6 @@ KAFKA_VERSION="$(pom_property kafka.version)"
 APICURIO_VERSION="$(pom_property apicurio.version)"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 APICURIO_HOME="$CACHE_DIR/apicurio-registry-$APICURIO_VERSION"
-MAVEN_REPO_URL="${ATTUNE_MAVEN_REPO_URL:-https://repo.maven.apache.org/maven2}"
 REGISTRY_BASE="http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -213,6 +212,11 @@ registry_download() {
   # Not through mvn: the 3.0.9 parent POM is missing from Central, so Maven cannot read the artifact
   # descriptor (see services/pom.xml). Fetch the one file by its repository path and check its sha1.
   local t0 tmp="$APICURIO_HOME.tmp.$$" path sum want
+  # Maven itself says where its central repository is (the super POM's first repository), so the address
+  # follows the Maven installation; ATTUNE_MAVEN_REPO_URL overrides it.
+  MAVEN_REPO_URL="${ATTUNE_MAVEN_REPO_URL:-$(mvn -q -B -f "$POM" org.apache.maven.plugins:maven-help-plugin:3.5.1:evaluate \
+    -Dexpression='project.repositories[0].url' -DforceStdout 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' | tr -d '[:space:]')}"
+  [[ "$MAVEN_REPO_URL" == http* ]] || die "registry: could not ask Maven for its repository URL; set ATTUNE_MAVEN_REPO_URL"
   path="io/apicurio/apicurio-registry-app/$APICURIO_VERSION/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
   command -v curl >/dev/null || die "curl not found (needed once to download Apicurio Registry)"
   t0="$(now_ms)"

@@ -123,6 +123,15 @@ export class CollaborativeModel {
     for (const a of delta.norms.keys()) this.maybeRefresh(a);
   }
 
+  /** Re-scores every neighbour list from the current state (O(items·K)); e.g. before exporting lists. */
+  refreshAll(): void {
+    for (let a = 0; a < this.refreshedAt.length; a++) {
+      if (this.neighbours.size(a) === 0) continue;
+      this.refreshedAt[a] = this.state.normOf(a);
+      this.neighbours.refresh(a, (b) => this.sim(a, b));
+    }
+  }
+
   /** Removes an item from the model (deleted from the catalog / erased). */
   dropItem(item: number): void {
     this.neighbours.forEach(item, (b) => this.neighbours.remove(b, item));

@@ -31,9 +31,9 @@ export class StateStore {
     return checkScriptResult('applyPopularity', Number(res));
   }
 
-  /** The n most popular items with their counts, most popular first. */
-  async topPopular(n: number): Promise<{ itemId: string; count: number }[]> {
-    const flat = await this.redis.zrevrange(this.keys.popularity(), 0, n - 1, 'WITHSCORES');
+  /** n items of the popularity ranking from rank `from` on, with their counts, most popular first. */
+  async topPopular(n: number, from = 0): Promise<{ itemId: string; count: number }[]> {
+    const flat = await this.redis.zrevrange(this.keys.popularity(), from, from + n - 1, 'WITHSCORES');
     const out: { itemId: string; count: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ itemId: flat[i], count: Number(flat[i + 1]) });
     return out;

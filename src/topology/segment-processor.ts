@@ -432,8 +432,10 @@ export class SegmentProcessor {
 }
 
 /** Validates the rules (ConfigError on a bad file) and builds the processor on the worker's Redis client. */
-export function createSegmentProcessor(deps: Omit<SegmentProcessorDeps, 'store' | 'rules' | 'featureConfig'> & { redis: import('../stores/redis-client.js').RedisClient }): SegmentProcessor {
+export function createSegmentProcessor(
+  setup: ReturnType<typeof loadSegmentSetup>,
+  deps: Omit<SegmentProcessorDeps, 'store' | 'rules' | 'featureConfig'> & { redis: import('../stores/redis-client.js').RedisClient },
+): SegmentProcessor {
   const { redis, ...rest } = deps;
-  const setup = loadSegmentSetup(deps.cfg);
   return new SegmentProcessor({ ...rest, ...setup, store: new FeatureStore(redis, deps.cfg.keyPrefix, setup.featureConfig) });
 }

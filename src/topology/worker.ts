@@ -16,6 +16,7 @@ import { StateStore } from '../stores/state-store.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
 import { EventProcessor } from './event-processor.js';
+import { createSegmentProcessor, loadSegmentSetup } from './segment-processor.js';
 import { ItemProcessor } from './item-processor.js';
 import { PartitionTask, type TaskHooks } from './partition-task.js';
 import { errorMessage } from '../errors.js';
@@ -32,6 +33,8 @@ export interface WorkerHandle {
 
 export async function startWorker(cfg: Config, kafka: StreamClient): Promise<WorkerHandle> {
   const topics = topicNames(cfg);
+  // The rule file is checked before anything connects: a bad rule stops start-up with its id and line:col.
+  const segmentSetup = loadSegmentSetup(cfg);
   const metrics = createMetrics();
   const state = { joined: false, retrying: new Set<string>(), stopping: false, lastError: '' };
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, {
@@ -56,7 +59,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const producer = kafka.producer();
   await producer.connect();
   const store = new StateStore(redis, cfg.keyPrefix);
-  const segments = (await import('./segment-processor.js')).createSegmentProcessor({ cfg, topics, codec, redis, producer, metrics }); // segments
+  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, metrics });
   const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics, segments });
   const items = new ItemProcessor({ cfg, topics, codec, store, producer, metrics });
   const tasks = new Map<string, PartitionTask<unknown>>();
@@ -68,8 +71,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   let exit: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (exit = r));
 
+  const assignedEvents = new Set<number>();
   consumer.onAssigned(async (assigned) => {
     state.joined = true;
+    assignedEvents.clear();
+    for (const a of assigned) if (a.topic === topics.events) a.partitions.forEach((p) => assignedEvents.add(p));
     metrics.ready.set(1);
     // Redis holds the true position: seek every events partition to the offset after its last applied batch.
     for (const { topic, partitions } of assigned) {
@@ -137,6 +143,30 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     };
   }
 
+  // The punctuator: when a partition is idle, its event-time watermark follows the wall clock so that timed
+  // segment exits still fire. It runs as a job of the partition's task, so never alongside a micro-batch.
+  const punctuating = new Set<number>();
+  const punctuator = cfg.segmentIdleMs > 0
+    ? setInterval(() => {
+        for (const p of assignedEvents) {
+          if (state.stopping || punctuating.has(p)) continue;
+          const key = `${topics.events}:${p}`;
+          let task = tasks.get(key);
+          if (!task) tasks.set(key, (task = new PartitionTask(topics.events, p)));
+          punctuating.add(p);
+          task
+            .submit(() => segments.punctuate(topics.events, p, Date.now()), {
+              shouldContinue: () => false, // a failed punctuation is simply tried at the next tick
+              onRetry: () => {},
+              onRecovered: () => {},
+            })
+            .catch((err) => log.warn({ partition: p, err: errorMessage(err) }, 'punctuation failed; will try again'))
+            .finally(() => punctuating.delete(p));
+        }
+      }, Math.min(cfg.segmentIdleMs, 5_000))
+    : undefined;
+  punctuator?.unref();
+
   void consumer.run(handler, { partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently }).catch((err) => {
     log.error({ err: errorMessage(err) }, 'consumer failed to run');
     exit(1);
@@ -146,6 +176,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const stop = async () => {
     if (state.stopping) return;
     state.stopping = true;
+    if (punctuator) clearInterval(punctuator);
     metrics.ready.set(0);
     const budget = new Promise<void>((r) => setTimeout(() => { log.warn('shutdown budget exceeded; disconnecting anyway'); r(); }, cfg.shutdownTimeoutMs).unref());
     // kafkajs finishes the in-flight eachBatch (our loop stops after the current micro-batch) and commits.

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
-import { resolveFeatureConfig, DAY, HOUR, MINUTE, emptyFeatureState } from '../../src/features/index.js';
+import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState } from '../../src/features/index.js';
 import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/segments/index.js';
 import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/topology/segment-processor.js';
 import type { PendingChange, StoredUser } from '../../src/stores/feature-store.js';
@@ -182,6 +182,34 @@ describe('runSegmentBatch', () => {
     expect(res.changes.map((c) => [c.segmentId, c.change, c.eventTime - T0, c.cause, c.o])).toEqual([['new_visitor', 'exit', DAY + 1000, 'time', 0]]);
     expect(res.partition.watermark).toBe(T0 + 2 * DAY);
     expect(res.writes.get('a')!.next.segments).toEqual([]);
-    expect(MINUTE).toBeGreaterThan(0);
+  });
+});
+
+describe('segment set-up and keys', () => {
+  it('rejects a bad rule file at start-up with the rule id and line:col', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { loadSegmentSetup } = await import('../../src/topology/segment-processor.js');
+    const { loadConfig } = await import('../../src/config/config.js');
+    const { ConfigError } = await import('../../src/errors.js');
+    const dir = mkdtempSync(join(tmpdir(), 'attune-rules-'));
+    const path = join(dir, 'r.yaml');
+    writeFileSync(path, 'segments:\n  fans:\n    when:\n      count: { type: view, window: 5d }\n      gt: 1\n');
+    const cfg = loadConfig({ ATTUNE_SEGMENT_RULES: path });
+    expect(() => loadSegmentSetup(cfg)).toThrow(ConfigError);
+    expect(() => loadSegmentSetup(cfg)).toThrow(/r\.yaml:4:\d+: segment "fans": unknown window "5d"/);
+    expect(loadSegmentSetup(loadConfig({})).rules.segments.map((s) => s.id)).toContain('tech_enthusiast');
+  });
+
+  it('keeps the new keys in their slots', async () => {
+    const { Keys } = await import('../../src/stores/keys.js');
+    const k = new Keys('a');
+    expect(k.userFeatures('7')).toBe('a:{u:7}:features');
+    expect(k.userSegments('7')).toBe('a:{u:7}:segments');
+    expect(k.partitionSegmentState('t', 1)).toBe('a:{p:t:1}:segstate');
+    expect(k.partitionTimers('t', 1)).toBe('a:{p:t:1}:timers');
+    expect(k.segmentCounts()).toBe('a:{g}:segcounts');
+    expect(k.segmentCountsApplied()).toBe('a:{g}:segapplied');
   });
 });
