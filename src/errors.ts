@@ -16,8 +16,9 @@ export class AttuneError extends Error {
 
 /** A configuration value is missing or wrong; the message names the variable and how to fix it. */
 export class ConfigError extends AttuneError {
-  constructor(message: string) {
-    super(message, { code: 'CONFIG' });
+  /** `code` narrows the kind (e.g. REDIS_EVICTION_POLICY for a Redis that may evict keys); default CONFIG. */
+  constructor(message: string, code = 'CONFIG') {
+    super(message, { code });
   }
 }
 

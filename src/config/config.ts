@@ -47,6 +47,7 @@ export const SETTINGS = {
   recentItems: s('ATTUNE_RECENT_ITEMS', int(1, 1000), 20, 'distinct recent items kept per user'),
   recommendationCount: s('ATTUNE_RECOMMENDATIONS', int(1, 200), 10, 'items per emitted recommendation list'),
   recommendationTtlSeconds: s('ATTUNE_RECS_TTL_SECONDS', int(60, 365 * 86_400), 7 * 86_400, 'lifetime of the stored current list, in seconds'),
+  recommenderConfig: s('ATTUNE_RECOMMENDER_CONFIG', z.string().min(1).optional(), undefined, 'the path of a JSON file with recommender settings (see docs/recommender.md); leave unset for the defaults'),
   segmentRules: s('ATTUNE_SEGMENT_RULES', z.string().min(1), 'config/segments.yaml', 'the path of the segment rule file (YAML or JSON), e.g. config/segments.yaml'),
   featureWindows: s('ATTUNE_FEATURE_WINDOWS', list(z.string().regex(/^\d+(ms|s|m|h|d|w)$/, 'must be a duration such as 1h, 24h, 7d')), ['1h', '24h', '7d', '30d', '90d'], 'comma-separated window lengths, e.g. 1h,24h,7d,30d,90d'),
   sessionGapMs: s('ATTUNE_SESSION_GAP_MS', int(1000, 7 * 86_400_000), 30 * 60_000, 'the session inactivity gap in ms (default 1800000 = 30 min)'),
@@ -54,6 +55,8 @@ export const SETTINGS = {
   timerResolutionMs: s('ATTUNE_TIMER_RESOLUTION_MS', int(1, 86_400_000), 1000, 'the resolution of timed segment exits, in ms of event time (default 1000)'),
   affinityHalfLifeMs: s('ATTUNE_AFFINITY_HALF_LIFE_MS', int(60_000, 365 * 86_400_000), 7 * 86_400_000, 'the half-life of category affinity, in ms (default 7 days)'),
   segmentIdleMs: s('ATTUNE_SEGMENT_IDLE_MS', int(0, 86_400_000), 60_000, 'wall-clock ms a partition must be idle before its watermark follows the wall clock (0 disables the fallback)'),
+  redisCommandTimeoutMs: s('ATTUNE_REDIS_COMMAND_TIMEOUT_MS', int(100, 600_000), 5_000, 'milliseconds before a Redis command counts as failed (Redis paused or frozen); the micro-batch is then retried with backoff'),
+  watchdogMs: s('ATTUNE_WATCHDOG_MS', int(0, 86_400_000), 120_000, 'milliseconds without progress while there is lag (or outside the consumer group) before the worker exits non-zero for its supervisor to restart it; 0 disables the watchdog'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -113,6 +113,15 @@ export class CollaborativeModel {
   /** Scale factor for increments at `time` (advances the clock); pass to `batchDeltas`. */
   scaleAt = (time: number): number => this.tick(time);
 
+  /**
+   * Fixes the decay epoch (workers share one, kept in Redis, so their scaled counts are comparable).
+   * Rebasing is then the deployment's business, not one worker's: call before the first update.
+   */
+  setEpoch(epoch: number): void {
+    this.clock.epoch = epoch;
+    this.epochSet = true;
+  }
+
   /** Micro-batch path: apply combined deltas, then update neighbour lists of every touched pair/item. */
   applyBatch(delta: CoocBatchDelta): void {
     this.state.applyBatch(delta);

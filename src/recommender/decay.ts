@@ -12,10 +12,20 @@ export class DecayClock {
     public epoch = 0,
   ) {}
 
+  /** Memo of the last `scale` call (events arrive in bursts with the same time stamp). */
+  private memoT = NaN;
+  private memoEpoch = NaN;
+  private memoS = 1;
+
   /** Multiplier for an increment happening at time t (1 when decay is off). */
   scale(t: number): number {
     if (this.halfLifeMs <= 0) return 1;
-    return Math.pow(2, (t - this.epoch) / this.halfLifeMs);
+    if (t === this.memoT && this.epoch === this.memoEpoch) return this.memoS;
+    const s = Math.pow(2, (t - this.epoch) / this.halfLifeMs);
+    this.memoT = t;
+    this.memoEpoch = this.epoch;
+    this.memoS = s;
+    return s;
   }
 
   /** True value of a stored count at `now`. */

@@ -11,6 +11,7 @@ import { IdInterner } from './interner.js';
 import { ReasonCode, Scorer, type ScoredCandidate } from './scoring.js';
 import { TrendingIndex } from './trending.js';
 import { newUserState, recordPurchase, type UserState } from './user-state.js';
+import { batchDeltas, type CoocBatchDelta, type InternedInteraction } from './deltas.js';
 
 export interface RecommendOptions {
   /** List length (default 10). */
@@ -184,5 +185,46 @@ export class Recommender {
     const ia = this.items.lookup(a);
     const ib = this.items.lookup(b);
     return ia < 0 || ib < 0 ? 0 : this.collaborative.sim(ia, ib);
+  }
+
+  /**
+   * Micro-batch path (the worker's): learns events in order like `learn`, but combines the co-occurrence
+   * deltas per key and returns them, so the caller can write exactly these to a shared store.
+   * Users' states must already be in `users` (loaded by the caller).
+   */
+  learnBatch(events: readonly UserEvent[]): CoocBatchDelta {
+    const interactions: InternedInteraction[] = [];
+    const learnable: UserEvent[] = [];
+    for (const e of events) {
+      if (e.itemId === null) continue;
+      const w = this.weights[e.type] ?? 0;
+      if (!(w > 0)) continue;
+      const item = this.items.intern(e.itemId);
+      this.ensureItem(item);
+      interactions.push({ userId: e.userId, item, weight: w, time: e.eventTime });
+      learnable.push(e);
+    }
+    const delta = batchDeltas(interactions, (u) => this.users.get(u)?.history, this.collaborative.scaleAt, this.collaborative.params);
+    this.collaborative.applyBatch(delta);
+    learnable.forEach((e, k) => {
+      const { item, weight: w, time: t } = interactions[k];
+      let u = this.users.get(e.userId);
+      if (!u) this.users.set(e.userId, (u = newUserState()));
+      if (t > this.now) this.now = t;
+      if (this.repurchasable.has(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
+      const country = e.context?.country ?? null;
+      if (country) u.country = country;
+      u.lastTime = Math.max(u.lastTime, t);
+      this.trending.add('global', item, w, t);
+      if (u.country) this.trending.add(`country:${u.country}`, item, w, t);
+      const cat = this.itemCategory[item];
+      if (cat >= 0) this.trending.add(`category:${this.categories.name(cat)}`, item, w, t);
+      this.learned++;
+    });
+    for (const [userId, h] of delta.histories) {
+      const u = this.users.get(userId);
+      if (u) u.history = h;
+    }
+    return delta;
   }
 }

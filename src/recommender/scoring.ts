@@ -10,11 +10,17 @@
  * falls through the cascade: trending in their country first, then global.
  * Filters (unavailable/deleted, category include/exclude, purchased-within-window unless buy-again applies)
  * and diversity (per-category cap or MMR) are applied on the ranked candidates.
+ *
+ * Hot-path shape (one request ≈ 300–700 candidates): a sparse accumulator over typed arrays with a touched list
+ * and generation stamps (no reset pass, no per-request allocation), the window filter marked once from the
+ * user's purchase log instead of a lookup per candidate, trending scopes resolved to cached handles, and a
+ * bounded heap for the top M (O(candidates · log M), no sort of the candidates). `scoreIds` writes the final
+ * ids into a caller's buffer without building result objects (the evaluation's path).
  */
 import type { RecommenderConfig } from './config.js';
 import type { ContentIndex } from './content.js';
 import type { NeighbourIndex } from './neighbours.js';
-import type { TrendingIndex } from './trending.js';
+import type { TrendingIndex, TrendingScope } from './trending.js';
 import type { UserState } from './user-state.js';
 
 export const enum ReasonCode {
@@ -64,11 +70,30 @@ export class Scorer {
   private trendCode = new Uint8Array(0);
   /** Generation stamps: an entry is live for the current request iff stamp[c] === gen (no reset pass). */
   private stamp = new Int32Array(0);
+  /** excluded[c] === gen: c was purchased within the filter window (and buy-again does not apply). */
+  private excluded = new Int32Array(0);
   private gen = 0;
   private explain = true;
-  private touched: number[] = [];
-  private selIds = new Int32Array(1024);
-  private selScores = new Float64Array(1024);
+  private touched = new Int32Array(1024);
+  private nTouched = 0;
+  /** The selection (a heap while selecting, then sorted best first) and the chosen positions after diversity. */
+  private selIds = new Int32Array(64);
+  private selScores = new Float64Array(64);
+  private chosen = new Int32Array(64);
+  private rest = new Int32Array(64);
+  private catStamp = new Int32Array(64);
+  private catCount = new Int32Array(64);
+  // per-request values the result builder needs
+  private wC = 0;
+  private wT = 0;
+  private wB = 0;
+  private wTr = 0;
+  private ctry: string | null = null;
+  private trendCat = -1;
+  // trending scope handles (scopes are never dropped, so handles stay valid)
+  private globalScope: TrendingScope | null = null;
+  private readonly countryScopes = new Map<string, TrendingScope>();
+  private categoryScopes: (TrendingScope | undefined)[] = [];
 
   constructor(
     private readonly cfg: RecommenderConfig,
@@ -88,6 +113,7 @@ export class Scorer {
     this.contentSrc = new Int32Array(size);
     this.trendCode = new Uint8Array(size);
     this.stamp = new Int32Array(size);
+    this.excluded = new Int32Array(size);
     this.gen = 0;
   }
 
@@ -105,7 +131,12 @@ export class Scorer {
         this.contentSrc[c] = -1;
         this.trendCode[c] = 0;
       }
-      this.touched.push(c);
+      if (this.nTouched === this.touched.length) {
+        const t = new Int32Array(this.touched.length * 2);
+        t.set(this.touched);
+        this.touched = t;
+      }
+      this.touched[this.nTouched++] = c;
     }
   }
 
@@ -122,17 +153,56 @@ export class Scorer {
     country: string | null,
     explain = true,
   ): ScoredCandidate[] {
+    const len = this.run(user, n, now, itemCount, country, explain);
+    const { collab, content, buy, trend, collabSrc, contentSrc, trendCode, chosen, selIds: ids, selScores: sc } = this;
+    const { wC, wT, wB, wTr, ctry, trendCat } = this;
+    const out: ScoredCandidate[] = [];
+    const catName = explain && trendCat >= 0 ? this.src.categoryName(trendCat) : '';
+    for (let x = 0; x < len; x++) {
+      const at = chosen[x];
+      const c = ids[at];
+      const code = explain ? (trendCode[c] as ReasonCode) : ReasonCode.TrendingGlobal;
+      out.push({
+        item: c,
+        score: sc[at],
+        collab: wC * collab[c],
+        collabSrc: explain ? collabSrc[c] : -1,
+        content: wT * content[c],
+        contentSrc: explain ? contentSrc[c] : -1,
+        buyAgain: wB * buy[c],
+        trending: wTr * trend[c],
+        trendingCode: code,
+        trendingScope: code === ReasonCode.TrendingCountry ? (ctry ?? '') : code === ReasonCode.TrendingCategory ? catName : '',
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The same ranking as `score(…, explain = false)`, as item ids written into `out` (best first); returns how
+   * many were written. No result objects: the evaluation's and the benchmark's path.
+   */
+  scoreIds(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null, out: Int32Array): number {
+    const len = Math.min(this.run(user, n, now, itemCount, country, false), out.length);
+    const { chosen, selIds } = this;
+    for (let x = 0; x < len; x++) out[x] = selIds[chosen[x]];
+    return len;
+  }
+
+  /** Scores, filters, selects and diversifies; the result is `chosen[0..len)` (positions into `selIds`). */
+  private run(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null, explain: boolean): number {
     const cfg = this.cfg;
     this.ensure(itemCount);
     this.explain = explain;
     this.gen++;
     if (this.gen === 0x7fffffff) {
       this.stamp.fill(0);
+      this.excluded.fill(0);
       this.gen = 1;
     }
-    const { collab, content, buy, trend, collabSrc, contentSrc, trendCode, bestC, bestT } = this;
-    const touched = this.touched;
-    touched.length = 0;
+    const gen = this.gen;
+    const { collab, content, buy, collabSrc, contentSrc, bestC, bestT } = this;
+    this.nTouched = 0;
     let maxC = 0;
     let maxT = 0;
     let maxB = 0;
@@ -178,12 +248,22 @@ export class Scorer {
         }
       }
     }
-    if (cfg.buyAgain.enabled && b.buyAgain > 0 && user) {
+    // One pass over the user's purchase log: buy-again scores and the purchased-within-window filter marks.
+    const f = cfg.filters;
+    const windowFrom = f.purchasedWithinMs > 0 ? now - f.purchasedWithinMs : Infinity;
+    const baOn = cfg.buyAgain.enabled;
+    const minP = cfg.buyAgain.minPurchases;
+    const baGapUntil = now - cfg.buyAgain.minGapMs;
+    const scoreBuy = baOn && b.buyAgain > 0;
+    const markWindow = windowFrom !== Infinity;
+    if (user && (scoreBuy || markWindow)) {
+      const excluded = this.excluded;
       const k = -Math.LN2 / cfg.buyAgain.halfLifeMs;
-      const minP = cfg.buyAgain.minPurchases;
-      const gapUntil = now - cfg.buyAgain.minGapMs;
       for (const [item, p] of user.purchases) {
-        if (p.count < minP || p.last > gapUntil) continue;
+        // buy-again applies to a proven repeat item whose last purchase is at least minGapMs ago
+        const due = p.count >= minP && p.last <= baGapUntil;
+        if (markWindow && p.last >= windowFrom && !(baOn && due) && item < excluded.length) excluded[item] = gen;
+        if (!scoreBuy || !due) continue;
         const v = Math.log2(1 + p.count) * Math.exp(k * Math.max(0, now - p.last));
         this.touch(item);
         buy[item] = v;
@@ -195,180 +275,192 @@ export class Scorer {
     const cold = !hist || hist.items.length === 0;
     let trendCat = -1;
     if (b.trending > 0 || cold) {
-      this.addTrending('global', 0.5, ReasonCode.TrendingGlobal);
+      this.addTrending((this.globalScope ??= this.src.trending.scope('global')), 0.5, ReasonCode.TrendingGlobal);
       if (!cold) {
         trendCat = this.src.categoryOf(hist.items[hist.items.length - 1]);
-        if (trendCat >= 0) this.addTrending(`category:${this.src.categoryName(trendCat)}`, 0.75, ReasonCode.TrendingCategory);
+        if (trendCat >= 0) this.addTrending(this.categoryScope(trendCat), 0.75, ReasonCode.TrendingCategory);
       }
-      if (ctry) this.addTrending(`country:${ctry}`, 1, ReasonCode.TrendingCountry);
+      if (ctry) this.addTrending(this.countryScope(ctry), 1, ReasonCode.TrendingCountry);
     }
+    this.ctry = ctry;
+    this.trendCat = trendCat;
 
     // Blend and select the top M (M > n leaves room for diversity and filters).
-    const wC = maxC > 0 ? b.collaborative / maxC : 0;
-    const wT = maxT > 0 ? b.content / maxT : 0;
-    const wB = maxB > 0 ? b.buyAgain / maxB : 0;
-    const wTr = cold ? 1 : b.trending;
+    const wC = (this.wC = maxC > 0 ? b.collaborative / maxC : 0);
+    const wT = (this.wT = maxT > 0 ? b.content / maxT : 0);
+    const wB = (this.wB = maxB > 0 ? b.buyAgain / maxB : 0);
+    const wTr = (this.wTr = cold ? 1 : b.trending);
     const m = cfg.diversity.mode === 'none' ? n : n * 3;
-    const f = cfg.filters;
-    const windowFrom = f.purchasedWithinMs > 0 ? now - f.purchasedWithinMs : Infinity;
-    const baOn = cfg.buyAgain.enabled;
-    const baGapUntil = now - cfg.buyAgain.minGapMs;
-    if (this.selIds.length < touched.length) {
-      this.selIds = new Int32Array(touched.length * 2);
-      this.selScores = new Float64Array(touched.length * 2);
+    if (this.selIds.length < m) {
+      this.selIds = new Int32Array(m * 2);
+      this.selScores = new Float64Array(m * 2);
     }
     const ids = this.selIds;
     const sc = this.selScores;
-    let cnt = 0;
-    for (let t = 0; t < touched.length; t++) {
+    const trend = this.trend;
+    const excluded = this.excluded;
+    const touched = this.touched;
+    const checkWindow = markWindow && user !== undefined;
+    // Bounded min-heap of the best m by (score desc, id asc): the root is the worst kept candidate.
+    let size = 0;
+    for (let t = 0, nt = this.nTouched; t < nt; t++) {
       const c = touched[t];
       const s = wC * collab[c] + wT * content[c] + wB * buy[c] + wTr * trend[c];
       if (s <= 0) continue;
+      if (size === m && (s < sc[0] || (s === sc[0] && c > ids[0]))) continue;
       if (this.src.blocked(c)) continue;
-      if (windowFrom !== Infinity && user) {
-        const p = user.purchases.get(c);
-        // buy-again applies to a proven repeat item whose last purchase is at least minGapMs ago
-        if (p && p.last >= windowFrom && !(baOn && p.count >= cfg.buyAgain.minPurchases && p.last <= baGapUntil)) continue;
-      }
-      ids[cnt] = c;
-      sc[cnt] = s;
-      cnt++;
+      if (checkWindow && excluded[c] === gen) continue;
+      if (size < m) {
+        // sift up
+        let i = size++;
+        while (i > 0) {
+          const p = (i - 1) >> 1;
+          const ps = sc[p];
+          if (ps < s || (ps === s && ids[p] > c)) break; // parent is worse: heap order holds
+          ids[i] = ids[p];
+          sc[i] = ps;
+          i = p;
+        }
+        ids[i] = c;
+        sc[i] = s;
+      } else siftDown(ids, sc, size, 0, c, s);
     }
-    const k = Math.min(m, cnt);
-    if (k < cnt) quickselect(ids, sc, cnt, k);
-    // sort the first k (insertion sort, k is small): score desc, id asc
-    for (let i = 1; i < k; i++) {
-      const ci = ids[i];
-      const si = sc[i];
-      let j = i - 1;
-      while (j >= 0 && (sc[j] < si || (sc[j] === si && ids[j] > ci))) {
-        ids[j + 1] = ids[j];
-        sc[j + 1] = sc[j];
-        j--;
-      }
-      ids[j + 1] = ci;
-      sc[j + 1] = si;
+    // Heap sort: moving the worst to the end each time leaves the array best first.
+    for (let end = size - 1; end > 0; end--) {
+      const c = ids[end];
+      const s = sc[end];
+      ids[end] = ids[0];
+      sc[end] = sc[0];
+      siftDown(ids, sc, end, 0, c, s);
     }
-    const chosen = this.diversifyIds(ids, k, n);
-    const out: ScoredCandidate[] = [];
-    const catName = explain && trendCat >= 0 ? this.src.categoryName(trendCat) : '';
-    for (const at of chosen) {
-      const c = ids[at];
-      const code = explain ? (trendCode[c] as ReasonCode) : ReasonCode.TrendingGlobal;
-      out.push({
-        item: c,
-        score: sc[at],
-        collab: wC * collab[c],
-        collabSrc: explain ? collabSrc[c] : -1,
-        content: wT * content[c],
-        contentSrc: explain ? contentSrc[c] : -1,
-        buyAgain: wB * buy[c],
-        trending: wTr * trend[c],
-        trendingCode: code,
-        trendingScope: code === ReasonCode.TrendingCountry ? (ctry ?? '') : code === ReasonCode.TrendingCategory ? catName : '',
-      });
-    }
-    return out;
+    return this.diversify(ids, size, n);
   }
 
-  private addTrending(scope: string, level: number, code: ReasonCode): void {
-    const t = this.src.trending.top(scope);
-    if (t.items.length === 0) return;
-    const max = t.scores[0];
-    for (let i = 0; i < t.items.length; i++) {
-      const c = t.items[i];
+  private categoryScope(cat: number): TrendingScope {
+    let s = this.categoryScopes[cat];
+    if (!s) this.categoryScopes[cat] = s = this.src.trending.scope(`category:${this.src.categoryName(cat)}`);
+    return s;
+  }
+
+  private countryScope(country: string): TrendingScope {
+    let s = this.countryScopes.get(country);
+    if (!s) this.countryScopes.set(country, (s = this.src.trending.scope(`country:${country}`)));
+    return s;
+  }
+
+  private addTrending(scope: TrendingScope, level: number, code: ReasonCode): void {
+    const items = scope.top;
+    const scores = scope.topScores;
+    if (items.length === 0) return;
+    const max = scores[0];
+    const trend = this.trend;
+    for (let i = 0; i < items.length; i++) {
+      const c = items[i];
       // Scopes earlier in the cascade rank above later ones: country in (0.5, 1], category in (0.375, 0.75]...
-      const v = level * (0.5 + (0.5 * t.scores[i]) / max);
+      const v = level * (0.5 + (0.5 * scores[i]) / max);
       this.touch(c);
-      if (v > this.trend[c]) {
-        this.trend[c] = v;
+      if (v > trend[c]) {
+        trend[c] = v;
         if (this.explain) this.trendCode[c] = code;
       }
     }
   }
 
-  /** Positions (into the sorted selection) of the final list, after diversity. */
-  private diversifyIds(ids: Int32Array, k: number, n: number): number[] {
+  /** Writes the positions (into the sorted selection) of the final list into `chosen`; returns its length. */
+  private diversify(ids: Int32Array, k: number, n: number): number {
     const d = this.cfg.diversity;
-    const out: number[] = [];
+    if (this.chosen.length < n) {
+      this.chosen = new Int32Array(n * 2);
+      this.rest = new Int32Array(n * 2);
+    }
+    const out = this.chosen;
     if (d.mode === 'none' || k <= 1) {
-      for (let i = 0; i < Math.min(n, k); i++) out.push(i);
-      return out;
+      const len = Math.min(n, k);
+      for (let i = 0; i < len; i++) out[i] = i;
+      return len;
     }
     if (d.mode === 'category-cap') {
-      const rest: number[] = [];
-      const perCat = new Map<number, number>();
-      for (let i = 0; i < k && out.length < n; i++) {
+      const rest = this.rest;
+      let len = 0;
+      let nRest = 0;
+      const gen = this.gen;
+      for (let i = 0; i < k && len < n; i++) {
         const cat = this.src.categoryOf(ids[i]);
-        const c = perCat.get(cat) ?? 0;
-        if (cat >= 0 && c >= d.categoryCap) {
-          rest.push(i);
-          continue;
+        if (cat >= 0) {
+          if (cat >= this.catStamp.length) this.growCategories(cat);
+          const c = this.catStamp[cat] === gen ? this.catCount[cat] : 0;
+          if (c >= d.categoryCap) {
+            if (nRest < rest.length) rest[nRest++] = i;
+            continue;
+          }
+          this.catStamp[cat] = gen;
+          this.catCount[cat] = c + 1;
         }
-        perCat.set(cat, c + 1);
-        out.push(i);
+        out[len++] = i;
       }
       // Too few diverse items: fill with the best capped ones (the cap is a preference, not a filter).
-      for (const i of rest) {
-        if (out.length >= n) break;
-        out.push(i);
+      for (let r = 0; r < nRest && len < n; r++) {
+        // insert in position order (both lists are ascending)
+        const v = rest[r];
+        let j = len - 1;
+        while (j >= 0 && out[j] > v) {
+          out[j + 1] = out[j];
+          j--;
+        }
+        out[j + 1] = v;
+        len++;
       }
-      out.sort((a, b) => a - b);
-      return out;
+      return len;
     }
     // MMR with content similarity: λ·relevance − (1 − λ)·max similarity to what is already chosen.
     const content = this.src.content;
     const pool: number[] = [];
     for (let i = 0; i < k; i++) pool.push(i);
     const max = this.selScores[0] || 1;
-    while (out.length < n && pool.length > 0) {
+    let len = 0;
+    while (len < n && pool.length > 0) {
       let best = 0;
       let bestV = -Infinity;
       for (let p = 0; p < pool.length; p++) {
         let red = 0;
-        if (content) for (const o of out) red = Math.max(red, content.similarity(ids[pool[p]], ids[o]));
+        if (content) for (let o = 0; o < len; o++) red = Math.max(red, content.similarity(ids[pool[p]], ids[out[o]]));
         const v = d.mmrLambda * (this.selScores[pool[p]] / max) - (1 - d.mmrLambda) * red;
         if (v > bestV) {
           bestV = v;
           best = p;
         }
       }
-      out.push(pool.splice(best, 1)[0]);
+      out[len++] = pool.splice(best, 1)[0];
     }
-    return out;
+    return len;
+  }
+
+  private growCategories(cat: number): void {
+    const n = Math.max(cat + 1, this.catStamp.length * 2);
+    const s = new Int32Array(n);
+    s.set(this.catStamp);
+    const c = new Int32Array(n);
+    c.set(this.catCount);
+    this.catStamp = s;
+    this.catCount = c;
   }
 }
 
-/** Partially orders (ids, scores)[0..cnt) so the first k are the best k by (score desc, id asc). */
-function quickselect(ids: Int32Array, sc: Float64Array, cnt: number, k: number): void {
-  let lo = 0;
-  let hi = cnt - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const ps = sc[mid];
-    const pid = ids[mid];
-    ids[mid] = ids[hi];
-    sc[mid] = sc[hi];
-    ids[hi] = pid;
-    sc[hi] = ps;
-    let store = lo;
-    for (let i = lo; i < hi; i++) {
-      const si = sc[i];
-      const ii = ids[i];
-      if (si > ps || (si === ps && ii < pid)) {
-        ids[i] = ids[store];
-        sc[i] = sc[store];
-        ids[store] = ii;
-        sc[store] = si;
-        store++;
-      }
-    }
-    ids[hi] = ids[store];
-    sc[hi] = sc[store];
-    ids[store] = pid;
-    sc[store] = ps;
-    if (store === k - 1 || store === k) return;
-    if (store < k) lo = store + 1;
-    else hi = store - 1;
+/** Min-heap (root = worst by score asc, then id desc) sift-down of (c, s) from position i within [0, size). */
+function siftDown(ids: Int32Array, sc: Float64Array, size: number, i: number, c: number, s: number): void {
+  for (;;) {
+    let w = 2 * i + 1;
+    if (w >= size) break;
+    const r = w + 1;
+    // pick the worse child
+    if (r < size && (sc[r] < sc[w] || (sc[r] === sc[w] && ids[r] > ids[w]))) w = r;
+    const ws = sc[w];
+    // stop when (c, s) is at least as bad as the worse child
+    if (s < ws || (s === ws && c > ids[w])) break;
+    ids[i] = ids[w];
+    sc[i] = ws;
+    i = w;
   }
+  ids[i] = c;
+  sc[i] = s;
 }

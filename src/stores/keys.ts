@@ -20,6 +20,17 @@ export class Keys {
   /** String (JSON): the user's current recommendation list, with a TTL, for lookups. */
   userRecommendations(userId: string) { return this.user(userId, 'recs'); }
 
+  /** Hash: the user's recommender state (JSON under "s") and its applied offset per source partition. */
+  userRecommender(userId: string) { return this.user(userId, 'rec'); }
+  /** Hash: an item's co-occurrence row (pairs with greater item ids), its norm "_n", applied offsets. */
+  itemCooc(itemId: string) { return `${this.prefix}:{i:${itemId}}:co`; }
+  /** Pattern matching every co-occurrence row (for loading the model at start-up). */
+  itemCoocPattern() { return `${this.prefix}:{i:*}:co`; }
+  /** String: the last offset of the micro-batch being applied (a write-ahead marker for exact replays). */
+  partitionInflight(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:inflight`; }
+  /** Hash: the deployment's decay epoch and other settings every worker must share. */
+  meta() { return `${this.prefix}:{g}:meta`; }
+
   /** Sorted set: item popularity (purchase count) across all users. */
   popularity() { return `${this.prefix}:{g}:popularity`; }
   /** Hash: last applied offset per source partition for the global keys. */

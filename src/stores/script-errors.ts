@@ -4,6 +4,7 @@ import { ScriptRejectedError } from '../errors.js';
 const CODES: Record<number, { code: string; message: string; retriable: boolean }> = {
   [-1]: { code: 'SCRIPT_BAD_ARGS', message: 'the script could not parse its arguments (a bug in Attune)', retriable: false },
   [-20]: { code: 'SEGMENT_USER_CONFLICT', message: 'the user\'s feature state changed since it was read (another writer or a replay); the micro-batch is retried', retriable: true },
+  [-30]: { code: 'REC_USER_CONFLICT', message: 'the user\'s recommender state changed since it was read (another writer or a replay); the micro-batch is retried', retriable: true },
   [-21]: { code: 'SEGMENT_PARTITION_CONFLICT', message: 'the partition\'s watermark changed since it was read (another writer or a replay); the micro-batch is retried', retriable: true },
 };
 

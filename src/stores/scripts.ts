@@ -33,6 +33,9 @@ export function defineScripts(client: Redis | Cluster, dir = COMMANDS_DIR): void
 /** The script commands as typed methods (ioredis adds them at run time). */
 export interface ScriptCommands {
   applyUserEvents(counts: string, recent: string, purchased: string, applied: string, field: string, cap: number, records: string): Promise<number>;
+  raiseInflight(key: string, lastOffset: number): Promise<number>;
+  applyCoocRow(row: string, field: string, batchLast: number, deltas: string): Promise<number>;
+  commitRecUser(key: string, field: string, expected: number, next: number, state: string): Promise<number>;
   applyPopularity(popularity: string, applied: string, field: string, batchLast: number, deltas: string): Promise<number>;
   commitSegmentUser(
     features: string, segments: string, offsetField: string, pendingField: string, expectedOffset: number, newOffset: number,

@@ -11,12 +11,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Config, TopicNames } from '../config/config.js';
 import { validateEvent, DEFAULT_LIMITS, type ValidationLimits } from '../processors/validate.js';
 import { planIngest, type OffsetEvent } from '../processors/ingest.js';
-import { recommendPopular, type PopularItem } from '../processors/recommend-popular.js';
 import { Keys } from '../stores/keys.js';
 import { RecordError, isRetriable } from '../errors.js';
 import { deadLetter } from './dead-letter.js';
-import type { Recommendations } from '../domain/events.js';
 import type { SegmentProcessor } from './segment-processor.js';
+import type { RecommendStage } from './recommend-stage.js';
+import type { RecommenderStore } from '../stores/recommender-store.js';
 
 export interface ProcessorDeps {
   cfg: Config;
@@ -28,6 +28,8 @@ export interface ProcessorDeps {
   now?: () => number;
   /** Rolling features and segments: runs first because it decides which events are too late to apply. */
   segments: SegmentProcessor;
+  recommend: RecommendStage;
+  recommendStore: RecommenderStore;
 }
 
 export interface MicroBatchResult {
@@ -51,6 +53,9 @@ export class EventProcessor {
     const dead: OutboundRecord[] = [];
     const deadCodes: RecordError[] = [];
     const now = this.now();
+    // Write-ahead marker: if this micro-batch is cut short by a crash, the replay after it is cut at the same
+    // offset, so that per-row "batch applied" checks stay exact (see recommend-stage.ts).
+    await d.recommendStore.markInflight(topic, partition, Number(records[records.length - 1].offset));
     for (const r of records) {
       try {
         const e = await d.codec.decodeEvent(r.value, d.cfg.maxMessageBytes);
@@ -88,91 +93,15 @@ export class EventProcessor {
     for (const { event } of onTime) d.metrics.eventsIn.inc({ type: event.type, outcome: 'valid' });
     if (replayed > 0) d.metrics.eventsIn.inc({ type: 'any', outcome: 'replayed' }, replayed);
 
-    // Recommendations are re-emitted for every user of the batch, replayed or not: a crash between apply and
-    // produce then loses nothing, and the source header lets consumers drop the duplicate.
-    const usersEmitted = await this.emitRecommendations(topic, partition, plan.lastEvent, plan.users);
-    await d.store.writeProgress(topic, partition, lastOffset);
-    return { applied, replayed, deadLettered: dead.length + late.size, usersEmitted };
-  }
-
-  private async emitRecommendations(
-    topic: string, partition: number,
-    lastEvent: Map<string, import('../domain/events.js').UserEvent>,
-    users: Map<string, [number, string, string | false, number][]>,
-  ): Promise<number> {
-    const { d } = this;
-    if (users.size === 0) return 0;
-    const n = d.cfg.recommendationCount;
-    const pages = new PopularPages(d.store, n + 40);
-    const out: OutboundRecord[] = [];
-    const generatedAt = this.now();
-    await Promise.all([...users.entries()].map(async ([userId, recs]) => {
-      // Heavy buyers have bought most of the top items: page further down until n remain (bounded).
-      const purchased = new Set<string>();
-      let seen = 0;
-      for (let page = 0; page < PopularPages.MAX_PAGES; page++) {
-        const ids = (await pages.get(page)).map((p) => p.itemId);
-        if (ids.length === 0) break;
-        const flags = await d.store.purchasedFlags(userId, ids);
-        ids.forEach((id, i) => { if (flags[i]) purchased.add(id); });
-        seen += ids.length;
-        if (seen - purchased.size >= n) break;
-      }
-      const popular = await pages.upTo(seen);
-      const titles = await pages.titles();
-      const src = lastEvent.get(userId)!;
-      const list: Recommendations = {
-        userId,
-        items: recommendPopular(popular, purchased, n, titles),
-        strategy: 'popular-unpurchased',
-        sourceEventId: src.eventId,
-        sourceEventTime: src.eventTime,
-        generatedAt,
-      };
-      await d.store.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
-      out.push({
-        key: userId,
-        value: await d.codec.encodeRecommendations(list),
-        headers: { 'attune.source': `${topic}:${partition}:${recs[recs.length - 1][0]}` },
-      });
-    }));
-    // Keep output order deterministic per partition (by source offset).
+    // Lists that changed, and every list of a replayed user (a crash may have come between apply and
+    // produce); the source header lets consumers drop a duplicate.
+    const out = await d.recommend.process(topic, partition, onTime, lastOffset);
     out.sort((a, b) => srcOffset(a) - srcOffset(b));
     await d.producer.send(d.topics.recommendations, out);
     d.metrics.recommendationsOut.inc(out.length);
-    return out.length;
-  }
-}
-
-/** Pages of the popularity ranking, each read once per micro-batch and shared by its users. */
-class PopularPages {
-  static readonly MAX_PAGES = 10;
-  private readonly pages = new Map<number, Promise<PopularItem[]>>();
-  private readonly titleCache = new Map<string, string>();
-  constructor(private readonly store: StateStore, private readonly size: number) {}
-  get(page: number): Promise<PopularItem[]> {
-    let p = this.pages.get(page);
-    if (!p) {
-      p = this.store.topPopular(this.size, page * this.size).then(async (items) => {
-        const t = await this.store.itemTitles(items.map((i) => i.itemId));
-        for (const [k, v] of t) this.titleCache.set(k, v);
-        return items;
-      });
-      this.pages.set(page, p);
-    }
-    return p;
-  }
-  async upTo(count: number): Promise<PopularItem[]> {
-    const out: PopularItem[] = [];
-    for (let i = 0; out.length < count && i < PopularPages.MAX_PAGES; i++) {
-      const page = await this.get(i);
-      if (page.length === 0) break;
-      out.push(...page);
-    }
-    return out.slice(0, count);
-  }
-  async titles(): Promise<ReadonlyMap<string, string>> {
-    return this.titleCache;
+    const usersEmitted = out.length;
+    await d.store.writeProgress(topic, partition, lastOffset);
+    return { applied, replayed, deadLettered: dead.length + late.size, usersEmitted };
   }
 }
 

@@ -11,11 +11,19 @@ import { topicNames } from '../config/config.js';
 import type { BatchHandler, PartitionBatch, StreamClient, StreamConsumer } from '../kafka/port.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { Codec } from '../registry/codec.js';
-import { createRedis, evictionPolicies, type RedisClient } from '../stores/redis-client.js';
+import { createRedis, assertNoEviction, type RedisClient } from '../stores/redis-client.js';
+import { RedisHealth } from '../stores/redis-health.js';
+import { toStoreError } from '../stores/redis-errors.js';
+import { WatchdogCore, runWatchdog } from './watchdog.js';
 import { StateStore } from '../stores/state-store.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
 import { EventProcessor } from './event-processor.js';
+import { RecommendStage } from './recommend-stage.js';
+import { CatalogReader } from './catalog-reader.js';
+import { Recommender } from '../recommender/recommender.js';
+import { loadRecommenderConfig } from '../recommender/load-config.js';
+import { RecommenderStore } from '../stores/recommender-store.js';
 import { createSegmentProcessor, loadSegmentSetup } from './segment-processor.js';
 import { ItemProcessor } from './item-processor.js';
 import { PartitionTask, type TaskHooks } from './partition-task.js';
@@ -37,16 +45,30 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const segmentSetup = loadSegmentSetup(cfg);
   const metrics = createMetrics();
   const state = { joined: false, retrying: new Set<string>(), stopping: false, lastError: '' };
+  let health: RedisHealth | undefined;
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, {
     ready: () =>
       state.stopping ? { ok: false, reason: 'stopping' }
+      : health && !health.ok ? { ok: false, reason: `Redis unreachable: ${health.lastError}` }
       : !state.joined ? { ok: false, reason: 'joining the consumer group' }
       : state.retrying.size > 0 ? { ok: false, reason: `retrying: ${state.lastError}` }
       : { ok: true },
   });
 
   const redis = createRedis(cfg);
-  await checkRedis(redis);
+  try {
+    await assertNoEviction(redis); // a Redis that may evict keys would lose state silently: refuse to start
+  } catch (err) {
+    redis.disconnect();
+    await closeServer(http.server);
+    throw err;
+  }
+  health = new RedisHealth(redis, {
+    everyMs: 1_000,
+    timeoutMs: Math.min(cfg.redisCommandTimeoutMs, 3_000),
+    onChange: (ok, why) => (ok ? log.info('Redis reachable again') : log.warn({ err: why }, 'Redis unreachable: not ready; micro-batches wait and retry')),
+  });
+  health.start();
   const codec = new Codec(cfg.registryUrl, topics);
   await codec.registerAll();
 
@@ -60,7 +82,16 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   await producer.connect();
   const store = new StateStore(redis, cfg.keyPrefix);
   const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, metrics });
-  const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics, segments });
+  // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
+  const rec = new Recommender(loadRecommenderConfig(cfg));
+  const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
+  const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
+  const warm = await recommend.warmUp();
+  log.info(warm, 'recommender model loaded from Redis');
+  const catalog = new CatalogReader(kafka, topics.items, cfg.groupId, codec, rec, cfg.maxMessageBytes);
+  await catalog.start();
+  log.info({ items: catalog.items }, 'catalog loaded');
+  const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics, segments, recommend, recommendStore });
   const items = new ItemProcessor({ cfg, topics, codec, store, producer, metrics });
   const tasks = new Map<string, PartitionTask<unknown>>();
 
@@ -72,8 +103,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const done = new Promise<number>((r) => (exit = r));
 
   const assignedEvents = new Set<number>();
+  const recoveryCut = new Map<number, number>();
+  const watchdog = new WatchdogCore(cfg.watchdogMs, Date.now());
   consumer.onAssigned(async (assigned) => {
     state.joined = true;
+    watchdog.joined();
     assignedEvents.clear();
     for (const a of assigned) if (a.topic === topics.events) a.partitions.forEach((p) => assignedEvents.add(p));
     metrics.ready.set(1);
@@ -83,6 +117,10 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       for (const p of partitions) {
         try {
           const progress = await store.readProgress(topic, p);
+          const inflight = await recommendStore.readInflight(topic, p);
+          // A micro-batch that was cut short ended at `inflight`: the replay must cut there too.
+          if (inflight !== null && inflight > (progress ?? -1)) recoveryCut.set(p, inflight);
+          else recoveryCut.delete(p);
           if (progress !== null) consumer.seek(topic, p, String(progress + 1));
         } catch (err) {
           log.warn({ topic, partition: p, err: errorMessage(err) }, 'could not read partition progress; using the committed offset');
@@ -93,6 +131,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   });
   consumer.onCrash((err, restart) => {
     log.error({ err: errorMessage(err), restart }, 'consumer crashed');
+    state.joined = false;
+    watchdog.left(Date.now(), `crashed (${errorMessage(err)})${restart ? ' and is restarting' : ''}`);
     if (!restart && !state.stopping) exit(1);
   });
 
@@ -101,13 +141,16 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     let task = tasks.get(key);
     if (!task) tasks.set(key, (task = new PartitionTask(batch.topic, batch.partition)));
     const hooks = taskHooks(batch);
-    for (let i = 0; i < batch.records.length; i += cfg.microBatchSize) {
+    for (let i = 0; i < batch.records.length; ) {
       if (!batch.isRunning() || batch.isStale()) break;
-      const chunk = batch.records.slice(i, i + cfg.microBatchSize);
+      const cut = batch.topic === topics.events ? recoveryCut.get(batch.partition) : undefined;
+      const chunk = microBatch(batch.records, i, cfg.microBatchSize, cut);
+      i += chunk.length;
+      if (cut !== undefined && Number(chunk[chunk.length - 1].offset) >= cut) recoveryCut.delete(batch.partition);
       const started = process.hrtime.bigint();
       const run = batch.topic === topics.events
-        ? () => events.process(batch.topic, batch.partition, chunk)
-        : () => items.process(batch.topic, batch.partition, chunk);
+        ? () => events.process(batch.topic, batch.partition, chunk).catch((e) => { throw toStoreError(e); })
+        : () => items.process(batch.topic, batch.partition, chunk).catch((e) => { throw toStoreError(e); });
       try {
         await task.submit(run, hooks);
       } catch (err) {
@@ -116,6 +159,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       }
       const last = chunk[chunk.length - 1].offset;
       batch.resolveOffset(last);
+      watchdog.progress(Date.now());
       metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       metrics.batchRecords.observe(chunk.length);
       metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
@@ -167,6 +211,30 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     : undefined;
   punctuator?.unref();
 
+  // Lag of this worker's events partitions: end offset minus the progress applied in Redis (the truth).
+  const lagAdmin = kafka.admin();
+  await lagAdmin.connect();
+  const dog = cfg.watchdogMs > 0
+    ? runWatchdog(watchdog, {
+        everyMs: Math.max(250, Math.min(5_000, Math.floor(cfg.watchdogMs / 10))),
+        probeLag: async () => {
+          if (assignedEvents.size === 0) return 0;
+          const ends = await lagAdmin.endOffsets(topics.events);
+          let lag = 0;
+          for (const p of assignedEvents) {
+            const applied = (await store.readProgress(topics.events, p).catch((e) => { throw toStoreError(e); })) ?? -1;
+            lag += Math.max(0, Number(ends.get(p) ?? 0) - applied - 1);
+          }
+          return lag;
+        },
+        onStall: (reason) => {
+          if (state.stopping) return;
+          log.error({ watchdogMs: cfg.watchdogMs }, `watchdog: ${reason}; exiting with code 2 so that the supervisor restarts the worker`);
+          exit(2);
+        },
+      })
+    : undefined;
+
   void consumer.run(handler, { partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently }).catch((err) => {
     log.error({ err: errorMessage(err) }, 'consumer failed to run');
     exit(1);
@@ -177,17 +245,35 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     if (state.stopping) return;
     state.stopping = true;
     if (punctuator) clearInterval(punctuator);
+    dog?.stop();
+    health?.stop();
     metrics.ready.set(0);
     const budget = new Promise<void>((r) => setTimeout(() => { log.warn('shutdown budget exceeded; disconnecting anyway'); r(); }, cfg.shutdownTimeoutMs).unref());
     // kafkajs finishes the in-flight eachBatch (our loop stops after the current micro-batch) and commits.
     await Promise.race([stopConsumer(consumer), budget]);
     for (const t of tasks.values()) t.close();
+    await catalog.stop();
     await Promise.race([producer.disconnect(), budget]).catch(() => {});
+    await Promise.race([lagAdmin.disconnect(), budget]).catch(() => {});
     await redis.quit().catch(() => {});
     await closeServer(http.server);
     exit(0);
   };
   return { httpPort: http.port, metrics, stop, done };
+}
+
+/**
+ * The next micro-batch from `start`: at most `size` records, and never across `cut` (a record at offset
+ * `cut` ends the micro-batch) so a replay after a crash has the same boundary as the cut-short attempt.
+ */
+export function microBatch<T extends { offset: string }>(records: T[], start: number, size: number, cut?: number): T[] {
+  let end = Math.min(records.length, start + size);
+  if (cut !== undefined) {
+    for (let k = start; k < end; k++) {
+      if (Number(records[k].offset) >= cut) { end = k + 1; break; }
+    }
+  }
+  return records.slice(start, end);
 }
 
 async function stopConsumer(consumer: StreamConsumer) {
@@ -201,13 +287,3 @@ async function stopConsumer(consumer: StreamConsumer) {
 function closeServer(server: Server): Promise<void> {
   return new Promise((r) => server.close(() => r()));
 }
-
-/** Warns when Redis may evict keys: evicted state is silently lost state. */
-async function checkRedis(redis: RedisClient) {
-  const policies = await evictionPolicies(redis);
-  const bad = policies.filter((p) => p !== 'noeviction');
-  if (bad.length) {
-    log.warn({ policies }, 'Redis maxmemory-policy is not noeviction: keys may be evicted and state silently lost. Set `maxmemory-policy noeviction` in redis.conf or with CONFIG SET.');
-  }
-}
-

@@ -13,6 +13,8 @@ import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
+import { Recommender } from '../../src/recommender/recommender.js';
+import { RecommenderStore } from '../../src/stores/recommender-store.js';
 import { testConfig, waitFor, sleep } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 
@@ -84,6 +86,26 @@ describe('SIGKILL mid-stream and restart', () => {
     const popularity = await store.topPopular(1000);
     expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);
     expect(popularity.find((p) => p.itemId === 'item0')?.count).toBe(events.filter((e) => e.itemId === 'item0').length);
+
+    // The co-occurrence rows equal what the same recommender code computes offline from the input log.
+    const expected = new Recommender();
+    expected.collaborative.setEpoch(Number(await redis.hget(`${cfg.keyPrefix}:{g}:meta`, 'decayEpoch')));
+    for (const e of events) expected.learnBatch([e]);
+    const store2 = new RecommenderStore(redis, cfg.keyPrefix);
+    let mismatches = 0;
+    let checked = 0;
+    await store2.forEachRow((itemId, fields) => {
+      const a = expected.items.lookup(itemId);
+      for (const [f, v] of Object.entries(fields)) {
+        if (f.startsWith('o:')) continue;
+        const want = f === '_n' ? expected.collaborative.state.normOf(a) : expected.collaborative.state.cooc(a, expected.items.lookup(f));
+        checked++;
+        if (Math.abs(Number(v) - want) > 1e-6 * Math.max(1, Math.abs(want))) mismatches++;
+      }
+    });
+    expect(checked).toBeGreaterThan(97);
+    expect(mismatches).toBe(0);
+    expect(checked).toBe(expected.collaborative.state.pairCount + 97);
 
     // Graceful stop: SIGTERM drains and exits 0.
     second.child.kill('SIGTERM');

@@ -97,11 +97,18 @@ describe('worker pipeline', () => {
     const latest = new Map<string, Recommendations>();
     for (const r of out) latest.set(r.key!, (await codec.decode(r.value, 1e6)) as unknown as Recommendations);
     const forAlice = latest.get('alice')!;
-    expect(forAlice.items.map((i) => i.itemId)).toEqual(['b', 'c', 'd']);
-    expect(forAlice.items[0].reasons[0].kind).toBe('popular');
+    // Her purchase of "a" made its co-buyers her recommendations, in the same micro-batch, best first.
+    expect(forAlice.strategy).toBe('hybrid-v1');
+    expect(forAlice.items.slice(0, 3).map((i) => i.itemId)).toEqual(['b', 'c', 'd']);
+    expect(forAlice.items.map((i) => i.itemId)).not.toContain('a'); // bought minutes ago
+    expect(forAlice.items[0].reasons[0]).toMatchObject({ kind: 'bought_together', relatedItemId: 'a' });
     expect(forAlice.sourceEventId).toBe('alice-8');
     expect(forAlice.sourceEventTime).toBe(alice.eventTime);
     expect(latest.get('dave')!.items.map((i) => i.itemId)).not.toContain('a');
+    // The co-occurrence rows in Redis hold every pair once (in the smaller item's row) and the norms.
+    const rowA = await redis.hgetall(`${cfg.keyPrefix}:{i:a}:co`);
+    expect(Number(rowA.b)).toBeGreaterThan(Number(rowA.c));
+    expect(Number(rowA._n)).toBeGreaterThan(0);
     const header = out.find((r) => r.key === 'alice')!.headers['attune.source'];
     expect(header).toMatch(new RegExp(`^${topics.events}:\\d+:12$`));
     // The worker exposes what it did.

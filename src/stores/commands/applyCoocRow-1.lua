@@ -1,0 +1,31 @@
+#!lua
+--[[
+  Adds a micro-batch's combined co-occurrence deltas to one item row, once per source partition batch.
+  Each pair (a, b) lives in the row of the smaller item id (string order), so it is written once; the row
+  also holds the item's norm under the field "_n". Increments commute, so several workers (partitions)
+  may update one row; each partition's progress in the row is kept apart.
+
+  KEYS[1] item row hash           ({i:<item>}:co)  <other item> -> count, "_n" -> norm, o:<topic>:<partition> -> offset
+
+  ARGV[1] applied field           o:<topic>:<partition>
+  ARGV[2] batch last offset       the micro-batch's last source offset
+  ARGV[3] deltas                  JSON array of [field, increment]
+
+  Returns
+   >= 0  number of fields incremented (0 when this batch was already applied to the row)
+    -1   ARGV[3] is not a JSON array (nothing written)
+
+  Exactly once: the worker cuts micro-batches so that a replay never straddles the end of a batch that may
+  have been partly applied (the partition's in-flight marker), so "stored offset >= batch end" means
+  "this batch's deltas are in the row".
+]]
+local ok, deltas = pcall(cjson.decode, ARGV[3])
+if not ok or type(deltas) ~= 'table' then return -1 end
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local batchLast = tonumber(ARGV[2])
+if batchLast <= last then return 0 end
+for _, d in ipairs(deltas) do
+  redis.call('HINCRBYFLOAT', KEYS[1], d[1], d[2])
+end
+redis.call('HSET', KEYS[1], ARGV[1], batchLast)
+return #deltas

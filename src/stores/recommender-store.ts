@@ -1,0 +1,78 @@
+/**
+ * Redis side of the recommender: per-user recommender state (compare-and-set on the applied offset),
+ * co-occurrence rows written as combined per-batch deltas, the shared decay epoch, and loading every row
+ * back into a worker's in-memory model at start-up.
+ */
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
+import { Keys } from './keys.js';
+import { checkScriptResult } from './script-errors.js';
+
+export interface StoredRecUser {
+  /** The offset the state reflects (-1: none). */
+  offset: number;
+  state: string | null;
+}
+
+export class RecommenderStore {
+  readonly keys: Keys;
+  constructor(readonly redis: RedisClient, keyPrefix: string) {
+    this.keys = new Keys(keyPrefix);
+  }
+
+  async loadUser(userId: string, field: string): Promise<StoredRecUser> {
+    const [s, o] = await this.redis.hmget(this.keys.userRecommender(userId), 's', field);
+    return { offset: o === null ? -1 : Number(o), state: s };
+  }
+
+  async commitUser(userId: string, field: string, expected: number, next: number, state: string): Promise<void> {
+    const res = await this.redis.commitRecUser(this.keys.userRecommender(userId), field, expected, next, state);
+    checkScriptResult('commitRecUser', Number(res));
+  }
+
+  /** Deltas of one row: [field, increment] pairs, field an item id or "_n" for the norm. */
+  async applyRow(itemId: string, field: string, batchLast: number, deltas: Array<[string, number]>): Promise<number> {
+    const res = await this.redis.applyCoocRow(this.keys.itemCooc(itemId), field, batchLast, JSON.stringify(deltas));
+    return checkScriptResult('applyCoocRow', Number(res));
+  }
+
+  /** The deployment's decay epoch: the first worker to ask sets it, every later one reads the same value. */
+  async decayEpoch(candidate: number): Promise<number> {
+    await this.redis.hsetnx(this.keys.meta(), 'decayEpoch', String(candidate));
+    return Number(await this.redis.hget(this.keys.meta(), 'decayEpoch'));
+  }
+
+  async markInflight(topic: string, partition: number, lastOffset: number): Promise<void> {
+    await this.redis.raiseInflight(this.keys.partitionInflight(topic, partition), lastOffset);
+  }
+
+  async readInflight(topic: string, partition: number): Promise<number | null> {
+    const v = await this.redis.get(this.keys.partitionInflight(topic, partition));
+    return v === null ? null : Number(v);
+  }
+
+  /**
+   * Streams every co-occurrence row: (item, fields) with the applied-offset fields removed. SCAN per master,
+   * so Redis stays responsive while a worker warms up.
+   */
+  async forEachRow(fn: (itemId: string, fields: Record<string, string>) => void): Promise<number> {
+    const client = this.redis as unknown as Redis | Cluster;
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    const prefix = `${this.keys.prefix}:{i:`;
+    let rows = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.itemCoocPattern(), 'COUNT', 500);
+        cursor = next;
+        const all = await Promise.all(keys.map((k) => node.hgetall(k)));
+        keys.forEach((k, i) => {
+          const itemId = k.slice(prefix.length, k.length - '}:co'.length);
+          fn(itemId, all[i]);
+          rows++;
+        });
+      } while (cursor !== '0');
+    }
+    return rows;
+  }
+}

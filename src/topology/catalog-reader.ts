@@ -1,0 +1,73 @@
+/**
+ * Every worker's full copy of the item catalog, like a Kafka Streams GlobalKTable: a consumer with a group of
+ * its own reads all partitions of the items topic from the beginning and keeps tailing it, feeding the
+ * in-memory recommender (content vectors, availability filters, categories). `start` resolves once the
+ * topic has been read up to where it ended when the worker started, so the first recommendations already
+ * know the catalog.
+ */
+import { randomUUID } from 'node:crypto';
+import type { StreamClient, StreamConsumer } from '../kafka/port.js';
+import type { Codec } from '../registry/codec.js';
+import type { Recommender } from '../recommender/recommender.js';
+import { errorMessage } from '../errors.js';
+import { log } from '../log.js';
+
+export class CatalogReader {
+  private consumer: StreamConsumer | null = null;
+  items = 0;
+  constructor(
+    private readonly kafka: StreamClient,
+    private readonly topic: string,
+    private readonly groupPrefix: string,
+    private readonly codec: Codec,
+    private readonly rec: Recommender,
+    private readonly maxBytes: number,
+  ) {}
+
+  async start(timeoutMs = 120_000): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = await admin.endOffsets(this.topic);
+    await admin.disconnect();
+    const remaining = new Map([...ends].filter(([, high]) => Number(high) > 0).map(([p, h]) => [p, Number(h)]));
+    let caughtUp: () => void = () => {};
+    const ready = new Promise<void>((r) => (caughtUp = r));
+    if (remaining.size === 0) caughtUp();
+
+    const consumer = this.kafka.consumer({ groupId: `${this.groupPrefix}-catalog-${randomUUID()}` });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe([this.topic]);
+    await consumer.run(async (batch) => {
+      for (const m of batch.records) {
+        try {
+          if (m.value === null) {
+            const id = m.key?.toString('utf8');
+            if (id) this.rec.upsertItem({ itemId: id, title: null, categories: [], tags: [], price: null, available: false, deleted: true, updatedAt: 0 });
+          } else {
+            this.rec.upsertItem(await this.codec.decodeItem(m.value, this.maxBytes));
+            this.items++;
+          }
+        } catch (err) {
+          // The group's item processor dead-letters bad catalog records; here they are only skipped.
+          log.debug({ offset: m.offset, err: errorMessage(err) }, 'catalog reader skipped a record');
+        }
+        batch.resolveOffset(m.offset);
+        const high = remaining.get(batch.partition);
+        if (high !== undefined && Number(m.offset) + 1 >= high) {
+          remaining.delete(batch.partition);
+          if (remaining.size === 0) caughtUp();
+        }
+      }
+    }, { partitionsConsumedConcurrently: 1 });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ready, new Promise<void>((r) => { timer = setTimeout(() => { log.warn({ remaining: remaining.size }, 'catalog not fully read at start-up; continuing'); r(); }, timeoutMs); })]);
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.consumer) return;
+    await this.consumer.stop().catch(() => {});
+    await this.consumer.disconnect().catch(() => {});
+  }
+}

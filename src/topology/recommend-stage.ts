@@ -1,0 +1,188 @@
+/**
+ * The recommend stage of the events topology. The recommender model (src/recommender) lives in the worker's
+ * memory, the same code `attune eval` measures; Redis holds what must survive and be shared:
+ *   - each user's recommender state ({u:<id>}:rec), written with compare-and-set on the applied offset;
+ *   - the co-occurrence counts, one row per item ({i:<item>}:co), written as the micro-batch's combined deltas
+ *     (one script call per touched row), so several workers can add to the same row;
+ *   - the shared decay epoch.
+ * Per micro-batch: load the batch's users → learn the new records in memory (neighbour lists change at once)
+ * → write rows, then users → recommend for every user of the batch → emit the lists that changed.
+ * Write order matters for exact replays: rows before users, so a user state that already reflects a record
+ * implies every row of that record's micro-batch is written too.
+ */
+import { createHash } from 'node:crypto';
+import type { OutboundRecord, StreamProducer } from '../kafka/port.js';
+import type { Codec } from '../registry/codec.js';
+import type { Config, TopicNames } from '../config/config.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Recommendations, UserEvent } from '../domain/events.js';
+import type { OffsetEvent } from '../processors/ingest.js';
+import { Recommender } from '../recommender/recommender.js';
+import { newUserState, type UserState } from '../recommender/user-state.js';
+import { pairFromKey } from '../recommender/deltas.js';
+import type { RecommenderStore } from '../stores/recommender-store.js';
+import type { StateStore } from '../stores/state-store.js';
+import { Keys } from '../stores/keys.js';
+import { log } from '../log.js';
+
+export const STRATEGY = 'hybrid-v1';
+
+/** A user's recommender state as stored: item ids as strings (interned ids are per worker). */
+interface StoredState {
+  h: { i: string[]; w: number[]; t: number[] };
+  p: Array<[string, number, number]>;
+  c: string | null;
+  lt: number;
+  /** Hash of the last emitted list: emit only when it changes. */
+  lh: string;
+}
+
+export interface RecommendDeps {
+  cfg: Config;
+  topics: TopicNames;
+  codec: Codec;
+  store: RecommenderStore;
+  state: StateStore;
+  producer: StreamProducer;
+  metrics: Metrics;
+  rec: Recommender;
+}
+
+export class RecommendStage {
+  private epochReady = false;
+  constructor(private readonly d: RecommendDeps) {}
+
+  /** Reads every co-occurrence row into the in-memory model and builds the neighbour lists. */
+  async warmUp(): Promise<{ rows: number; pairs: number; ms: number }> {
+    const started = Date.now();
+    const { rec } = this.d;
+    const pairs: number[] = [];
+    const rows = await this.d.store.forEachRow((itemId, fields) => {
+      const a = rec.items.intern(itemId);
+      for (const [f, v] of Object.entries(fields)) {
+        if (f.startsWith('o:')) continue;
+        if (f === '_n') rec.collaborative.state.norm(a, Number(v));
+        else {
+          const b = rec.items.intern(f);
+          rec.collaborative.state.add(a, b, Number(v));
+          pairs.push(a, b);
+        }
+      }
+    });
+    const m = rec.collaborative;
+    for (let k = 0; k < pairs.length; k += 2) {
+      const s = m.sim(pairs[k], pairs[k + 1]);
+      m.neighbours.offer(pairs[k], pairs[k + 1], s);
+      m.neighbours.offer(pairs[k + 1], pairs[k], s);
+    }
+    return { rows, pairs: pairs.length / 2, ms: Date.now() - started };
+  }
+
+  /**
+   * Learns the micro-batch's records that the users' stored states do not reflect yet, writes rows then users,
+   * and returns the recommendation records to emit (lists that changed, and every list of a replayed user).
+   */
+  async process(topic: string, partition: number, records: OffsetEvent[], lastOffset: number): Promise<OutboundRecord[]> {
+    const { d } = this;
+    const { rec } = d;
+    if (records.length === 0) return [];
+    const field = Keys.partitionField(topic, partition);
+    if (!this.epochReady) {
+      rec.collaborative.setEpoch(await d.store.decayEpoch(records[0].event.eventTime));
+      this.epochReady = true;
+    }
+
+    const users = [...new Set(records.map((r) => r.event.userId))];
+    const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));
+    const offsetOf = new Map<string, number>();
+    const lastHash = new Map<string, string>();
+    users.forEach((u, i) => {
+      offsetOf.set(u, stored[i].offset);
+      const parsed = stored[i].state ? (JSON.parse(stored[i].state!) as StoredState) : null;
+      rec.users.set(u, parsed ? this.toUserState(parsed) : newUserState());
+      lastHash.set(u, parsed?.lh ?? '');
+    });
+
+    const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
+    const delta = rec.learnBatch(fresh.map((r) => r.event));
+
+    // Rows first (see the header), each pair once, in the row of its smaller item id.
+    const rows = new Map<string, Array<[string, number]>>();
+    const add = (row: string, f: string, v: number) => {
+      let list = rows.get(row);
+      if (!list) rows.set(row, (list = []));
+      list.push([f, v]);
+    };
+    for (const [k, v] of delta.pairs) {
+      const [a, b] = pairFromKey(k);
+      const sa = rec.items.name(a);
+      const sb = rec.items.name(b);
+      if (sa < sb) add(sa, sb, v);
+      else add(sb, sa, v);
+    }
+    for (const [a, v] of delta.norms) add(rec.items.name(a), '_n', v);
+    await Promise.all([...rows].map(([item, deltas]) => d.store.applyRow(item, field, lastOffset, deltas)));
+
+    // Recommend for every user of the batch, at the time of the user's newest event.
+    const newest = new Map<string, UserEvent>();
+    for (const r of records) newest.set(r.event.userId, r.event);
+    const lists = new Map<string, Recommendations>();
+    const generatedAt = Date.now();
+    for (const u of users) {
+      const src = newest.get(u)!;
+      const items = rec.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: src.context?.country ?? null });
+      lists.set(u, { userId: u, items, strategy: STRATEGY, sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt });
+    }
+
+    // Users next; their offset moves to the newest record they saw.
+    const userLast = new Map<string, number>();
+    for (const r of records) userLast.set(r.event.userId, r.offset);
+    const emit: string[] = [];
+    await Promise.all(users.map(async (u) => {
+      const hash = listHash(lists.get(u)!);
+      const replayed = !fresh.some((r) => r.event.userId === u);
+      // A replayed user's list is emitted again: the crash may have come between apply and produce.
+      if (replayed || hash !== lastHash.get(u)) emit.push(u);
+      if (replayed) return;
+      const state = this.toStored(rec.users.get(u)!, hash);
+      await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
+    }));
+
+    const out: OutboundRecord[] = [];
+    for (const u of users.filter((x) => emit.includes(x))) {
+      const list = lists.get(u)!;
+      await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
+      out.push({ key: u, value: await d.codec.encodeRecommendations(list), headers: { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` } });
+    }
+    if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');
+    return out;
+  }
+
+  private toUserState(s: StoredState): UserState {
+    const items = this.d.rec.items;
+    const u = newUserState();
+    u.history = { items: s.h.i.map((x) => items.intern(x)), weights: s.h.w, times: s.h.t };
+    for (const [id, count, last] of s.p) u.purchases.set(items.intern(id), { count, last });
+    u.country = s.c;
+    u.lastTime = s.lt;
+    return u;
+  }
+
+  private toStored(u: UserState, lh: string): StoredState {
+    const items = this.d.rec.items;
+    return {
+      h: { i: u.history.items.map((x) => items.name(x)), w: [...u.history.weights], t: [...u.history.times] },
+      p: [...u.purchases].map(([id, e]) => [items.name(id), e.count, e.last]),
+      c: u.country,
+      lt: u.lastTime,
+      lh,
+    };
+  }
+}
+
+/** What makes a list "the same": its items in order and their reasons (scores rounded: float noise is no change). */
+export function listHash(r: Recommendations): string {
+  const h = createHash('sha1');
+  for (const it of r.items) h.update(`${it.itemId}|${it.score.toFixed(4)}|${it.reasons.map((x) => x.kind + ':' + (x.relatedItemId ?? '')).join(',')};`);
+  return h.digest('base64url').slice(0, 16);
+}
