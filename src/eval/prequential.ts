@@ -100,15 +100,17 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
 export function attuneModel(config: RecommenderConfigInput = {}, catalog: readonly CatalogItem[] = []): PrequentialModel & { recommender: Recommender } {
   const rec = new Recommender(config);
   for (const c of catalog) rec.upsertItem(c);
+  let buf = new Int32Array(20);
   return {
     name: 'attune',
     recommender: rec,
     idOf: (itemId) => rec.items.lookup(itemId),
     top: (e, n) => {
-      const cands = rec.recommendRaw(e.userId, n, { now: e.eventTime, country: e.context?.country ?? null, explain: false });
-      const out = new Int32Array(cands.length);
-      for (let i = 0; i < cands.length; i++) out[i] = cands[i].item;
-      return out;
+      // the same ranking as recommendRaw(…, { explain: false }), without result objects; the buffer is reused
+      // (runPrequential reads the list before the next call)
+      if (buf.length < n) buf = new Int32Array(n);
+      const len = rec.recommendIds(e.userId, buf, { n, now: e.eventTime, country: e.context?.country ?? null });
+      return len === buf.length ? buf : buf.subarray(0, len);
     },
     learn: (e) => rec.learn(e),
   };

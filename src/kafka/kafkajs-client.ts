@@ -107,8 +107,10 @@ class KafkajsAdmin implements StreamAdmin {
     const existing = new Set(await this.a.listTopics());
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length === 0) return [];
+    // waitForLeaders is not used: kafkajs's wait gives up on UNKNOWN_TOPIC_OR_PARTITION ("This server does not
+    // host this topic-partition"), which a broker answers for a moment after creating a topic. Poll instead.
     await this.a.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.topic,
         numPartitions: s.partitions,
@@ -116,6 +118,21 @@ class KafkajsAdmin implements StreamAdmin {
         configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
       })),
     });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const meta = await this.a.fetchTopicMetadata({ topics: missing.map((s) => s.topic) });
+        const ready = meta.topics.every((t) => {
+          const want = missing.find((s) => s.topic === t.name)?.partitions ?? 0;
+          return t.partitions.length >= want && t.partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`topics ${missing.map((s) => s.topic).join(', ')} have no leaders after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     return missing.map((s) => s.topic);
   }
   async deleteTopics(topics: string[]): Promise<string[]> {

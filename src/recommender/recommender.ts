@@ -9,7 +9,7 @@ import { CollaborativeModel } from './collaborative.js';
 import { catalogTerms, ContentIndex } from './content.js';
 import { IdInterner } from './interner.js';
 import { ReasonCode, Scorer, type ScoredCandidate } from './scoring.js';
-import { TrendingIndex } from './trending.js';
+import { TrendingIndex, type TrendingScope } from './trending.js';
 import { newUserState, recordPurchase, type UserState } from './user-state.js';
 import { batchDeltas, type CoocBatchDelta, type InternedInteraction } from './deltas.js';
 
@@ -113,17 +113,39 @@ export class Recommender {
     const country = e.context?.country ?? null;
     if (country) u.country = country;
     u.lastTime = t;
-    this.trending.add('global', item, w, t);
-    if (u.country) this.trending.add(`country:${u.country}`, item, w, t);
-    const cat = this.itemCategory[item];
-    if (cat >= 0) this.trending.add(`category:${this.categories.name(cat)}`, item, w, t);
+    this.addTrending(u.country, item, w, t);
     this.learned++;
   }
+
+  /** Trending increments of one event: global, the user's country, the item's category (cached scope handles). */
+  private addTrending(country: string | null, item: number, w: number, t: number): void {
+    const tr = this.trending;
+    tr.addTo((this.globalScope ??= tr.scope('global')), item, w, t);
+    if (country) {
+      let s = this.countryScopes.get(country);
+      if (!s) this.countryScopes.set(country, (s = tr.scope(`country:${country}`)));
+      tr.addTo(s, item, w, t);
+    }
+    const cat = this.itemCategory[item];
+    if (cat >= 0) tr.addTo((this.categoryScopes[cat] ??= tr.scope(`category:${this.categories.name(cat)}`)), item, w, t);
+  }
+  private globalScope: TrendingScope | null = null;
+  private readonly countryScopes = new Map<string, TrendingScope>();
+  private readonly categoryScopes: (TrendingScope | undefined)[] = [];
 
   /** Raw top-n (interned ids with per-source contributions); the hot path used by the evaluation. */
   recommendRaw(userId: string, n = 10, opts: RecommendOptions & { explain?: boolean } = {}): ScoredCandidate[] {
     const u = this.users.get(userId);
     return this.scorer.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null, opts.explain ?? true);
+  }
+
+  /**
+   * The same ranking as `recommendRaw(…, { explain: false })`, as interned ids written into `out` (best first,
+   * at most `out.length`); returns how many. No per-call allocation: the evaluation's and the benchmark's path.
+   */
+  recommendIds(userId: string, out: Int32Array, opts: RecommendOptions = {}): number {
+    const u = this.users.get(userId);
+    return this.scorer.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out);
   }
 
   /** The user's recommendations with reasons, best first. */

@@ -31,7 +31,7 @@ const configs = (partitions: number) => [
 const kafka = new KafkajsClient(configs(1)[0].kafkaBrokers, 'attune-test');
 /** Keys of the hybrid recommender: its item-keyed co-occurrence rows are shared by all partitions, so with several
  *  partitions they (and the lists computed from them) depend on how the partitions interleave, on any Redis. */
-const RECOMMENDER_KEY = /:(rec|recs|co)$/;
+const RECOMMENDER_KEY = /:(rec|recs|co|meta)$/; // meta: the decay epoch, set by the first partition to run
 
 const USERS = 80;
 const ITEMS = 40;
@@ -142,7 +142,8 @@ async function lastRecommendations(d: Deployment) {
 describe('worker on a 3-master Redis Cluster', () => {
   async function runBoth(partitions: number) {
     const [x, y] = configs(partitions);
-    [a, b] = await Promise.all([setUp(x), setUp(y)]);
+    a = await setUp(x);
+    b = await setUp(y);
     deployments.push(a, b);
     expect(b.redis).toBeInstanceOf(Cluster);
     await produceBoth(phase1);
