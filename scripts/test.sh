@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-bash scripts/services.sh up kafka registry redis
+bash scripts/services.sh up kafka registry redis cluster
+export ATTUNE_REDIS_CLUSTER_NODES="${ATTUNE_REDIS_CLUSTER_NODES:-127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002}"
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
 npx vitest run "$@"

@@ -126,7 +126,11 @@ class KafkajsAdmin implements StreamAdmin {
           const want = missing.find((s) => s.topic === t.name)?.partitions ?? 0;
           return t.partitions.length >= want && t.partitions.every((p) => p.leader >= 0);
         });
-        if (ready) break;
+        // Leaders in the metadata are not enough: ListOffsets can still answer NOT_LEADER for a moment.
+        if (ready) {
+          for (const t of missing) await this.a.fetchTopicOffsets(t.topic);
+          break;
+        }
       } catch (err) {
         if (Date.now() > deadline) throw err;
       }

@@ -36,6 +36,28 @@ export class RecommenderStore {
     return checkScriptResult('applyCoocRow', Number(res));
   }
 
+  /**
+   * All rows of a micro-batch: one call per row on a Redis Cluster (rows live in different slots), chunked
+   * multi-row calls on a single Redis, where the per-call overhead would otherwise dominate.
+   */
+  async applyRows(rows: Map<string, Array<[string, number]>>, field: string, batchLast: number): Promise<number> {
+    if ((this.redis as unknown) instanceof Cluster) {
+      const res = await Promise.all([...rows].map(([item, deltas]) => this.applyRow(item, field, batchLast, deltas)));
+      return res.reduce((a, b) => a + b, 0);
+    }
+    const entries = [...rows];
+    let n = 0;
+    for (let i = 0; i < entries.length; i += RecommenderStore.ROWS_PER_CALL) {
+      const chunk = entries.slice(i, i + RecommenderStore.ROWS_PER_CALL);
+      const keys = chunk.map(([item]) => this.keys.itemCooc(item));
+      const res = await this.redis.applyCoocRows(keys.length, ...keys, field, batchLast, JSON.stringify(chunk.map(([, d]) => d)));
+      n += checkScriptResult('applyCoocRows', Number(res));
+    }
+    return n;
+  }
+  /** Bounds how long one call keeps Redis busy (a script blocks every other client while it runs). */
+  static readonly ROWS_PER_CALL = 250;
+
   /** The deployment's decay epoch: the first worker to ask sets it, every later one reads the same value. */
   async decayEpoch(candidate: number): Promise<number> {
     await this.redis.hsetnx(this.keys.meta(), 'decayEpoch', String(candidate));

@@ -12,7 +12,7 @@ const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 
 export interface ScriptFile {
   name: string;
-  numberOfKeys: number;
+  numberOfKeys: number | undefined;
   lua: string;
 }
 
@@ -20,9 +20,10 @@ export function readScripts(dir = COMMANDS_DIR): ScriptFile[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.lua'))
     .map((f) => {
-      const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(f);
-      if (!m) throw new Error(`Lua file ${f} must be named <commandName>-<numberOfKeys>.lua`);
-      return { name: m[1], numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, f), 'utf8') };
+      const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(f);
+      if (!m) throw new Error(`Lua file ${f} must be named <commandName>-<numberOfKeys>.lua (or -n.lua for a variable number)`);
+      // -n: the caller passes the number of keys as the first argument (ioredis's convention).
+      return { name: m[1], numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: readFileSync(join(dir, f), 'utf8') };
     });
 }
 
@@ -34,6 +35,7 @@ export function defineScripts(client: Redis | Cluster, dir = COMMANDS_DIR): void
 export interface ScriptCommands {
   applyUserEvents(counts: string, recent: string, purchased: string, applied: string, field: string, cap: number, records: string): Promise<number>;
   raiseInflight(key: string, lastOffset: number): Promise<number>;
+  applyCoocRows(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<number>;
   applyCoocRow(row: string, field: string, batchLast: number, deltas: string): Promise<number>;
   commitRecUser(key: string, field: string, expected: number, next: number, state: string): Promise<number>;
   applyPopularity(popularity: string, applied: string, field: string, batchLast: number, deltas: string): Promise<number>;

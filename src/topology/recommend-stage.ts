@@ -121,7 +121,7 @@ export class RecommendStage {
       else add(sb, sa, v);
     }
     for (const [a, v] of delta.norms) add(rec.items.name(a), '_n', v);
-    await Promise.all([...rows].map(([item, deltas]) => d.store.applyRow(item, field, lastOffset, deltas)));
+    await d.store.applyRows(rows, field, lastOffset);
 
     // Recommend for every user of the batch, at the time of the user's newest event.
     const newest = new Map<string, UserEvent>();

@@ -1,0 +1,117 @@
+/**
+ * Redis frozen mid-stream (SIGSTOP of a dedicated redis-server: the sockets stay open, commands hang, as with a
+ * hung host or a long fork/swap stall), then thawed (SIGCONT, nothing lost on the Redis side). The worker must
+ * report not-ready on /readyz during the outage, keep running (no crash, no exit), retry with backoff, report
+ * ready again and end with every event counted exactly once.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createServer } from 'node:net';
+import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
+import { Codec } from '../../src/registry/codec.js';
+import { topicNames } from '../../src/config/config.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
+import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
+import { StateStore } from '../../src/stores/state-store.js';
+import type { UserEvent } from '../../src/domain/events.js';
+import { produceEvents } from '../../src/replay/producer.js';
+import { testConfig, waitFor, sleep } from '../support/env.js';
+import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
+import { startRedisServer, type TestRedis } from '../support/redis-server.js';
+
+const PORT = 6392;
+const OUTAGE_MS = 15_000;
+const USERS = 50;
+const EVENTS = 4000;
+const T0 = Date.UTC(2011, 0, 1);
+const events: UserEvent[] = Array.from({ length: EVENTS }, (_, i) => ({
+  eventId: `e${i}`, userId: `user${(i * 7) % USERS}`, type: 'purchase', eventTime: T0 + i * 1000, itemId: `item${(i * 13) % 97}`,
+  quantity: 1, price: 1, rating: null, sessionId: null, context: null, properties: {},
+}));
+
+let server: TestRedis;
+let redis: RedisClient;
+let worker: WorkerProcess | undefined;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+beforeAll(async () => {
+  server = await startRedisServer(PORT);
+});
+afterAll(async () => {
+  if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  await redis?.quit().catch(() => {});
+  await server?.stop(); // also thaws it if a failed assertion left it frozen
+});
+
+describe('Redis unreachable for 15 s mid-stream', () => {
+  it('pauses, reports not ready, resumes and counts every event exactly once', async () => {
+    const httpPort = await freePort();
+    const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', microBatchSize: 50, httpPort, redisCommandTimeoutMs: 2000 });
+    const topics = topicNames(cfg);
+    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, cfg);
+    await admin.disconnect();
+    redis = createRedis(cfg);
+    const store = new StateStore(redis, cfg.keyPrefix);
+    const counted = async () => {
+      let n = 0;
+      for (let u = 0; u < USERS; u++) n += Number((await store.userCounts(`user${u}`)).purchase ?? 0);
+      return n;
+    };
+    const readyz = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
+
+    const codec = new Codec(cfg.registryUrl, topics);
+    await codec.registerAll();
+    const producer = kafka.producer();
+    await producer.connect();
+    worker = spawnWorker(cfg);
+    await waitFor(async () => (await readyz()) === 200, 'the worker to be ready', 60_000);
+    // ~13 s of input at 300 events/s: the outage falls in the middle of it.
+    const producing = produceEvents(producer, codec, topics, events, { rate: 300, batchSize: 50 });
+    await waitFor(async () => (await counted()) > 600, 'some events applied before the outage', 30_000);
+
+    server.freeze();
+    const frozenAt = Date.now();
+    const notReady = await waitFor(async () => ((await readyz()) === 503 ? Date.now() : null), '/readyz 503 during the outage', OUTAGE_MS - 2000, 100);
+    const notReadyAfterMs = notReady - frozenAt;
+    const body = await (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).text();
+    expect(body).toMatch(/not ready: (Redis unreachable|retrying)/);
+    await sleep(frozenAt + OUTAGE_MS - Date.now());
+    expect(await readyz()).toBe(503);
+    expect(worker.child.exitCode, worker.output().slice(-2000)).toBeNull(); // never crashed
+    server.thaw();
+    const thawedAt = Date.now();
+
+    const readyAgain = await waitFor(async () => ((await readyz()) === 200 ? Date.now() : null), '/readyz 200 after the outage', 30_000, 100);
+    await producing;
+    await producer.disconnect();
+    await waitFor(async () => (await counted()) >= EVENTS, 'all events applied', 60_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${worker!.output().slice(-3000)}`);
+    });
+    const caughtUp = Date.now();
+    await sleep(1500); // a duplicate application would show up now
+    expect(await counted()).toBe(EVENTS);
+    for (let u = 0; u < USERS; u++) {
+      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(events.filter((e) => e.userId === `user${u}`).length);
+    }
+    const popularity = await store.topPopular(1000);
+    expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);
+    for (const p of popularity) expect(p.count, p.itemId).toBe(events.filter((e) => e.itemId === p.itemId).length);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/attune_\w*retr\w*\{code="STATE_UNAVAILABLE"\} [1-9]/);
+    console.log(`redis outage: ${OUTAGE_MS} ms frozen; /readyz 503 after ${notReadyAfterMs} ms; ready again ${readyAgain - thawedAt} ms after thaw; all ${EVENTS} events applied ${caughtUp - thawedAt} ms after thaw`);
+
+    worker.child.kill('SIGTERM');
+    const exit = await worker.exited;
+    expect(exit.code, worker.output().slice(-2000)).toBe(0);
+  });
+});
