@@ -21,6 +21,10 @@ export function createMetrics() {
       name: 'attune_batch_duration_seconds', help: 'Time to process one micro-batch end to end (decode to commit)',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
     }),
+    stageSeconds: new Histogram({
+      name: 'attune_stage_duration_seconds', help: 'Time spent in each stage of a micro-batch (decode, segments, ingest, recommend, emit, progress)',
+      labelNames: ['stage'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+    }),
     batchRecords: new Histogram({
       name: 'attune_batch_records', help: 'Records per micro-batch', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [registry],
     }),

@@ -14,8 +14,10 @@
  * Hot-path shape (one request ≈ 300–700 candidates): a sparse accumulator over typed arrays with a touched list
  * and generation stamps (no reset pass, no per-request allocation), the window filter marked once from the
  * user's purchase log instead of a lookup per candidate, trending scopes resolved to cached handles, and a
- * bounded heap for the top M (O(candidates · log M), no sort of the candidates). `scoreIds` writes the final
- * ids into a caller's buffer without building result objects (the evaluation's path).
+ * heap over the candidates popped lazily (only as far as the diversity step reads; no sort). Trending-only
+ * candidates are skipped when at least M candidates that pass the filters already score above the highest
+ * score a trending-only item can reach (weight × 1) — they could not enter the top M, so the result is the same.
+ * `scoreIds` writes the final ids into a caller's buffer without building result objects (the evaluation's path).
  */
 import type { RecommenderConfig } from './config.js';
 import type { ContentIndex } from './content.js';
@@ -58,11 +60,12 @@ export interface ScoringSources {
   categoryName(cat: number): string;
 }
 
+/** log2(1 + count) for small counts (the same values Math.log2 gives, computed once). */
+const LOG2_1P = new Float64Array(1024).map((_, i) => Math.log2(1 + i));
+
 export class Scorer {
-  private collab = new Float64Array(0);
-  private content = new Float64Array(0);
-  private buy = new Float64Array(0);
-  private trend = new Float64Array(0);
+  /** Per-candidate accumulators, interleaved (one cache line per candidate): collab, content, buy, trend. */
+  private acc = new Float64Array(0);
   private bestC = new Float64Array(0);
   private bestT = new Float64Array(0);
   private collabSrc = new Int32Array(0);
@@ -72,11 +75,18 @@ export class Scorer {
   private stamp = new Int32Array(0);
   /** excluded[c] === gen: c was purchased within the filter window (and buy-again does not apply). */
   private excluded = new Int32Array(0);
+  /** Memo of the buy-again recency factor per item: valid for (memoNow, memoLast). */
+  private memoNow = new Float64Array(0);
+  private memoLast = new Float64Array(0);
+  private memoExp = new Float64Array(0);
   private gen = 0;
   private explain = true;
   private touched = new Int32Array(1024);
   private nTouched = 0;
-  /** The selection (a heap while selecting, then sorted best first) and the chosen positions after diversity. */
+  /** Candidates that pass the filters, as a max-heap by (score desc, id asc). */
+  private heapIds = new Int32Array(1024);
+  private heapSc = new Float64Array(1024);
+  /** The selection, best first (popped from the heap as far as needed), and the chosen positions. */
   private selIds = new Int32Array(64);
   private selScores = new Float64Array(64);
   private chosen = new Int32Array(64);
@@ -103,10 +113,7 @@ export class Scorer {
   private ensure(n: number): void {
     if (this.stamp.length >= n) return;
     const size = Math.max(1024, n * 2);
-    this.collab = new Float64Array(size);
-    this.content = new Float64Array(size);
-    this.buy = new Float64Array(size);
-    this.trend = new Float64Array(size);
+    this.acc = new Float64Array(size * 4);
     this.bestC = new Float64Array(size);
     this.bestT = new Float64Array(size);
     this.collabSrc = new Int32Array(size);
@@ -114,16 +121,20 @@ export class Scorer {
     this.trendCode = new Uint8Array(size);
     this.stamp = new Int32Array(size);
     this.excluded = new Int32Array(size);
+    this.memoNow = new Float64Array(size).fill(NaN);
+    this.memoLast = new Float64Array(size);
+    this.memoExp = new Float64Array(size);
     this.gen = 0;
   }
 
   private touch(c: number): void {
     if (this.stamp[c] !== this.gen) {
       this.stamp[c] = this.gen;
-      this.collab[c] = 0;
-      this.content[c] = 0;
-      this.buy[c] = 0;
-      this.trend[c] = 0;
+      const a = c << 2;
+      this.acc[a] = 0;
+      this.acc[a + 1] = 0;
+      this.acc[a + 2] = 0;
+      this.acc[a + 3] = 0;
       if (this.explain) {
         this.bestC[c] = 0;
         this.bestT[c] = 0;
@@ -154,23 +165,24 @@ export class Scorer {
     explain = true,
   ): ScoredCandidate[] {
     const len = this.run(user, n, now, itemCount, country, explain);
-    const { collab, content, buy, trend, collabSrc, contentSrc, trendCode, chosen, selIds: ids, selScores: sc } = this;
+    const { acc, collabSrc, contentSrc, trendCode, chosen, selIds: ids, selScores: sc } = this;
     const { wC, wT, wB, wTr, ctry, trendCat } = this;
     const out: ScoredCandidate[] = [];
     const catName = explain && trendCat >= 0 ? this.src.categoryName(trendCat) : '';
     for (let x = 0; x < len; x++) {
       const at = chosen[x];
       const c = ids[at];
+      const a = c << 2;
       const code = explain ? (trendCode[c] as ReasonCode) : ReasonCode.TrendingGlobal;
       out.push({
         item: c,
         score: sc[at],
-        collab: wC * collab[c],
+        collab: wC * acc[a],
         collabSrc: explain ? collabSrc[c] : -1,
-        content: wT * content[c],
+        content: wT * acc[a + 1],
         contentSrc: explain ? contentSrc[c] : -1,
-        buyAgain: wB * buy[c],
-        trending: wTr * trend[c],
+        buyAgain: wB * acc[a + 2],
+        trending: wTr * acc[a + 3],
         trendingCode: code,
         trendingScope: code === ReasonCode.TrendingCountry ? (ctry ?? '') : code === ReasonCode.TrendingCategory ? catName : '',
       });
@@ -189,6 +201,12 @@ export class Scorer {
     return len;
   }
 
+  /** Whether candidate c passes the filters (availability/category rules, purchased within the window). */
+  private passes(c: number, checkWindow: boolean): boolean {
+    if (this.src.blocked(c)) return false;
+    return !(checkWindow && this.excluded[c] === this.gen);
+  }
+
   /** Scores, filters, selects and diversifies; the result is `chosen[0..len)` (positions into `selIds`). */
   private run(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null, explain: boolean): number {
     const cfg = this.cfg;
@@ -201,7 +219,7 @@ export class Scorer {
       this.gen = 1;
     }
     const gen = this.gen;
-    const { collab, content, buy, collabSrc, contentSrc, bestC, bestT } = this;
+    const { acc, collabSrc, contentSrc, bestC, bestT } = this;
     this.nTouched = 0;
     let maxC = 0;
     let maxT = 0;
@@ -226,7 +244,7 @@ export class Scorer {
               bestC[c] = v;
               collabSrc[c] = s;
             }
-            const t = (collab[c] += v);
+            const t = (acc[c << 2] += v);
             if (t > maxC) maxC = t;
           }
         }
@@ -242,7 +260,7 @@ export class Scorer {
               bestT[c] = v;
               contentSrc[c] = s;
             }
-            const t = (content[c] += v);
+            const t = (acc[(c << 2) + 1] += v);
             if (t > maxT) maxT = t;
           }
         }
@@ -258,82 +276,111 @@ export class Scorer {
     const markWindow = windowFrom !== Infinity;
     if (user && (scoreBuy || markWindow)) {
       const excluded = this.excluded;
+      const { memoNow, memoLast, memoExp } = this;
       const k = -Math.LN2 / cfg.buyAgain.halfLifeMs;
       for (const [item, p] of user.purchases) {
         // buy-again applies to a proven repeat item whose last purchase is at least minGapMs ago
         const due = p.count >= minP && p.last <= baGapUntil;
         if (markWindow && p.last >= windowFrom && !(baOn && due) && item < excluded.length) excluded[item] = gen;
         if (!scoreBuy || !due) continue;
-        const v = Math.log2(1 + p.count) * Math.exp(k * Math.max(0, now - p.last));
+        let e: number;
+        if (memoNow[item] === now && memoLast[item] === p.last) e = memoExp[item];
+        else {
+          e = Math.exp(k * Math.max(0, now - p.last));
+          memoNow[item] = now;
+          memoLast[item] = p.last;
+          memoExp[item] = e;
+        }
+        const v = (p.count < 1024 ? LOG2_1P[p.count] : Math.log2(1 + p.count)) * e;
         this.touch(item);
-        buy[item] = v;
+        acc[(item << 2) + 2] = v;
         if (v > maxB) maxB = v;
       }
     }
+
+    const wC = (this.wC = maxC > 0 ? b.collaborative / maxC : 0);
+    const wT = (this.wT = maxT > 0 ? b.content / maxT : 0);
+    const wB = (this.wB = maxB > 0 ? b.buyAgain / maxB : 0);
+    const cold = !hist || hist.items.length === 0;
+    const wTr = (this.wTr = cold ? 1 : b.trending);
+    const m = cfg.diversity.mode === 'none' ? n : n * 3;
+    const checkWindow = markWindow && user !== undefined;
+    const touched = this.touched;
+
     // Trending: country (cascade first), category of the newest item, global.
     const ctry = country ?? user?.country ?? null;
-    const cold = !hist || hist.items.length === 0;
     let trendCat = -1;
     if (b.trending > 0 || cold) {
-      this.addTrending((this.globalScope ??= this.src.trending.scope('global')), 0.5, ReasonCode.TrendingGlobal);
+      // A trending-only candidate scores at most wTr·1; when M candidates passing the filters already score
+      // more without trending, no trending-only candidate can enter the top M: only existing ones get theirs.
+      let onlyExisting = false;
+      if (!cold) {
+        let above = 0;
+        for (let t = 0, nt = this.nTouched; t < nt && above < m; t++) {
+          const c = touched[t];
+          const a = c << 2;
+          const p = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2];
+          if (p > wTr && this.passes(c, checkWindow)) above++;
+        }
+        onlyExisting = above >= m;
+      }
+      this.addTrending((this.globalScope ??= this.src.trending.scope('global')), 0.5, ReasonCode.TrendingGlobal, onlyExisting);
       if (!cold) {
         trendCat = this.src.categoryOf(hist.items[hist.items.length - 1]);
-        if (trendCat >= 0) this.addTrending(this.categoryScope(trendCat), 0.75, ReasonCode.TrendingCategory);
+        if (trendCat >= 0) this.addTrending(this.categoryScope(trendCat), 0.75, ReasonCode.TrendingCategory, onlyExisting);
       }
-      if (ctry) this.addTrending(this.countryScope(ctry), 1, ReasonCode.TrendingCountry);
+      if (ctry) this.addTrending(this.countryScope(ctry), 1, ReasonCode.TrendingCountry, onlyExisting);
     }
     this.ctry = ctry;
     this.trendCat = trendCat;
 
-    // Blend and select the top M (M > n leaves room for diversity and filters).
-    const wC = (this.wC = maxC > 0 ? b.collaborative / maxC : 0);
-    const wT = (this.wT = maxT > 0 ? b.content / maxT : 0);
-    const wB = (this.wB = maxB > 0 ? b.buyAgain / maxB : 0);
-    const wTr = (this.wTr = cold ? 1 : b.trending);
-    const m = cfg.diversity.mode === 'none' ? n : n * 3;
-    if (this.selIds.length < m) {
-      this.selIds = new Int32Array(m * 2);
-      this.selScores = new Float64Array(m * 2);
+    // Blend; the candidates that pass the filters go into a max-heap (built bottom-up, O(candidates)).
+    if (this.heapIds.length < this.nTouched) {
+      this.heapIds = new Int32Array(this.nTouched * 2);
+      this.heapSc = new Float64Array(this.nTouched * 2);
     }
-    const ids = this.selIds;
-    const sc = this.selScores;
-    const trend = this.trend;
-    const excluded = this.excluded;
-    const touched = this.touched;
-    const checkWindow = markWindow && user !== undefined;
-    // Bounded min-heap of the best m by (score desc, id asc): the root is the worst kept candidate.
-    let size = 0;
+    const hIds = this.heapIds;
+    const hSc = this.heapSc;
+    let cnt = 0;
     for (let t = 0, nt = this.nTouched; t < nt; t++) {
       const c = touched[t];
-      const s = wC * collab[c] + wT * content[c] + wB * buy[c] + wTr * trend[c];
+      const a = c << 2;
+      const s = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2] + wTr * acc[a + 3];
       if (s <= 0) continue;
-      if (size === m && (s < sc[0] || (s === sc[0] && c > ids[0]))) continue;
-      if (this.src.blocked(c)) continue;
-      if (checkWindow && excluded[c] === gen) continue;
-      if (size < m) {
-        // sift up
-        let i = size++;
-        while (i > 0) {
-          const p = (i - 1) >> 1;
-          const ps = sc[p];
-          if (ps < s || (ps === s && ids[p] > c)) break; // parent is worse: heap order holds
-          ids[i] = ids[p];
-          sc[i] = ps;
-          i = p;
-        }
-        ids[i] = c;
-        sc[i] = s;
-      } else siftDown(ids, sc, size, 0, c, s);
+      if (!this.passes(c, checkWindow)) continue;
+      hIds[cnt] = c;
+      hSc[cnt] = s;
+      cnt++;
     }
-    // Heap sort: moving the worst to the end each time leaves the array best first.
-    for (let end = size - 1; end > 0; end--) {
-      const c = ids[end];
-      const s = sc[end];
-      ids[end] = ids[0];
-      sc[end] = sc[0];
-      siftDown(ids, sc, end, 0, c, s);
+    for (let i = (cnt >> 1) - 1; i >= 0; i--) siftDownMax(hIds, hSc, cnt, i, hIds[i], hSc[i]);
+    this.heapSize = cnt;
+    this.popped = 0;
+    this.selLimit = Math.min(m, cnt);
+    if (this.selIds.length < this.selLimit) {
+      this.selIds = new Int32Array(this.selLimit * 2);
+      this.selScores = new Float64Array(this.selLimit * 2);
     }
-    return this.diversify(ids, size, n);
+    return this.diversify(n);
+  }
+
+  private heapSize = 0;
+  private popped = 0;
+  private selLimit = 0;
+
+  /** Makes the selection hold at least `upTo` + 1 entries (best first) when the top M has that many; false if not. */
+  private pull(upTo: number): boolean {
+    if (upTo >= this.selLimit) return false;
+    const hIds = this.heapIds;
+    const hSc = this.heapSc;
+    while (this.popped <= upTo) {
+      const size = this.heapSize;
+      this.selIds[this.popped] = hIds[0];
+      this.selScores[this.popped] = hSc[0];
+      this.popped++;
+      this.heapSize = size - 1;
+      if (size > 1) siftDownMax(hIds, hSc, size - 1, 0, hIds[size - 1], hSc[size - 1]);
+    }
+    return true;
   }
 
   private categoryScope(cat: number): TrendingScope {
@@ -348,43 +395,53 @@ export class Scorer {
     return s;
   }
 
-  private addTrending(scope: TrendingScope, level: number, code: ReasonCode): void {
+  private addTrending(scope: TrendingScope, level: number, code: ReasonCode, onlyExisting: boolean): void {
     const items = scope.top;
     const scores = scope.topScores;
     if (items.length === 0) return;
     const max = scores[0];
-    const trend = this.trend;
+    const acc = this.acc;
+    const stamp = this.stamp;
+    const gen = this.gen;
     for (let i = 0; i < items.length; i++) {
       const c = items[i];
+      if (onlyExisting && stamp[c] !== gen) continue;
       // Scopes earlier in the cascade rank above later ones: country in (0.5, 1], category in (0.375, 0.75]...
       const v = level * (0.5 + (0.5 * scores[i]) / max);
       this.touch(c);
-      if (v > trend[c]) {
-        trend[c] = v;
+      const a = (c << 2) + 3;
+      if (v > acc[a]) {
+        acc[a] = v;
         if (this.explain) this.trendCode[c] = code;
       }
     }
   }
 
-  /** Writes the positions (into the sorted selection) of the final list into `chosen`; returns its length. */
-  private diversify(ids: Int32Array, k: number, n: number): number {
+  /**
+   * Diversity over the selection (read best first, popped from the heap as far as needed, at most M): writes
+   * the positions of the final list into `chosen`; returns its length.
+   */
+  private diversify(n: number): number {
     const d = this.cfg.diversity;
     if (this.chosen.length < n) {
       this.chosen = new Int32Array(n * 2);
       this.rest = new Int32Array(n * 2);
     }
     const out = this.chosen;
+    const k = this.selLimit;
     if (d.mode === 'none' || k <= 1) {
       const len = Math.min(n, k);
+      if (len > 0) this.pull(len - 1);
       for (let i = 0; i < len; i++) out[i] = i;
       return len;
     }
+    const ids = this.selIds;
     if (d.mode === 'category-cap') {
       const rest = this.rest;
       let len = 0;
       let nRest = 0;
       const gen = this.gen;
-      for (let i = 0; i < k && len < n; i++) {
+      for (let i = 0; len < n && this.pull(i); i++) {
         const cat = this.src.categoryOf(ids[i]);
         if (cat >= 0) {
           if (cat >= this.catStamp.length) this.growCategories(cat);
@@ -413,6 +470,7 @@ export class Scorer {
       return len;
     }
     // MMR with content similarity: λ·relevance − (1 − λ)·max similarity to what is already chosen.
+    this.pull(k - 1);
     const content = this.src.content;
     const pool: number[] = [];
     for (let i = 0; i < k; i++) pool.push(i);
@@ -446,17 +504,17 @@ export class Scorer {
   }
 }
 
-/** Min-heap (root = worst by score asc, then id desc) sift-down of (c, s) from position i within [0, size). */
-function siftDown(ids: Int32Array, sc: Float64Array, size: number, i: number, c: number, s: number): void {
+/** Max-heap (root = best by score desc, then id asc) sift-down of (c, s) from position i within [0, size). */
+function siftDownMax(ids: Int32Array, sc: Float64Array, size: number, i: number, c: number, s: number): void {
   for (;;) {
     let w = 2 * i + 1;
     if (w >= size) break;
     const r = w + 1;
-    // pick the worse child
-    if (r < size && (sc[r] < sc[w] || (sc[r] === sc[w] && ids[r] > ids[w]))) w = r;
+    // pick the better child
+    if (r < size && (sc[r] > sc[w] || (sc[r] === sc[w] && ids[r] < ids[w]))) w = r;
     const ws = sc[w];
-    // stop when (c, s) is at least as bad as the worse child
-    if (s < ws || (s === ws && c > ids[w])) break;
+    // stop when (c, s) is at least as good as the better child
+    if (s > ws || (s === ws && c < ids[w])) break;
     ids[i] = ids[w];
     sc[i] = ws;
     i = w;

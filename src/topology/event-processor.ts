@@ -55,6 +55,7 @@ export class EventProcessor {
     const now = this.now();
     // Write-ahead marker: if this micro-batch is cut short by a crash, the replay after it is cut at the same
     // offset, so that per-row "batch applied" checks stay exact (see recommend-stage.ts).
+    const stage = stageTimer(d.metrics);
     await d.recommendStore.markInflight(topic, partition, Number(records[records.length - 1].offset));
     for (const r of records) {
       try {
@@ -66,6 +67,7 @@ export class EventProcessor {
         deadCodes.push(err);
       }
     }
+    stage('decode');
     // Dead letters go out before anything is resolved, so a bad record is never just dropped.
     if (dead.length) {
       await d.producer.send(d.topics.dlq, dead);
@@ -78,6 +80,7 @@ export class EventProcessor {
     // Features and segments first: they classify lateness against the partition's watermark, dead-letter the
     // events that are too late (TOO_LATE), and those must not reach the other state either.
     const { tooLate } = await d.segments.process(topic, partition, valid, records);
+    stage('segments');
     const late = new Set(tooLate.map((r) => r.offset));
     const onTime = late.size ? valid.filter((r) => !late.has(r.offset)) : valid;
 
@@ -87,6 +90,7 @@ export class EventProcessor {
     const users = [...plan.users.entries()];
     const appliedPerUser = await Promise.all(users.map(([u, recs]) => d.store.applyUser(u, field, d.cfg.recentItems, recs)));
     await d.store.applyPopularity(field, lastOffset, plan.popularity);
+    stage('ingest');
 
     const applied = appliedPerUser.reduce((a, b) => a + b, 0);
     const replayed = onTime.length - applied;
@@ -96,13 +100,26 @@ export class EventProcessor {
     // Lists that changed, and every list of a replayed user (a crash may have come between apply and
     // produce); the source header lets consumers drop a duplicate.
     const out = await d.recommend.process(topic, partition, onTime, lastOffset);
+    stage('recommend');
     out.sort((a, b) => srcOffset(a) - srcOffset(b));
     await d.producer.send(d.topics.recommendations, out);
+    stage('emit');
     d.metrics.recommendationsOut.inc(out.length);
     const usersEmitted = out.length;
     await d.store.writeProgress(topic, partition, lastOffset);
+    stage('progress');
     return { applied, replayed, deadLettered: dead.length + late.size, usersEmitted };
   }
+}
+
+/** Times consecutive stages of one micro-batch into attune_stage_duration_seconds{stage}. */
+function stageTimer(metrics: Metrics): (name: string) => void {
+  let last = process.hrtime.bigint();
+  return (name) => {
+    const now = process.hrtime.bigint();
+    metrics.stageSeconds.observe({ stage: name }, Number(now - last) / 1e9);
+    last = now;
+  };
 }
 
 function srcOffset(r: OutboundRecord): number {

@@ -114,4 +114,35 @@ describe('Redis unreachable for 15 s mid-stream', () => {
     const exit = await worker.exited;
     expect(exit.code, worker.output().slice(-2000)).toBe(0);
   });
+
+  it('the watchdog exits non-zero (2) when Redis stays away longer than ATTUNE_WATCHDOG_MS while there is lag', async () => {
+    const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', microBatchSize: 50, httpPort: await freePort(), redisCommandTimeoutMs: 1000 });
+    const topics = topicNames(cfg);
+    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, cfg);
+    await admin.disconnect();
+    const store = new StateStore(redis, cfg.keyPrefix);
+    const codec = new Codec(cfg.registryUrl, topics);
+    await codec.registerAll();
+    const producer = kafka.producer();
+    await producer.connect();
+    worker = spawnWorker(cfg, { ATTUNE_WATCHDOG_MS: '5000' });
+    const producing = produceEvents(producer, codec, topics, events.slice(0, 2000), { rate: 400, batchSize: 50 });
+    await waitFor(async () => Number((await store.userCounts('user0')).purchase ?? 0) > 5, 'some events applied', 30_000);
+    server.freeze();
+    const frozenAt = Date.now();
+    try {
+      await producing;
+      const exit = await Promise.race([worker.exited, sleep(20_000).then(() => null)]);
+      expect(exit, worker.output().slice(-2000)).not.toBeNull();
+      expect(exit!.code).toBe(2);
+      expect(worker.output()).toMatch(/watchdog: no micro-batch finished for \d+ ms while \d+ records wait/);
+      console.log(`watchdog: exited ${Date.now() - frozenAt} ms after Redis froze (limit 5000 ms)`);
+    } finally {
+      server.thaw();
+      await producer.disconnect();
+    }
+  });
 });
