@@ -64,8 +64,11 @@ export function interactionDeltas(
       const j = items[k];
       if (j === item) continue;
       let rec = 1;
-      if (p.recency === 'time') rec = Math.exp((-Math.LN2 * Math.max(0, time - times[k])) / p.timeHalfLifeMs);
-      else if (p.recency === 'position') rec = Math.pow(p.positionDecay, rank);
+      if (p.recency === 'time') {
+        const dt = time - times[k];
+        // same time stamp (same order): exp(-0) = 1 exactly, skip the call
+        if (dt !== 0) rec = Math.exp((-Math.LN2 * Math.max(0, dt)) / p.timeHalfLifeMs);
+      } else if (p.recency === 'position') rec = Math.pow(p.positionDecay, rank);
       rank++;
       sink.pair(item, j, dw * weights[k] * rec * scale);
     }
@@ -75,21 +78,22 @@ export function interactionDeltas(
   const outItems: number[] = [];
   const outWeights: number[] = [];
   const outTimes: number[] = [];
+  // the old items without `item`, then `item`; the oldest `drop` fall out beyond H
+  let drop = n - (at >= 0 ? 1 : 0) + 1 - p.historySize;
   for (let k = 0; k < n; k++) {
     if (k === at) continue;
+    if (drop > 0) {
+      drop--;
+      continue;
+    }
     outItems.push(items[k]);
     outWeights.push(weights[k]);
     outTimes.push(times[k]);
   }
+  if (drop > 0) return { items: [], weights: [], times: [] };
   outItems.push(item);
   outWeights.push(newW);
   outTimes.push(time);
-  const drop = outItems.length - p.historySize;
-  if (drop > 0) {
-    outItems.splice(0, drop);
-    outWeights.splice(0, drop);
-    outTimes.splice(0, drop);
-  }
   return { items: outItems, weights: outWeights, times: outTimes };
 }
 

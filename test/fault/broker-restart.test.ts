@@ -16,6 +16,7 @@ import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
+import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { testConfig, waitFor, sleep } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
@@ -90,15 +91,24 @@ describe('broker stopped and restarted mid-run', () => {
     const resumedIn = Date.now() - t2;
     if (process.env.ATTUNE_TEST_DUMP) (await import('node:fs')).writeFileSync(process.env.ATTUNE_TEST_DUMP, worker.output());
     await sleep(1500);
-    expect(await counted()).toBe(EVENTS);
+    // The expectation comes from the input log itself: a producer retry across the broker restart may have
+    // written a record twice (kafkajs's producer is not idempotent); the worker must count what is in the log.
+    const log: UserEvent[] = [];
+    for (const r of await readTopicToEnd(new KafkajsClient(cfg.kafkaBrokers, 'attune-test'), topics.events)) {
+      log.push((await codec.decode(r.value, 1e6)) as unknown as UserEvent);
+    }
+    expect(log.length).toBeGreaterThanOrEqual(EVENTS);
+    const duplicates = log.length - new Set(log.map((e) => e.eventId)).size;
+    await waitFor(async () => (await counted()) >= log.length, 'every record of the log applied', 30_000);
+    expect(await counted()).toBe(log.length);
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(events.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(log.filter((e) => e.userId === `user${u}`).length);
     }
     const popularity = await store.topPopular(1000);
-    expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);
-    for (const p of popularity) expect(p.count, p.itemId).toBe(events.filter((e) => e.itemId === p.itemId).length);
+    expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(log.length);
+    for (const p of popularity) expect(p.count, p.itemId).toBe(log.filter((e) => e.itemId === p.itemId).length);
     expect(worker.output()).not.toMatch(/watchdog:/);
-    console.log(`broker restart: stop took ${stoppedIn} ms, start took ${startedIn} ms, broker away ${downFor} ms; second half (${EVENTS - half} events) applied ${resumedIn} ms after it was produced`);
+    console.log(`broker restart: stop took ${stoppedIn} ms, start took ${startedIn} ms, broker away ${downFor} ms; second half (${EVENTS - half} events) applied ${resumedIn} ms after it was produced; ${duplicates} duplicate records in the input log`);
 
     worker.child.kill('SIGTERM');
     const exit = await worker.exited;

@@ -8,14 +8,12 @@ import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { Codec } from '../../src/registry/codec.js';
 import { topicNames } from '../../src/config/config.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
-import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
 import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { CatalogItem, Recommendations, UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor } from '../support/env.js';
+import { testConfig, waitFor, openPipeline } from '../support/env.js';
 
 const cfg = testConfig({ partitions: 1, microBatchSize: 500 });
 const topics = topicNames(cfg);
@@ -44,16 +42,11 @@ async function listsOf(user: string): Promise<{ list: Recommendations; source: s
   return out;
 }
 
+let pipeline: Awaited<ReturnType<typeof openPipeline>>;
+
 beforeAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, cfg);
-  await admin.disconnect();
-  codec = new Codec(cfg.registryUrl, topics);
-  await codec.registerAll();
-  producer = kafka.producer();
-  await producer.connect();
-  redis = createRedis(cfg);
+  pipeline = await openPipeline(cfg);
+  ({ codec, producer, redis } = pipeline);
   await produceCatalog(producer, codec, topics, [
     item('mug', 'Red Mug'), item('saucer', 'Red Saucer'), item('tin', 'Cake Tin'), item('spoon', 'Tea Spoon'),
     item('gone', 'Old Teapot', false), item('bag', 'Jumbo Bag'),
@@ -63,11 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop();
-  await producer?.disconnect();
-  if (redis) {
-    await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-    await redis.quit();
-  }
+  await pipeline?.close();
 });
 
 describe('recommendations in the worker', () => {

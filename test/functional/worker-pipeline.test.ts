@@ -8,14 +8,12 @@ import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { Codec } from '../../src/registry/codec.js';
 import { topicNames } from '../../src/config/config.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
-import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
 import type { Recommendations, UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor } from '../support/env.js';
+import { testConfig, waitFor, openPipeline } from '../support/env.js';
 
 const cfg = testConfig();
 const topics = topicNames(cfg);
@@ -32,26 +30,18 @@ const purchase = (userId: string, itemId: string, i: number): UserEvent => ({
   rating: null, sessionId: null, context: { device: 'web', country: 'UK', referrer: null, userAgent: null }, properties: {},
 });
 
+let pipeline: Awaited<ReturnType<typeof openPipeline>>;
+
 beforeAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, cfg);
-  await admin.disconnect();
-  codec = new Codec(cfg.registryUrl, topics);
-  await codec.registerAll();
-  producer = kafka.producer();
-  await producer.connect();
-  redis = createRedis(cfg);
+  pipeline = await openPipeline(cfg);
+  ({ codec, producer, redis } = pipeline);
   store = new StateStore(redis, cfg.keyPrefix);
   worker = await startWorker(cfg, kafka);
 });
 
 afterAll(async () => {
   await worker?.stop();
-  await producer?.disconnect();
-  if (!redis) return;
-  await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-  await redis.quit();
+  await pipeline?.close();
 });
 
 describe('worker pipeline', () => {

@@ -1,6 +1,11 @@
 /** Shared helpers of the functional, cluster and fault suites: unique names per run, polling, services. */
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type Config } from '../../src/config/config.js';
+import { loadConfig, topicNames, type Config } from '../../src/config/config.js';
+import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
+import { Codec } from '../../src/registry/codec.js';
+import { createRedis } from '../../src/stores/redis-client.js';
+import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
@@ -39,4 +44,28 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
 
 export function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** What a pipeline test needs besides the worker: its topics, registered schemas, a producer, a Redis client. */
+export async function openPipeline(cfg: Config) {
+  const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+  const topics = topicNames(cfg);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, cfg);
+  await admin.disconnect();
+  const codec = new Codec(cfg.registryUrl, topics);
+  await codec.registerAll();
+  const producer = kafka.producer();
+  await producer.connect();
+  const redis = createRedis(cfg);
+  return {
+    kafka, topics, codec, producer, redis,
+    /** Disconnects and deletes this run's Redis keys. */
+    async close() {
+      await producer.disconnect().catch(() => {});
+      await deleteKeysWithPrefix(redis, cfg.keyPrefix);
+      await redis.quit();
+    },
+  };
 }

@@ -6,9 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import type { CatalogItem, EventType, UserEvent } from '../../domain/events.js';
-import { loadRetailDataset } from '../../data/online-retail.js';
-import { loadInteractionsCsv } from '../../data/interactions-csv.js';
+import { DEFAULT_DATA, datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
 import type { RecommenderConfigInput } from '../../recommender/config.js';
 import {
   attuneModel,
@@ -19,17 +17,9 @@ import {
   type PrequentialModel,
 } from '../../eval/prequential.js';
 
-export const DEFAULT_EVAL_DATA = 'data/online-retail.csv.gz';
+export const DEFAULT_EVAL_DATA = DEFAULT_DATA;
 
-export interface EvalOptions {
-  userCol?: string;
-  itemCol?: string;
-  timeCol?: string;
-  typeCol?: string;
-  ratingCol?: string;
-  ratingThreshold?: string;
-  timeUnit?: 'auto' | 's' | 'ms' | 'iso';
-  delimiter?: string;
+export interface EvalOptions extends DatasetOptions {
   fraction?: string;
   limit?: string;
   config?: string;
@@ -49,22 +39,7 @@ export interface EvalReport {
 }
 
 /** Loads a data set: the retail protocol for the bundled file, the generic CSV loader otherwise. */
-export async function loadEvalData(path: string, o: EvalOptions = {}): Promise<{ events: UserEvent[]; catalog: CatalogItem[] }> {
-  if (!o.userCol && /online-retail\.csv(\.gz)?$/.test(path)) return loadRetailDataset(path);
-  if (!o.userCol || !o.itemCol || !o.timeCol) throw new Error('--user-col, --item-col and --time-col are required for a generic CSV');
-  const events = await loadInteractionsCsv(path, {
-    userColumn: o.userCol,
-    itemColumn: o.itemCol,
-    timeColumn: o.timeCol,
-    typeColumn: o.typeCol,
-    ratingColumn: o.ratingCol,
-    ratingThreshold: o.ratingThreshold !== undefined ? Number(o.ratingThreshold) : undefined,
-    timeUnit: o.timeUnit,
-    delimiter: o.delimiter,
-    defaultType: 'purchase' as EventType,
-  });
-  return { events, catalog: [] };
-}
+export const loadEvalData = loadDataset;
 
 /** Runs the evaluation (models: attune, and popularity unless baseline is false). */
 export async function runEval(path: string, o: EvalOptions = {}): Promise<EvalReport> {
@@ -124,18 +99,8 @@ export function formatEvalTable(r: EvalReport): string {
 }
 
 export function register(program: Command): void {
-  program
-    .command('eval')
+  datasetOptions(program.command('eval'))
     .description('prequential evaluation (test-then-learn) of the recommender in process, next to a popularity baseline')
-    .argument('[csv]', 'interaction data (gzip allowed)', DEFAULT_EVAL_DATA)
-    .option('--user-col <name>', 'user column of a generic CSV')
-    .option('--item-col <name>', 'item column of a generic CSV')
-    .option('--time-col <name>', 'time column (epoch s/ms or ISO) of a generic CSV')
-    .option('--type-col <name>', 'event-type column (view, add_to_cart, purchase, ...)')
-    .option('--rating-col <name>', 'rating column; rows below --rating-threshold are skipped')
-    .option('--rating-threshold <n>', 'minimum rating of a positive interaction')
-    .option('--time-unit <unit>', 'auto | s | ms | iso', 'auto')
-    .option('--delimiter <c>', 'CSV delimiter', ',')
     .option('--fraction <f>', 'replay only the first fraction of the timeline (e.g. 0.5 for tuning)')
     .option('--limit <n>', 'replay only the first n events')
     .option('--config <file.json>', 'recommender config overrides (see src/recommender/config.ts)')

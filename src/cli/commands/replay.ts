@@ -3,26 +3,16 @@ import { SingleBar, Presets } from 'cli-progress';
 import { configFrom, kafkaFor, serviceOptions, codecFor } from '../shared.js';
 import { topicNames } from '../../config/config.js';
 import { ensureTopics } from '../../kafka/topics.js';
-import { loadRetailCatalog, loadRetailPurchaseEvents } from '../../data/online-retail.js';
-import { loadInteractionsCsv } from '../../data/interactions-csv.js';
+import { datasetOptions, loadDataset } from '../dataset.js';
 import { produceCatalog, produceEvents } from '../../replay/producer.js';
 
-export const DEFAULT_DATA = 'data/online-retail.csv.gz';
-
 export function register(program: Command) {
-  serviceOptions(program.command('replay'))
-    .argument('[csv]', 'data set to replay (the bundled UCI Online Retail file by default)', DEFAULT_DATA)
+  datasetOptions(serviceOptions(program.command('replay')))
     .description('turn a data set into user events (and catalog items) and produce them to Kafka')
     .option('--rate <eventsPerSecond>', 'throttle to this many events per second (0 = as fast as possible)', '0')
     .option('--limit <n>', 'replay only the first n events (in time order)')
     .option('--skip <n>', 'skip the first n events (in time order)', '0')
     .option('--no-catalog', 'do not produce the item catalog')
-    .option('--user-col <name>', 'generic CSV: user id column (selects the generic loader)')
-    .option('--item-col <name>', 'generic CSV: item id column', 'item')
-    .option('--time-col <name>', 'generic CSV: time column', 'time')
-    .option('--type-col <name>', 'generic CSV: event type column')
-    .option('--rating-col <name>', 'generic CSV: rating column')
-    .option('--rating-threshold <x>', 'generic CSV: ratings at or above this are positive interactions')
     .action(async (csv: string, opts) => {
       const cfg = configFrom(opts);
       const topics = topicNames(cfg);
@@ -36,20 +26,14 @@ export function register(program: Command) {
       await producer.connect();
       try {
         process.stderr.write(`reading ${csv}...\n`);
-        let events = opts.userCol
-          ? await loadInteractionsCsv(csv, {
-              userColumn: opts.userCol, itemColumn: opts.itemCol, timeColumn: opts.timeCol,
-              typeColumn: opts.typeCol, ratingColumn: opts.ratingCol,
-              ratingThreshold: opts.ratingThreshold === undefined ? undefined : Number(opts.ratingThreshold),
-            })
-          : await loadRetailPurchaseEvents(csv);
+        const data = await loadDataset(csv, opts);
+        let events = data.events;
         const skip = Number(opts.skip ?? 0);
         const limit = opts.limit === undefined ? events.length : Number(opts.limit);
         events = events.slice(skip, skip + limit);
-        if (opts.catalog && !opts.userCol) {
-          const items = await loadRetailCatalog(csv);
-          await produceCatalog(producer, codec, topics, items);
-          process.stderr.write(`produced ${items.length} catalog items to ${topics.items}\n`);
+        if (opts.catalog && data.catalog.length > 0) {
+          await produceCatalog(producer, codec, topics, data.catalog);
+          process.stderr.write(`produced ${data.catalog.length} catalog items to ${topics.items}\n`);
         }
         const bar = new SingleBar({ format: 'replay [{bar}] {percentage}% | {value}/{total} events | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic);
         bar.start(events.length, 0);
