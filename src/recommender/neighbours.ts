@@ -45,6 +45,14 @@ export class NeighbourIndex {
   private ids: Int32Array;
   private sims: Float32Array;
   private sizes: Int32Array;
+  /**
+   * Cached weakest entry of each list (its value and first position, as a scan would find it), valid when
+   * minOk[a] = 1. Most offers are of pairs that are not in a full list and do not beat its weakest entry: with
+   * the cache they cost one id scan instead of an id-and-minimum scan. Every change to a list invalidates it.
+   */
+  private minSim: Float32Array;
+  private minPos: Int32Array;
+  private minOk: Uint8Array;
 
   constructor(
     readonly k: number,
@@ -53,6 +61,9 @@ export class NeighbourIndex {
     this.ids = new Int32Array(initialItems * k);
     this.sims = new Float32Array(initialItems * k);
     this.sizes = new Int32Array(initialItems);
+    this.minSim = new Float32Array(initialItems);
+    this.minPos = new Int32Array(initialItems);
+    this.minOk = new Uint8Array(initialItems);
   }
 
   private ensure(a: number): void {
@@ -68,6 +79,15 @@ export class NeighbourIndex {
     this.ids = ids;
     this.sims = sims;
     this.sizes = sizes;
+    const minSim = new Float32Array(n);
+    minSim.set(this.minSim);
+    const minPos = new Int32Array(n);
+    minPos.set(this.minPos);
+    const minOk = new Uint8Array(n);
+    minOk.set(this.minOk);
+    this.minSim = minSim;
+    this.minPos = minPos;
+    this.minOk = minOk;
   }
 
   /** Inserts or updates b in a's list with `sim`; a non-positive sim removes it. Returns whether a's list changed. */
@@ -77,37 +97,53 @@ export class NeighbourIndex {
     const size = this.sizes[a];
     const ids = this.ids;
     const sims = this.sims;
-    let minAt = -1;
-    let min = Infinity;
-    for (let i = base, end = base + size; i < end; i++) {
-      if (ids[i] === b) {
-        if (sim <= 0) {
-          // remove: move the last entry here
-          const last = end - 1;
-          ids[i] = ids[last];
-          sims[i] = sims[last];
-          this.sizes[a] = size - 1;
-          return true;
-        }
-        const changed = sims[i] !== Math.fround(sim);
+    const end = base + size;
+    let i = base;
+    while (i < end && ids[i] !== b) i++;
+    if (i < end) {
+      if (sim <= 0) {
+        // remove: move the last entry here
+        const last = end - 1;
+        ids[i] = ids[last];
+        sims[i] = sims[last];
+        this.sizes[a] = size - 1;
+        this.minOk[a] = 0;
+        return true;
+      }
+      const changed = sims[i] !== Math.fround(sim);
+      if (changed) {
         sims[i] = sim;
-        return changed;
+        this.minOk[a] = 0;
       }
-      if (sims[i] < min) {
-        min = sims[i];
-        minAt = i;
-      }
+      return changed;
     }
     if (sim <= 0) return false;
     if (size < this.k) {
-      ids[base + size] = b;
-      sims[base + size] = sim;
+      ids[end] = b;
+      sims[end] = sim;
       this.sizes[a] = size + 1;
+      this.minOk[a] = 0;
       return true;
     }
-    if (sim > min) {
-      ids[minAt] = b;
-      sims[minAt] = sim;
+    // b is not in the full list: it replaces the first weakest entry if it beats it
+    if (this.minOk[a] === 0) {
+      let min = Infinity;
+      let minAt = -1;
+      for (let j = base; j < end; j++) {
+        if (sims[j] < min) {
+          min = sims[j];
+          minAt = j;
+        }
+      }
+      this.minSim[a] = min;
+      this.minPos[a] = minAt;
+      this.minOk[a] = 1;
+    }
+    if (sim > this.minSim[a]) {
+      const at = this.minPos[a];
+      ids[at] = b;
+      sims[at] = sim;
+      this.minOk[a] = 0;
       return true;
     }
     return false;
@@ -130,6 +166,7 @@ export class NeighbourIndex {
       }
     }
     this.sizes[a] = size;
+    this.minOk[a] = 0;
   }
 
   size(a: number): number {
@@ -163,6 +200,9 @@ export class NeighbourIndex {
 
   /** Empties a's list. */
   clear(a: number): void {
-    if (a < this.sizes.length) this.sizes[a] = 0;
+    if (a < this.sizes.length) {
+      this.sizes[a] = 0;
+      this.minOk[a] = 0;
+    }
   }
 }

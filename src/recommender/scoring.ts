@@ -334,7 +334,8 @@ export class Scorer {
     this.ctry = ctry;
     this.trendCat = trendCat;
 
-    // Blend; the candidates that pass the filters go into a max-heap (built bottom-up, O(candidates)).
+    // Blend; the candidates go into a max-heap (built bottom-up, O(candidates)); the filters are checked only on
+    // the candidates popped from it (the top M of those that pass them are the same).
     if (this.heapIds.length < this.nTouched) {
       this.heapIds = new Int32Array(this.nTouched * 2);
       this.heapSc = new Float64Array(this.nTouched * 2);
@@ -347,7 +348,6 @@ export class Scorer {
       const a = c << 2;
       const s = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2] + wTr * acc[a + 3];
       if (s <= 0) continue;
-      if (!this.passes(c, checkWindow)) continue;
       hIds[cnt] = c;
       hSc[cnt] = s;
       cnt++;
@@ -355,10 +355,11 @@ export class Scorer {
     for (let i = (cnt >> 1) - 1; i >= 0; i--) siftDownMax(hIds, hSc, cnt, i, hIds[i], hSc[i]);
     this.heapSize = cnt;
     this.popped = 0;
-    this.selLimit = Math.min(m, cnt);
-    if (this.selIds.length < this.selLimit) {
-      this.selIds = new Int32Array(this.selLimit * 2);
-      this.selScores = new Float64Array(this.selLimit * 2);
+    this.selLimit = m;
+    this.checkWindow = checkWindow;
+    if (this.selIds.length < m) {
+      this.selIds = new Int32Array(m * 2);
+      this.selScores = new Float64Array(m * 2);
     }
     return this.diversify(n);
   }
@@ -366,19 +367,30 @@ export class Scorer {
   private heapSize = 0;
   private popped = 0;
   private selLimit = 0;
+  private checkWindow = false;
 
-  /** Makes the selection hold at least `upTo` + 1 entries (best first) when the top M has that many; false if not. */
+  /**
+   * Makes the selection hold at least `upTo` + 1 entries (best first, each passing the filters) when the top M
+   * of the candidates that pass the filters has that many; false if not.
+   */
   private pull(upTo: number): boolean {
     if (upTo >= this.selLimit) return false;
     const hIds = this.heapIds;
     const hSc = this.heapSc;
     while (this.popped <= upTo) {
       const size = this.heapSize;
-      this.selIds[this.popped] = hIds[0];
-      this.selScores[this.popped] = hSc[0];
-      this.popped++;
+      if (size === 0) {
+        this.selLimit = this.popped;
+        return false;
+      }
+      const c = hIds[0];
+      const s = hSc[0];
       this.heapSize = size - 1;
       if (size > 1) siftDownMax(hIds, hSc, size - 1, 0, hIds[size - 1], hSc[size - 1]);
+      if (!this.passes(c, this.checkWindow)) continue;
+      this.selIds[this.popped] = c;
+      this.selScores[this.popped] = s;
+      this.popped++;
     }
     return true;
   }
@@ -428,11 +440,12 @@ export class Scorer {
       this.rest = new Int32Array(n * 2);
     }
     const out = this.chosen;
-    const k = this.selLimit;
-    if (d.mode === 'none' || k <= 1) {
-      const len = Math.min(n, k);
-      if (len > 0) this.pull(len - 1);
-      for (let i = 0; i < len; i++) out[i] = i;
+    if (d.mode === 'none') {
+      let len = 0;
+      while (len < n && this.pull(len)) {
+        out[len] = len;
+        len++;
+      }
       return len;
     }
     const ids = this.selIds;
@@ -470,7 +483,8 @@ export class Scorer {
       return len;
     }
     // MMR with content similarity: λ·relevance − (1 − λ)·max similarity to what is already chosen.
-    this.pull(k - 1);
+    let k = 0;
+    while (this.pull(k)) k++;
     const content = this.src.content;
     const pool: number[] = [];
     for (let i = 0; i < k; i++) pool.push(i);

@@ -48,6 +48,8 @@ export interface SegmentRule {
   id: string;
   description: string | null;
   when: Expr;
+  /** Keep a set of the segment's member user ids (`members: true`); counts are always kept. */
+  members: boolean;
   pos: Position;
 }
 
@@ -349,18 +351,22 @@ export function parseSegmentRules(text: string, cfg: FeatureConfig, file = '<rul
     }
     let description: string | null = null;
     let whenNode: unknown = undefined;
+    let members = false;
     for (const p of body.items) {
       const k = keyOf(p);
       if (k === 'description') description = isScalar(p.value) ? String(p.value.value) : null;
       else if (k === 'when') whenNode = p.value;
-      else fail(p.key, `unknown segment field "${k}"; allowed: description, when`);
+      else if (k === 'members') {
+        if (isScalar(p.value) && typeof p.value.value === 'boolean') members = p.value.value;
+        else fail(p.value ?? p.key, '"members" must be true or false');
+      } else fail(p.key, `unknown segment field "${k}"; allowed: description, when, members`);
     }
     if (whenNode === undefined) {
       fail(pair.key, 'segment without "when"');
       continue;
     }
     const when = exprOf(whenNode, 0);
-    if (when) rules.push({ id, description, when, pos: posOf(pair.key as YNode) });
+    if (when) rules.push({ id, description, when, members, pos: posOf(pair.key as YNode) });
   }
   seg = null;
   if (errors.length) throw new SegmentRulesError(file, errors);

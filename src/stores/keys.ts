@@ -24,6 +24,8 @@ export class Keys {
   userRecommender(userId: string) { return this.user(userId, 'rec'); }
   /** Hash: an item's co-occurrence row (pairs with greater item ids), its norm "_n", applied offsets. */
   itemCooc(itemId: string) { return `${this.prefix}:{i:${itemId}}:co`; }
+  /** Set: users whose current recommendation list holds the item (to correct them when it goes away). */
+  itemHolders(itemId: string) { return `${this.prefix}:{i:${itemId}}:holders`; }
   /** Pattern matching every co-occurrence row (for loading the model at start-up). */
   itemCoocPattern() { return `${this.prefix}:{i:*}:co`; }
   /** String: the last offset of the micro-batch being applied (a write-ahead marker for exact replays). */

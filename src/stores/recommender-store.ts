@@ -58,6 +58,31 @@ export class RecommenderStore {
   /** Bounds how long one call keeps Redis busy (a script blocks every other client while it runs). */
   static readonly ROWS_PER_CALL = 250;
 
+  /**
+   * The holders index: for each item, the users whose current list holds it, so a catalog change can find
+   * the lists to correct. Sets, so a repeated update is harmless; one command per changed item.
+   */
+  async updateHolders(userId: string, before: string[], after: string[]): Promise<void> {
+    const was = new Set(before);
+    const now = new Set(after);
+    await Promise.all([
+      ...after.filter((i) => !was.has(i)).map((i) => this.redis.sadd(this.keys.itemHolders(i), userId)),
+      ...before.filter((i) => !now.has(i)).map((i) => this.redis.srem(this.keys.itemHolders(i), userId)),
+    ]);
+  }
+
+  async holders(itemId: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.itemHolders(itemId));
+  }
+
+  /** The source partition a user's recommender state belongs to (from its applied-offset field), or null. */
+  async userPartition(userId: string, topic: string): Promise<number | null> {
+    const fields = await this.redis.hkeys(this.keys.userRecommender(userId));
+    const prefix = `o:${topic}:`;
+    const f = fields.find((x) => x.startsWith(prefix));
+    return f === undefined ? null : Number(f.slice(prefix.length));
+  }
+
   /** The deployment's decay epoch: the first worker to ask sets it, every later one reads the same value. */
   async decayEpoch(candidate: number): Promise<number> {
     await this.redis.hsetnx(this.keys.meta(), 'decayEpoch', String(candidate));

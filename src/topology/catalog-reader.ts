@@ -15,6 +15,8 @@ import { log } from '../log.js';
 export class CatalogReader {
   private consumer: StreamConsumer | null = null;
   items = 0;
+  /** Called after an item became unavailable or was deleted (source = topic:partition:offset). */
+  onGone: (itemId: string, source: string) => void = () => {};
   constructor(
     private readonly kafka: StreamClient,
     private readonly topic: string,
@@ -41,12 +43,18 @@ export class CatalogReader {
     await consumer.run(async (batch) => {
       for (const m of batch.records) {
         try {
+          const source = `${batch.topic}:${batch.partition}:${m.offset}`;
           if (m.value === null) {
             const id = m.key?.toString('utf8');
-            if (id) this.rec.upsertItem({ itemId: id, title: null, categories: [], tags: [], price: null, available: false, deleted: true, updatedAt: 0 });
+            if (id) {
+              this.rec.upsertItem({ itemId: id, title: null, categories: [], tags: [], price: null, available: false, deleted: true, updatedAt: 0 });
+              this.onGone(id, source);
+            }
           } else {
-            this.rec.upsertItem(await this.codec.decodeItem(m.value, this.maxBytes));
+            const item = await this.codec.decodeItem(m.value, this.maxBytes);
+            this.rec.upsertItem(item);
             this.items++;
+            if (!item.available || item.deleted) this.onGone(item.itemId, source);
           }
         } catch (err) {
           // The group's item processor dead-letters bad catalog records; here they are only skipped.

@@ -35,6 +35,8 @@ interface StoredState {
   lt: number;
   /** Hash of the last emitted list: emit only when it changes. */
   lh: string;
+  /** Item ids of the last emitted list (for the holders index). */
+  li?: string[];
 }
 
 export interface RecommendDeps {
@@ -96,11 +98,13 @@ export class RecommendStage {
     const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));
     const offsetOf = new Map<string, number>();
     const lastHash = new Map<string, string>();
+    const lastItems = new Map<string, string[]>();
     users.forEach((u, i) => {
       offsetOf.set(u, stored[i].offset);
       const parsed = stored[i].state ? (JSON.parse(stored[i].state!) as StoredState) : null;
       rec.users.set(u, parsed ? this.toUserState(parsed) : newUserState());
       lastHash.set(u, parsed?.lh ?? '');
+      lastItems.set(u, parsed?.li ?? []);
     });
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
@@ -143,9 +147,15 @@ export class RecommendStage {
       const replayed = !fresh.some((r) => r.event.userId === u);
       // A replayed user's list is emitted again: the crash may have come between apply and produce.
       if (replayed || hash !== lastHash.get(u)) emit.push(u);
-      if (replayed) return;
-      const state = this.toStored(rec.users.get(u)!, hash);
+      const items = lists.get(u)!.items.map((i) => i.itemId);
+      if (replayed) {
+        // The holders index may have missed this list if the crash came before it was updated.
+        await d.store.updateHolders(u, [], items);
+        return;
+      }
+      const state = this.toStored(rec.users.get(u)!, hash, items);
       await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
+      if (hash !== lastHash.get(u)) await d.store.updateHolders(u, lastItems.get(u)!, items);
     }));
 
     const out: OutboundRecord[] = [];
@@ -168,7 +178,7 @@ export class RecommendStage {
     return u;
   }
 
-  private toStored(u: UserState, lh: string): StoredState {
+  private toStored(u: UserState, lh: string, li: string[]): StoredState {
     const items = this.d.rec.items;
     return {
       h: { i: u.history.items.map((x) => items.name(x)), w: [...u.history.weights], t: [...u.history.times] },
@@ -176,7 +186,32 @@ export class RecommendStage {
       c: u.country,
       lt: u.lastTime,
       lh,
+      li,
     };
+  }
+
+  /**
+   * Recomputes one user's list after the catalog changed (an item in it became unavailable or was deleted) and
+   * emits it when it changed. Runs as a job of the user's partition task, so it never overlaps a micro-batch;
+   * the user's state keeps its offset (compare-and-set with the same value), only the list fields change.
+   * Returns the record to emit, or null.
+   */
+  async correct(topic: string, partition: number, userId: string, source: string): Promise<OutboundRecord | null> {
+    const { d } = this;
+    const field = Keys.partitionField(topic, partition);
+    const stored = await d.store.loadUser(userId, field);
+    if (!stored.state || stored.offset < 0) return null;
+    const parsed = JSON.parse(stored.state) as StoredState;
+    d.rec.users.set(userId, this.toUserState(parsed));
+    const items = d.rec.recommend(userId, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
+    const list: Recommendations = { userId, items, strategy: STRATEGY, sourceEventId: null, sourceEventTime: null, generatedAt: Date.now() };
+    const hash = listHash(list);
+    if (hash === parsed.lh) return null;
+    const ids = items.map((i) => i.itemId);
+    await d.store.commitUser(userId, field, stored.offset, stored.offset, JSON.stringify(this.toStored(d.rec.users.get(userId)!, hash, ids)));
+    await d.store.updateHolders(userId, parsed.li ?? [], ids);
+    await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
+    return { key: userId, value: await d.codec.encodeRecommendations(list), headers: { 'attune.source': source } };
   }
 }
 

@@ -89,6 +89,10 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const warm = await recommend.warmUp();
   log.info(warm, 'recommender model loaded from Redis');
   const catalog = new CatalogReader(kafka, topics.items, cfg.groupId, codec, rec, cfg.maxMessageBytes);
+  // An item that goes away: users of this worker's partitions whose current list holds it get a corrected list.
+  catalog.onGone = (itemId, source) => {
+    void correctHolders(itemId, source).catch((err) => log.warn({ err: errorMessage(err) }, 'could not correct lists holding a removed item'));
+  };
   await catalog.start();
   log.info({ items: catalog.items }, 'catalog loaded');
   const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics, segments, recommend, recommendStore });
@@ -185,6 +189,24 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
         log.info({ topic: batch.topic, partition: batch.partition }, 'recovered');
       },
     };
+  }
+
+  async function correctHolders(itemId: string, source: string): Promise<void> {
+    if (!state.joined) return; // at start-up the catalog is read before partitions are assigned
+    for (const userId of await recommendStore.holders(itemId)) {
+      const p = await recommendStore.userPartition(userId, topics.events);
+      if (p === null || !assignedEvents.has(p)) continue;
+      const key = `${topics.events}:${p}`;
+      let task = tasks.get(key);
+      if (!task) tasks.set(key, (task = new PartitionTask(topics.events, p)));
+      await task.submit(async () => {
+        const out = await recommend.correct(topics.events, p, userId, source);
+        if (out) {
+          await producer.send(topics.recommendations, [out]);
+          metrics.recommendationsOut.inc();
+        }
+      }, { shouldContinue: () => !state.stopping && assignedEvents.has(p), onRetry: () => {}, onRecovered: () => {} });
+    }
   }
 
   // The punctuator: when a partition is idle, its event-time watermark follows the wall clock so that timed

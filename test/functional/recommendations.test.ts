@@ -95,6 +95,24 @@ describe('recommendations in the worker', () => {
     expect(rowBefore.tin).toBeUndefined();
   });
 
+  it('an item that becomes unavailable is taken out of the lists that hold it, without new events', async () => {
+    const before = await listsOf('alice');
+    expect(before.at(-1)!.list.items.map((i) => i.itemId)).toContain('spoon');
+    await produceCatalog(producer, codec, topics, [item('spoon', 'Tea Spoon', false)]);
+    const after = await waitFor(async () => { const l = await listsOf('alice'); return l.length > before.length ? l : null; }, 'alice\'s corrected list');
+    const fixed = after.at(-1)!;
+    expect(fixed.source).toMatch(new RegExp(`^${topics.items}:\\d+:\\d+$`));
+    expect(fixed.list.items.map((i) => i.itemId)).not.toContain('spoon');
+    expect(fixed.list.items[0].itemId).toBe('saucer');
+    // Only lists that held the item were corrected: every other user's list is unchanged.
+    for (const u of ['u1', 'u2', 'u3', 'u4']) {
+      const lists = await listsOf(u);
+      const last = lists.at(-1)!;
+      expect(last.list.items.map((i) => i.itemId)).not.toContain('spoon');
+      if (last.source.startsWith(topics.items)) expect(lists.at(-2)!.list.items.map((i) => i.itemId)).toContain('spoon');
+    }
+  });
+
   it('a restarted worker recommends from what Redis holds', async () => {
     await worker!.stop();
     worker = await startWorker(cfg, kafka);
