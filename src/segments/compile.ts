@@ -5,6 +5,7 @@
  * first-seen threshold crossed, a session timing out), so the next change is found exactly by walking the merged
  * breakpoints of its conditions.
  */
+import { createHash } from 'node:crypto';
 import type { FeatureConfig } from '../features/config.js';
 import type { FeatureView } from '../features/view.js';
 import type { Condition, Expr, SegmentRule } from './rules.js';
@@ -12,11 +13,19 @@ import type { Condition, Expr, SegmentRule } from './rules.js';
 export interface SegmentInfo {
   id: string;
   description: string | null;
+  /** Whether a member set is kept for the segment (`members: true`). */
+  members: boolean;
 }
 
 export interface CompiledSegments {
   /** Segment ids in file order. */
   readonly segments: readonly SegmentInfo[];
+  /**
+   * Hash of everything membership (and member sets, and timers) depends on: the segments' ids, rules and
+   * `members` flags, and the feature configuration. Positions, descriptions, comments and layout are ignored.
+   * Stored per partition; a worker whose fingerprint differs re-evaluates every known user of the partition.
+   */
+  readonly fingerprint: string;
   /** Segments the user is in at `now` (now >= every event time applied to the view's state). */
   evaluate(view: FeatureView, now: number): Set<string>;
   /** Per segment: the earliest time > now at which membership changes without new events (absent = never). */
@@ -68,7 +77,8 @@ export function compileRules(rules: readonly SegmentRule[], cfg: FeatureConfig):
   };
 
   return {
-    segments: rules.map((r) => ({ id: r.id, description: r.description })),
+    segments: rules.map((r) => ({ id: r.id, description: r.description, members: r.members })),
+    fingerprint: rulesFingerprint(rules, cfg),
     evaluate(view, now) {
       const out = new Set<string>();
       for (const c of compiled) {
@@ -93,6 +103,25 @@ export function compileRules(rules: readonly SegmentRule[], cfg: FeatureConfig):
       return best;
     },
   };
+}
+
+/** See CompiledSegments.fingerprint. Pure and stable across processes (sha256, hex, first 32 chars). */
+export function rulesFingerprint(rules: readonly SegmentRule[], cfg: FeatureConfig): string {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v instanceof Map) return [...v.entries()].sort((a, b) => Number(a[0]) - Number(b[0])).map(strip);
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) if (k !== 'pos') out[k] = strip((v as Record<string, unknown>)[k]);
+      return out;
+    }
+    return v;
+  };
+  const canonical = JSON.stringify({
+    segments: rules.map((r) => ({ id: r.id, members: r.members, when: strip(r.when) })),
+    features: strip(cfg),
+  });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 }
 
 function evalExpr(e: CExpr, truth: boolean[] | ((i: number) => boolean)): boolean {
