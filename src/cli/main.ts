@@ -11,6 +11,7 @@ import { register as registerTopics } from './commands/topics.js';
 import { register as registerShow } from './commands/show.js';
 import { register as registerLag } from './commands/lag.js';
 import { register as registerReset } from './commands/reset.js';
+import { register as registerSegments } from './commands/segments.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerTopics(program);
 registerShow(program);
 registerLag(program);
 registerReset(program);
+registerSegments(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

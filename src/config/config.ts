@@ -47,6 +47,7 @@ export const SETTINGS = {
   recentItems: s('ATTUNE_RECENT_ITEMS', int(1, 1000), 20, 'distinct recent items kept per user'),
   recommendationCount: s('ATTUNE_RECOMMENDATIONS', int(1, 200), 10, 'items per emitted recommendation list'),
   recommendationTtlSeconds: s('ATTUNE_RECS_TTL_SECONDS', int(60, 365 * 86_400), 7 * 86_400, 'lifetime of the stored current list, in seconds'),
+  decayEpoch: s('ATTUNE_DECAY_EPOCH', z.coerce.number().int(), Date.UTC(2020, 0, 1), 'epoch ms of the co-occurrence decay clock, the same for every worker of a deployment (event times within ~15 years of it keep full precision)'),
   recommenderConfig: s('ATTUNE_RECOMMENDER_CONFIG', z.string().min(1).optional(), undefined, 'the path of a JSON file with recommender settings (see docs/recommender.md); leave unset for the defaults'),
   segmentRules: s('ATTUNE_SEGMENT_RULES', z.string().min(1), 'config/segments.yaml', 'the path of the segment rule file (YAML or JSON), e.g. config/segments.yaml'),
   featureWindows: s('ATTUNE_FEATURE_WINDOWS', list(z.string().regex(/^\d+(ms|s|m|h|d|w)$/, 'must be a duration such as 1h, 24h, 7d')), ['1h', '24h', '7d', '30d', '90d'], 'comma-separated window lengths, e.g. 1h,24h,7d,30d,90d'),

@@ -17,6 +17,8 @@ export class CollaborativeModel {
   private readonly simKind: 'cosine' | 'llr';
   private readonly minCooc: number;
   private epochSet = false;
+  /** Set by setEpoch: the stored counts are shared, so this model must never rebase them on its own. */
+  private fixedEpoch = false;
   private now = 0;
   /** Sink that applies each pair to the state and offers the fresh similarity to both lists. */
   private readonly sink: CoocDeltaSink;
@@ -73,7 +75,7 @@ export class CollaborativeModel {
       this.epochSet = true;
     }
     if (time > this.now) this.now = time;
-    if (this.clock.needsRebase(time)) {
+    if (!this.fixedEpoch && this.clock.needsRebase(time)) {
       const f = this.clock.rebase(time);
       this.state.rescale(f);
       for (let i = 0; i < this.refreshedAt.length; i++) this.refreshedAt[i] *= f;
@@ -85,6 +87,8 @@ export class CollaborativeModel {
   learn(history: UserHistory, item: number, weight: number, time: number): UserHistory {
     if (!(weight > 0)) return history;
     const scale = this.tick(time);
+    // issue the ~H random table reads together (they overlap in the CPU) before the dependent update chain
+    this.state.prefetch(item, history.items, history.items.length);
     const next = interactionDeltas(history, item, weight, time, scale, this.params, this.sink);
     this.maybeRefresh(item);
     return next;
@@ -104,6 +108,8 @@ export class CollaborativeModel {
     }
     if (n > this.refreshedAt[item] * this.refreshRatio) {
       this.refreshedAt[item] = n;
+      const nb = this.neighbours.raw(item);
+      this.state.prefetch(item, nb.ids.subarray(nb.offset, nb.offset + nb.size), nb.size);
       this.neighbours.refresh(item, (b) => this.sim(item, b));
     }
   }
@@ -120,6 +126,7 @@ export class CollaborativeModel {
   setEpoch(epoch: number): void {
     this.clock.epoch = epoch;
     this.epochSet = true;
+    this.fixedEpoch = true;
   }
 
   /** Micro-batch path: apply combined deltas, then update neighbour lists of every touched pair/item. */

@@ -91,6 +91,24 @@ export class CoocState implements CoocDeltaSink {
     return v;
   }
 
+  /**
+   * Reads the home slots of the pairs (a, others[i]) without using them: independent loads the CPU overlaps, so
+   * the dependent update chain that follows finds them in cache (the table is far larger than the caches).
+   * Changes nothing.
+   */
+  prefetch(a: number, others: ArrayLike<number>, n: number): void {
+    const table = this.table;
+    const mask = this.mask;
+    let x = 0;
+    for (let i = 0; i < n; i++) {
+      const b = others[i];
+      x += table[slotOf(a < b ? a : b, a < b ? b : a, mask) * 2];
+    }
+    this.sink += x;
+  }
+  /** Keeps `prefetch` reads alive (never read otherwise). */
+  private sink = 0;
+
   pair(a: number, b: number, inc: number): void {
     this.add(a, b, inc);
   }

@@ -307,23 +307,37 @@ export class Scorer {
     const checkWindow = markWindow && user !== undefined;
     const touched = this.touched;
 
+    // A floor under the top M: the scores without trending (p) are lower bounds of the final scores, so when M
+    // candidates that pass the filters have p ≥ T (T the M-th largest such p), a candidate scoring < T cannot
+    // enter the top M. Only candidates with p > wTr are counted: a trending-only candidate scores at most wTr·1
+    // < T, so the trending lists then only add to existing candidates. The result is the same as without the
+    // floor, with less work (fewer candidates in the heap, no trending-only candidates).
+    let floor = 0;
+    let onlyExisting = false;
+    const n1 = this.nTouched;
+    if (this.pBuf.length < n1) this.pBuf = new Float64Array(n1 * 2);
+    if (this.pSel.length < n1) this.pSel = new Float64Array(n1 * 2);
+    const pBuf = this.pBuf;
+    if (!cold) {
+      const pSel = this.pSel;
+      let nSel = 0;
+      for (let t = 0; t < n1; t++) {
+        const c = touched[t];
+        const a = c << 2;
+        const p = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2];
+        pBuf[t] = p;
+        if (p > wTr && this.passes(c, checkWindow)) pSel[nSel++] = p;
+      }
+      if (nSel >= m && m > 0) {
+        floor = kthLargest(pSel, nSel, m);
+        onlyExisting = wTr > 0;
+      }
+    }
+
     // Trending: country (cascade first), category of the newest item, global.
     const ctry = country ?? user?.country ?? null;
     let trendCat = -1;
     if (b.trending > 0 || cold) {
-      // A trending-only candidate scores at most wTr·1; when M candidates passing the filters already score
-      // more without trending, no trending-only candidate can enter the top M: only existing ones get theirs.
-      let onlyExisting = false;
-      if (!cold) {
-        let above = 0;
-        for (let t = 0, nt = this.nTouched; t < nt && above < m; t++) {
-          const c = touched[t];
-          const a = c << 2;
-          const p = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2];
-          if (p > wTr && this.passes(c, checkWindow)) above++;
-        }
-        onlyExisting = above >= m;
-      }
       this.addTrending((this.globalScope ??= this.src.trending.scope('global')), 0.5, ReasonCode.TrendingGlobal, onlyExisting);
       if (!cold) {
         trendCat = this.src.categoryOf(hist.items[hist.items.length - 1]);
@@ -346,8 +360,14 @@ export class Scorer {
     for (let t = 0, nt = this.nTouched; t < nt; t++) {
       const c = touched[t];
       const a = c << 2;
-      const s = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2] + wTr * acc[a + 3];
-      if (s <= 0) continue;
+      let s: number;
+      if (t < n1 && !cold) {
+        const p = pBuf[t];
+        // s = p + wTr·trend ≤ p + wTr (trend ≤ 1): below the floor without reading the trend
+        if (p + wTr < floor) continue;
+        s = p + wTr * acc[a + 3];
+      } else s = wC * acc[a] + wT * acc[a + 1] + wB * acc[a + 2] + wTr * acc[a + 3];
+      if (s <= 0 || s < floor) continue;
       hIds[cnt] = c;
       hSc[cnt] = s;
       cnt++;
@@ -364,6 +384,8 @@ export class Scorer {
     return this.diversify(n);
   }
 
+  private pBuf = new Float64Array(1024);
+  private pSel = new Float64Array(1024);
   private heapSize = 0;
   private popped = 0;
   private selLimit = 0;
@@ -516,6 +538,33 @@ export class Scorer {
     this.catStamp = s;
     this.catCount = c;
   }
+}
+
+/** The k-th largest of xs[0..n) (1 ≤ k ≤ n); reorders xs. */
+function kthLargest(xs: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = xs[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (xs[i] > pivot) i++;
+      while (xs[j] < pivot) j--;
+      if (i <= j) {
+        const t = xs[i];
+        xs[i] = xs[j];
+        xs[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return xs[want];
+  }
+  return xs[want];
 }
 
 /** Max-heap (root = best by score desc, then id asc) sift-down of (c, s) from position i within [0, size). */

@@ -2,6 +2,8 @@ import type { SegmentChange } from '../domain/events.js';
 
 /** Cause of a re-evaluation that no event triggered (a timer fired). */
 export const TIME_CAUSE = 'time';
+/** Cause of a re-evaluation after the rule file changed (a worker restarted with other rules). */
+export const RULES_CAUSE = 'rules';
 
 /**
  * Pure SegmentTracker step: the entries and exits between two memberships, sorted by segment id

@@ -8,10 +8,13 @@
  *    last partition offset whose processing the user's state reflects, `lc:<topic>:<partition>` the user's changes
  *    after the partition's progress offset (not yet known to be emitted). Written by commitSegmentUser (CAS on o).
  *  - `{u:<id>}:segments` set: the user's segments, rewritten in the same script.
- *  - `{p:<topic>:<partition>}:segstate` hash: `wm`, `o`, `wall`, `late`, `pending`; `{p:...}:timers` zset.
- *    Written by commitSegmentPartition (CAS on o and wm) after every user write of the batch succeeded.
+ *  - `{p:<topic>:<partition>}:segstate` hash: `wm`, `o`, `wall`, `late`, `pending`, `rules` (fingerprint), `rgen`,
+ *    `msets`; `{p:...}:timers` zset; `{p:...}:users` set (known users, for rule re-evaluations);
+ *    `{p:...}:members:<segment>` sets (segments with `members: true`; a segment's members = the union over
+ *    partitions). All written by commitSegmentPartition (CAS on o and wm) after every user write succeeded.
  *  - `{g}:segcounts` hash with `{g}:segapplied`: counts applied once per source offset (applySegmentCounts).
  */
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
@@ -41,9 +44,26 @@ export interface StoredPartition {
   wall: number | null;
   late: number[];
   pending: PendingChange[];
+  /** Fingerprint of the rules the partition's users were last evaluated with; null when never stored. */
+  rules: string | null;
+  /** Number of completed rule re-evaluations (sequence base of their count deltas). */
+  rgen: number;
   /** The raw values the CAS compares against. */
   raw: { offset: string; watermark: string };
 }
+
+/** What commitPartition writes besides the partition state and the timers. */
+export interface PartitionExtras {
+  /** Users to add to the partition's known-users index (users with feature state). */
+  knownUsers?: string[];
+  /** Member set states [segmentId, userId, 1 | 0] (segments with `members: true`). */
+  members?: Array<[string, string, 0 | 1]>;
+  /** Store this rules fingerprint (end of a re-evaluation) and keep member sets only for `memberSegments`. */
+  fingerprint?: string;
+  memberSegments?: string[];
+}
+
+const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 
 export class FeatureStore {
   readonly keys: Keys;
@@ -63,6 +83,33 @@ export class FeatureStore {
   /** The user's current segments, sorted. */
   async readSegments(userId: string): Promise<string[]> {
     return (await this.redis.smembers(this.keys.userSegments(userId))).sort();
+  }
+
+  /**
+   * Members of a segment configured with `members: true`, sorted: the union of the per-partition member sets.
+   * With `partitions` (the events topic and its partition count) it reads exactly those sets; without, it finds
+   * them with SCAN on every master (a Cluster spreads them over slots).
+   */
+  async segmentMembers(segmentId: string, partitions?: { topic: string; count: number }): Promise<string[]> {
+    let keys: string[];
+    if (partitions) {
+      keys = Array.from({ length: partitions.count }, (_, p) => this.keys.partitionMembers(partitions.topic, p, segmentId));
+    } else {
+      const pattern = `${globEscape(this.keys.prefix)}:{p:*}:members:${globEscape(segmentId)}`;
+      const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+      const found = new Set<string>();
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          for (const k of batch) found.add(k);
+        } while (cursor !== '0');
+      }
+      keys = [...found];
+    }
+    const sets = await Promise.all(keys.map((k) => this.redis.smembers(k)));
+    return [...new Set(sets.flat())].sort();
   }
 
   /** Member count per segment (all partitions). */
@@ -87,8 +134,12 @@ export class FeatureStore {
   }
 
   async loadPartition(topic: string, partition: number): Promise<StoredPartition> {
-    const [wm, o, wall, late, pending] = await this.redis.hmget(this.keys.partitionSegmentState(topic, partition), 'wm', 'o', 'wall', 'late', 'pending');
+    const [wm, o, wall, late, pending, rules, rgen] = await this.redis.hmget(
+      this.keys.partitionSegmentState(topic, partition), 'wm', 'o', 'wall', 'late', 'pending', 'rules', 'rgen',
+    );
     return {
+      rules: rules ?? null,
+      rgen: rgen ? Number(rgen) : 0,
       watermark: wm ? Number(wm) : null,
       offset: o === null ? -1 : Number(o),
       wall: wall ? Number(wall) : null,
@@ -102,6 +153,26 @@ export class FeatureStore {
   async readProgress(topic: string, partition: number): Promise<number> {
     const v = await this.redis.get(this.keys.partitionProgress(topic, partition));
     return v === null ? -1 : Number(v);
+  }
+
+  /** The partition's known users (users whose feature state it wrote), sorted; SSCAN, so any size works. */
+  async knownUsers(topic: string, partition: number): Promise<string[]> {
+    const key = this.keys.partitionUsers(topic, partition);
+    const out = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.sscan(key, cursor, 'COUNT', 1000);
+      cursor = next;
+      for (const id of batch) out.add(id);
+    } while (cursor !== '0');
+    return [...out].sort();
+  }
+
+  /** Each user's last offset of the partition reflected in its state (-1 when none). */
+  async userOffsets(userIds: string[], topic: string, partition: number): Promise<number[]> {
+    const field = Keys.partitionField(topic, partition);
+    const raw = await Promise.all(userIds.map((id) => this.redis.hget(this.keys.userFeatures(id), field)));
+    return raw.map((v) => (v === null ? -1 : Number(v)));
   }
 
   /** Users whose timer is due at or before `upTo`. */
@@ -140,11 +211,14 @@ export class FeatureStore {
     topic: string, partition: number, expected: StoredPartition['raw'],
     next: { offset: number; watermark: number | null; wall: number; late: number[]; pending: PendingChange[] },
     timers: Array<[string, number | false]>,
+    extra: PartitionExtras = {},
   ): Promise<void> {
     const res = await this.redis.commitSegmentPartition(
-      this.keys.partitionSegmentState(topic, partition), this.keys.partitionTimers(topic, partition),
+      this.keys.partitionSegmentState(topic, partition), this.keys.partitionTimers(topic, partition), this.keys.partitionUsers(topic, partition),
       expected.offset, expected.watermark, next.offset, next.watermark === null ? '' : String(next.watermark),
       next.wall, JSON.stringify(next.late), JSON.stringify(next.pending), JSON.stringify(timers),
+      JSON.stringify(extra.knownUsers ?? []), JSON.stringify(extra.members ?? []), this.keys.partitionMembersPrefix(topic, partition),
+      extra.fingerprint ?? '', JSON.stringify(extra.memberSegments ?? []),
     );
     checkScriptResult('commitSegmentPartition', Number(res));
   }

@@ -47,16 +47,25 @@ export class Keys {
   userFeatures(userId: string) { return this.user(userId, 'features'); }
   /** Set: the segments the user is in (for readers; the hash's `seg` is what the worker computes from). */
   userSegments(userId: string) { return this.user(userId, 'segments'); }
-  /** Hash: a partition's segment state: `wm` (event-time watermark), `o` (last offset), `wall`, `late`, `pending`. */
+  /** Hash: a partition's segment state: `wm` (event-time watermark), `o` (last offset), `wall`, `late`, `pending`,
+   *  `rules` (fingerprint of the rules the state was last evaluated with), `rgen` (re-evaluations done), `msets`. */
   partitionSegmentState(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:segstate`; }
   /** Sorted set: the partition's timer index, member = user id, score = due event time. */
   partitionTimers(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:timers`; }
+  /** Set: the partition's known users (ids of users whose feature state the partition wrote), for re-evaluations. */
+  partitionUsers(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:users`; }
+  /** Prefix of the partition's member sets (`members: true` segments): `<prefix><segmentId>` is a set of user ids. */
+  partitionMembersPrefix(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:members:`; }
+  /** Set: the members of one segment among the partition's users (a segment's members = union over partitions). */
+  partitionMembers(topic: string, partition: number, segmentId: string) { return `${this.partitionMembersPrefix(topic, partition)}${segmentId}`; }
   /** Hash: segment id -> member count, over all partitions. */
   segmentCounts() { return `${this.prefix}:{g}:segcounts`; }
   /** Hash: last applied offset (`o:<topic>:<partition>`) or punctuation (`t:...`) of the segment counts. */
   segmentCountsApplied() { return `${this.prefix}:{g}:segapplied`; }
   /** Field of a user's pending (not yet known emitted) segment changes from one source partition. */
   static pendingField(topic: string, partition: number) { return `lc:${topic}:${partition}`; }
+  /** Field of the segment counts' last applied rules re-evaluation step of one partition. */
+  static rulesField(topic: string, partition: number) { return `r:${topic}:${partition}`; }
   /** Field of the segment counts' last applied punctuation of one partition. */
   static punctuationField(topic: string, partition: number) { return `t:${topic}:${partition}`; }
 

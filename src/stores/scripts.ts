@@ -44,8 +44,9 @@ export interface ScriptCommands {
     state: string, due: string, segmentIds: string, pending: string,
   ): Promise<number>;
   commitSegmentPartition(
-    state: string, timers: string, expectedOffset: string, expectedWatermark: string, newOffset: number, newWatermark: string,
-    wall: number, late: string, pending: string, timerUpdates: string,
+    state: string, timers: string, users: string, expectedOffset: string, expectedWatermark: string, newOffset: number,
+    newWatermark: string, wall: number, late: string, pending: string, timerUpdates: string, knownUsers: string,
+    memberUpdates: string, memberPrefix: string, fingerprint: string, memberSegments: string,
   ): Promise<number>;
   applySegmentCounts(counts: string, applied: string, field: string, last: number, deltas: string): Promise<number>;
 }

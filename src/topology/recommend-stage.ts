@@ -24,6 +24,7 @@ import type { RecommenderStore } from '../stores/recommender-store.js';
 import type { StateStore } from '../stores/state-store.js';
 import { Keys } from '../stores/keys.js';
 import { log } from '../log.js';
+import { ConfigError } from '../errors.js';
 
 export const STRATEGY = 'hybrid-v1';
 
@@ -54,9 +55,24 @@ export class RecommendStage {
   private epochReady = false;
   constructor(private readonly d: RecommendDeps) {}
 
+  /**
+   * The decay epoch is configuration (not the time of whichever event came first), so that results do not
+   * depend on how partitions interleave. The first worker records it; a worker configured differently refuses
+   * to mix its counts with the stored ones.
+   */
+  async checkEpoch(): Promise<void> {
+    const stored = await this.d.store.decayEpoch(this.d.cfg.decayEpoch);
+    if (stored !== this.d.cfg.decayEpoch) {
+      throw new ConfigError(`ATTUNE_DECAY_EPOCH=${this.d.cfg.decayEpoch} but this deployment's stored counts use ${stored}: set ATTUNE_DECAY_EPOCH=${stored} (or reset the deployment)`);
+    }
+    this.d.rec.collaborative.setEpoch(stored);
+    this.epochReady = true;
+  }
+
   /** Reads every co-occurrence row into the in-memory model and builds the neighbour lists. */
   async warmUp(): Promise<{ rows: number; pairs: number; ms: number }> {
     const started = Date.now();
+    await this.checkEpoch();
     const { rec } = this.d;
     const pairs: number[] = [];
     const rows = await this.d.store.forEachRow((itemId, fields) => {
@@ -89,10 +105,7 @@ export class RecommendStage {
     const { rec } = d;
     if (records.length === 0) return [];
     const field = Keys.partitionField(topic, partition);
-    if (!this.epochReady) {
-      rec.collaborative.setEpoch(await d.store.decayEpoch(records[0].event.eventTime));
-      this.epochReady = true;
-    }
+    if (!this.epochReady) await this.checkEpoch();
 
     const users = [...new Set(records.map((r) => r.event.userId))];
     const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));

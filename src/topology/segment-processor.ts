@@ -37,6 +37,23 @@
  *  - Punctuation (idle partition, wall clock) is not an offset: it fires users with the partition's last offset
  *    as source, and counts them under `t:<topic>:<partition>` with the new watermark as sequence. A crash in the
  *    middle of a punctuation can lose its emitted records and count deltas (the membership stays right).
+ *  - Known users and member sets: the partition script adds every loaded user with feature state to
+ *    `{p:...}:users` (the index a rules re-evaluation walks) and writes, for segments with `members: true`, the
+ *    loaded users' final membership into `{p:...}:members:<segment>`. Both are state (SADD/SREM of what the users
+ *    hold), not deltas, so a replay rewrites the same values: exactly-once by idempotence, in the partition's slot.
+ *  - Rules re-evaluation (`ensureRules`, "changing the rule file and restarting re-evaluates every known user"):
+ *    the segstate hash stores `rules`, the fingerprint of the rules its users were evaluated with. Before the
+ *    first micro-batch or punctuation of a partition (and as a job at assignment, on the partition's task), a
+ *    worker whose fingerprint differs re-evaluates every known user at the partition's watermark W: changes with
+ *    cause "rules", event time W and source offset o (the partition's last offset), new timers, member sets; then
+ *    it stores the fingerprint (and increments `rgen`). It is deferred (nothing written) while the state is not
+ *    at rest: progress < o, or a user ahead of the partition (a crashed batch is replayed first). Per chunk of
+ *    users (sorted ids, stable since no batch runs until it completes): produce the changes → count them under
+ *    `r:<topic>:<partition>` with sequence rgen·1e9 + the user's index (so a re-run skips deltas already
+ *    counted) → CAS-write the users (offset unchanged) → timers and member sets through the partition script
+ *    (CAS on o and wm). A crash re-runs it from the start at the next assignment / batch: users already written
+ *    yield no change, the others recompute the same changes (re-emitted, counted once). Only a restart with yet
+ *    other rules between the crash and the re-run can leave an emitted change that its re-run does not confirm.
  */
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
 import type { Codec } from '../registry/codec.js';
@@ -44,7 +61,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Config, TopicNames } from '../config/config.js';
 import type { OffsetEvent } from '../processors/ingest.js';
 import type { SegmentChange } from '../domain/events.js';
-import { FeatureStore, type PendingChange, type StoredUser } from '../stores/feature-store.js';
+import { FeatureStore, type PartitionExtras, type PendingChange, type StoredUser } from '../stores/feature-store.js';
+import { log } from '../log.js';
 import { Keys } from '../stores/keys.js';
 import { resolveFeatureConfig, type FeatureConfig } from '../features/config.js';
 import { applyEvent, eventCategories, type CategoryLookup } from '../features/state.js';
@@ -52,7 +70,7 @@ import { createFeatureView } from '../features/view.js';
 import { classifyLateness, TOO_LATE } from '../features/watermark.js';
 import { compileRules, type CompiledSegments } from '../segments/compile.js';
 import { loadSegmentRulesFile, SegmentRulesError } from '../segments/rules.js';
-import { segmentChanges, TIME_CAUSE, timerDue } from '../segments/tracker.js';
+import { segmentChanges, TIME_CAUSE, RULES_CAUSE, timerDue } from '../segments/tracker.js';
 import { ConfigError, RecordError } from '../errors.js';
 import { deadLetter } from './dead-letter.js';
 
@@ -272,6 +290,40 @@ export function runSegmentBatch(
   };
 }
 
+/**
+ * Pure core of a rules re-evaluation: every given user (with feature state) evaluated at the partition
+ * watermark `now` with `rules`. Changes carry cause "rules" and event time `now`, in (user, segment) order.
+ * `writes` are the users whose segments or timer changed (offset and pending unchanged); `finals` all users.
+ */
+export function reevaluateUsers(
+  ids: readonly string[], users: readonly StoredUser[], now: number, rules: CompiledSegments, features: FeatureConfig, emittedAt: number,
+): { changes: SegmentChange[]; writes: Array<[string, StoredUser]>; finals: Array<[string, StoredUser]> } {
+  const changes: SegmentChange[] = [];
+  const writes: Array<[string, StoredUser]> = [];
+  const finals: Array<[string, StoredUser]> = [];
+  ids.forEach((id, i) => {
+    const u = users[i]!;
+    const view = createFeatureView(u.features, features);
+    const next = [...rules.evaluate(view, now)].sort();
+    const nct = rules.nextChangeTime(view, now);
+    const due = nct === null ? null : timerDue(nct, features.timerResolutionMs);
+    changes.push(...segmentChanges(id, u.segments, next, now, RULES_CAUSE, emittedAt));
+    const same = due === u.due && next.length === u.segments.length && next.every((s, k) => s === u.segments[k]);
+    const fin = same ? u : { ...u, segments: next, due };
+    if (!same) writes.push([id, fin]);
+    finals.push([id, fin]);
+  });
+  return { changes, writes, finals };
+}
+
+/** Member set states [segment, user, 1 | 0] of the given users for the segments with member sets. */
+export function memberStates(memberSegments: readonly string[], finals: ReadonlyMap<string, readonly string[]>): Array<[string, string, 0 | 1]> {
+  const out: Array<[string, string, 0 | 1]> = [];
+  if (memberSegments.length === 0) return out;
+  for (const [id, segs] of finals) for (const s of memberSegments) out.push([s, id, segs.includes(s) ? 1 : 0]);
+  return out;
+}
+
 /** Binary min-heap of [due, userId] ordered by (due, userId), as in PartitionEngine. */
 class TimerHeap {
   private h: Array<[number, string]> = [];
@@ -339,6 +391,7 @@ export class SegmentProcessor {
    */
   async process(topic: string, partition: number, records: OffsetEvent[], raw?: InboundRecord[]): Promise<{ changes: number; tooLate: OffsetEvent[] }> {
     const { d } = this;
+    await this.ensureRules(topic, partition);
     if (records.length === 0) return { changes: 0, tooLate: [] };
     const [stored, progress] = await Promise.all([d.store.loadPartition(topic, partition), d.store.readProgress(topic, partition)]);
     const todo = records.filter((r) => r.offset > stored.offset);
@@ -358,7 +411,7 @@ export class SegmentProcessor {
     await Promise.all([...res.writes].map(([id, w]) => d.store.commitUser(id, topic, partition, w.expectedOffset, w.next.offset, w.next)));
     await d.store.commitPartition(topic, partition, stored.raw, {
       ...res.partition, wall: res.advanced || stored.wall === null ? this.now() : stored.wall,
-    }, res.timers);
+    }, res.timers, this.extras(users, res.writes));
     await this.countAndEmit(topic, partition, Keys.partitionField(topic, partition), res.partition.offset, res.changes, res.fresh, (c) => c.o);
 
     if (raw && res.tooLate.length) {
@@ -382,6 +435,7 @@ export class SegmentProcessor {
     const { d } = this;
     const idle = d.cfg.segmentIdleMs;
     if (idle <= 0) return 0;
+    await this.ensureRules(topic, partition);
     const stored = await d.store.loadPartition(topic, partition);
     if (stored.watermark === null || stored.wall === null || now - stored.wall < idle) return 0;
     const target = stored.watermark + (now - stored.wall);
@@ -392,9 +446,92 @@ export class SegmentProcessor {
     const progress = await d.store.readProgress(topic, partition);
     const res = runSegmentBatch([], stored, users, progress, { features: d.featureConfig, segments: d.rules, clock: this.now }, target);
     await Promise.all([...res.writes].map(([id, w]) => d.store.commitUser(id, topic, partition, w.expectedOffset, w.next.offset, w.next)));
-    await d.store.commitPartition(topic, partition, stored.raw, { ...res.partition, wall: now }, res.timers);
+    await d.store.commitPartition(topic, partition, stored.raw, { ...res.partition, wall: now }, res.timers, this.extras(users, res.writes));
     await this.countAndEmit(topic, partition, Keys.punctuationField(topic, partition), target, res.changes, res.fresh, () => target);
     return res.changes.length;
+  }
+
+  /** Known users (loaded users with feature state) and member set states for the partition script. */
+  private extras(users: ReadonlyMap<string, StoredUser>, writes: ReadonlyMap<string, UserWrite>): PartitionExtras {
+    const known: string[] = [];
+    const finals = new Map<string, string[]>();
+    for (const [id, u] of users) {
+      const w = writes.get(id);
+      if ((w ? w.next.offset : u.offset) >= 0) known.push(id);
+      finals.set(id, w ? w.next.segments : u.segments);
+    }
+    return { knownUsers: known, members: memberStates(this.memberSegments, finals) };
+  }
+
+  private readonly confirmed = new Set<string>();
+  private get memberSegments(): string[] {
+    return this.d.rules.segments.filter((s) => s.members).map((s) => s.id);
+  }
+
+  /** Forgets which partitions were found evaluated with this worker's rules (call on every assignment). */
+  resetRules(): void {
+    this.confirmed.clear();
+  }
+
+  /**
+   * Re-evaluates every known user of the partition when the stored rules fingerprint is not this worker's (see
+   * the header). Must run on the partition's task. Returns the number of changes emitted, or null when deferred
+   * (the partition state is not at rest yet: a later micro-batch or punctuation tries again).
+   */
+  async ensureRules(topic: string, partition: number, chunkSize = 500): Promise<number | null> {
+    const { d } = this;
+    const key = `${topic}:${partition}`;
+    if (this.confirmed.has(key)) return 0;
+    const fp = d.rules.fingerprint;
+    const stored = await d.store.loadPartition(topic, partition);
+    if (stored.rules === fp) {
+      this.confirmed.add(key);
+      return 0;
+    }
+    const progress = await d.store.readProgress(topic, partition);
+    if (progress < stored.offset) return null;
+    const ids = await d.store.knownUsers(topic, partition);
+    const offsets = await d.store.userOffsets(ids, topic, partition);
+    if (offsets.some((o) => o > stored.offset)) return null;
+    const W = stored.watermark;
+    const base = stored.rgen * 1e9;
+    const field = Keys.rulesField(topic, partition);
+    const partitionNext = { offset: stored.offset, watermark: W, wall: stored.wall ?? this.now(), late: stored.late, pending: stored.pending };
+    const emittedAt = this.now();
+    let emitted = 0;
+    for (let start = 0; W !== null && start < ids.length; start += chunkSize) {
+      // Users without feature state of this partition (offset -1) are not evaluated: no event, no segment.
+      const seqOf = new Map<string, number>();
+      for (let i = start; i < Math.min(start + chunkSize, ids.length); i++) if (offsets[i]! >= 0) seqOf.set(ids[i]!, base + i + 1);
+      const chunk = [...seqOf.keys()];
+      const loaded = await Promise.all(chunk.map((id) => d.store.loadUser(id, topic, partition)));
+      const plan = reevaluateUsers(chunk, loaded, W, d.rules, d.featureConfig, emittedAt);
+      const last = base + Math.min(start + chunkSize, ids.length);
+      if (plan.changes.length) {
+        const out: OutboundRecord[] = [];
+        for (const c of plan.changes) {
+          out.push({
+            key: c.userId, value: await d.codec.encodeSegmentChange(c),
+            headers: { 'attune.source': `${topic}:${partition}:${stored.offset}`, 'attune.rules': `${fp}:${stored.rgen + 1}` },
+          });
+        }
+        await d.producer.send(d.topics.segmentChanges, out);
+      }
+      await d.store.applyCounts(field, last, plan.changes.map((c) => [seqOf.get(c.userId)!, c.segmentId, c.change === 'enter' ? 1 : -1]));
+      await Promise.all(plan.writes.map(([id, u]) => d.store.commitUser(id, topic, partition, u.offset, u.offset, u)));
+      const finals = new Map(plan.finals.map(([id, u]) => [id, u.segments] as [string, string[]]));
+      await d.store.commitPartition(topic, partition, stored.raw, partitionNext, plan.finals.map(([id, u]) => [id, u.due === null ? false : u.due]), {
+        members: memberStates(this.memberSegments, finals),
+      });
+      for (const c of plan.changes) d.metrics.segmentChanges.inc({ segment: c.segmentId, change: c.change });
+      emitted += plan.changes.length;
+    }
+    await d.store.commitPartition(topic, partition, stored.raw, partitionNext, [], { fingerprint: fp, memberSegments: this.memberSegments });
+    this.confirmed.add(key);
+    const counts = await d.store.segmentCounts();
+    for (const s of d.rules.segments) d.metrics.segmentMembers.set({ segment: s.id }, counts[s.id] ?? 0);
+    log.info({ topic, partition, users: ids.length, changes: emitted, watermark: W }, 'segment rules changed: re-evaluated the partition\'s known users');
+    return emitted;
   }
 
   private async countAndEmit(

@@ -132,6 +132,17 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       }
     }
     log.info({ assigned }, 'partitions assigned');
+    // A changed rule file re-evaluates every known user of the partition, as a job of its task (never alongside
+    // a micro-batch); the first micro-batch or punctuation retries it when this one fails or is deferred.
+    segments.resetRules();
+    for (const p of assignedEvents) {
+      const key = `${topics.events}:${p}`;
+      let task = tasks.get(key);
+      if (!task) tasks.set(key, (task = new PartitionTask(topics.events, p)));
+      task
+        .submit(() => segments.ensureRules(topics.events, p), { shouldContinue: () => false, onRetry: () => {}, onRecovered: () => {} })
+        .catch((err) => log.warn({ partition: p, err: errorMessage(err) }, 'segment rules re-evaluation failed; the next micro-batch retries it'));
+    }
   });
   consumer.onCrash((err, restart) => {
     log.error({ err: errorMessage(err), restart }, 'consumer crashed');

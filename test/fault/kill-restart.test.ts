@@ -89,7 +89,7 @@ describe('SIGKILL mid-stream and restart', () => {
 
     // The co-occurrence rows equal what the same recommender code computes offline from the input log.
     const expected = new Recommender();
-    expected.collaborative.setEpoch(Number(await redis.hget(`${cfg.keyPrefix}:{g}:meta`, 'decayEpoch')));
+    expected.collaborative.setEpoch(cfg.decayEpoch);
     for (const e of events) expected.learnBatch([e]);
     const store2 = new RecommenderStore(redis, cfg.keyPrefix);
     let mismatches = 0;

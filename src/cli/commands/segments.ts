@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { configFrom, serviceOptions } from '../shared.js';
+import { createRedis } from '../../stores/redis-client.js';
+import { FeatureStore } from '../../stores/feature-store.js';
+import { loadSegmentSetup } from '../../topology/segment-processor.js';
+
+/** `attune segments [--members id]`: member counts per segment (Redis), and the members of one segment. */
+export function register(program: Command) {
+  serviceOptions(program.command('segments'))
+    .description('print the member count of every segment, and optionally the members of one segment (needs `members: true`)')
+    .option('--members <segmentId>', 'also print the member user ids of this segment')
+    .option('--json', 'print JSON instead of text')
+    .action(async (opts) => {
+      const cfg = configFrom(opts);
+      const redis = createRedis(cfg);
+      try {
+        const store = new FeatureStore(redis, cfg.keyPrefix);
+        const counts = await store.segmentCounts();
+        let configured: Array<{ id: string; members: boolean }> = [];
+        try { configured = [...loadSegmentSetup(cfg).rules.segments]; } catch { /* rule file unreadable: counts only */ }
+        const ids = [...new Set([...configured.map((s) => s.id), ...Object.keys(counts).filter((k) => (counts[k] ?? 0) !== 0)])];
+        const members = opts.members ? await store.segmentMembers(String(opts.members)) : undefined;
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ counts: Object.fromEntries(ids.map((id) => [id, counts[id] ?? 0])), ...(members ? { segment: opts.members, members } : {}) }, null, 2) + '\n');
+          return;
+        }
+        for (const id of ids) {
+          const s = configured.find((c) => c.id === id);
+          process.stdout.write(`${id.padEnd(32)} ${String(counts[id] ?? 0).padStart(9)}${s ? (s.members ? '  (member set)' : '') : '  (not in the rule file)'}\n`);
+        }
+        if (members) {
+          const s = configured.find((c) => c.id === opts.members);
+          if (s && !s.members) process.stdout.write(`\nsegment ${opts.members} has no member set (add \`members: true\` to its rule and restart the worker)\n`);
+          else process.stdout.write(`\n${members.length} members of ${opts.members}:\n${members.join('\n')}${members.length ? '\n' : ''}`);
+        }
+      } finally {
+        await redis.quit().catch(() => {});
+      }
+    });
+}
