@@ -2,11 +2,12 @@
 # The whole test suite on a fresh machine: installs dependencies when missing, brings up the real services
 # (Kafka, schema registry, Redis, and the 3-master Redis Cluster for the cluster suite), then runs every layer:
 # unit, functional, cluster and fault. Services stay up for the next run; `npm run services:down` stops them.
+# Only the cluster suite uses the Redis Cluster (127.0.0.1:7000-7002, or ATTUNE_REDIS_CLUSTER_NODES); the other
+# suites use the single Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 bash scripts/services.sh up kafka registry redis cluster
-export ATTUNE_REDIS_CLUSTER_NODES="${ATTUNE_REDIS_CLUSTER_NODES:-127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002}"
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
 npx vitest run "$@"

@@ -45,7 +45,8 @@ export interface PrequentialOptions {
 
 export function runPrequential(events: readonly UserEvent[], model: PrequentialModel, opts: PrequentialOptions = {}): PrequentialMetrics {
   const seen = new Set<string>();
-  const shown = new Set<number>();
+  // interned ids shown in a top 10 (dense ints: a growable bitmap instead of a Set)
+  let shown = new Uint8Array(4096);
   const allItems = new Set<string>();
   let tested = 0;
   let hits10 = 0;
@@ -64,7 +65,14 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
       let rank = 0;
       for (let r = 0; r < top.length; r++) {
         const it = top[r];
-        if (r < 10) shown.add(it);
+        if (r < 10 && it >= 0) {
+          if (it >= shown.length) {
+            const next = new Uint8Array(Math.max(it + 1, shown.length * 2));
+            next.set(shown);
+            shown = next;
+          }
+          shown[it] = 1;
+        }
         if (rank === 0 && it === target && target >= 0) rank = r + 1;
       }
       if (rank > 0) {
@@ -88,7 +96,12 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
     ndcg10: ndcg / d,
     recall20: hits20 / d,
     map10: map / d,
-    coverage: allItems.size ? [...allItems].filter((it) => shown.has(model.idOf(it))).length / allItems.size : 0,
+    coverage: allItems.size
+      ? [...allItems].filter((it) => {
+          const id = model.idOf(it);
+          return id >= 0 && id < shown.length && shown[id] === 1;
+        }).length / allItems.size
+      : 0,
     events: events.length,
     tested,
     seconds,
