@@ -47,6 +47,7 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
   const seen = new Set<string>();
   // interned ids shown in a top 10 (dense ints: a growable bitmap instead of a Set)
   let shown = new Uint8Array(4096);
+  const shownOther = new Set<number>();
   const allItems = new Set<string>();
   let tested = 0;
   let hits10 = 0;
@@ -72,7 +73,7 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
             shown = next;
           }
           shown[it] = 1;
-        }
+        } else if (r < 10) shownOther.add(it);
         if (rank === 0 && it === target && target >= 0) rank = r + 1;
       }
       if (rank > 0) {
@@ -99,7 +100,7 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
     coverage: allItems.size
       ? [...allItems].filter((it) => {
           const id = model.idOf(it);
-          return id >= 0 && id < shown.length && shown[id] === 1;
+          return id >= 0 && id < shown.length ? shown[id] === 1 : shownOther.has(id);
         }).length / allItems.size
       : 0,
     events: events.length,

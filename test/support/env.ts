@@ -21,6 +21,8 @@ export function testConfig(overrides: Partial<Record<keyof Config, unknown>> = {
     partitions: 3,
     httpPort: 0,
     microBatchSize: 200,
+    // Suites use the single Redis unless they ask for the cluster (test/cluster), whatever the shell exports.
+    redisClusterNodes: '',
     ...overrides,
   });
 }
