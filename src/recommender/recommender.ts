@@ -91,6 +91,12 @@ export class Recommender {
     if (gone) this.trending.remove(id);
   }
 
+  /** The item's catalog categories (undefined for an item the catalog has not described). */
+  categoriesOf(itemId: string): string[] | undefined {
+    const id = this.items.lookup(itemId);
+    return id < 0 ? undefined : this.itemCategories[id];
+  }
+
   /** Whether the item may currently be recommended. */
   isRecommendable(itemId: string): boolean {
     const id = this.items.lookup(itemId);

@@ -376,6 +376,8 @@ export interface SegmentProcessorDeps {
   rules: CompiledSegments;
   featureConfig: FeatureConfig;
   now?: () => number;
+  /** The worker's in-memory catalog (every worker reads all of it); without it categories come from Redis. */
+  catalog?: CategoryLookup;
 }
 
 export class SegmentProcessor {
@@ -563,6 +565,7 @@ export class SegmentProcessor {
   private async categoryLookup(records: OffsetEvent[]): Promise<CategoryLookup | undefined> {
     const ids = [...new Set(records.filter((r) => r.event.itemId && eventCategories(r.event).length === 0).map((r) => r.event.itemId as string))];
     if (ids.length === 0) return undefined;
+    if (this.d.catalog) return this.d.catalog;
     const cats = await this.d.store.itemCategories(ids);
     return (itemId) => cats.get(itemId);
   }

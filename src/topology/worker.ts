@@ -81,9 +81,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const producer = kafka.producer();
   await producer.connect();
   const store = new StateStore(redis, cfg.keyPrefix);
-  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, metrics });
   // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
   const rec = new Recommender(loadRecommenderConfig(cfg));
+  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, metrics, catalog: (id) => rec.categoriesOf(id) });
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
   const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
   const warm = await recommend.warmUp();
