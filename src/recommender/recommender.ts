@@ -243,10 +243,7 @@ export class Recommender {
       const country = e.context?.country ?? null;
       if (country) u.country = country;
       u.lastTime = Math.max(u.lastTime, t);
-      this.trending.add('global', item, w, t);
-      if (u.country) this.trending.add(`country:${u.country}`, item, w, t);
-      const cat = this.itemCategory[item];
-      if (cat >= 0) this.trending.add(`category:${this.categories.name(cat)}`, item, w, t);
+      this.addTrending(u.country, item, w, t);
       this.learned++;
     });
     for (const [userId, h] of delta.histories) {

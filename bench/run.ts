@@ -1,0 +1,113 @@
+/**
+ * `npm run bench` — the recommender benchmark of the recommender issue; writes BENCHMARKS.md.
+ *   (a) in process: events/s on the full prequential replay, learn only and test + learn (median of --runs);
+ *   (b) the worker with Redis state, end to end: events/s until the group's lag is 0 and Redis commands per event
+ *       (median of --worker-runs, at most 3 full replays).
+ * Options: --events N (worker replay length; default all 386,354), --runs N (in-process runs, default 3),
+ * --worker-runs N (default 3), --quick (1 in-process run, 1 worker run of 50,000 events), --no-worker,
+ * --no-inprocess, --out FILE (default BENCHMARKS.md), --timeout S (per worker run, default 600).
+ */
+process.env.ATTUNE_LOG_LEVEL ??= 'warn';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { loadRetailDataset } from '../src/data/online-retail.js';
+import { inProcessRun, type InProcessRun } from './inprocess.js';
+import { fmt, fmtInt, machine, median } from './stats.js';
+import { HISTORY, LIMITS } from './limits.js';
+import type { WorkerBench } from './worker.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const opt = (name: string, def: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
+};
+const quick = flag('--quick');
+const runs = Math.max(1, Number(opt('--runs', quick ? '1' : '3')));
+const workerRuns = Math.min(3, Math.max(1, Number(opt('--worker-runs', quick ? '1' : '3'))));
+const out = opt('--out', 'BENCHMARKS.md');
+const timeoutMs = Number(opt('--timeout', '600')) * 1000;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const m0 = machine();
+const started = new Date();
+log('loading data/online-retail.csv.gz ...');
+const { events, catalog } = await loadRetailDataset('data/online-retail.csv.gz');
+const workerEvents = Math.min(events.length, Number(opt('--events', quick ? '50000' : String(events.length))));
+
+const inproc: InProcessRun[] = [];
+if (!flag('--no-inprocess')) {
+  log(`(a) in process, full replay of ${events.length} events, ${runs} run(s)`);
+  for (let r = 0; r < runs; r++) {
+    const x = inProcessRun(events, catalog);
+    inproc.push(x);
+    log(`  run ${r + 1}: learn only ${fmtInt(x.learnOnlyEventsPerSecond)} events/s, test+learn ${fmtInt(x.testLearnEventsPerSecond)} events/s, HR@10 ${x.hr10.toFixed(4)}`);
+  }
+}
+
+let wb: WorkerBench | null = null;
+if (!flag('--no-worker')) {
+  log(`(b) worker with Redis state, ${workerEvents} events, ${workerRuns} run(s)`);
+  const { benchWorker } = await import('./worker.js');
+  try {
+    wb = await benchWorker(events.slice(0, workerEvents), catalog, { runs: workerRuns, timeoutMs, log });
+  } catch (err) {
+    log(`  worker bench failed: ${(err as Error).stack ?? err}`);
+    wb = { prefix: '-', partitions: NaN, microBatch: NaN, produceSeconds: NaN, runs: [], errors: [String((err as Error).message ?? err)] };
+  }
+}
+
+function redisVersion(): string {
+  try {
+    const s = execFileSync('redis-cli', ['-u', process.env.ATTUNE_REDIS_URL ?? 'redis://127.0.0.1:6379', 'INFO', 'server'], { encoding: 'utf8', timeout: 5000 });
+    return /redis_version:(\S+)/.exec(s)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown (redis-cli not available)';
+  }
+}
+
+const med = (f: (x: InProcessRun) => number) => median(inproc.map(f));
+const all = (xs: number[], d = 0) => xs.map((x) => (d ? fmt(x, d) : fmtInt(x))).join(', ');
+const lines: string[] = [];
+lines.push('# Benchmarks', '');
+lines.push(`Written by \`npm run bench\` (bench/run.ts) on ${started.toISOString()}; command: \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`.`, '');
+lines.push('## Machine', '');
+lines.push(`- ${m0.cpus} CPUs (\`nproc\`), ${m0.cpuModel}; ${m0.memoryGiB.toFixed(1)} GiB memory; ${m0.platform}`);
+lines.push(`- Node ${m0.node}; Redis ${redisVersion()}; Kafka and Redis on the same machine (scripts/services.sh)`);
+lines.push(`- load average at start ${m0.loadAvg.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min), at end ${machine().loadAvg.map((x) => x.toFixed(2)).join(' / ')} — the machine may be shared, so figures are medians and ratios are taken within one run`, '');
+if (inproc.length) {
+  lines.push('## (a) In process, full prequential replay', '');
+  lines.push(`UCI Online Retail, ${fmtInt(events.length)} purchase events, ${fmtInt(inproc[0].tested)} tested (top 20 asked before each event of a returning customer), default configuration; data loading excluded; a fresh recommender per run. ${inproc.length} run(s).`, '');
+  lines.push('| figure | median | all runs |', '|---|---|---|');
+  lines.push(`| learn only, events/s | **${fmtInt(med((x) => x.learnOnlyEventsPerSecond))}** | ${all(inproc.map((x) => x.learnOnlyEventsPerSecond))} |`);
+  lines.push(`| test + learn (the eval protocol), events/s | **${fmtInt(med((x) => x.testLearnEventsPerSecond))}** | ${all(inproc.map((x) => x.testLearnEventsPerSecond))} |`);
+  lines.push(`| learn, µs/event | ${fmt(med((x) => x.learnMicrosPerEvent))} | ${all(inproc.map((x) => x.learnMicrosPerEvent), 2)} |`);
+  lines.push(`| ask (top 20), µs/request | ${fmt(med((x) => x.scoreMicrosPerRequest))} | ${all(inproc.map((x) => x.scoreMicrosPerRequest), 2)} |`);
+  lines.push(`| test+learn / learn-only throughput (same run) | ${fmt(med((x) => x.testLearnEventsPerSecond / x.learnOnlyEventsPerSecond), 3)} | ${all(inproc.map((x) => x.testLearnEventsPerSecond / x.learnOnlyEventsPerSecond), 3)} |`);
+  const x = inproc[0];
+  lines.push('', `Metrics of the replay (identical in every run): HR@10 ${x.hr10.toFixed(4)}, NDCG@10 ${x.ndcg10.toFixed(4)}, Recall@20 ${x.recall20.toFixed(4)}, MAP@10 ${x.map10.toFixed(4)}, coverage ${x.coverage.toFixed(4)}.`, '');
+}
+if (wb) {
+  lines.push('## (b) Worker with Redis state, end to end', '');
+  const rs = wb.runs;
+  lines.push(`${fmtInt(workerEvents)} events (+ ${fmtInt(catalog.length)} catalog items) produced once to fresh topics (prefix \`${wb.prefix}\`, ${wb.partitions} partitions, produced in ${fmt(wb.produceSeconds, 1)} s); each run starts one worker in process (\`startWorker\`, default settings: micro-batch ${wb.microBatch}) with its own consumer group and Redis key prefix, timed from start until the group's lag is 0. Topics and keys are deleted afterwards.`, '');
+  if (rs.length) {
+    lines.push('| figure | median | all runs |', '|---|---|---|');
+    lines.push(`| events/s, start to lag 0 | **${fmtInt(median(rs.map((r) => r.eventsPerSecond)))}** | ${all(rs.map((r) => r.eventsPerSecond))} |`);
+    lines.push(`| events/s after the first commit | ${fmtInt(median(rs.map((r) => r.steadyEventsPerSecond)))} | ${all(rs.map((r) => r.steadyEventsPerSecond))} |`);
+    lines.push(`| start-up until the first commit, s | ${fmt(median(rs.map((r) => r.startupSeconds)), 1)} | ${all(rs.map((r) => r.startupSeconds), 1)} |`);
+    lines.push(`| Redis commands per event, sent by the worker | **${fmt(median(rs.map((r) => r.commandsPerEvent)), 3)}** | ${all(rs.map((r) => r.commandsPerEvent), 3)} |`);
+    lines.push(`| Redis commands per event, server-side delta (upper bound on a shared Redis) | ${fmt(median(rs.map((r) => r.serverCommandsPerEvent)), 3)} | ${all(rs.map((r) => r.serverCommandsPerEvent), 3)} |`);
+    if (inproc.length) {
+      const ratio = median(rs.map((r) => r.eventsPerSecond)) / med((x) => x.learnOnlyEventsPerSecond);
+      lines.push(`| worker / in-process learn-only throughput | ${fmt(ratio, 3)} | |`);
+    }
+    lines.push('', `Commands sent in the median run, by name: ${rs[Math.floor(rs.length / 2)].topCommands.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}.`, '');
+  }
+  if (wb.errors.length) lines.push('Errors:', '', ...wb.errors.map((e) => `- ${e}`), '');
+}
+lines.push('## What limits it', '', LIMITS, '');
+lines.push('## History', '', HISTORY, '');
+writeFileSync(out, lines.join('\n'));
+log(`wrote ${out}`);
+process.exit(0);

@@ -1,0 +1,176 @@
+/**
+ * (b) The worker end to end with Redis state: the events are produced once into a fresh topic prefix, then each
+ * run starts a worker in process (`startWorker`, as `attune worker` does) with its own consumer group and Redis
+ * key prefix (fresh state), and is timed from start until the group's lag on the events topic is 0.
+ *
+ * Redis commands per event are counted two ways:
+ *   - sent: every command the worker's ioredis clients send (a hook on `sendCommand`; pipelined and MULTI'd
+ *     commands count one each, a script call counts one) — exact, and what the issue's budget is about;
+ *   - server: the delta of `total_commands_processed` in `INFO stats` around the run (includes any other client
+ *     of a shared Redis, so it is an upper bound; the bench's own INFO calls are subtracted).
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { CatalogItem, UserEvent } from '../src/domain/events.js';
+import { loadConfig, topicNames, type Config } from '../src/config/config.js';
+import { KafkajsClient } from '../src/kafka/kafkajs-client.js';
+import { ensureTopics } from '../src/kafka/topics.js';
+import { groupLag } from '../src/kafka/lag.js';
+import { Codec } from '../src/registry/codec.js';
+import { produceCatalog, produceEvents } from '../src/replay/producer.js';
+import { createRedis } from '../src/stores/redis-client.js';
+import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';
+import { startWorker } from '../src/topology/worker.js';
+
+export interface WorkerRun {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** Seconds from start until the first offsets were committed (group join, catalog, warm-up). */
+  startupSeconds: number;
+  /** Events/s from the first commit to lag 0 (steady state). */
+  steadyEventsPerSecond: number;
+  commandsSent: number;
+  commandsPerEvent: number;
+  serverCommandsPerEvent: number;
+  topCommands: Array<[string, number]>;
+}
+
+export interface WorkerBench {
+  prefix: string;
+  partitions: number;
+  microBatch: number;
+  produceSeconds: number;
+  runs: WorkerRun[];
+  errors: string[];
+}
+
+// Count every command sent by ioredis clients other than the bench's own INFO client.
+const counted = new Map<string, number>();
+let countingOn = false;
+const ignored = new WeakSet<object>();
+const proto = Redis.prototype as unknown as { sendCommand(cmd: { name: string }, stream?: unknown): unknown };
+const original = proto.sendCommand;
+proto.sendCommand = function (this: object, cmd: { name: string }, stream?: unknown) {
+  if (countingOn && !ignored.has(this)) counted.set(cmd.name, (counted.get(cmd.name) ?? 0) + 1);
+  return original.call(this, cmd, stream);
+};
+
+async function totalCommands(r: Redis): Promise<number> {
+  const info = await r.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? NaN);
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function benchWorker(
+  events: UserEvent[],
+  catalog: CatalogItem[],
+  opts: { runs: number; timeoutMs: number; log: (s: string) => void },
+): Promise<WorkerBench> {
+  const id = `bench${randomBytes(3).toString('hex')}`;
+  const base = loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0 });
+  const topics = topicNames(base);
+  const kafka = new KafkajsClient(base.kafkaBrokers, 'attune-bench');
+  const admin = kafka.admin();
+  await admin.connect();
+  const info = new Redis(base.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  ignored.add(info);
+  const errors: string[] = [];
+  const runs: WorkerRun[] = [];
+  let produceSeconds = NaN;
+  try {
+    await ensureTopics(admin, base);
+    const codec = new Codec(base.registryUrl, topics);
+    await codec.registerAll();
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      const t0 = performance.now();
+      if (catalog.length) await produceCatalog(producer, codec, topics, catalog);
+      await produceEvents(producer, codec, topics, events, {});
+      produceSeconds = (performance.now() - t0) / 1000;
+    } finally {
+      await producer.disconnect();
+    }
+    opts.log(`  produced ${events.length} events (+ ${catalog.length} items) to ${topics.events} in ${produceSeconds.toFixed(1)} s`);
+    for (let r = 0; r < opts.runs; r++) {
+      // a short shutdown budget: stopping is not timed, and a run should not wait out the default 30 s drain
+      const cfg: Config = loadConfig(process.env, { topicPrefix: id, keyPrefix: `${id}r${r}`, groupId: `${id}-g${r}`, httpPort: 0, shutdownTimeoutMs: 5000 });
+      try {
+        runs.push(await oneRun(cfg, kafka, admin, info, topics.events, events.length, opts.timeoutMs));
+        const x = runs[runs.length - 1];
+        opts.log(`  worker run ${r + 1}: ${x.eventsPerSecond.toFixed(0)} events/s (${x.seconds.toFixed(1)} s, start-up ${x.startupSeconds.toFixed(1)} s), ${x.commandsPerEvent.toFixed(3)} Redis commands/event sent, ${x.serverCommandsPerEvent.toFixed(3)} server-side`);
+      } catch (err) {
+        errors.push(`run ${r + 1}: ${(err as Error).message}`);
+        opts.log(`  worker run ${r + 1} failed: ${(err as Error).message}`);
+      } finally {
+        const redis = createRedis(cfg);
+        ignored.add(redis);
+        await deleteKeysWithPrefix(redis, cfg.keyPrefix).catch(() => 0);
+        await redis.quit().catch(() => {});
+      }
+    }
+  } finally {
+    await admin.deleteTopics(Object.values(topics)).catch((err) => errors.push(`deleting topics: ${(err as Error).message}`));
+    await admin.disconnect().catch(() => {});
+    await info.quit().catch(() => {});
+  }
+  return { prefix: id, partitions: base.partitions, microBatch: base.microBatchSize, produceSeconds, runs, errors };
+}
+
+async function oneRun(
+  cfg: Config,
+  kafka: KafkajsClient,
+  admin: ReturnType<KafkajsClient['admin']>,
+  info: Redis,
+  topic: string,
+  n: number,
+  timeoutMs: number,
+): Promise<WorkerRun> {
+  counted.clear();
+  const before = await totalCommands(info);
+  countingOn = true;
+  const t0 = performance.now();
+  const worker = await startWorker(cfg, kafka);
+  let firstCommit = NaN;
+  let lagAtFirst = n;
+  let failed: number | null = null;
+  void worker.done.then((code) => (failed = code));
+  let seconds = 0;
+  try {
+    for (;;) {
+      if (failed !== null) throw new Error(`the worker stopped on its own (exit code ${failed})`);
+      const { lag } = await groupLag(admin, cfg.groupId, topic);
+      const t = performance.now();
+      if (lag < n && Number.isNaN(firstCommit)) {
+        firstCommit = t;
+        lagAtFirst = lag;
+      }
+      if (lag === 0) break;
+      if (t - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s with lag ${lag}`);
+      await sleep(200);
+    }
+  } finally {
+    seconds = (performance.now() - t0) / 1000;
+    countingOn = false;
+    await worker.stop().catch(() => {});
+  }
+  const after = await totalCommands(info);
+  const sent = [...counted.values()].reduce((a, b) => a + b, 0);
+  const startupSeconds = (firstCommit - t0) / 1000;
+  return {
+    events: n,
+    seconds,
+    eventsPerSecond: n / seconds,
+    startupSeconds,
+    steadyEventsPerSecond: lagAtFirst / Math.max(1e-9, seconds - startupSeconds),
+    commandsSent: sent,
+    commandsPerEvent: sent / n,
+    // the INFO call after the run counts once on the server
+    serverCommandsPerEvent: (after - before - 1) / n,
+    topCommands: [...counted].sort((a, b) => b[1] - a[1]).slice(0, 8),
+  };
+}
