@@ -108,11 +108,14 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
 
   const assignedEvents = new Set<number>();
   const recoveryCut = new Map<number, number>();
+  /** The last offset this worker finished per events partition since its assignment (for the watchdog). */
+  const processedUpTo = new Map<number, number>();
   const watchdog = new WatchdogCore(cfg.watchdogMs, Date.now());
   consumer.onAssigned(async (assigned) => {
     state.joined = true;
     watchdog.joined();
     assignedEvents.clear();
+    processedUpTo.clear();
     for (const a of assigned) if (a.topic === topics.events) a.partitions.forEach((p) => assignedEvents.add(p));
     metrics.ready.set(1);
     // Redis holds the true position: seek every events partition to the offset after its last applied batch.
@@ -175,6 +178,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       const last = chunk[chunk.length - 1].offset;
       batch.resolveOffset(last);
       watchdog.progress(Date.now());
+      if (batch.topic === topics.events) processedUpTo.set(batch.partition, Number(last));
       metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       metrics.batchRecords.observe(chunk.length);
       metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
@@ -255,7 +259,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
           const ends = await lagAdmin.endOffsets(topics.events);
           let lag = 0;
           for (const p of assignedEvents) {
-            const applied = (await store.readProgress(topics.events, p).catch((e) => { throw toStoreError(e); })) ?? -1;
+            // What this worker finished is known without Redis, so a Redis outage cannot hide the lag.
+            const applied = processedUpTo.get(p) ?? (await store.readProgress(topics.events, p).catch((e) => { throw toStoreError(e); })) ?? -1;
             lag += Math.max(0, Number(ends.get(p) ?? 0) - applied - 1);
           }
           return lag;

@@ -31,7 +31,9 @@ const configs = (partitions: number) => [
 const kafka = new KafkajsClient(configs(1)[0].kafkaBrokers, 'attune-test');
 /** Keys of the hybrid recommender: its item-keyed co-occurrence rows are shared by all partitions, so with several
  *  partitions they (and the lists computed from them) depend on how the partitions interleave, on any Redis. */
-const RECOMMENDER_KEY = /:(rec|recs|co|meta)$/; // meta: the decay epoch, set by the first partition to run
+// Recommender state depends on how partitions interleave (float sums, the model at each list's time); holders
+// derive from the lists.
+const RECOMMENDER_KEY = /:(rec|recs|co|holders)$/;
 
 const USERS = 80;
 const ITEMS = 40;
