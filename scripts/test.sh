@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[[ -d node_modules ]] || npm ci --no-audit --no-fund
+[[ -d node_modules ]] || npm install --no-audit --no-fund
 bash scripts/services.sh up kafka registry redis cluster
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
 npx vitest run "$@"
