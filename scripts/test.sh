@@ -10,4 +10,13 @@ cd "$(dirname "$0")/.."
 [[ -d node_modules ]] || npm install --no-audit --no-fund
 bash scripts/services.sh up kafka registry redis cluster
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
-npx vitest run "$@"
+report="$(mktemp -t attune-vitest.XXXXXX.json)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# A plain closing line any CI can read: passed, failed (and skipped) tests of the whole run.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$report" || true
+rm -f "$report"
+exit "$status"
