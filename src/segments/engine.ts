@@ -6,6 +6,7 @@
  * timer at nextChangeTime rounded up to the timer resolution. A fired timer evaluates at its due time with cause
  * "time". Since everything happens per event, the output does not depend on how the stream is batched.
  */
+import { TimerHeap } from './timer-heap.js';
 import type { SegmentChange, UserEvent } from '../domain/events.js';
 import type { FeatureConfig } from '../features/config.js';
 import { applyEvent, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
@@ -45,15 +46,15 @@ export interface EngineOptions {
 export class PartitionEngine {
   private watermark: number | null;
   private readonly users = new Map<string, UserRecord>();
-  /** Binary min-heap of [due, userId]; stale entries (due != user's due) are skipped. */
-  private heap: Array<[number, string]> = [];
+  /** Timers by (due, userId); stale entries (due != user's due) are skipped. */
+  private heap = new TimerHeap();
 
   constructor(private readonly opts: EngineOptions) {
     const snap = opts.snapshot ? (JSON.parse(JSON.stringify(opts.snapshot)) as PartitionSnapshot) : null;
     this.watermark = snap?.watermark ?? null;
     for (const [id, rec] of Object.entries(snap?.users ?? {})) {
       this.users.set(id, rec);
-      if (rec.due !== null) this.push([rec.due, id]);
+      if (rec.due !== null) this.heap.push(rec.due, id);
     }
   }
 
@@ -110,57 +111,20 @@ export class PartitionEngine {
     const due = nct === null ? null : timerDue(nct, this.opts.features.timerResolutionMs);
     if (due !== rec.due) {
       rec.due = due;
-      if (due !== null) this.push([due, userId]);
+      if (due !== null) this.heap.push(due, userId);
     }
     return changes;
   }
 
   private fireDue(upTo: number): SegmentChange[] {
     const out: SegmentChange[] = [];
-    while (this.heap.length > 0 && this.heap[0]![0] <= upTo) {
-      const [due, id] = this.pop();
+    while (this.heap.size > 0 && this.heap.peek()![0] <= upTo) {
+      const [due, id] = this.heap.pop()!;
       const rec = this.users.get(id);
       if (!rec || rec.due !== due) continue;
       rec.due = null;
       out.push(...this.reevaluate(id, rec, due, TIME_CAUSE));
     }
     return out;
-  }
-
-  private less(a: [number, string], b: [number, string]): boolean {
-    return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-  }
-
-  private push(e: [number, string]): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): [number, string] {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -55,6 +55,7 @@
  *    yield no change, the others recompute the same changes (re-emitted, counted once). Only a restart with yet
  *    other rules between the crash and the re-run can leave an emitted change that its re-run does not confirm.
  */
+import { TimerHeap } from '../segments/timer-heap.js';
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
 import type { Codec } from '../registry/codec.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -324,44 +325,6 @@ export function memberStates(memberSegments: readonly string[], finals: Readonly
   return out;
 }
 
-/** Binary min-heap of [due, userId] ordered by (due, userId), as in PartitionEngine. */
-class TimerHeap {
-  private h: Array<[number, string]> = [];
-  get size() { return this.h.length; }
-  peek() { return this.h[0]; }
-  private less(a: [number, string], b: [number, string]) { return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]); }
-  push(due: number, id: string) {
-    const h = this.h;
-    h.push([due, id]);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): [number, string] | undefined {
-    const h = this.h;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The processor: load → runSegmentBatch → CAS writes (users, then partition) → counts → produce.
