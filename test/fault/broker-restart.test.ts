@@ -17,7 +17,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
-import { testConfig, waitFor, sleep } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -27,11 +27,7 @@ const cfg = testConfig({ microBatchSize: 50, redisClusterNodes: '' });
 const topics = topicNames(cfg);
 const USERS = 40;
 const EVENTS = 3000;
-const T0 = Date.UTC(2011, 0, 1);
-const events: UserEvent[] = Array.from({ length: EVENTS }, (_, i) => ({
-  eventId: `e${i}`, userId: `user${(i * 7) % USERS}`, type: 'purchase', eventTime: T0 + i * 1000, itemId: `item${(i * 13) % 89}`,
-  quantity: 1, price: 1, rating: null, sessionId: null, context: null, properties: {},
-}));
+const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, 89);
 let redis: RedisClient;
 let worker: WorkerProcess | undefined;
 

@@ -15,7 +15,7 @@ import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { Recommender } from '../../src/recommender/recommender.js';
 import { RecommenderStore } from '../../src/stores/recommender-store.js';
-import { testConfig, waitFor, sleep } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 
 const cfg = testConfig({ microBatchSize: 50 });
@@ -26,11 +26,7 @@ let store: StateStore;
 
 const USERS = 60;
 const EVENTS = 6000;
-const T0 = Date.UTC(2011, 0, 1);
-const events: UserEvent[] = Array.from({ length: EVENTS }, (_, i) => ({
-  eventId: `e${i}`, userId: `user${(i * 7) % USERS}`, type: 'purchase', eventTime: T0 + i * 1000, itemId: `item${(i * 13) % 97}`,
-  quantity: 1, price: 1, rating: null, sessionId: null, context: null, properties: {},
-}));
+const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, 97);
 
 beforeAll(async () => {
   const admin = kafka.admin();

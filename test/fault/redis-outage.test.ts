@@ -14,7 +14,7 @@ import { createRedis, type RedisClient } from '../../src/stores/redis-client.js'
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
-import { testConfig, waitFor, sleep } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -22,11 +22,7 @@ const PORT = 6392;
 const OUTAGE_MS = 15_000;
 const USERS = 50;
 const EVENTS = 4000;
-const T0 = Date.UTC(2011, 0, 1);
-const events: UserEvent[] = Array.from({ length: EVENTS }, (_, i) => ({
-  eventId: `e${i}`, userId: `user${(i * 7) % USERS}`, type: 'purchase', eventTime: T0 + i * 1000, itemId: `item${(i * 13) % 97}`,
-  quantity: 1, price: 1, rating: null, sessionId: null, context: null, properties: {},
-}));
+const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, 97);
 
 let server: TestRedis;
 let redis: RedisClient;

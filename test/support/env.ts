@@ -1,6 +1,7 @@
 /** Shared helpers of the functional, cluster and fault suites: unique names per run, polling, services. */
 import { randomBytes } from 'node:crypto';
 import { loadConfig, topicNames, type Config } from '../../src/config/config.js';
+import type { UserEvent } from '../../src/domain/events.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { Codec } from '../../src/registry/codec.js';
@@ -70,4 +71,16 @@ export async function openPipeline(cfg: Config) {
       await redis.quit();
     },
   };
+}
+
+/**
+ * Synthetic purchases for fault tests: event i is user (7i mod users) buying item (13i mod items), one second
+ * apart from 2011-01-01, so every user and item recurs and expected counts are easy to derive.
+ */
+export function syntheticPurchases(count: number, users: number, items: number): UserEvent[] {
+  const t0 = Date.UTC(2011, 0, 1);
+  return Array.from({ length: count }, (_, i) => ({
+    eventId: `e${i}`, userId: `user${(i * 7) % users}`, type: 'purchase', eventTime: t0 + i * 1000, itemId: `item${(i * 13) % items}`,
+    quantity: 1, price: 1, rating: null, sessionId: null, context: null, properties: {},
+  }));
 }
