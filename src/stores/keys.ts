@@ -30,6 +30,8 @@ export class Keys {
   itemCoocPattern() { return `${this.prefix}:{i:*}:co`; }
   /** String: the last offset of the micro-batch being applied (a write-ahead marker for exact replays). */
   partitionInflight(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:inflight`; }
+  /** String: the deployment's bootstrap marker (written once, when its state starts empty). */
+  bootstrap() { return `${this.prefix}:{g}:bootstrap`; }
   /** Hash: the deployment's decay epoch and other settings every worker must share. */
   meta() { return `${this.prefix}:{g}:meta`; }
 

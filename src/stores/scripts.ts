@@ -35,6 +35,7 @@ export function defineScripts(client: Redis | Cluster, dir = COMMANDS_DIR): void
 export interface ScriptCommands {
   applyUserEvents(counts: string, recent: string, purchased: string, applied: string, field: string, cap: number, records: string): Promise<number>;
   raiseInflight(key: string, lastOffset: number): Promise<number>;
+  advanceProgress(key: string, expected: number, offset: number): Promise<number>;
   applyCoocRows(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<number>;
   applyCoocRow(row: string, field: string, batchLast: number, deltas: string): Promise<number>;
   commitRecUser(key: string, field: string, expected: number, next: number, state: string): Promise<number>;

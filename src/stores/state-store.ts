@@ -79,10 +79,25 @@ export class StateStore {
     return v === null ? null : Number(v);
   }
 
-  /** Only moves forward: a zombie's late write of an older offset cannot take progress back. */
-  async writeProgress(topic: string, partition: number, offset: number): Promise<void> {
-    const key = this.keys.partitionProgress(topic, partition);
-    const cur = await this.redis.get(key);
-    if (cur === null || Number(cur) < offset) await this.redis.set(key, String(offset));
+  /**
+   * Records a fully applied micro-batch. Only moves forward (a zombie's late write cannot take progress back),
+   * and fails with StateLostError when `expected` (what this worker wrote last, -1 for none) is gone.
+   */
+  async writeProgress(topic: string, partition: number, offset: number, expected = -1): Promise<void> {
+    const res = await this.redis.advanceProgress(this.keys.partitionProgress(topic, partition), expected, offset);
+    checkScriptResult('advanceProgress', Number(res));
   }
+
+  /**
+   * The deployment's bootstrap marker: written once when its state starts empty. A worker that finds consumer
+   * offsets committed for its group but no marker knows Redis lost the state it was built from.
+   */
+  async hasBootstrapMarker(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.bootstrap())) === 1;
+  }
+
+  async writeBootstrapMarker(): Promise<void> {
+    await this.redis.set(this.keys.bootstrap(), String(Date.now()), 'NX');
+  }
+
 }

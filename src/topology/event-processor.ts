@@ -42,6 +42,8 @@ export interface MicroBatchResult {
 export class EventProcessor {
   private readonly limits: ValidationLimits;
   private readonly now: () => number;
+  /** The progress this worker wrote last per partition: Redis losing it means the state was lost. */
+  private readonly progressWritten = new Map<string, number>();
   constructor(private readonly d: ProcessorDeps) {
     this.limits = { ...DEFAULT_LIMITS, maxIdLength: d.cfg.maxIdLength, maxFutureMs: d.cfg.maxFutureMs, minEventTime: d.cfg.minEventTime };
     this.now = d.now ?? Date.now;
@@ -106,7 +108,9 @@ export class EventProcessor {
     stage('emit');
     d.metrics.recommendationsOut.inc(out.length);
     const usersEmitted = out.length;
-    await d.store.writeProgress(topic, partition, lastOffset);
+    const key = `${topic}:${partition}`;
+    await d.store.writeProgress(topic, partition, lastOffset, this.progressWritten.get(key) ?? -1);
+    this.progressWritten.set(key, lastOffset);
     stage('progress');
     return { applied, replayed, deadLettered: dead.length + late.size, usersEmitted };
   }

@@ -8,7 +8,7 @@
  */
 import type { Config } from '../config/config.js';
 import { topicNames } from '../config/config.js';
-import type { BatchHandler, PartitionBatch, StreamClient, StreamConsumer } from '../kafka/port.js';
+import type { BatchHandler, PartitionBatch, StreamAdmin, StreamClient, StreamConsumer } from '../kafka/port.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { Codec } from '../registry/codec.js';
 import { createRedis, assertNoEviction, type RedisClient } from '../stores/redis-client.js';
@@ -27,7 +27,7 @@ import { RecommenderStore } from '../stores/recommender-store.js';
 import { createSegmentProcessor, loadSegmentSetup } from './segment-processor.js';
 import { ItemProcessor } from './item-processor.js';
 import { PartitionTask, type TaskHooks } from './partition-task.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, StateLostError } from '../errors.js';
 import { log } from '../log.js';
 import type { Server } from 'node:http';
 
@@ -76,6 +76,14 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   await admin.connect();
   const created = await ensureTopics(admin, cfg);
   if (created.length) log.info({ created }, 'created topics');
+  try {
+    await checkBootstrap(admin, new StateStore(redis, cfg.keyPrefix), cfg.groupId, topics.events, cfg.keyPrefix);
+  } catch (err) {
+    await admin.disconnect();
+    redis.disconnect();
+    await closeServer(http.server);
+    throw err;
+  }
   await admin.disconnect();
 
   const producer = kafka.producer();
@@ -172,6 +180,12 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       try {
         await task.submit(run, hooks);
       } catch (err) {
+        if (err instanceof StateLostError) {
+          // Never continue on state that is gone: stop, so that nothing more is applied or committed.
+          log.fatal({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'state lost; exiting with code 3');
+          exit(3);
+          return;
+        }
         if (!batch.isRunning() || batch.isStale()) break; // stopping: leave the rest for the next owner
         throw err;
       }
@@ -312,6 +326,25 @@ export function microBatch<T extends { offset: string }>(records: T[], start: nu
     }
   }
   return records.slice(start, end);
+}
+
+/**
+ * A deployment whose consumer group has committed offsets but whose Redis holds no bootstrap marker has lost its
+ * state (Redis restarted without persistence, or was flushed): refuse to start rather than go on from empty
+ * state. A deployment with neither is new: write the marker.
+ */
+async function checkBootstrap(admin: StreamAdmin, store: StateStore, groupId: string, topic: string, keyPrefix: string): Promise<void> {
+  if (await store.hasBootstrapMarker()) return;
+  const committed = await admin.groupOffsets(groupId, topic);
+  if ([...committed.values()].some((o) => Number(o) >= 0)) {
+    throw new StateLostError(
+      `consumer group ${groupId} has committed offsets on ${topic}, but Redis holds no state for key prefix ${keyPrefix} ` +
+        '(its bootstrap marker is missing): Redis restarted empty or was flushed. To rebuild the state from the retained ' +
+        'input, clear what is left (`attune reset --yes --keep-topics`) and start the workers with a new ATTUNE_GROUP_ID ' +
+        '(they then replay the topic from its earliest offset); to restore instead, bring back the Redis data.',
+    );
+  }
+  await store.writeBootstrapMarker();
 }
 
 async function stopConsumer(consumer: StreamConsumer) {
