@@ -97,7 +97,8 @@ export class StateStore {
   }
 
   async writeBootstrapMarker(): Promise<void> {
-    await this.redis.set(this.keys.bootstrap(), String(Date.now()), 'NX');
+    // The value names the state's layout version (deterministic: replays and clusters compare key by key).
+    await this.redis.set(this.keys.bootstrap(), 'attune-state-v1', 'NX');
   }
 
 }
