@@ -18,8 +18,6 @@ export interface IngestPlan {
   /** Per user, its records in offset order (users in first-seen order, so the plan is deterministic). */
   users: Map<string, UserRecordDelta[]>;
   popularity: PopularityDelta[];
-  /** The newest source event of each user in the batch (for the freshness fields of the output). */
-  lastEvent: Map<string, UserEvent>;
 }
 
 /** What counts as popularity: purchases, by default weighted 1 per purchase event. */
@@ -30,14 +28,12 @@ export function popularityWeight(e: UserEvent): number {
 export function planIngest(records: OffsetEvent[]): IngestPlan {
   const users = new Map<string, UserRecordDelta[]>();
   const popularity: PopularityDelta[] = [];
-  const lastEvent = new Map<string, UserEvent>();
   for (const { offset, event: e } of records) {
     let list = users.get(e.userId);
     if (!list) users.set(e.userId, (list = []));
     list.push([offset, e.type, e.itemId ?? false, e.eventTime]);
-    lastEvent.set(e.userId, e);
     const w = popularityWeight(e);
     if (w !== 0) popularity.push([offset, e.itemId as string, w]);
   }
-  return { users, popularity, lastEvent };
+  return { users, popularity };
 }

@@ -14,8 +14,8 @@
  *    partitions). All written by commitSegmentPartition (CAS on o and wm) after every user write succeeded.
  *  - `{g}:segcounts` hash with `{g}:segapplied`: counts applied once per source offset (applySegmentCounts).
  */
-import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
+import { scanKeys } from './maintenance.js';
 import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
 import type { SegmentChange } from '../domain/events.js';
@@ -96,16 +96,8 @@ export class FeatureStore {
       keys = Array.from({ length: partitions.count }, (_, p) => this.keys.partitionMembers(partitions.topic, p, segmentId));
     } else {
       const pattern = `${globEscape(this.keys.prefix)}:{p:*}:members:${globEscape(segmentId)}`;
-      const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
       const found = new Set<string>();
-      for (const node of nodes) {
-        let cursor = '0';
-        do {
-          const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          cursor = next;
-          for (const k of batch) found.add(k);
-        } while (cursor !== '0');
-      }
+      for await (const batch of scanKeys(this.redis, pattern)) for (const k of batch) found.add(k);
       keys = [...found];
     }
     const sets = await Promise.all(keys.map((k) => this.redis.smembers(k)));

@@ -3,8 +3,9 @@
  * co-occurrence rows written as combined per-batch deltas, the shared decay epoch, and loading every row
  * back into a worker's in-memory model at start-up.
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
+import { scanKeys } from './maintenance.js';
 import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
 
@@ -103,23 +104,14 @@ export class RecommenderStore {
    * so Redis stays responsive while a worker warms up.
    */
   async forEachRow(fn: (itemId: string, fields: Record<string, string>) => void): Promise<number> {
-    const client = this.redis as unknown as Redis | Cluster;
-    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
     const prefix = `${this.keys.prefix}:{i:`;
     let rows = 0;
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.itemCoocPattern(), 'COUNT', 500);
-        cursor = next;
-        const all = await Promise.all(keys.map((k) => node.hgetall(k)));
-        keys.forEach((k, i) => {
-          const itemId = k.slice(prefix.length, k.length - '}:co'.length);
-          fn(itemId, all[i]);
-          rows++;
-        });
-      } while (cursor !== '0');
+    for await (const keys of scanKeys(this.redis, this.keys.itemCoocPattern(), 500)) {
+      const all = await Promise.all(keys.map((k) => this.redis.hgetall(k)));
+      keys.forEach((k, i) => fn(k.slice(prefix.length, k.length - '}:co'.length), all[i]));
+      rows += keys.length;
     }
     return rows;
   }
+
 }

@@ -59,15 +59,9 @@ export function createRedis(
   return client as RedisClient;
 }
 
-/** Reads maxmemory-policy from every master; Attune's state must never be evicted. */
-export async function evictionPolicies(client: Redis | Cluster): Promise<string[]> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  const out: string[] = [];
-  for (const n of nodes) {
-    const res = (await n.config('GET', 'maxmemory-policy')) as string[];
-    out.push(res[1] ?? 'unknown');
-  }
-  return out;
+/** The nodes that hold data: the client itself, or every master of a Cluster. */
+export function masters(client: Redis | Cluster): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
 }
 
 /**
@@ -76,7 +70,7 @@ export async function evictionPolicies(client: Redis | Cluster): Promise<string[
  * Redis rejects writes (OOM), which the worker treats as retriable and waits out without advancing.
  */
 export async function assertNoEviction(client: Redis | Cluster): Promise<void> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const nodes = masters(client);
   const bad: string[] = [];
   for (const n of nodes) {
     const res = (await n.config('GET', 'maxmemory-policy')) as string[];

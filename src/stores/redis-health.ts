@@ -3,8 +3,7 @@
  * even while no micro-batch is running. A PING that fails or takes longer than `timeoutMs` marks Redis down
  * until the next one succeeds.
  */
-import { Cluster } from 'ioredis';
-import type { RedisClient } from './redis-client.js';
+import { masters, type RedisClient } from './redis-client.js';
 import { errorMessage } from '../errors.js';
 
 export class RedisHealth {
@@ -30,7 +29,7 @@ export class RedisHealth {
     if (this.running) return this.ok;
     this.running = true;
     try {
-      const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+      const nodes = masters(this.redis);
       if (nodes.length === 0) throw new Error('no Redis Cluster master known');
       await withTimeout(Promise.all(nodes.map((n) => n.ping())), this.opts.timeoutMs);
       this.set(true, '');

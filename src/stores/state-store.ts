@@ -63,13 +63,6 @@ export class StateStore {
     return raw ? (JSON.parse(raw) as Recommendations) : null;
   }
 
-  async itemTitles(itemIds: string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    const titles = await Promise.all(itemIds.map((id) => this.redis.hget(this.keys.item(id), 'title')));
-    itemIds.forEach((id, i) => { if (titles[i]) out.set(id, titles[i] as string); });
-    return out;
-  }
-
   async upsertItem(itemId: string, fields: Record<string, string>): Promise<void> {
     await this.redis.hset(this.keys.item(itemId), fields);
   }

@@ -17,7 +17,6 @@ import {
   type PrequentialModel,
 } from '../../eval/prequential.js';
 
-export const DEFAULT_EVAL_DATA = DEFAULT_DATA;
 
 export interface EvalOptions extends DatasetOptions {
   fraction?: string;
@@ -38,12 +37,9 @@ export interface EvalReport {
   results: PrequentialMetrics[];
 }
 
-/** Loads a data set: the retail protocol for the bundled file, the generic CSV loader otherwise. */
-export const loadEvalData = loadDataset;
-
 /** Runs the evaluation (models: attune, and popularity unless baseline is false). */
 export async function runEval(path: string, o: EvalOptions = {}): Promise<EvalReport> {
-  const loaded = await loadEvalData(path, o);
+  const loaded = await loadDataset(path, o);
   let events = loaded.events;
   if (o.fraction !== undefined) events = timelinePrefix(events, Number(o.fraction));
   if (o.limit !== undefined) events = events.slice(0, Number(o.limit));
