@@ -17,7 +17,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
-import { testConfig, waitFor, sleep, syntheticPurchases } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -50,11 +50,7 @@ afterAll(async () => {
 describe('broker stopped and restarted mid-run', () => {
   it('the worker reconnects, resumes and counts every event exactly once', async () => {
     const store = new StateStore(redis, cfg.keyPrefix);
-    const counted = async () => {
-      let n = 0;
-      for (let u = 0; u < USERS; u++) n += Number((await store.userCounts(`user${u}`)).purchase ?? 0);
-      return n;
-    };
+    const counted = () => purchasesCounted(store, USERS);
     const codec = new Codec(cfg.registryUrl, topics);
     await codec.registerAll();
     const produce = async (part: UserEvent[]) => {

@@ -15,7 +15,7 @@ import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { Recommender } from '../../src/recommender/recommender.js';
 import { RecommenderStore } from '../../src/stores/recommender-store.js';
-import { testConfig, waitFor, sleep, syntheticPurchases } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 
 const cfg = testConfig({ microBatchSize: 50 });
@@ -42,11 +42,6 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function purchasesCounted(): Promise<number> {
-  let total = 0;
-  for (let u = 0; u < USERS; u++) total += Number((await store.userCounts(`user${u}`)).purchase ?? 0);
-  return total;
-}
 
 describe('SIGKILL mid-stream and restart', () => {
   it('loses nothing and counts nothing twice', async () => {
@@ -58,22 +53,22 @@ describe('SIGKILL mid-stream and restart', () => {
     const producing = produceEvents(producer, codec, topics, events, { rate: 1500, batchSize: 100 });
 
     const first = spawnWorker(cfg);
-    await waitFor(async () => (await purchasesCounted()) > 800, 'the first worker to apply some events', 60_000);
+    await waitFor(async () => (await purchasesCounted(store, USERS)) > 800, 'the first worker to apply some events', 60_000);
     first.child.kill('SIGKILL');
     const firstExit = await first.exited;
     expect(firstExit.signal).toBe('SIGKILL');
-    const countedAtKill = await purchasesCounted();
+    const countedAtKill = await purchasesCounted(store, USERS);
     expect(countedAtKill).toBeLessThan(EVENTS);
 
     await sleep(500);
     const second = spawnWorker(cfg);
     await producing;
     await producer.disconnect();
-    const total = await waitFor(async () => { const n = await purchasesCounted(); return n >= EVENTS ? n : null; }, 'all events applied', 120_000).catch((e) => {
+    const total = await waitFor(async () => { const n = await purchasesCounted(store, USERS); return n >= EVENTS ? n : null; }, 'all events applied', 120_000).catch((e) => {
       throw new Error(`${e.message}\nworker output:\n${second.output().slice(-3000)}`);
     });
     await sleep(2000); // let any duplicate delivery show up before we look
-    expect(await purchasesCounted()).toBe(EVENTS);
+    expect(await purchasesCounted(store, USERS)).toBe(EVENTS);
     expect(total).toBe(EVENTS);
     for (let u = 0; u < USERS; u++) {
       const expected = events.filter((e) => e.userId === `user${u}`).length;

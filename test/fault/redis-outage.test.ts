@@ -14,7 +14,7 @@ import { createRedis, type RedisClient } from '../../src/stores/redis-client.js'
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
-import { testConfig, waitFor, sleep, syntheticPurchases } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -57,11 +57,7 @@ describe('Redis unreachable for 15 s mid-stream', () => {
     await admin.disconnect();
     redis = createRedis(cfg);
     const store = new StateStore(redis, cfg.keyPrefix);
-    const counted = async () => {
-      let n = 0;
-      for (let u = 0; u < USERS; u++) n += Number((await store.userCounts(`user${u}`)).purchase ?? 0);
-      return n;
-    };
+    const counted = () => purchasesCounted(store, USERS);
     const readyz = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
 
     const codec = new Codec(cfg.registryUrl, topics);

@@ -14,7 +14,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, syntheticPurchases } from '../support/env.js';
+import { testConfig, waitFor, syntheticPurchases, purchasesCounted } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -49,11 +49,7 @@ describe('Redis restarted empty mid-run', () => {
     const producer = kafka.producer();
     await producer.connect();
 
-    const counted = async () => {
-      let n = 0;
-      for (let u = 0; u < USERS; u++) n += Number((await new StateStore(redis!, cfg.keyPrefix).userCounts(`user${u}`)).purchase ?? 0);
-      return n;
-    };
+    const counted = () => purchasesCounted(new StateStore(redis!, cfg.keyPrefix), USERS);
     redis = createRedis(cfg);
     worker = spawnWorker(cfg);
     const producing = produceEvents(producer, codec, topics, events, { rate: 600, batchSize: 50 });

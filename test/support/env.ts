@@ -7,6 +7,7 @@ import { ensureTopics } from '../../src/kafka/topics.js';
 import { Codec } from '../../src/registry/codec.js';
 import { createRedis } from '../../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
+import type { StateStore } from '../../src/stores/state-store.js';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
@@ -83,4 +84,11 @@ export function syntheticPurchases(count: number, users: number, items: number):
     eventId: `e${i}`, userId: `user${(i * 7) % users}`, type: 'purchase', eventTime: t0 + i * 1000, itemId: `item${(i * 13) % items}`,
     quantity: 1, price: 1, rating: null, sessionId: null, context: null, properties: {},
   }));
+}
+
+/** Purchases counted in Redis over the users `user0` … `user<users-1>` of syntheticPurchases. */
+export async function purchasesCounted(store: StateStore, users: number): Promise<number> {
+  let n = 0;
+  for (let u = 0; u < users; u++) n += Number((await store.userCounts(`user${u}`)).purchase ?? 0);
+  return n;
 }
