@@ -71,6 +71,27 @@ export class StateLostError extends AttuneError {
   }
 }
 
+/**
+ * The state was rebuilt (by this or another worker) under a new epoch since this worker started: what it holds
+ * in memory and its positions belong to the old state. Not an error of the data: the worker restarts on the new
+ * state (the runner does it in-process).
+ */
+export class StateRebuiltError extends AttuneError {
+  constructor(message: string) {
+    super(message, { code: 'STATE_REBUILT', retriable: false });
+  }
+}
+
+/**
+ * A newer owner of the partition has written: this worker was revoked and is finishing stale work (a zombie).
+ * Its write was refused; the runner drops the rest of the batch without resolving or committing it.
+ */
+export class FencedError extends AttuneError {
+  constructor(message: string) {
+    super(message, { code: 'FENCED', retriable: false });
+  }
+}
+
 /** Producing to Kafka failed after the client's own retries. */
 export class ProduceError extends AttuneError {
   constructor(message: string, cause?: unknown) {

@@ -23,12 +23,14 @@ export class KafkajsClient implements StreamClient {
       retry: { initialRetryTime: 200, retries: 8 },
     });
   }
-  consumer(opts: { groupId: string }): StreamConsumer {
+  consumer(opts: { groupId: string; sessionTimeoutMs?: number }): StreamConsumer {
+    const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
     return new KafkajsConsumer(
       this.kafka.consumer({
         groupId: opts.groupId,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
+        sessionTimeout,
+        // A third of the session timeout at most (Kafka's rule of thumb), so one lost heartbeat is not fatal.
+        heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
         // Must be at least the broker's largest message, or a big record stalls the partition.
         maxBytesPerPartition: 1_048_576 * 2,
         retry: { retries: 10 },
@@ -148,6 +150,10 @@ class KafkajsAdmin implements StreamAdmin {
   async endOffsets(topic: string) {
     const res = await this.a.fetchTopicOffsets(topic);
     return new Map(res.map((r) => [r.partition, r.high]));
+  }
+  async startOffsets(topic: string) {
+    const res = await this.a.fetchTopicOffsets(topic);
+    return new Map(res.map((r) => [r.partition, r.low]));
   }
   async groupOffsets(groupId: string, topic: string) {
     const res = await this.a.fetchOffsets({ groupId, topics: [topic] });

@@ -74,6 +74,8 @@ export interface StreamAdmin {
   ensureTopics(specs: TopicSpec[]): Promise<string[]>;
   /** High watermark per partition. */
   endOffsets(topic: string): Promise<Map<number, string>>;
+  /** The earliest retained offset of each partition (where a rebuild replays from). */
+  startOffsets(topic: string): Promise<Map<number, string>>;
   /** Deletes the topics that exist among these; returns the deleted ones. */
   deleteTopics(topics: string[]): Promise<string[]>;
   /** The group's committed offset per partition (-1 when none). */
@@ -82,7 +84,7 @@ export interface StreamAdmin {
 }
 
 export interface StreamClient {
-  consumer(opts: { groupId: string }): StreamConsumer;
+  consumer(opts: { groupId: string; sessionTimeoutMs?: number }): StreamConsumer;
   producer(): StreamProducer;
   admin(): StreamAdmin;
 }

@@ -47,6 +47,14 @@ export function createMetrics() {
       name: 'attune_segment_members', help: 'Members of each segment across all partitions (every worker reports the same total: aggregate with max)',
       labelNames: ['segment'] as const, registers: [registry],
     }),
+    fenced: new Counter({
+      name: 'attune_fenced_batches_total', help: 'Micro-batches dropped because a newer owner of the partition had written (this worker was revoked)',
+      registers: [registry],
+    }),
+    stateResets: new Counter({
+      name: 'attune_state_restarts_total', help: 'In-process restarts on a lost or rebuilt state, by reason (lost, rebuilt)',
+      labelNames: ['reason'] as const, registers: [registry],
+    }),
     ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
   };
 }

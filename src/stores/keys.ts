@@ -30,7 +30,11 @@ export class Keys {
   itemCoocPattern() { return `${this.prefix}:{i:*}:co`; }
   /** String: the last offset of the micro-batch being applied (a write-ahead marker for exact replays). */
   partitionInflight(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:inflight`; }
-  /** String: the deployment's bootstrap marker (written once, when its state starts empty). */
+  /** Hash: the partition's dead-letter bookkeeping (markDeadLetters-1.lua). */
+  partitionDeadLetters(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:dlq`; }
+  /** String: the partition's fence counter (a new token for each assignment, see guard.ts). */
+  partitionFence(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:fence`; }
+  /** Hash: the deployment's state epoch and layout (written once, when its state starts empty; see bootstrap.ts). */
   bootstrap() { return `${this.prefix}:{g}:bootstrap`; }
   /** Hash: the deployment's decay epoch and other settings every worker must share. */
   meta() { return `${this.prefix}:{g}:meta`; }

@@ -91,7 +91,7 @@ export class RecommenderStore {
   }
 
   async markInflight(topic: string, partition: number, lastOffset: number): Promise<void> {
-    await this.redis.raiseInflight(this.keys.partitionInflight(topic, partition), lastOffset);
+    checkScriptResult('raiseInflight', Number(await this.redis.raiseInflight(this.keys.partitionInflight(topic, partition), lastOffset)));
   }
 
   async readInflight(topic: string, partition: number): Promise<number | null> {

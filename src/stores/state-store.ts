@@ -5,6 +5,7 @@
 import type { RedisClient } from './redis-client.js';
 import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
+import { fenceField } from './guard.js';
 import type { Recommendations } from '../domain/events.js';
 import type { UserRecordDelta, PopularityDelta } from '../processors/ingest.js';
 
@@ -81,17 +82,18 @@ export class StateStore {
     checkScriptResult('advanceProgress', Number(res));
   }
 
-  /**
-   * The deployment's bootstrap marker: written once when its state starts empty. A worker that finds consumer
-   * offsets committed for its group but no marker knows Redis lost the state it was built from.
-   */
-  async hasBootstrapMarker(): Promise<boolean> {
-    return (await this.redis.exists(this.keys.bootstrap())) === 1;
+  /** A new fence token for a partition this worker was just assigned (see guard.ts). */
+  async acquireFence(topic: string, partition: number): Promise<number> {
+    return checkScriptResult('acquireFence', Number(await this.redis.acquireFence(this.keys.partitionFence(topic, partition), fenceField(topic, partition))));
   }
 
-  async writeBootstrapMarker(): Promise<void> {
-    // The value names the state's layout version (deterministic: replays and clusters compare key by key).
-    await this.redis.set(this.keys.bootstrap(), 'attune-state-v1', 'NX');
+  /** The stage's last dead-lettered source offset of a partition, and the offset of a produce announced but not done. */
+  async deadLetterMarks(topic: string, partition: number, stage: string): Promise<{ done: number; pending: number | null }> {
+    const [done, pending] = await this.redis.hmget(this.keys.partitionDeadLetters(topic, partition), stage, `pending:${stage}`);
+    return { done: done === null ? -1 : Number(done), pending: pending === null ? null : Number(pending) };
   }
 
+  async markDeadLetters(topic: string, partition: number, mode: 'begin' | 'end', stage: string, offset: number): Promise<void> {
+    checkScriptResult('markDeadLetters', Number(await this.redis.markDeadLetters(this.keys.partitionDeadLetters(topic, partition), mode, stage, offset)));
+  }
 }

@@ -14,6 +14,8 @@ import { planIngest, type OffsetEvent } from '../processors/ingest.js';
 import { Keys } from '../stores/keys.js';
 import { RecordError, isRetriable } from '../errors.js';
 import { deadLetter } from './dead-letter.js';
+import { crashPoint } from './crash-points.js';
+import type { DeadLetterSink } from './dead-letter-sink.js';
 import type { SegmentProcessor } from './segment-processor.js';
 import type { RecommendStage } from './recommend-stage.js';
 import type { RecommenderStore } from '../stores/recommender-store.js';
@@ -24,6 +26,8 @@ export interface ProcessorDeps {
   codec: Codec;
   store: StateStore;
   producer: StreamProducer;
+  /** Dead letters, written exactly once per source record. */
+  deadLetters: DeadLetterSink;
   metrics: Metrics;
   now?: () => number;
   /** Rolling features and segments: runs first because it decides which events are too late to apply. */
@@ -53,7 +57,6 @@ export class EventProcessor {
     const { d } = this;
     const valid: OffsetEvent[] = [];
     const dead: OutboundRecord[] = [];
-    const deadCodes: RecordError[] = [];
     const now = this.now();
     // Write-ahead marker: if this micro-batch is cut short by a crash, the replay after it is cut at the same
     // offset, so that per-row "batch applied" checks stay exact (see recommend-stage.ts).
@@ -66,17 +69,13 @@ export class EventProcessor {
       } catch (err) {
         if (isRetriable(err) || !(err instanceof RecordError)) throw err;
         dead.push(deadLetter(r, err, { topic, partition, groupId: d.cfg.groupId }));
-        deadCodes.push(err);
       }
     }
     stage('decode');
     // Dead letters go out before anything is resolved, so a bad record is never just dropped.
-    if (dead.length) {
-      await d.producer.send(d.topics.dlq, dead);
-      for (const e of deadCodes) {
-        d.metrics.dlq.inc({ stage: e.stage, code: e.code });
-        d.metrics.eventsIn.inc({ type: 'unknown', outcome: 'dead_lettered' });
-      }
+    for (const r of await d.deadLetters.send(topic, partition, 'decode', dead)) {
+      d.metrics.dlq.inc({ stage: r.headers!['attune.error.stage'], code: r.headers!['attune.error.code'] });
+      d.metrics.eventsIn.inc({ type: 'unknown', outcome: 'dead_lettered' });
     }
 
     // Features and segments first: they classify lateness against the partition's watermark, dead-letter the
@@ -103,9 +102,11 @@ export class EventProcessor {
     // produce); the source header lets consumers drop a duplicate.
     const out = await d.recommend.process(topic, partition, onTime, lastOffset);
     stage('recommend');
+    crashPoint('after-apply');
     out.sort((a, b) => srcOffset(a) - srcOffset(b));
     await d.producer.send(d.topics.recommendations, out);
     stage('emit');
+    crashPoint('after-produce');
     d.metrics.recommendationsOut.inc(out.length);
     const usersEmitted = out.length;
     const key = `${topic}:${partition}`;

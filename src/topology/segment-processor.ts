@@ -55,6 +55,7 @@
  *    yield no change, the others recompute the same changes (re-emitted, counted once). Only a restart with yet
  *    other rules between the crash and the re-run can leave an emitted change that its re-run does not confirm.
  */
+import type { DeadLetterSink } from './dead-letter-sink.js';
 import { TimerHeap } from '../segments/timer-heap.js';
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
 import type { Codec } from '../registry/codec.js';
@@ -335,6 +336,8 @@ export interface SegmentProcessorDeps {
   codec: Codec;
   store: FeatureStore;
   producer: StreamProducer;
+  /** Dead letters of events too late to apply, written exactly once. */
+  deadLetters: DeadLetterSink;
   metrics: Metrics;
   rules: CompiledSegments;
   featureConfig: FeatureConfig;
@@ -383,10 +386,8 @@ export class SegmentProcessor {
       const late = new Set(res.tooLate.map((r) => r.offset));
       const err = new RecordError(TOO_LATE, 'process', `event time is more than ${d.featureConfig.allowedLatenessMs} ms behind the partition watermark (ATTUNE_ALLOWED_LATENESS_MS)`);
       const dead = raw.filter((r) => late.has(Number(r.offset))).map((r) => deadLetter(r, err, { topic, partition, groupId: d.cfg.groupId }));
-      if (dead.length) {
-        await d.producer.send(d.topics.dlq, dead);
-        d.metrics.dlq.inc({ stage: 'process', code: TOO_LATE }, dead.length);
-      }
+      const sent = await d.deadLetters.send(topic, partition, 'late', dead);
+      if (sent.length) d.metrics.dlq.inc({ stage: 'process', code: TOO_LATE }, sent.length);
     }
     return { changes: res.changes.length, tooLate: res.tooLate };
   }

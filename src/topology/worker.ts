@@ -16,9 +16,13 @@ import { RedisHealth } from '../stores/redis-health.js';
 import { toStoreError } from '../stores/redis-errors.js';
 import { WatchdogCore, runWatchdog } from './watchdog.js';
 import { StateStore } from '../stores/state-store.js';
+import { bootstrapState, readBootstrap, rebuildState } from '../stores/bootstrap.js';
+import { fenceField, runFenced } from '../stores/guard.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
 import { EventProcessor } from './event-processor.js';
+import { DeadLetterSink } from './dead-letter-sink.js';
+import { readTopicToEnd } from '../output/read-topic.js';
 import { RecommendStage } from './recommend-stage.js';
 import { CatalogReader } from './catalog-reader.js';
 import { Recommender } from '../recommender/recommender.js';
@@ -27,15 +31,18 @@ import { RecommenderStore } from '../stores/recommender-store.js';
 import { createSegmentProcessor, loadSegmentSetup } from './segment-processor.js';
 import { ItemProcessor } from './item-processor.js';
 import { PartitionTask, type TaskHooks } from './partition-task.js';
-import { errorMessage, StateLostError } from '../errors.js';
+import { errorMessage, FencedError, StateLostError, StateRebuiltError } from '../errors.js';
 import { log } from '../log.js';
 import type { Server } from 'node:http';
+
+/** The code `done` resolves with when the worker stopped to start again on a lost or rebuilt state. */
+export const RESTART = 75;
 
 export interface WorkerHandle {
   httpPort: number;
   metrics: Metrics;
   stop(): Promise<void>;
-  /** Resolves when the worker stopped on its own (fatal error); the value is the exit code. */
+  /** Resolves when the worker stopped on its own: an exit code, or RESTART (start a new worker in-process). */
   done: Promise<number>;
 }
 
@@ -76,8 +83,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   await admin.connect();
   const created = await ensureTopics(admin, cfg);
   if (created.length) log.info({ created }, 'created topics');
+  let epoch: string;
   try {
-    await checkBootstrap(admin, new StateStore(redis, cfg.keyPrefix), cfg.groupId, topics.events, cfg.keyPrefix);
+    epoch = await openState(admin, redis, cfg, topics.events);
   } catch (err) {
     await admin.disconnect();
     redis.disconnect();
@@ -91,7 +99,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const store = new StateStore(redis, cfg.keyPrefix);
   // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
   const rec = new Recommender(loadRecommenderConfig(cfg));
-  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, metrics, catalog: (id) => rec.categoriesOf(id) });
+  const deadLetters = new DeadLetterSink({ store, producer, dlqTopic: topics.dlq, readBack: () => readTopicToEnd(kafka, topics.dlq) });
+  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, deadLetters, metrics, catalog: (id) => rec.categoriesOf(id) });
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
   const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
   const warm = await recommend.warmUp();
@@ -103,11 +112,14 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   };
   await catalog.start();
   log.info({ items: catalog.items }, 'catalog loaded');
-  const events = new EventProcessor({ cfg, topics, codec, store, producer, metrics, segments, recommend, recommendStore });
+  const events = new EventProcessor({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore });
   const items = new ItemProcessor({ cfg, topics, codec, store, producer, metrics });
   const tasks = new Map<string, PartitionTask<unknown>>();
 
-  const consumer = kafka.consumer({ groupId: cfg.groupId });
+  // Positions on assignment (earliest retained offsets) and the watchdog's lag probe.
+  const offsetsAdmin = kafka.admin();
+  await offsetsAdmin.connect();
+  const consumer = kafka.consumer({ groupId: cfg.groupId, sessionTimeoutMs: cfg.kafkaSessionTimeoutMs });
   await consumer.connect();
   await consumer.subscribe([topics.events, topics.items]);
 
@@ -115,28 +127,51 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const done = new Promise<number>((r) => (exit = r));
 
   const assignedEvents = new Set<number>();
+  const assignedItems = new Set<number>();
+  /** This worker's fence token per assigned partition, acquired at its first job after each assignment. */
+  const fences = new Map<string, number>();
   const recoveryCut = new Map<number, number>();
   /** The last offset this worker finished per events partition since its assignment (for the watchdog). */
   const processedUpTo = new Map<number, number>();
   const watchdog = new WatchdogCore(cfg.watchdogMs, Date.now());
-  consumer.onAssigned(async (assigned) => {
+  /**
+   * Where each assigned events partition must start (its progress + 1, or the earliest retained offset). kafkajs
+   * may fetch a batch from the committed offset before the seek lands; such a batch is dropped unprocessed,
+   * because applying a later offset first would make the per-key offset checks skip the earlier ones.
+   */
+  const startAt = new Map<number, string>();
+  let positioned: Promise<void> = Promise.resolve();
+  consumer.onAssigned((assigned) => (positioned = position(assigned)));
+  async function position(assigned: { topic: string; partitions: number[] }[]): Promise<void> {
     state.joined = true;
     watchdog.joined();
     assignedEvents.clear();
+    assignedItems.clear();
+    startAt.clear();
     processedUpTo.clear();
-    for (const a of assigned) if (a.topic === topics.events) a.partitions.forEach((p) => assignedEvents.add(p));
+    fences.clear(); // a new generation: every partition gets a new token before it writes
+    for (const a of assigned) {
+      if (a.topic === topics.events) a.partitions.forEach((p) => assignedEvents.add(p));
+      if (a.topic === topics.items) a.partitions.forEach((p) => assignedItems.add(p));
+    }
     metrics.ready.set(1);
-    // Redis holds the true position: seek every events partition to the offset after its last applied batch.
+    // Redis holds the true position: seek every partition to the offset after its last applied batch, or to
+    // the earliest retained offset when there is none (a new or rebuilt state). Kafka's commit is only a hint.
     for (const { topic, partitions } of assigned) {
-      if (topic !== topics.events) continue;
+      const earliest = await offsetsAdmin.startOffsets(topic).catch(() => new Map<number, string>());
       for (const p of partitions) {
         try {
           const progress = await store.readProgress(topic, p);
-          const inflight = await recommendStore.readInflight(topic, p);
-          // A micro-batch that was cut short ended at `inflight`: the replay must cut there too.
-          if (inflight !== null && inflight > (progress ?? -1)) recoveryCut.set(p, inflight);
-          else recoveryCut.delete(p);
-          if (progress !== null) consumer.seek(topic, p, String(progress + 1));
+          if (topic === topics.events) {
+            const inflight = await recommendStore.readInflight(topic, p);
+            // A micro-batch that was cut short ended at `inflight`: the replay must cut there too.
+            if (inflight !== null && inflight > (progress ?? -1)) recoveryCut.set(p, inflight);
+            else recoveryCut.delete(p);
+          }
+          const from = progress !== null ? String(progress + 1) : earliest.get(p);
+          if (from === undefined) continue;
+          consumer.seek(topic, p, from);
+          if (topic === topics.events) startAt.set(p, from);
         } catch (err) {
           log.warn({ topic, partition: p, err: errorMessage(err) }, 'could not read partition progress; using the committed offset');
         }
@@ -151,10 +186,10 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       let task = tasks.get(key);
       if (!task) tasks.set(key, (task = new PartitionTask(topics.events, p)));
       task
-        .submit(() => segments.ensureRules(topics.events, p), { shouldContinue: () => false, onRetry: () => {}, onRecovered: () => {} })
-        .catch((err) => log.warn({ partition: p, err: errorMessage(err) }, 'segment rules re-evaluation failed; the next micro-batch retries it'));
+        .submit(() => fenced(topics.events, p, () => segments.ensureRules(topics.events, p)), { shouldContinue: () => false, onRetry: () => {}, onRecovered: () => {} })
+        .catch((err) => jobFailed(err, p, 'segment rules re-evaluation failed; the next micro-batch retries it'));
     }
-  });
+  }
   consumer.onCrash((err, restart) => {
     log.error({ err: errorMessage(err), restart }, 'consumer crashed');
     state.joined = false;
@@ -162,11 +197,62 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     if (!restart && !state.stopping) exit(1);
   });
 
+  /**
+   * Runs a job of a partition under this worker's fence token for it (every script it calls checks the token).
+   * The token is acquired at the partition's first job after an assignment; a partition no longer assigned gets
+   * none, so a revoked worker's late job cannot take a new token and fence out the new owner.
+   */
+  async function fenced<T>(topic: string, partition: number, job: () => Promise<T>): Promise<T> {
+    const key = `${topic}:${partition}`;
+    let token = fences.get(key);
+    if (token === undefined) {
+      const assignedNow = topic === topics.events ? assignedEvents : assignedItems;
+      if (!assignedNow.has(partition)) throw new FencedError(`${key} is not assigned to this worker any more`);
+      token = await store.acquireFence(topic, partition).catch((e) => { throw toStoreError(e); });
+      fences.set(key, token);
+    }
+    return runFenced({ field: fenceField(topic, partition), token }, job);
+  }
+
+  /** A lost or rebuilt state: restart in-process on the new state (rebuilding it first when so configured). */
+  let recovering = false;
+  function onStateError(err: StateLostError | StateRebuiltError, where: string): void {
+    if (recovering || state.stopping) return;
+    recovering = true;
+    if (err instanceof StateLostError && cfg.onStateLoss === 'halt') {
+      // Never continue on state that is gone: stop, so that nothing more is applied or committed.
+      log.fatal({ where, err: errorMessage(err) }, 'state lost; exiting with code 3 (ATTUNE_ON_STATE_LOSS=halt)');
+      exit(3);
+      return;
+    }
+    const reason = err instanceof StateLostError ? 'lost' : 'rebuilt';
+    metrics.stateResets.inc({ reason });
+    log.error({ where, err: errorMessage(err) }, reason === 'lost' ? 'state lost; rebuilding it and restarting' : 'state rebuilt by another worker; restarting');
+    void (async () => {
+      try {
+        if (reason === 'lost') await rebuildState(redis, cfg.keyPrefix, epoch);
+      } catch (e) {
+        log.fatal({ err: errorMessage(e) }, 'state rebuild failed; exiting with code 3');
+        exit(3);
+        return;
+      }
+      await stop(RESTART);
+    })();
+  }
+
+  /** A failed side job of a partition (rules re-evaluation, punctuation): logged, unless the state is gone. */
+  function jobFailed(err: unknown, partition: number, what: string): void {
+    if (err instanceof StateLostError || err instanceof StateRebuiltError) onStateError(err, `${topics.events}:${partition}`);
+    else log.warn({ partition, err: errorMessage(err) }, what);
+  }
+
   const handler: BatchHandler = async (batch) => {
     const key = `${batch.topic}:${batch.partition}`;
     let task = tasks.get(key);
     if (!task) tasks.set(key, (task = new PartitionTask(batch.topic, batch.partition)));
     const hooks = taskHooks(batch);
+    await positioned;
+    if (batch.topic === topics.events && !(await atStart(batch))) return;
     for (let i = 0; i < batch.records.length; ) {
       if (!batch.isRunning() || batch.isStale()) break;
       const cut = batch.topic === topics.events ? recoveryCut.get(batch.partition) : undefined;
@@ -175,16 +261,23 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       if (cut !== undefined && Number(chunk[chunk.length - 1].offset) >= cut) recoveryCut.delete(batch.partition);
       const started = process.hrtime.bigint();
       const run = batch.topic === topics.events
-        ? () => events.process(batch.topic, batch.partition, chunk).catch((e) => { throw toStoreError(e); })
-        : () => items.process(batch.topic, batch.partition, chunk).catch((e) => { throw toStoreError(e); });
+        ? () => fenced(batch.topic, batch.partition, () => events.process(batch.topic, batch.partition, chunk)).catch((e) => { throw toStoreError(e); })
+        : () => fenced(batch.topic, batch.partition, async () => {
+            await items.process(batch.topic, batch.partition, chunk);
+            await store.writeProgress(batch.topic, batch.partition, Number(chunk[chunk.length - 1].offset));
+          }).catch((e) => { throw toStoreError(e); });
       try {
         await task.submit(run, hooks);
       } catch (err) {
-        if (err instanceof StateLostError) {
-          // Never continue on state that is gone: stop, so that nothing more is applied or committed.
-          log.fatal({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'state lost; exiting with code 3');
-          exit(3);
-          return;
+        if (err instanceof StateLostError || err instanceof StateRebuiltError) {
+          onStateError(err, `${batch.topic}:${batch.partition}`);
+          return; // nothing more is applied, resolved or committed by this worker
+        }
+        if (err instanceof FencedError) {
+          // A newer owner wrote: this worker was revoked. Drop the rest unresolved; the owner replays it.
+          metrics.fenced.inc();
+          log.warn({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'fenced: dropping the rest of the batch');
+          break;
         }
         if (!batch.isRunning() || batch.isStale()) break; // stopping: leave the rest for the next owner
         throw err;
@@ -200,6 +293,27 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     }
     await batch.commit();
   };
+
+  /** Whether the batch starts where the partition must start after its assignment (see startAt). */
+  async function atStart(batch: PartitionBatch): Promise<boolean> {
+    const want = startAt.get(batch.partition);
+    const first = batch.records[0]?.offset;
+    if (want === undefined || first === undefined || first === want) {
+      startAt.delete(batch.partition);
+      return true;
+    }
+    const low = (await offsetsAdmin.startOffsets(batch.topic)).get(batch.partition);
+    if (low !== undefined && Number(low) > Number(want)) {
+      // Retention deleted input that was never applied: say so loudly, and go on from what is left.
+      log.error({ partition: batch.partition, from: want, earliest: low, lost: Number(low) - Number(want) }, 'input deleted by retention before it was applied: starting at the earliest retained offset');
+      startAt.set(batch.partition, low);
+      consumer.seek(batch.topic, batch.partition, low);
+      return false;
+    }
+    log.debug({ partition: batch.partition, first, want }, 'dropping a batch fetched before the seek landed');
+    consumer.seek(batch.topic, batch.partition, want);
+    return false;
+  }
 
   function taskHooks(batch: PartitionBatch): TaskHooks {
     return {
@@ -228,13 +342,13 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       const key = `${topics.events}:${p}`;
       let task = tasks.get(key);
       if (!task) tasks.set(key, (task = new PartitionTask(topics.events, p)));
-      await task.submit(async () => {
+      await task.submit(() => fenced(topics.events, p, async () => {
         const out = await recommend.correct(topics.events, p, userId, source);
         if (out) {
           await producer.send(topics.recommendations, [out]);
           metrics.recommendationsOut.inc();
         }
-      }, { shouldContinue: () => !state.stopping && assignedEvents.has(p), onRetry: () => {}, onRecovered: () => {} });
+      }), { shouldContinue: () => !state.stopping && assignedEvents.has(p), onRetry: () => {}, onRecovered: () => {} });
     }
   }
 
@@ -250,12 +364,12 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
           if (!task) tasks.set(key, (task = new PartitionTask(topics.events, p)));
           punctuating.add(p);
           task
-            .submit(() => segments.punctuate(topics.events, p, Date.now()), {
+            .submit(() => fenced(topics.events, p, () => segments.punctuate(topics.events, p, Date.now())), {
               shouldContinue: () => false, // a failed punctuation is simply tried at the next tick
               onRetry: () => {},
               onRecovered: () => {},
             })
-            .catch((err) => log.warn({ partition: p, err: errorMessage(err) }, 'punctuation failed; will try again'))
+            .catch((err) => jobFailed(err, p, 'punctuation failed; will try again'))
             .finally(() => punctuating.delete(p));
         }
       }, Math.min(cfg.segmentIdleMs, 5_000))
@@ -263,14 +377,12 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   punctuator?.unref();
 
   // Lag of this worker's events partitions: end offset minus the progress applied in Redis (the truth).
-  const lagAdmin = kafka.admin();
-  await lagAdmin.connect();
   const dog = cfg.watchdogMs > 0
     ? runWatchdog(watchdog, {
         everyMs: Math.max(250, Math.min(5_000, Math.floor(cfg.watchdogMs / 10))),
         probeLag: async () => {
           if (assignedEvents.size === 0) return 0;
-          const ends = await lagAdmin.endOffsets(topics.events);
+          const ends = await offsetsAdmin.endOffsets(topics.events);
           let lag = 0;
           for (const p of assignedEvents) {
             // What this worker finished is known without Redis, so a Redis outage cannot hide the lag.
@@ -293,7 +405,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   });
   log.info({ groupId: cfg.groupId, topics: [topics.events, topics.items], http: http.port }, 'worker started');
 
-  const stop = async () => {
+  const stop = async (code = 0) => {
     if (state.stopping) return;
     state.stopping = true;
     if (punctuator) clearInterval(punctuator);
@@ -306,12 +418,12 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     for (const t of tasks.values()) t.close();
     await catalog.stop();
     await Promise.race([producer.disconnect(), budget]).catch(() => {});
-    await Promise.race([lagAdmin.disconnect(), budget]).catch(() => {});
+    await Promise.race([offsetsAdmin.disconnect(), budget]).catch(() => {});
     await redis.quit().catch(() => {});
     await closeServer(http.server);
-    exit(0);
+    exit(code);
   };
-  return { httpPort: http.port, metrics, stop, done };
+  return { httpPort: http.port, metrics, stop: () => stop(0), done };
 }
 
 /**
@@ -329,22 +441,26 @@ export function microBatch<T extends { offset: string }>(records: T[], start: nu
 }
 
 /**
- * A deployment whose consumer group has committed offsets but whose Redis holds no bootstrap marker has lost its
- * state (Redis restarted without persistence, or was flushed): refuse to start rather than go on from empty
- * state. A deployment with neither is new: write the marker.
+ * The state's epoch, bootstrapping an empty state. A deployment whose consumer group has committed offsets but
+ * whose Redis holds no bootstrap marker has lost its state (Redis restarted without persistence, or was flushed):
+ * rebuild it (ATTUNE_ON_STATE_LOSS=rebuild) or refuse to start — never go on from empty state.
  */
-async function checkBootstrap(admin: StreamAdmin, store: StateStore, groupId: string, topic: string, keyPrefix: string): Promise<void> {
-  if (await store.hasBootstrapMarker()) return;
-  const committed = await admin.groupOffsets(groupId, topic);
-  if ([...committed.values()].some((o) => Number(o) >= 0)) {
-    throw new StateLostError(
-      `consumer group ${groupId} has committed offsets on ${topic}, but Redis holds no state for key prefix ${keyPrefix} ` +
-        '(its bootstrap marker is missing): Redis restarted empty or was flushed. To rebuild the state from the retained ' +
-        'input, clear what is left (`attune reset --yes --keep-topics`) and start the workers with a new ATTUNE_GROUP_ID ' +
-        '(they then replay the topic from its earliest offset); to restore instead, bring back the Redis data.',
-    );
+async function openState(admin: StreamAdmin, redis: RedisClient, cfg: Config, topic: string): Promise<string> {
+  const found = await readBootstrap(redis, cfg.keyPrefix);
+  if (found?.complete) return found.epoch;
+  if (found) return bootstrapState(redis, cfg.keyPrefix); // a bootstrap cut short: finish it
+  const committed = await admin.groupOffsets(cfg.groupId, topic);
+  if (![...committed.values()].some((o) => Number(o) >= 0)) return bootstrapState(redis, cfg.keyPrefix);
+  if (cfg.onStateLoss === 'rebuild') {
+    log.warn({ groupId: cfg.groupId, keyPrefix: cfg.keyPrefix }, 'state lost (bootstrap marker missing while the group has committed offsets); rebuilding');
+    return rebuildState(redis, cfg.keyPrefix, null);
   }
-  await store.writeBootstrapMarker();
+  throw new StateLostError(
+    `consumer group ${cfg.groupId} has committed offsets on ${topic}, but Redis holds no state for key prefix ${cfg.keyPrefix} ` +
+      '(its bootstrap marker is missing): Redis restarted empty or was flushed. To rebuild the state from the retained ' +
+      'input, start the workers with ATTUNE_ON_STATE_LOSS=rebuild (or clear what is left with `attune reset --yes --keep-topics` ' +
+      'and start them with a new ATTUNE_GROUP_ID); to restore instead, bring back the Redis data.',
+  );
 }
 
 async function stopConsumer(consumer: StreamConsumer) {

@@ -16,6 +16,7 @@ import { ensureTopics } from '../../src/kafka/topics.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
 import { deleteKeysWithPrefix, scanKeys } from '../../src/stores/maintenance.js';
+import { isGuardBookkeeping } from '../../src/stores/guard.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
@@ -111,6 +112,7 @@ async function dump(d: Deployment): Promise<Map<string, [string, unknown]>> {
   const out = new Map<string, [string, unknown]>();
   for await (const keys of scanKeys(d.redis, `${id}:*`)) {
     for (const key of keys) {
+      if (isGuardBookkeeping(key)) continue;
       const type = await d.redis.type(key);
       let value: unknown;
       if (type === 'hash') {

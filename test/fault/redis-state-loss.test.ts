@@ -1,8 +1,9 @@
 /**
- * Redis restarted EMPTY under a running worker: the worker must notice and stop (exit 3) instead of going on
- * from empty state; started again it refuses (the bootstrap marker is gone while the group has committed
- * offsets); after clearing what is left and starting with a new consumer group, it rebuilds the state from the
- * retained input, exactly.
+ * Redis restarted EMPTY under a running worker. With ATTUNE_ON_STATE_LOSS=halt (the default) the worker must
+ * notice and stop (exit 3) instead of going on from empty state; started again it refuses (the bootstrap marker
+ * is gone while the group has committed offsets); after clearing what is left and starting with a new consumer
+ * group, it rebuilds the state from the retained input, exactly. With ATTUNE_ON_STATE_LOSS=rebuild it rebuilds
+ * in-process, without exiting, from the earliest retained offset: exact again.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
@@ -90,5 +91,50 @@ describe('Redis restarted empty mid-run', () => {
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
     await producer.disconnect();
+  });
+
+  it('with ATTUNE_ON_STATE_LOSS=rebuild: rebuilds in-process from the earliest offset, exactly', async () => {
+    const cfg = testConfig({ redisUrl: `redis://127.0.0.1:${PORT}`, microBatchSize: 50, onStateLoss: 'rebuild' });
+    const topics = topicNames(cfg);
+    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, cfg);
+    await admin.disconnect();
+    const codec = new Codec(cfg.registryUrl, topics);
+    await codec.registerAll();
+    const producer = kafka.producer();
+    await producer.connect();
+
+    const counted = () => purchasesCounted(new StateStore(redis!, cfg.keyPrefix), USERS);
+    redis = createRedis(cfg);
+    worker = spawnWorker(cfg);
+    const producing = produceEvents(producer, codec, topics, events, { rate: 600, batchSize: 50 });
+    await waitFor(async () => (await counted()) > 500, 'some events applied', 60_000);
+
+    await redis.quit();
+    redis = undefined;
+    await server.stop();
+    server = await startRedisServer(PORT);
+    const restartedAt = Date.now();
+    redis = createRedis(cfg);
+    await producing;
+    await producer.disconnect();
+    await waitFor(async () => (await counted()) >= EVENTS, 'the rebuild to apply every event', 120_000).catch((e) => {
+      throw new Error(`${e.message}\nworker output:\n${worker!.output().slice(-3000)}`);
+    });
+    const rebuildMs = Date.now() - restartedAt;
+    expect(worker.child.exitCode).toBeNull(); // it never exited
+    expect(worker.output()).toMatch(/state lost; rebuilding it and restarting/);
+    expect(worker.output()).toMatch(/state rebuilt empty under a new epoch/);
+    const store = new StateStore(redis, cfg.keyPrefix);
+    for (let u = 0; u < USERS; u++) {
+      expect(Number((await store.userCounts(`user${u}`)).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
+    }
+    const popularity = await store.topPopular(1000);
+    expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);
+    console.log(`state loss with rebuild: ${EVENTS} events re-applied ${rebuildMs} ms after Redis came back empty`);
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code, worker.output().slice(-2000)).toBe(0);
   });
 });

@@ -4,16 +4,19 @@ import { createRedis, type RedisClient } from '../../src/stores/redis-client.js'
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { Keys } from '../../src/stores/keys.js';
-import { ScriptRejectedError } from '../../src/errors.js';
+import { FencedError, ScriptRejectedError, StateLostError, StateRebuiltError } from '../../src/errors.js';
+import { bootstrapState, missingGuards, readBootstrap, rebuildState } from '../../src/stores/bootstrap.js';
+import { guardKeyFor, runFenced, fenceField } from '../../src/stores/guard.js';
 import { testConfig } from '../support/env.js';
 
 let redis: RedisClient;
 let store: StateStore;
 const cfg = testConfig();
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = createRedis(cfg);
   store = new StateStore(redis, cfg.keyPrefix);
+  await bootstrapState(redis, cfg.keyPrefix);
 });
 afterAll(async () => {
   if (!redis) return;
@@ -74,3 +77,60 @@ describe('partition progress', () => {
   });
 });
 
+
+describe('the guard every command runs first', () => {
+  const field = Keys.partitionField('events', 0);
+  it('refuses to write into a slot whose guard is gone (state lost), writing nothing', async () => {
+    await store.applyUser('g1', field, 20, [[1, 'view', 'a', 1]]);
+    await redis.del(guardKeyFor(store.keys.userCounts('g1')));
+    await expect(store.applyUser('g1', field, 20, [[2, 'view', 'b', 2]])).rejects.toBeInstanceOf(StateLostError);
+    expect(await store.userCounts('g1')).toMatchObject({ view: '1' });
+    expect(await missingGuards(redis, cfg.keyPrefix)).toBe(1);
+  });
+  it('refuses a worker of an older epoch', async () => {
+    await redis.hset(guardKeyFor(store.keys.userCounts('g2')), 'epoch', 'another-epoch');
+    await expect(store.applyUser('g2', field, 20, [[1, 'view', 'a', 1]])).rejects.toBeInstanceOf(StateRebuiltError);
+    expect(await store.userCounts('g2')).toEqual({});
+  });
+  it('fences a revoked owner out of every slot the new owner wrote to, and out of the partition at once', async () => {
+    const old = await store.acquireFence('events', 3);
+    const now = await store.acquireFence('events', 3);
+    expect(now).toBeGreaterThan(old);
+    const f = (token: number) => ({ field: fenceField('events', 3), token });
+    const f3 = Keys.partitionField('events', 3);
+    // The old owner still writes where the new one has not been yet (offsets keep that exactly-once)...
+    expect(await runFenced(f(old), () => store.applyUser('g3', f3, 20, [[1, 'view', 'a', 1]]))).toBe(1);
+    // ...but not the partition's progress: the new token was recorded there when it was acquired.
+    await expect(runFenced(f(old), () => store.writeProgress('events', 3, 1))).rejects.toBeInstanceOf(FencedError);
+    expect(await runFenced(f(now), () => store.applyUser('g3', f3, 20, [[2, 'view', 'b', 2]]))).toBe(1);
+    await expect(runFenced(f(old), () => store.applyUser('g3', f3, 20, [[3, 'view', 'c', 3]]))).rejects.toBeInstanceOf(FencedError);
+    expect(await store.userCounts('g3')).toMatchObject({ view: '2' });
+    await runFenced(f(now), () => store.writeProgress('events', 3, 2));
+    expect(await store.readProgress('events', 3)).toBe(2);
+    // Other partitions are not affected by partition 3's tokens.
+    expect(await runFenced({ field: fenceField('events', 4), token: 1 }, () => store.applyUser('g3', Keys.partitionField('events', 4), 20, [[1, 'view', 'd', 4]]))).toBe(1);
+  });
+  it('rebuilds a lost state: everything wiped, a new epoch, old workers refused', async () => {
+    const prefix = `${cfg.keyPrefix}-rb`;
+    const s = new StateStore(redis, prefix);
+    const first = await bootstrapState(redis, prefix);
+    await s.applyUser('r1', field, 20, [[1, 'purchase', 'a', 1]]);
+    await redis.del(guardKeyFor(s.keys.userCounts('r1'))); // a lost slot
+    await expect(s.applyUser('r1', field, 20, [[2, 'view', 'a', 2]])).rejects.toBeInstanceOf(StateLostError);
+    const other = createRedis(cfg); // a second worker's client, still on the first epoch
+    try {
+      await new StateStore(other, prefix).applyUser('r2', field, 20, [[1, 'view', 'a', 1]]);
+      const [a, b] = await Promise.all([rebuildState(redis, prefix, first), rebuildState(other, prefix, first)]);
+      expect(a).toBe(b); // one rebuild, both see its epoch
+      expect(a).not.toBe(first);
+      expect(await readBootstrap(redis, prefix)).toEqual({ epoch: a, complete: true });
+      expect(await missingGuards(redis, prefix)).toBe(0);
+      expect(await s.userCounts('r1')).toEqual({});
+      expect(await s.userCounts('r2')).toEqual({});
+      await expect(new StateStore(other, prefix).applyUser('r2', field, 20, [[2, 'view', 'a', 2]])).rejects.toBeInstanceOf(StateRebuiltError);
+    } finally {
+      await deleteKeysWithPrefix(redis, prefix);
+      await other.quit();
+    }
+  });
+});

@@ -16,6 +16,7 @@ import { ensureTopics } from '../../src/kafka/topics.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
 import { FeatureStore } from '../../src/stores/feature-store.js';
+import { bootstrapState } from '../../src/stores/bootstrap.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { PartitionEngine } from '../../src/segments/engine.js';
@@ -138,6 +139,7 @@ describe('real-time segments', () => {
 
   it('refuses stale writes (CAS) with retriable codes and counts each offset once', async () => {
     const store = new FeatureStore(redis, `${cfg.keyPrefix}-cas`);
+    await bootstrapState(redis, `${cfg.keyPrefix}-cas`);
     const u = await store.loadUser('zed', 't', 0);
     await store.commitUser('zed', 't', 0, -1, 10, { ...u, segments: ['busy'], due: 5 });
     await expect(store.commitUser('zed', 't', 0, -1, 11, u)).rejects.toMatchObject({ code: 'SEGMENT_USER_CONFLICT', retriable: true });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { configFrom, kafkaFor, serviceOptions } from '../shared.js';
-import { startWorker } from '../../topology/worker.js';
+import { startWorker, RESTART } from '../../topology/worker.js';
 import { log } from '../../log.js';
 
 export function register(program: Command) {
@@ -10,7 +10,7 @@ export function register(program: Command) {
     .option('--http-port <port>', 'port of /metrics, /healthz, /readyz (ATTUNE_HTTP_PORT)')
     .action(async (opts) => {
       const cfg = configFrom(opts);
-      const worker = await startWorker(cfg, kafkaFor(cfg));
+      let worker = await startWorker(cfg, kafkaFor(cfg));
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
@@ -23,7 +23,14 @@ export function register(program: Command) {
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
-      const code = await worker.done;
+      let code = await worker.done;
+      // A lost or rebuilt state: the worker stopped itself to start again on the new state, from scratch.
+      while (code === RESTART && signals === 0) {
+        log.warn('restarting the worker on the new state');
+        worker = await startWorker(cfg, kafkaFor(cfg));
+        code = await worker.done;
+      }
+      if (code === RESTART) code = 0;
       log.info({ code }, 'worker stopped');
       process.exit(code);
     });

@@ -1,0 +1,107 @@
+/**
+ * The state's epoch: written once when a deployment's state starts empty, into `{g}:bootstrap` and into the guard
+ * hash of every one of the 16,384 hash slots (guard.ts), which every Lua command checks first. A slot whose guard
+ * is gone lost its state; a guard holding another epoch belongs to a rebuilt state.
+ *
+ * Rebuild after loss: one worker (a lock outside the key prefix) deletes the guards first — from then on every
+ * command of every worker is refused before it writes — then every other key of the prefix, then bootstraps a new
+ * epoch. The workers restart on it and, finding no progress, replay the input from the earliest retained offset.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisClient } from './redis-client.js';
+import { Keys } from './keys.js';
+import { SLOTS, guardKeyOfSlot } from './guard.js';
+import { deleteKeysWithPrefix } from './maintenance.js';
+import { ConfigError } from '../errors.js';
+import { log } from '../log.js';
+
+/** The layout of the state under a prefix; a worker refuses a state of another layout. */
+export const STATE_LAYOUT = 'attune-state-v2';
+
+export interface Bootstrap {
+  epoch: string;
+  /** Every slot's guard hash was written. */
+  complete: boolean;
+}
+
+export async function readBootstrap(redis: RedisClient, prefix: string): Promise<Bootstrap | null> {
+  const key = new Keys(prefix).bootstrap();
+  const type = await redis.type(key);
+  if (type === 'none') return null;
+  if (type !== 'hash') {
+    throw new ConfigError(
+      `${key} holds an older state layout than ${STATE_LAYOUT}: rebuild it with \`attune reset --yes --keep-topics\` and start the workers again`,
+      'STATE_LAYOUT',
+    );
+  }
+  const [epoch, complete, layout] = await redis.hmget(key, 'epoch', 'complete', 'layout');
+  if (layout !== STATE_LAYOUT) {
+    throw new ConfigError(`${key} has state layout ${layout ?? '?'}, this worker needs ${STATE_LAYOUT}: run \`attune reset --yes --keep-topics\``, 'STATE_LAYOUT');
+  }
+  return epoch === null ? null : { epoch, complete: complete === '1' };
+}
+
+/**
+ * Bootstraps an empty state, or finishes a bootstrap cut short; returns the epoch. Safe to run from several
+ * workers at once: the first epoch written wins and everyone writes that one.
+ */
+export async function bootstrapState(redis: RedisClient, prefix: string): Promise<string> {
+  const key = new Keys(prefix).bootstrap();
+  await redis.hsetnx(key, 'epoch', randomUUID());
+  await redis.hsetnx(key, 'layout', STATE_LAYOUT);
+  const epoch = (await redis.hget(key, 'epoch'))!;
+  if ((await redis.hget(key, 'complete')) === '1') return epoch;
+  // One command per slot; auto-pipelining sends them in a few round trips per node.
+  for (let from = 0; from < SLOTS; from += 2048) {
+    const writes: Promise<unknown>[] = [];
+    for (let slot = from; slot < Math.min(SLOTS, from + 2048); slot++) writes.push(redis.hset(guardKeyOfSlot(prefix, slot), 'epoch', epoch));
+    await Promise.all(writes);
+  }
+  await redis.hset(key, 'complete', '1');
+  log.info({ epoch }, 'state bootstrapped: a new epoch in every slot');
+  return epoch;
+}
+
+/** Whether every slot still has its guard (a partial loss leaves some gone). One EXISTS per slot. */
+export async function missingGuards(redis: RedisClient, prefix: string): Promise<number> {
+  let missing = 0;
+  for (let from = 0; from < SLOTS; from += 2048) {
+    const checks: Promise<number>[] = [];
+    for (let slot = from; slot < Math.min(SLOTS, from + 2048); slot++) checks.push(redis.exists(guardKeyOfSlot(prefix, slot)));
+    missing += (await Promise.all(checks)).filter((n) => n === 0).length;
+  }
+  return missing;
+}
+
+/**
+ * Replaces a lost (or partly lost) state with an empty one under a new epoch; returns the new epoch. `stale` is
+ * the epoch the caller found broken (null when it found none): if another worker already rebuilt, this one only
+ * returns the new epoch.
+ */
+export async function rebuildState(redis: RedisClient, prefix: string, stale: string | null, lockWaitMs = 600_000): Promise<string> {
+  const lock = `${prefix}.rebuild-lock`; // outside `<prefix>:*`, so the wipe does not delete it
+  const me = randomUUID();
+  const deadline = Date.now() + lockWaitMs;
+  for (;;) {
+    const done = await readBootstrap(redis, prefix);
+    if (done?.complete && done.epoch !== stale) return done.epoch;
+    if ((await redis.set(lock, me, 'PX', 300_000, 'NX')) === 'OK') break;
+    if (Date.now() > deadline) throw new Error(`another worker holds ${lock} for over ${lockWaitMs} ms without finishing the rebuild; if it died, delete the key`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  try {
+    const done = await readBootstrap(redis, prefix);
+    if (done?.complete && done.epoch !== stale) return done.epoch;
+    const started = Date.now();
+    // Guards first: from here on, every command of every worker is refused before it writes anything.
+    const unlinks: Promise<number>[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) unlinks.push(redis.unlink(guardKeyOfSlot(prefix, slot)));
+    await Promise.all(unlinks);
+    const deleted = await deleteKeysWithPrefix(redis, prefix);
+    const epoch = await bootstrapState(redis, prefix);
+    log.warn({ deleted, ms: Date.now() - started, epoch }, 'state rebuilt empty under a new epoch; the input is replayed from the earliest retained offset');
+    return epoch;
+  } finally {
+    if ((await redis.get(lock)) === me) await redis.del(lock);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Writes a partition's dead letters exactly once per source record, across crashes and replays: the offsets
+ * already dead-lettered are kept with the state (`{p}:dlq`, markDeadLetters-1.lua), and when a worker died between
+ * announcing a produce and recording it done, the dead-letter topic is read back to see which records landed.
+ * The read-back happens only in that window's aftermath, so the normal cost is two small scripts per micro-batch
+ * that has dead letters, and nothing for the others.
+ */
+import type { OutboundRecord, StreamProducer } from '../kafka/port.js';
+import type { StateStore } from '../stores/state-store.js';
+import type { ReadRecord } from '../output/read-topic.js';
+import { log } from '../log.js';
+import { crashPoint } from './crash-points.js';
+
+/** The stage that dead-lettered a record (a record is dead-lettered by one stage only). */
+export type DeadLetterStage = 'decode' | 'late';
+
+export interface DeadLetterSinkDeps {
+  store: StateStore;
+  producer: StreamProducer;
+  dlqTopic: string;
+  /** Reads the dead-letter topic to its end (recovery only). */
+  readBack: () => Promise<ReadRecord[]>;
+}
+
+export class DeadLetterSink {
+  constructor(private readonly d: DeadLetterSinkDeps) {}
+
+  /** Produces what was not produced before of `records` (built by deadLetter()); returns what it produced. */
+  async send(topic: string, partition: number, stage: DeadLetterStage, records: OutboundRecord[]): Promise<OutboundRecord[]> {
+    if (records.length === 0) return [];
+    const { d } = this;
+    const marks = await d.store.deadLetterMarks(topic, partition, stage);
+    let todo = records.filter((r) => sourceOffset(r) > marks.done);
+    const last = Math.max(...records.map(sourceOffset));
+    if (marks.pending !== null && todo.some((r) => sourceOffset(r) <= marks.pending!)) {
+      // The previous attempt died between announcing and recording its produce: keep only what did not land.
+      const landed = new Set(
+        (await d.readBack())
+          .filter((r) => r.headers['attune.source.topic'] === topic && r.headers['attune.source.partition'] === String(partition))
+          .map((r) => Number(r.headers['attune.source.offset'])),
+      );
+      const before = todo.length;
+      todo = todo.filter((r) => !landed.has(sourceOffset(r)));
+      log.info({ topic, partition, stage, alreadyWritten: before - todo.length }, 'dead letters read back after a crash');
+    }
+    if (last <= marks.done) return [];
+    if (todo.length) {
+      await d.store.markDeadLetters(topic, partition, 'begin', stage, last);
+      await d.producer.send(d.dlqTopic, todo);
+      crashPoint('after-dlq');
+    }
+    await d.store.markDeadLetters(topic, partition, 'end', stage, last);
+    return todo;
+  }
+}
+
+function sourceOffset(r: OutboundRecord): number {
+  return Number(r.headers?.['attune.source.offset']);
+}
