@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Tests are layered as in ioredis: unit (pure logic, no I/O), functional (real Kafka, registry, Redis),
-// cluster (real Redis Cluster), fault (processes killed, servers stopped). `npm test` runs them all.
+// cluster (real Redis Cluster), fault (processes killed, servers stopped), chaos (workers SIGKILLed at random while
+// ~100k events replay on the Redis Cluster, state verified key by key; its own 10-minute timeout). `npm test` runs
+// them all. Chaos sits in the functional project so that it never runs alongside another integration file.
 export default defineConfig({
   test: {
     projects: [
@@ -9,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'functional',
-          include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts'],
+          include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/chaos/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           // Integration suites share one broker and one Redis: run files one at a time.

@@ -4,11 +4,21 @@
  * micro-batches are in flight, then removes one — alternately with SIGTERM, a graceful leave, and SIGKILL, a member
  * that just vanishes and whose partitions move after the 6 s session timeout).
  *
+ * Then 2 zombie rounds: a new worker joins, works for 2 s (so it holds fence tokens for its partitions), a burst of
+ * extra purchases lands on top of the steady stream (so it has lag: several micro-batches of each fetched batch still
+ * to do), and it is frozen with SIGSTOP mid-batch. It stays frozen past the 6 s session timeout and the rebalance that
+ * follows (at least 9.5 s, and until every partition it owned has advanced in Redis, i.e. a new owner took a newer
+ * fence token and wrote), then SIGCONT resumes it: it carries on with the batch it was holding, under its old tokens,
+ * before it learns that it was revoked, and then rejoins the group. Those writes reach Redis and are refused there:
+ * guard.lua returns -50 and the worker logs "fenced: dropping the rest of the batch". A SIGKILLed or SIGTERMed worker
+ * never writes again, so only the zombie rounds exercise the fence.
+ *
  * Checks: every event applied exactly once (per-user purchase counts and the popularity total equal the input: no
- * duplicate application, nothing lost), every SIGTERM'd worker exits 0, and no worker dies on its own (1: crash,
- * 3: state lost). A revoked worker's late write is refused by the fence in every script (guard.lua returns -50 and
- * the worker logs "fenced: dropping the rest of the batch"); how often that happens depends on timing, so it is
- * reported, not required — the exact state is what proves that no such write was applied.
+ * duplicate application, nothing lost), every SIGTERM'd worker (the resumed zombies included) exits 0, and no worker
+ * dies on its own (1: crash, 3: state lost). The fenced lines over all workers are counted and reported; the zombies
+ * make them appear in practice, but whether a resumed zombie reaches Redis before it notices the revocation is a race,
+ * so the count is not asserted. The exact final state is what proves that none of a revoked worker's writes was
+ * applied; the fenced lines show that the reason is the fence refusing them, not the absence of such writes.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { topicNames } from '../../src/config/config.js';
@@ -30,9 +40,13 @@ const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
 const ROUNDS = 6;
 const USERS = 80;
 const ITEMS = 97;
-const EVENTS = 24_000;
-const RATE = 350; // events/s: the replay lasts ~70 s, about as long as the storm
-const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, ITEMS);
+const STEADY = 35_000;
+const RATE = 350; // events/s: the steady replay lasts ~100 s, about as long as the storm and the zombie rounds
+const ZOMBIE_ROUNDS = 2;
+const BURST = 3_000; // extra purchases produced at once in each zombie round, on top of the steady stream
+const FREEZE_MS = 9_500; // longer than the 6 s session timeout plus a rebalance
+const events: UserEvent[] = syntheticPurchases(STEADY + ZOMBIE_ROUNDS * BURST, USERS, ITEMS);
+const EVENTS = events.length;
 
 const FENCED_LOG = 'fenced: dropping the rest of the batch';
 
@@ -41,6 +55,8 @@ interface Member {
   proc: WorkerProcess;
   /** How this test ended it, if it did. */
   removedWith?: 'SIGTERM' | 'SIGKILL';
+  /** Frozen with SIGSTOP and resumed with SIGCONT by a zombie round. */
+  zombie?: boolean;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
@@ -68,8 +84,16 @@ async function joined(m: Member, timeoutMs = 45_000): Promise<void> {
   });
 }
 
+/** The events partitions of the worker's latest assignment, from its last 'partitions assigned' log line. */
+function eventPartitions(m: Member): number[] {
+  const line = m.proc.output().split('\n').filter((l) => l.includes('"partitions assigned"')).pop();
+  if (!line) return [];
+  const { assigned } = JSON.parse(line) as { assigned: { topic: string; partitions: number[] }[] };
+  return assigned.filter((a) => a.topic === topics.events).flatMap((a) => a.partitions);
+}
+
 function report(): string {
-  return members.map((m) => `--- ${m.name} (${m.removedWith ?? 'kept'}; exit ${JSON.stringify(m.exit ?? null)}):\n${m.proc.output().slice(-2500)}`).join('\n');
+  return members.map((m) => `--- ${m.name} (${m.removedWith ?? 'kept'}${m.zombie ? ', zombie' : ''}; exit ${JSON.stringify(m.exit ?? null)}):\n${m.proc.output().slice(-2500)}`).join('\n');
 }
 
 beforeAll(async () => {
@@ -94,7 +118,7 @@ afterAll(async () => {
 });
 
 describe('rebalance storm', () => {
-  it('adds and removes workers 6 times under load: no duplicate application, no write from a revoked worker', async () => {
+  it('adds and removes workers 6 times and resumes 2 frozen workers under load: no duplicate application, no write from a revoked worker', async () => {
     const t0 = Date.now();
     const codec = new Codec(cfg.registryUrl, topics);
     await codec.registerAll();
@@ -105,7 +129,7 @@ describe('rebalance storm', () => {
     await joined(base);
     // Steady load in the background for the whole storm.
     let produced = 0;
-    const producing = produceEvents(producer, codec, topics, events, { rate: RATE, batchSize: 50, onProgress: (d) => { produced = d; } });
+    const producing = produceEvents(producer, codec, topics, events.slice(0, STEADY), { rate: RATE, batchSize: 50, onProgress: (d) => { produced = d; } });
     await waitFor(async () => (await purchasesCounted(store, USERS)) > 300, 'w0 to apply some events', 60_000);
 
     let sigterms = 0;
@@ -137,6 +161,54 @@ describe('rebalance storm', () => {
         if (m.exit && m.removedWith === undefined) throw new Error(`${m.name} exited on its own: ${JSON.stringify(m.exit)}\n${report()}`);
       }
       if (how === 'SIGKILL') await sleep(1000);
+    }
+
+    // Zombie rounds: freeze a worker that owns partitions and has lag, past its session, then let it resume.
+    const zombieNotes: string[] = [];
+    for (let z = 1; z <= ZOMBIE_ROUNDS; z++) {
+      const zombie = start(`w${next++}`);
+      zombie.zombie = true;
+      extras.push(zombie);
+      await joined(zombie);
+      await sleep(2000); // it has taken fence tokens for its partitions and written under them
+      const before = await purchasesCounted(store, USERS);
+      const bursting = produceEvents(producer, codec, topics, events.slice(STEADY + (z - 1) * BURST, STEADY + z * BURST), { batchSize: 500 });
+      // Freeze it while the burst is being applied: its fetched batches still have micro-batches to do.
+      await waitFor(async () => (await purchasesCounted(store, USERS)) >= before + BURST / 10, `the burst of zombie round ${z} to be applied`, 30_000, 20);
+      const owned = eventPartitions(zombie);
+      const assignments = count(zombie.proc.output(), '"partitions assigned"');
+      const fencedBefore = count(zombie.proc.output(), FENCED_LOG);
+      zombie.proc.child.kill('SIGSTOP');
+      const frozenAt = Date.now();
+      await bursting;
+      // What it had sent before the freeze has been applied by now: from here on, progress is a new owner's.
+      await sleep(500);
+      const progressAtFreeze = new Map<number, number>();
+      for (const p of owned) progressAtFreeze.set(p, (await store.readProgress(topics.events, p)) ?? -1);
+      await sleep(Math.max(0, FREEZE_MS - (Date.now() - frozenAt)));
+      // Until every partition it owned has moved and been written by its new owner (or 15 s more at most).
+      const taken = await waitFor(async () => {
+        for (const p of owned) if (((await store.readProgress(topics.events, p)) ?? -1) <= progressAtFreeze.get(p)!) return false;
+        return true;
+      }, `the partitions of ${zombie.name} to be written by a new owner`, 15_000, 200).catch(() => false);
+      const frozenMs = Date.now() - frozenAt;
+      zombie.proc.child.kill('SIGCONT');
+      // It resumes, is refused by the fence, notices that it was revoked and rejoins the group.
+      await waitFor(() => {
+        if (zombie.exit) throw new Error(`${zombie.name} exited after SIGCONT: ${JSON.stringify(zombie.exit)}`);
+        return count(zombie.proc.output(), '"partitions assigned"') > assignments;
+      }, `${zombie.name} to rejoin after SIGCONT`, 60_000, 100).catch((e) => {
+        throw new Error(`${e.message}\n${report()}`);
+      });
+      await sleep(1000);
+      const fencedNow = count(zombie.proc.output(), FENCED_LOG) - fencedBefore;
+      const counted = await purchasesCounted(store, USERS);
+      rounds.push(`zombie round ${z}: +${zombie.name}, owning events partitions [${owned.join(',')}], SIGSTOP at counted ${before}+burst, frozen ${(frozenMs / 1000).toFixed(1)} s (partitions ${taken ? '' : 'NOT all '}written by a new owner), SIGCONT; fenced lines of ${zombie.name} after resuming: ${fencedNow}; live ${[base, ...extras].filter(alive).map((m) => m.name).join(',')}; produced ${produced}, counted ${counted}, t=${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      zombieNotes.push(`${zombie.name}:${fencedNow}`);
+      console.log(rounds[rounds.length - 1]);
+      for (const m of members) {
+        if (m.exit && m.removedWith === undefined) throw new Error(`${m.name} exited on its own: ${JSON.stringify(m.exit)}\n${report()}`);
+      }
     }
 
     const { seconds: produceSeconds } = await producing;
@@ -172,9 +244,9 @@ describe('rebalance storm', () => {
     const fencedBy = members.map((m) => `${m.name}:${count(m.proc.output(), FENCED_LOG)}`).join(' ');
     const seconds = (Date.now() - t0) / 1000;
     console.log([
-      `rebalance storm: ${ROUNDS} rounds, ${members.length} workers started, ${sigterms} SIGTERMs, ${sigkills} SIGKILLs (+${kept.length} SIGTERM at the end)`,
-      `  events ${EVENTS} produced in ${produceSeconds.toFixed(1)} s, counted ${finalCount} (first reached ${total}), popularity total ${popularityTotal}`,
-      `  fenced batch drops observed: ${fencedDrops} (${fencedBy})`,
+      `rebalance storm: ${ROUNDS} rounds + ${ZOMBIE_ROUNDS} zombie rounds, ${members.length} workers started, ${sigterms} SIGTERMs, ${sigkills} SIGKILLs, ${ZOMBIE_ROUNDS} SIGSTOP/SIGCONT (+${kept.length} SIGTERM at the end)`,
+      `  events ${EVENTS} (${STEADY} steady, produced in ${produceSeconds.toFixed(1)} s, + ${ZOMBIE_ROUNDS}×${BURST} burst), counted ${finalCount} (first reached ${total}), popularity total ${popularityTotal}`,
+      `  fenced batch drops observed: ${fencedDrops} (${fencedBy}; by the zombies right after resuming: ${zombieNotes.join(' ')})`,
       `  total time ${seconds.toFixed(1)} s`,
     ].join('\n'));
 

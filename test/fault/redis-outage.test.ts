@@ -19,9 +19,9 @@ import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
 const PORT = 6392;
-const OUTAGE_MS = 15_000;
+const OUTAGE_MS = 30_000;
 const USERS = 50;
-const EVENTS = 4000;
+const EVENTS = 9000;
 const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, 97);
 
 let server: TestRedis;
@@ -45,7 +45,7 @@ afterAll(async () => {
   await server?.stop(); // also thaws it if a failed assertion left it frozen
 });
 
-describe('Redis unreachable for 15 s mid-stream', () => {
+describe('Redis unreachable for 30 s mid-stream', () => {
   it('pauses, reports not ready, resumes and counts every event exactly once', async () => {
     const httpPort = await freePort();
     const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', microBatchSize: 50, httpPort, redisCommandTimeoutMs: 2000 });
@@ -66,7 +66,7 @@ describe('Redis unreachable for 15 s mid-stream', () => {
     await producer.connect();
     worker = spawnWorker(cfg);
     await waitFor(async () => (await readyz()) === 200, 'the worker to be ready', 60_000);
-    // ~13 s of input at 300 events/s: the outage falls in the middle of it.
+    // ~30 s of input at 300 events/s: the outage falls in the middle of it.
     const producing = produceEvents(producer, codec, topics, events, { rate: 300, batchSize: 50 });
     await waitFor(async () => (await counted()) > 600, 'some events applied before the outage', 30_000);
 
