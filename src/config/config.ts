@@ -57,6 +57,7 @@ export const SETTINGS = {
   affinityHalfLifeMs: s('ATTUNE_AFFINITY_HALF_LIFE_MS', int(60_000, 365 * 86_400_000), 7 * 86_400_000, 'the half-life of category affinity, in ms (default 7 days)'),
   segmentIdleMs: s('ATTUNE_SEGMENT_IDLE_MS', int(0, 86_400_000), 60_000, 'wall-clock ms a partition must be idle before its watermark follows the wall clock (0 disables the fallback)'),
   redisCommandTimeoutMs: s('ATTUNE_REDIS_COMMAND_TIMEOUT_MS', int(100, 600_000), 5_000, 'milliseconds before a Redis command counts as failed (Redis paused or frozen); the micro-batch is then retried with backoff'),
+  redisStartupWaitMs: s('ATTUNE_REDIS_STARTUP_WAIT_MS', int(0, 3_600_000), 60_000, 'milliseconds to wait for an unreachable Redis at start-up before exiting 1 (0: do not wait)'),
   kafkaSessionTimeoutMs: s('ATTUNE_KAFKA_SESSION_TIMEOUT_MS', int(6_000, 300_000), 30_000, 'milliseconds before the group coordinator declares a silent worker dead and moves its partitions (6000 to 300000, within the broker\'s group.min/max.session.timeout.ms)'),
   onStateLoss: s('ATTUNE_ON_STATE_LOSS', z.enum(['halt', 'rebuild']), 'halt', 'halt (stop with exit 3 and wait for an operator) or rebuild (wipe what is left and replay the retained input from the earliest offset)'),
   watchdogMs: s('ATTUNE_WATCHDOG_MS', int(0, 86_400_000), 120_000, 'milliseconds without progress while there is lag (or outside the consumer group) before the worker exits non-zero for its supervisor to restart it; 0 disables the watchdog'),

@@ -13,7 +13,7 @@ import { ensureTopics } from '../kafka/topics.js';
 import { Codec } from '../registry/codec.js';
 import { createRedis, assertNoEviction, type RedisClient } from '../stores/redis-client.js';
 import { RedisHealth } from '../stores/redis-health.js';
-import { toStoreError } from '../stores/redis-errors.js';
+import { isTransientRedisError, toStoreError } from '../stores/redis-errors.js';
 import { WatchdogCore, runWatchdog } from './watchdog.js';
 import { StateStore } from '../stores/state-store.js';
 import { bootstrapState, readBootstrap, rebuildState } from '../stores/bootstrap.js';
@@ -64,7 +64,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
 
   const redis = createRedis(cfg);
   try {
-    await assertNoEviction(redis); // a Redis that may evict keys would lose state silently: refuse to start
+    // A Redis that is not up yet (or restarting) is waited for, like an outage mid-run; one that may evict keys
+    // would lose state silently: refuse to start.
+    await untilRedisAnswers(() => assertNoEviction(redis), cfg.redisStartupWaitMs);
   } catch (err) {
     redis.disconnect();
     await closeServer(http.server);
@@ -461,6 +463,21 @@ async function openState(admin: StreamAdmin, redis: RedisClient, cfg: Config, to
       'input, start the workers with ATTUNE_ON_STATE_LOSS=rebuild (or clear what is left with `attune reset --yes --keep-topics` ' +
       'and start them with a new ATTUNE_GROUP_ID); to restore instead, bring back the Redis data.',
   );
+}
+
+/** Runs `first` until Redis answers it: transient failures are retried with backoff for up to `waitMs`. */
+async function untilRedisAnswers(first: () => Promise<void>, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await first();
+    } catch (err) {
+      if (!isTransientRedisError(err) || Date.now() >= deadline) throw toStoreError(err);
+      const delayMs = Math.min(200 * 2 ** attempt, 5_000);
+      log.warn({ attempt, delayMs, err: errorMessage(err) }, 'Redis not reachable at start-up; waiting (ATTUNE_REDIS_STARTUP_WAIT_MS)');
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
 }
 
 async function stopConsumer(consumer: StreamConsumer) {

@@ -137,4 +137,27 @@ describe('Redis unreachable for 30 s mid-stream', () => {
       await producer.disconnect();
     }
   });
+
+  it('waits for a Redis that is not up yet at start-up instead of exiting', async () => {
+    const httpPort = await freePort();
+    const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', httpPort });
+    await server.stop();
+    const down = Date.now();
+    worker = spawnWorker(cfg);
+    try {
+      await waitFor(() => worker!.output().includes('Redis not reachable at start-up; waiting'), 'the worker to say it waits for Redis', 20_000);
+      await sleep(Math.max(0, 4000 - (Date.now() - down)));
+      expect(worker.child.exitCode).toBeNull();
+    } finally {
+      server = await startRedisServer(PORT);
+    }
+    const upAt = Date.now();
+    const readyAt = await waitFor(async () => {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+      return r?.status === 200 ? Date.now() : null;
+    }, 'the worker to be ready once Redis is up', 60_000);
+    console.log(`start-up wait: Redis down for the first ${upAt - down} ms; worker ready ${readyAt - upAt} ms after Redis came up`);
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code, worker.output().slice(-2000)).toBe(0);
+  });
 });
