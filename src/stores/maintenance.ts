@@ -1,6 +1,6 @@
 /** Bulk operations on a deployment's keys (reset, tests). SCAN, never KEYS, so Redis stays responsive. */
 import type { Cluster, Redis } from 'ioredis';
-import { masters } from './redis-client.js';
+import { readyMasters } from './redis-client.js';
 
 export async function deleteKeysWithPrefix(client: Redis | Cluster, prefix: string): Promise<number> {
   let n = 0;
@@ -17,7 +17,7 @@ export async function deleteKeysWithPrefix(client: Redis | Cluster, prefix: stri
  * only that node's slots). Use this, never KEYS, for start-up loads and audits.
  */
 export async function* scanKeys(client: Redis | Cluster, pattern: string, count = 1000): AsyncGenerator<string[]> {
-  for (const node of masters(client)) {
+  for (const node of await readyMasters(client)) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);

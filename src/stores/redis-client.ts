@@ -59,9 +59,24 @@ export function createRedis(
   return client as RedisClient;
 }
 
-/** The nodes that hold data: the client itself, or every master of a Cluster. */
+/** The nodes that hold data: the client itself, or every master of a Cluster (none before the Cluster is ready). */
 export function masters(client: Redis | Cluster): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
+/**
+ * Every master, once the Cluster client knows them: a fresh Cluster client lists no node until its slots are
+ * loaded, and a SCAN or CONFIG over "every master" would then silently cover none. Throws a transient error
+ * ("Cluster isn't ready") after `timeoutMs`.
+ */
+export async function readyMasters(client: Redis | Cluster, timeoutMs = 10_000): Promise<Redis[]> {
+  if (!(client instanceof Cluster)) return [client];
+  const deadline = Date.now() + timeoutMs;
+  while (client.status !== 'ready' || client.nodes('master').length === 0) {
+    if (Date.now() > deadline) throw new Error(`Cluster isn't ready after ${timeoutMs} ms (status ${client.status}): no master known`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return client.nodes('master');
 }
 
 /**
@@ -70,7 +85,7 @@ export function masters(client: Redis | Cluster): Redis[] {
  * Redis rejects writes (OOM), which the worker treats as retriable and waits out without advancing.
  */
 export async function assertNoEviction(client: Redis | Cluster): Promise<void> {
-  const nodes = masters(client);
+  const nodes = await readyMasters(client);
   const bad: string[] = [];
   for (const n of nodes) {
     const res = (await n.config('GET', 'maxmemory-policy')) as string[];
