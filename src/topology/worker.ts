@@ -132,6 +132,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const assignedItems = new Set<number>();
   /** This worker's fence token per assigned partition, acquired at its first job after each assignment. */
   const fences = new Map<string, number>();
+  /** Partitions where a newer owner's token refused this worker: their batches are dropped until the next assignment. */
+  const fencedOut = new Set<string>();
   const recoveryCut = new Map<number, number>();
   /** The last offset this worker finished per events partition since its assignment (for the watchdog). */
   const processedUpTo = new Map<number, number>();
@@ -152,6 +154,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     startAt.clear();
     processedUpTo.clear();
     fences.clear(); // a new generation: every partition gets a new token before it writes
+    fencedOut.clear();
     for (const a of assigned) {
       if (a.topic === topics.events) a.partitions.forEach((p) => assignedEvents.add(p));
       if (a.topic === topics.items) a.partitions.forEach((p) => assignedItems.add(p));
@@ -254,6 +257,13 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     if (!task) tasks.set(key, (task = new PartitionTask(batch.topic, batch.partition)));
     const hooks = taskHooks(batch);
     await positioned;
+    if (fencedOut.has(key)) {
+      // Revoked, and the coordinator has not told this worker yet: heartbeat (which brings the rebalance) and
+      // wait a little rather than fetch, drop and fetch the same records in a tight loop.
+      await batch.heartbeat().catch(() => {});
+      await new Promise((r) => setTimeout(r, 250));
+      return;
+    }
     if (batch.topic === topics.events && !(await atStart(batch))) return;
     for (let i = 0; i < batch.records.length; ) {
       if (!batch.isRunning() || batch.isStale()) break;
@@ -278,6 +288,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
         if (err instanceof FencedError) {
           // A newer owner wrote: this worker was revoked. Drop the rest unresolved; the owner replays it.
           metrics.fenced.inc();
+          fencedOut.add(key);
           log.warn({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'fenced: dropping the rest of the batch');
           break;
         }

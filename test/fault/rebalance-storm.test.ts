@@ -5,20 +5,22 @@
  * that just vanishes and whose partitions move after the 6 s session timeout).
  *
  * Then 2 zombie rounds: a new worker joins, works for 2 s (so it holds fence tokens for its partitions), a burst of
- * extra purchases lands on top of the steady stream (so it has lag: several micro-batches of each fetched batch still
- * to do), and it is frozen with SIGSTOP mid-batch. It stays frozen past the 6 s session timeout and the rebalance that
- * follows (at least 9.5 s, and until every partition it owned has advanced in Redis, i.e. a new owner took a newer
- * fence token and wrote), then SIGCONT resumes it: it carries on with the batch it was holding, under its old tokens,
- * before it learns that it was revoked, and then rejoins the group. Those writes reach Redis and are refused there:
- * guard.lua returns -50 and the worker logs "fenced: dropping the rest of the batch". A SIGKILLed or SIGTERMed worker
- * never writes again, so only the zombie rounds exercise the fence.
+ * 5000 purchases is produced at once, next in the stream, and as soon as one of its partitions has at least 4
+ * micro-batches of lag it is frozen with SIGSTOP (mid-batch, or with that backlog fetched or about to be). It stays
+ * frozen past the 6 s session timeout and the rebalance that follows (at least 9.5 s, and until every partition it
+ * owned has advanced in Redis, i.e. a new owner took a newer fence token and wrote), then SIGCONT resumes it: it
+ * carries on with the batch it was holding, under its old tokens, before it learns that it was revoked, and then
+ * rejoins the group. Those writes reach Redis and are refused there: guard.lua returns -50 and the worker logs
+ * "fenced: dropping the rest of the batch". A SIGKILLed or SIGTERMed worker never writes again, so only the zombie
+ * rounds exercise the fence.
  *
  * Checks: every event applied exactly once (per-user purchase counts and the popularity total equal the input: no
  * duplicate application, nothing lost), every SIGTERM'd worker (the resumed zombies included) exits 0, and no worker
- * dies on its own (1: crash, 3: state lost). The fenced lines over all workers are counted and reported; the zombies
- * make them appear in practice, but whether a resumed zombie reaches Redis before it notices the revocation is a race,
- * so the count is not asserted. The exact final state is what proves that none of a revoked worker's writes was
- * applied; the fenced lines show that the reason is the fence refusing them, not the absence of such writes.
+ * dies on its own (1: crash, 3: state lost), and at least one "fenced: dropping the rest of the batch" line over all
+ * workers (each zombie round usually gives one per partition the zombie was working on; whether a resumed zombie
+ * reaches Redis before it notices the revocation is a race per round, hence >= 1 over the 2 rounds). The exact final
+ * state proves that none of a revoked worker's writes was applied; the fenced lines prove that such writes were made
+ * and refused by the fence, not merely absent.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { topicNames } from '../../src/config/config.js';
@@ -40,10 +42,10 @@ const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
 const ROUNDS = 6;
 const USERS = 80;
 const ITEMS = 97;
-const STEADY = 35_000;
-const RATE = 350; // events/s: the steady replay lasts ~100 s, about as long as the storm and the zombie rounds
+const STEADY = 38_000;
+const RATE = 350; // events/s: the paced part lasts ~110 s, about as long as the storm and the zombie rounds
 const ZOMBIE_ROUNDS = 2;
-const BURST = 3_000; // extra purchases produced at once in each zombie round, on top of the steady stream
+const BURST = 5_000; // purchases produced at once in each zombie round, on top of the paced ones
 const FREEZE_MS = 9_500; // longer than the 6 s session timeout plus a rebalance
 const events: UserEvent[] = syntheticPurchases(STEADY + ZOMBIE_ROUNDS * BURST, USERS, ITEMS);
 const EVENTS = events.length;
@@ -92,6 +94,43 @@ function eventPartitions(m: Member): number[] {
   return assigned.filter((a) => a.topic === topics.events).flatMap((a) => a.partitions);
 }
 
+/**
+ * Produces `events` in order, 50 at a time at RATE, except that `burst(n)` has the next n sent at once. Always in
+ * order: an event whose time is behind its partition's watermark would be dead-lettered as too late, not counted.
+ */
+function streamEvents(producer: ReturnType<KafkajsClient['producer']>, codec: Codec) {
+  let sent = 0;
+  let paced = 0;
+  let burstWanted = 0;
+  const started = Date.now();
+  const done = (async () => {
+    while (sent < events.length) {
+      const burst = Math.min(burstWanted, events.length - sent);
+      const n = burst > 0 ? burst : Math.min(50, events.length - sent);
+      await produceEvents(producer, codec, topics, events.slice(sent, sent + n), { batchSize: burst > 0 ? 500 : 50 });
+      sent += n;
+      if (burst > 0) {
+        burstWanted -= burst;
+        continue;
+      }
+      paced += n;
+      const due = started + (paced / RATE) * 1000;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    return { seconds: (Date.now() - started) / 1000 };
+  })();
+  return {
+    done,
+    sent: () => sent,
+    /** Sends the next n events at once; resolves when they are produced. */
+    burst: async (n: number) => {
+      const target = Math.min(events.length, sent + burstWanted + n);
+      burstWanted += n;
+      await waitFor(() => sent >= target, 'the burst to be produced', 60_000, 20);
+    },
+  };
+}
+
 function report(): string {
   return members.map((m) => `--- ${m.name} (${m.removedWith ?? 'kept'}${m.zombie ? ', zombie' : ''}; exit ${JSON.stringify(m.exit ?? null)}):\n${m.proc.output().slice(-2500)}`).join('\n');
 }
@@ -124,12 +163,13 @@ describe('rebalance storm', () => {
     await codec.registerAll();
     const producer = kafka.producer();
     await producer.connect();
+    const admin = kafka.admin();
+    await admin.connect();
 
     const base = start('w0');
     await joined(base);
     // Steady load in the background for the whole storm.
-    let produced = 0;
-    const producing = produceEvents(producer, codec, topics, events.slice(0, STEADY), { rate: RATE, batchSize: 50, onProgress: (d) => { produced = d; } });
+    const stream = streamEvents(producer, codec);
     await waitFor(async () => (await purchasesCounted(store, USERS)) > 300, 'w0 to apply some events', 60_000);
 
     let sigterms = 0;
@@ -154,7 +194,7 @@ describe('rebalance storm', () => {
       if (how === 'SIGTERM') sigterms++;
       else sigkills++;
       const counted = await purchasesCounted(store, USERS);
-      rounds.push(`round ${r}: +${added.map((m) => m.name).join(',+')} ${how} ${victim.name}; live ${[base, ...extras].filter(alive).map((m) => m.name).join(',')}; produced ${produced}, counted ${counted}, t=${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      rounds.push(`round ${r}: +${added.map((m) => m.name).join(',+')} ${how} ${victim.name}; live ${[base, ...extras].filter(alive).map((m) => m.name).join(',')}; produced ${stream.sent()}, counted ${counted}, t=${((Date.now() - t0) / 1000).toFixed(1)}s`);
       console.log(rounds[rounds.length - 1]);
       // No worker may have died on its own.
       for (const m of members) {
@@ -171,11 +211,16 @@ describe('rebalance storm', () => {
       extras.push(zombie);
       await joined(zombie);
       await sleep(2000); // it has taken fence tokens for its partitions and written under them
-      const before = await purchasesCounted(store, USERS);
-      const bursting = produceEvents(producer, codec, topics, events.slice(STEADY + (z - 1) * BURST, STEADY + z * BURST), { batchSize: 500 });
-      // Freeze it while the burst is being applied: its fetched batches still have micro-batches to do.
-      await waitFor(async () => (await purchasesCounted(store, USERS)) >= before + BURST / 10, `the burst of zombie round ${z} to be applied`, 30_000, 20);
       const owned = eventPartitions(zombie);
+      if (owned.length === 0) throw new Error(`${zombie.name} owns no events partition\n${report()}`);
+      const bursting = stream.burst(BURST);
+      // Freeze it as soon as the burst has given it lag: at least 4 micro-batches to do on one of its partitions.
+      const lagAtFreeze = await waitFor(async () => {
+        const ends = await admin.endOffsets(topics.events);
+        const lag = [];
+        for (const p of owned) lag.push(Number(ends.get(p) ?? 0) - ((await store.readProgress(topics.events, p)) ?? -1) - 1);
+        return Math.max(...lag) >= 4 * cfg.microBatchSize ? lag : null;
+      }, `the burst of zombie round ${z} to reach ${zombie.name}`, 30_000, 10);
       const assignments = count(zombie.proc.output(), '"partitions assigned"');
       const fencedBefore = count(zombie.proc.output(), FENCED_LOG);
       zombie.proc.child.kill('SIGSTOP');
@@ -202,22 +247,32 @@ describe('rebalance storm', () => {
       });
       await sleep(1000);
       const fencedNow = count(zombie.proc.output(), FENCED_LOG) - fencedBefore;
+      const afterResume = zombie.proc.output().split('\n').flatMap((l) => {
+        try {
+          const j = JSON.parse(l) as { time: number; msg: string; err?: string; error?: string };
+          return j.time >= frozenAt ? [`    ${j.msg}${j.err || j.error ? ` (${String(j.err ?? j.error).slice(0, 70)})` : ''}`] : [];
+        } catch {
+          return [];
+        }
+      });
       const counted = await purchasesCounted(store, USERS);
-      rounds.push(`zombie round ${z}: +${zombie.name}, owning events partitions [${owned.join(',')}], SIGSTOP at counted ${before}+burst, frozen ${(frozenMs / 1000).toFixed(1)} s (partitions ${taken ? '' : 'NOT all '}written by a new owner), SIGCONT; fenced lines of ${zombie.name} after resuming: ${fencedNow}; live ${[base, ...extras].filter(alive).map((m) => m.name).join(',')}; produced ${produced}, counted ${counted}, t=${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      rounds.push(`zombie round ${z}: +${zombie.name}, owning events partitions [${owned.join(',')}] with lag [${lagAtFreeze.join(',')}] when SIGSTOPped, frozen ${(frozenMs / 1000).toFixed(1)} s (partitions ${taken ? '' : 'NOT all '}written by a new owner), SIGCONT; fenced lines of ${zombie.name} after resuming: ${fencedNow}; live ${[base, ...extras].filter(alive).map((m) => m.name).join(',')}; produced ${stream.sent()}, counted ${counted}, t=${((Date.now() - t0) / 1000).toFixed(1)}s`);
       zombieNotes.push(`${zombie.name}:${fencedNow}`);
-      console.log(rounds[rounds.length - 1]);
+      console.log(`${rounds[rounds.length - 1]}\n  ${zombie.name} after SIGCONT:\n${afterResume.slice(0, 12).join('\n')}`);
       for (const m of members) {
         if (m.exit && m.removedWith === undefined) throw new Error(`${m.name} exited on its own: ${JSON.stringify(m.exit)}\n${report()}`);
       }
     }
+    await admin.disconnect();
 
-    const { seconds: produceSeconds } = await producing;
+    const { seconds: produceSeconds } = await stream.done;
     await producer.disconnect();
+    let lastCounted = 0;
     const total = await waitFor(async () => {
-      const n = await purchasesCounted(store, USERS);
+      const n = (lastCounted = await purchasesCounted(store, USERS));
       return n >= EVENTS ? n : null;
     }, 'all events applied', 120_000, 500).catch(async (e) => {
-      throw new Error(`${e.message}\n${report()}`);
+      throw new Error(`${e.message} (counted ${lastCounted} of ${EVENTS})\n${report()}`);
     });
     await sleep(2000); // let any late duplicate (a revoked worker's write) show up before we look
 
@@ -245,7 +300,7 @@ describe('rebalance storm', () => {
     const seconds = (Date.now() - t0) / 1000;
     console.log([
       `rebalance storm: ${ROUNDS} rounds + ${ZOMBIE_ROUNDS} zombie rounds, ${members.length} workers started, ${sigterms} SIGTERMs, ${sigkills} SIGKILLs, ${ZOMBIE_ROUNDS} SIGSTOP/SIGCONT (+${kept.length} SIGTERM at the end)`,
-      `  events ${EVENTS} (${STEADY} steady, produced in ${produceSeconds.toFixed(1)} s, + ${ZOMBIE_ROUNDS}×${BURST} burst), counted ${finalCount} (first reached ${total}), popularity total ${popularityTotal}`,
+      `  events ${EVENTS} (${ZOMBIE_ROUNDS}×${BURST} of them in bursts) produced in ${produceSeconds.toFixed(1)} s, counted ${finalCount} (first reached ${total}), popularity total ${popularityTotal}`,
       `  fenced batch drops observed: ${fencedDrops} (${fencedBy}; by the zombies right after resuming: ${zombieNotes.join(' ')})`,
       `  total time ${seconds.toFixed(1)} s`,
     ].join('\n'));
@@ -255,6 +310,9 @@ describe('rebalance storm', () => {
     expect(total).toBe(EVENTS);
     expect(popularityTotal).toBe(EVENTS);
     expect(popularity.find((p) => p.itemId === 'item0')?.count).toBe(events.filter((e) => e.itemId === 'item0').length);
+
+    // The zombies did write after their partitions had moved, and the fence refused it.
+    expect(fencedDrops, `no fenced write in the zombie rounds:\n${rounds.join('\n')}\n${report()}`).toBeGreaterThanOrEqual(1);
 
     for (const m of members) {
       const why = `${m.name} (${m.removedWith}) exit ${JSON.stringify(m.exit)}\n${m.proc.output().slice(-2500)}`;

@@ -1,0 +1,299 @@
+/**
+ * The kill -9 chaos harness, shared by the CI test (test/chaos/chaos.test.ts: ~100k events, 60 s) and the long run
+ * (`npm run chaos` → bench/chaos.ts: the full data set, 300 s).
+ *
+ * 3 `attune worker` processes in one consumer group on the 3-master Redis Cluster replay the bundled data set while a
+ * killer SIGKILLs a random worker every uniform(0, maxKillGapMs) ms — one that owns partitions when any does — and
+ * starts a new process in its place at once. After the chaos window the killer stops, the workers catch up (every events partition's progress at its end
+ * offset), get SIGTERM (each must exit 0), and the verifier (test/support/verifier.ts) checks the state key by key
+ * against a fault-free reference run and against the input log, and the output topic for a record per user.
+ *
+ * The kill schedule comes from a seeded RNG (printed), so `CHAOS_SEED=<seed>` replays the same schedule (the
+ * interleaving with the workers' progress still varies: it is a chaos test).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { topicNames, type Config } from '../../src/config/config.js';
+import type { CatalogItem, UserEvent } from '../../src/domain/events.js';
+import { loadRetailDataset } from '../../src/data/online-retail.js';
+import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
+import { Codec } from '../../src/registry/codec.js';
+import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
+import { createRedis } from '../../src/stores/redis-client.js';
+import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
+import { testConfig, sleep } from './env.js';
+import { spawnWorker, type WorkerProcess } from './worker-process.js';
+import { caughtUp, referenceConfig, verifyDeployment, type VerifyReport } from './verifier.js';
+
+export const DATA_SET = join(import.meta.dirname, '../../data/online-retail.csv.gz');
+export const CLUSTER_NODES = process.env.ATTUNE_REDIS_CLUSTER_NODES || '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
+
+export interface ChaosOptions {
+  /** Events of the data set (its first N in time order); undefined = all. */
+  limit?: number;
+  /** The replay is spread over this window (rate = events / window) and the killer runs during it. */
+  chaosSeconds: number;
+  workers?: number;
+  /** The killer waits uniform(0, maxKillGapMs) between kills. */
+  maxKillGapMs?: number;
+  seed?: number;
+  partitions?: number;
+  microBatchSize?: number;
+  catchUpTimeoutMs?: number;
+  referenceTimeoutMs?: number;
+  /** Keep topics and keys afterwards (to look at a failure). */
+  keep?: boolean;
+  log?: (line: string) => void;
+  /** Called about every second during the replay and the catch-up. */
+  onTick?: (t: ChaosTick) => void;
+  /** Already loaded data (the long run shows a spinner meanwhile). */
+  data?: { events: UserEvent[]; catalog: CatalogItem[] };
+}
+
+export interface ChaosTick {
+  phase: 'chaos' | 'catch-up' | 'reference';
+  produced: number;
+  total: number;
+  lag: number;
+  kills: number;
+}
+
+export interface ChaosFigures {
+  seed: number;
+  events: number;
+  catalogItems: number;
+  partitions: number;
+  workers: number;
+  microBatchSize: number;
+  kills: number;
+  /** Kills of a worker that had partitions assigned (the others were still starting up or joining). */
+  killsOfMembers: number;
+  restarts: number;
+  /** Exits nobody asked for (watchdog 2, state lost 3, crash 1...), each restarted like a supervisor would. */
+  unexpectedExits: Array<{ slot: number; code: number | null; signal: string | null; tail: string }>;
+  chaosSeconds: number;
+  produceSeconds: number;
+  catchUpSeconds: number;
+  /** Exit codes of the final SIGTERM, one per worker. */
+  finalExitCodes: Array<number | null>;
+  shutdownSeconds: number;
+  verifySeconds: number;
+  referenceSeconds: number;
+  totalSeconds: number;
+  logDir: string;
+}
+
+export interface ChaosResult {
+  figures: ChaosFigures;
+  report: VerifyReport;
+  cfg: Config;
+}
+
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Slot {
+  proc: WorkerProcess;
+  /** Set right before the harness kills or stops it, so its exit is not counted as unexpected. */
+  expectingExit: boolean;
+  generation: number;
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const say = opts.log ?? ((s: string) => console.log(s));
+  const seed = opts.seed ?? (Number(process.env.CHAOS_SEED) || Math.floor(Math.random() * 2 ** 31));
+  const workers = opts.workers ?? 3;
+  const maxGap = opts.maxKillGapMs ?? 6_000;
+  const partitions = opts.partitions ?? 6;
+  const microBatchSize = opts.microBatchSize ?? 250;
+  const t0 = Date.now();
+  const random = rng(seed);
+
+  const { events, catalog } = opts.data ?? await loadRetailDataset(DATA_SET, { limit: opts.limit });
+  const cfg = testConfig({
+    partitions,
+    microBatchSize,
+    redisClusterNodes: CLUSTER_NODES,
+    // Segment state must be a pure function of event time: no wall-clock punctuation.
+    segmentIdleMs: 0,
+    // Dead members leave the group quickly, so their partitions move on after a kill.
+    kafkaSessionTimeoutMs: 6_000,
+    shutdownTimeoutMs: 30_000,
+  });
+  const topics = topicNames(cfg);
+  const logDir = join(tmpdir(), `attune-chaos-${cfg.keyPrefix}`);
+  mkdirSync(logDir, { recursive: true });
+  const rate = events.length / opts.chaosSeconds;
+  say(`chaos: seed ${seed} (CHAOS_SEED=${seed} replays the kill schedule); ${events.length} events, ${catalog.length} items, `
+    + `${partitions} partitions, ${workers} workers, micro-batch ${microBatchSize}, replay at ${Math.round(rate)} events/s over `
+    + `${opts.chaosSeconds} s, a kill every uniform(0, ${maxGap / 1000}) s; prefix ${cfg.keyPrefix}; worker logs in ${logDir}`);
+
+  const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-chaos');
+  const redis = createRedis(cfg);
+  const admin = kafka.admin();
+  await admin.connect();
+  const slots: Slot[] = [];
+  const unexpected: ChaosFigures['unexpectedExits'] = [];
+  let closing = false;
+
+  const saveLog = (slot: number, gen: number, p: WorkerProcess) => {
+    try { writeFileSync(join(logDir, `worker${slot}-${gen}.log`), p.output()); } catch { /* best effort */ }
+  };
+  const start = (i: number, generation: number): Slot => {
+    const proc = spawnWorker(cfg, { ATTUNE_LOG_LEVEL: process.env.CHAOS_WORKER_LOG_LEVEL ?? 'info' });
+    const slot: Slot = { proc, expectingExit: false, generation };
+    void proc.exited.then((exit) => {
+      saveLog(i, generation, proc);
+      if (slot.expectingExit || closing) return;
+      // Nobody asked it to stop: record it and restart it, as a supervisor (systemd, Kubernetes) would.
+      unexpected.push({ slot: i, code: exit.code, signal: exit.signal, tail: proc.output().slice(-1500) });
+      say(`chaos: worker ${i}.${generation} exited on its own (code ${exit.code}, signal ${exit.signal}); restarting it`);
+      if (slots[i] === slot) slots[i] = start(i, generation + 1);
+    });
+    return slot;
+  };
+
+  let produced = 0;
+  let kills = 0;
+  let killsOfMembers = 0;
+  let restarts = 0;
+  let result: ChaosResult | undefined;
+  try {
+    await ensureTopics(admin, cfg);
+    const codec = new Codec(cfg.registryUrl, topics);
+    await codec.registerAll();
+    const producer = kafka.producer();
+    await producer.connect();
+    await produceCatalog(producer, codec, topics, catalog);
+
+    for (let i = 0; i < workers; i++) slots.push(start(i, 0));
+
+    // The chaos window: the replay in the background, the killer in the foreground until the replay ended.
+    const chaosStart = Date.now();
+    let replayDone = false;
+    const replay = produceEvents(producer, codec, topics, events, { rate, batchSize: 250, onProgress: (d) => (produced = d) })
+      .finally(() => (replayDone = true));
+    let lastTick = 0;
+    const tick = async (phase: ChaosTick['phase']) => {
+      if (Date.now() - lastTick < 1_000 || !opts.onTick) return;
+      lastTick = Date.now();
+      const { lag } = await caughtUp(kafka, redis, cfg).catch(() => ({ lag: NaN }));
+      opts.onTick({ phase, produced, total: events.length, lag, kills });
+    };
+    const schedule: string[] = [];
+    while (!replayDone) {
+      const gap = random() * maxGap;
+      const pick = random();
+      const until = Date.now() + gap;
+      while (Date.now() < until && !replayDone) {
+        await sleep(Math.min(250, until - Date.now()));
+        await tick('chaos');
+      }
+      if (replayDone) break;
+      // A random worker among those that own partitions (a kill during start-up hurts little); any when none does.
+      const members = slots.map((sl, j) => (sl.proc.output().includes('partitions assigned') ? j : -1)).filter((j) => j >= 0);
+      const i = members.length ? members[Math.floor(pick * members.length)] : Math.floor(pick * workers);
+      const victim = slots[i];
+      const member = members.includes(i);
+      if (member) killsOfMembers++;
+      victim.expectingExit = true;
+      victim.proc.child.kill('SIGKILL');
+      await victim.proc.exited;
+      kills++;
+      slots[i] = start(i, victim.generation + 1);
+      restarts++;
+      schedule.push(`${((Date.now() - chaosStart) / 1000).toFixed(1)}s:w${i}${member ? '' : '(starting)'}`);
+    }
+    await replay;
+    await producer.disconnect();
+    const chaosSeconds = (Date.now() - chaosStart) / 1000;
+    const produceSeconds = chaosSeconds;
+    say(`chaos: window over after ${chaosSeconds.toFixed(1)} s: ${kills} kills (${schedule.join(' ')}), ${unexpected.length} unexpected exits`);
+
+    // Catch-up: no more kills; every events partition's progress must reach its end offset.
+    const catchStart = Date.now();
+    const catchUpTimeout = opts.catchUpTimeoutMs ?? 240_000;
+    for (;;) {
+      const { done, lag } = await caughtUp(kafka, redis, cfg);
+      opts.onTick?.({ phase: 'catch-up', produced, total: events.length, lag, kills });
+      if (done) break;
+      if (Date.now() - catchStart > catchUpTimeout) throw new Error(`the workers did not catch up within ${catchUpTimeout / 1000} s (lag ${lag}); logs in ${logDir}`);
+      await sleep(500);
+    }
+    const catchUpSeconds = (Date.now() - catchStart) / 1000;
+    say(`chaos: caught up in ${catchUpSeconds.toFixed(1)} s`);
+
+    // Graceful stop: SIGTERM, each worker drains and exits 0.
+    const stopStart = Date.now();
+    closing = true;
+    const finalExitCodes = await Promise.all(slots.map(async (s, i) => {
+      s.expectingExit = true;
+      s.proc.child.kill('SIGTERM');
+      const exit = await Promise.race([s.proc.exited, sleep(60_000).then(() => ({ code: null, signal: 'timeout' as NodeJS.Signals }))]);
+      saveLog(i, s.generation, s.proc);
+      return exit.code;
+    }));
+    const shutdownSeconds = (Date.now() - stopStart) / 1000;
+    say(`chaos: SIGTERM → exit codes ${JSON.stringify(finalExitCodes)} in ${shutdownSeconds.toFixed(1)} s`);
+
+    opts.onTick?.({ phase: 'reference', produced, total: events.length, lag: 0, kills });
+    const report = await verifyDeployment(cfg, kafka, redis, events, { referenceTimeoutMs: opts.referenceTimeoutMs ?? 300_000, log: say });
+    const figures: ChaosFigures = {
+      seed, events: events.length, catalogItems: catalog.length, partitions, workers, microBatchSize, kills, killsOfMembers, restarts,
+      unexpectedExits: unexpected, chaosSeconds, produceSeconds, catchUpSeconds, finalExitCodes, shutdownSeconds,
+      verifySeconds: report.verifySeconds, referenceSeconds: report.referenceSeconds, totalSeconds: (Date.now() - t0) / 1000, logDir,
+    };
+    result = { figures, report, cfg };
+    say(summary(result));
+    return result;
+  } finally {
+    closing = true;
+    for (const s of slots) {
+      if (s.proc.child.exitCode === null && s.proc.child.signalCode === null) {
+        s.expectingExit = true;
+        s.proc.child.kill('SIGKILL');
+      }
+    }
+    if (!opts.keep && process.env.CHAOS_KEEP !== '1') {
+      await deleteKeysWithPrefix(redis, cfg.keyPrefix).catch(() => 0);
+      await deleteKeysWithPrefix(redis, referenceConfig(cfg).keyPrefix).catch(() => 0);
+      await admin.deleteTopics(Object.values(topics)).catch(() => []);
+    }
+    await admin.disconnect().catch(() => {});
+    await redis.quit().catch(() => {});
+  }
+}
+
+/** The figures as printed lines. */
+export function summary({ figures: f, report: r }: ChaosResult): string {
+  const c = r.comparison;
+  return [
+    `chaos figures (seed ${f.seed}):`,
+    `  events ${f.events} (${r.users} users, ${f.catalogItems} catalog items), ${f.partitions} partitions, ${f.workers} workers, micro-batch ${f.microBatchSize}`,
+    `  chaos window ${f.chaosSeconds.toFixed(1)} s: ${f.kills} kills (SIGKILL; ${f.killsOfMembers} of group members, the others still starting), ${f.restarts} restarts, ${f.unexpectedExits.length} unexpected exits`
+      + (f.unexpectedExits.length ? ` (${f.unexpectedExits.map((u) => `w${u.slot}: code ${u.code} signal ${u.signal}`).join(', ')})` : ''),
+    `  catch-up ${f.catchUpSeconds.toFixed(1)} s, SIGTERM exit codes ${JSON.stringify(f.finalExitCodes)} (${f.shutdownSeconds.toFixed(1)} s)`,
+    `  reference run ${f.referenceSeconds.toFixed(1)} s, verify ${f.verifySeconds.toFixed(1)} s, total ${f.totalSeconds.toFixed(1)} s`,
+    `  keys compared ${r.keysCompared} (chaos ${c.keysChaos}, reference ${c.keysReference}; ${c.fieldsCompared} fields/values; `
+      + `${c.floatsWithinTolerance} floats equal only within ${1e-9} relative, max relative error ${c.maxRelativeError.toExponential(2)})`,
+    `  excluded keys ${JSON.stringify(c.excludedKeys)}`,
+    `  excluded fields ${JSON.stringify(c.excludedFields)}`,
+    `  co-occurrence fields checked against the offline recommender: ${r.input.coocFieldsChecked}`,
+    `  segment changes emitted: ${r.segmentChanges.chaosDistinct} distinct (${r.segmentChanges.chaosRecords} records, ${r.segmentChanges.chaosDuplicates} re-emitted), `
+      + `reference ${r.segmentChanges.referenceDistinct}, missing ${r.segmentChanges.missing.length}, extra ${r.segmentChanges.extra.length}`,
+    `  mismatches ${r.mismatchCount}${r.mismatchCount ? ` by kind ${JSON.stringify(c.mismatchesByShape)}` : ''}, lost ${r.lost}, doubled ${r.doubled}, `
+      + `users without a recommendation record ${r.usersWithoutRecs} (${r.recommendationRecords} records, ${r.reEmittedRecords} re-emitted by replays)`,
+    ...r.mismatches.map((m) => `    ${m}`),
+  ].join('\n');
+}

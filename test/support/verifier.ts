@@ -1,0 +1,660 @@
+/**
+ * The state verifier of the chaos harness: what the final Redis state of a deployment must be, derived offline from
+ * the input log, compared key by key with what the workers left in Redis.
+ *
+ * Two independent references:
+ *  1. A reference run (`buildReference`): one in-process worker (`startWorker`, the product's own pipeline, so the
+ *     verifier follows the other stages' pure logic as it evolves) with its own key prefix and consumer group but the
+ *     SAME events and items topics, no faults, `segmentIdleMs: 0` (no wall-clock punctuation: segment state is a pure
+ *     function of the events' times), run until its applied progress reaches the end of every events partition.
+ *     `compareDumps` then SCANs every key of both prefixes (every master of a Cluster), strips the prefix and
+ *     compares type and value: integers and strings exactly, floats with a relative tolerance, JSON structurally.
+ *  2. Direct checks with pure code, independent of the worker's Redis logic (`checkAgainstInput`): per-user event
+ *     counts by type (lost = Σ shortfalls, doubled = Σ excesses), item popularity, and every co-occurrence row against
+ *     the `Recommender` run offline over the input log; plus the output topics: every user with a valid event has at
+ *     least one (non-tombstone) record on the recommendations topic, and the distinct segment changes the workers
+ *     emitted (deduplicated by their attune.source header, as consumers do) are exactly those of the reference run.
+ */
+import { Cluster } from 'ioredis';
+import type { Config } from '../../src/config/config.js';
+import { topicNames } from '../../src/config/config.js';
+import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
+import { Codec } from '../../src/registry/codec.js';
+import type { StreamClient } from '../../src/kafka/port.js';
+import { readTopicToEnd } from '../../src/output/read-topic.js';
+import { DEFAULT_LIMITS, validateEvent } from '../../src/processors/validate.js';
+import { Recommender } from '../../src/recommender/recommender.js';
+import { loadRecommenderConfig } from '../../src/recommender/load-config.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
+import { scanKeys } from '../../src/stores/maintenance.js';
+import { StateStore } from '../../src/stores/state-store.js';
+import { startWorker } from '../../src/topology/worker.js';
+import { log } from '../../src/log.js';
+
+// ------------------------------------------------------------------------------------------------ exclusions
+
+/**
+ * What the key-by-key comparison leaves out, each with its reason. Nothing is excluded to make a mismatch go away:
+ * each entry is a value that legitimately depends on wall-clock time, on how the partitions' micro-batches
+ * interleaved, or on where micro-batches were cut (which kafkajs fetch sizes, kills and rebalances decide) — never on
+ * WHICH events were applied how many times. Counts of what each rule skipped are part of the report.
+ */
+export interface Exclusion {
+  /** Normalized key (prefix stripped), e.g. `{u:12345}:rec`. */
+  key: RegExp;
+  /** Hash fields to skip; absent = the whole key. */
+  field?: RegExp;
+  /** Compare the field's JSON value without these properties (instead of skipping the field). */
+  drop?: string[];
+  why: string;
+}
+
+export const EXCLUSIONS: Exclusion[] = [
+  {
+    key: /^\{u:[^}]*\}:rec$/,
+    field: /^s$/,
+    drop: ['lh', 'li'],
+    why: "the user's recommender state is compared (history, purchases, country, last event time), except the last "
+      + "emitted list's hash and items: those come from the model at ask time, which holds other partitions' "
+      + 'co-occurrence deltas only as far as they interleaved with this one',
+  },
+  {
+    key: /^\{u:[^}]*\}:recs$/,
+    why: "the user's current list: computed from the model at ask time (see :rec) and stamped with generatedAt (wall clock)",
+  },
+  {
+    key: /^\{i:[^}]*\}:holders$/,
+    why: 'users whose current list holds the item: derived from the lists (see :recs)',
+  },
+  {
+    key: /^\{i:[^}]*\}:co$/,
+    field: /^o:/,
+    why: "a row's applied offset per partition is the last offset of the last micro-batch that touched the row: it "
+      + 'depends on where micro-batches were cut (fetch sizes, kills, recovery cuts), not on what was applied; the '
+      + "row's counts and norm are compared (within tolerance) and checked against the offline recommender",
+  },
+  {
+    key: /^\{u:[^}]*\}:features$/,
+    field: /^o:/,
+    why: "a user's feature offset is written as the last offset of the micro-batch that last touched the user (see "
+      + 'segment-processor.ts): the batch boundary, not the user\'s last event; its state `s`, segments `seg` and timer '
+      + '`due` are compared',
+  },
+  {
+    key: /^\{u:[^}]*\}:features$/,
+    field: /^lc:/,
+    why: "a user's segment changes not yet known to be emitted, kept for a replay to re-emit: the changes of the "
+      + "user's steps in the last micro-batch that wrote the user (after the progress offset read at its start), each "
+      + 'stamped with emittedAt (wall clock). Which changes fall into that last batch depends on where batches were cut '
+      + '(seen: chaos holds 2 changes where the reference holds 1, or none). The changes themselves are checked '
+      + 'through `seg`, `{u}:segments`, member sets and `{g}:segcounts` (counted once per source offset)',
+  },
+  {
+    key: /^\{p:[^}]*\}:segstate$/,
+    field: /^pending$/,
+    why: "the partition's change list of its last micro-batch (progress, o], kept for a replay, with emittedAt (wall "
+      + 'clock): depends on where the last batch was cut, like `lc:` above (seen: [] in chaos after a short last batch)',
+  },
+  {
+    key: /^\{p:[^}]*\}:segstate$/,
+    field: /^wall$/,
+    why: 'the wall clock (ms) when the partition watermark last moved',
+  },
+  {
+    key: /^\{p:[^}]*\}:fence$/,
+    why: "the partition's fence counter: one token per assignment of the partition, so it counts the rebalances "
+      + '(every kill and restart makes two); the reference run had one assignment per partition',
+  },
+  {
+    key: /^\{g[0-9a-z]*\}:guard$/,
+    field: /^f:/,
+    why: 'the fence token of the last owner of the partition that wrote in this slot (see :fence)',
+  },
+];
+
+/**
+ * Values that name the deployment rather than its content: each state has its own random epoch (a UUID written at
+ * bootstrap into `{g}:bootstrap` and every slot's guard hash). Both sides' epochs are replaced by `<epoch>` before
+ * comparing, so a guard holding any OTHER epoch (a stale or half-rebuilt state) still shows up as a mismatch.
+ */
+export function epochOf(dump: Map<string, Dumped>): string | null {
+  const b = dump.get('{g}:bootstrap');
+  return b && b.type === 'hash' ? ((b.value as Record<string, string>).epoch ?? null) : null;
+}
+
+// ------------------------------------------------------------------------------------------------ dump / compare
+
+export interface Dumped {
+  type: string;
+  value: unknown;
+}
+
+/** Every key under `prefix` (all masters of a Cluster) as `key without prefix -> {type, value}`. */
+export async function dumpPrefix(redis: RedisClient, prefix: string): Promise<Map<string, Dumped>> {
+  const out = new Map<string, Dumped>();
+  const strip = `${prefix}:`;
+  // A Cluster client lists its masters only once it is ready: SCANning before would silently see no key at all.
+  if (redis instanceof Cluster && redis.status !== 'ready') await new Promise((r) => redis.once('ready', r));
+  for await (const keys of scanKeys(redis, `${prefix}:*`, 1000)) {
+    const read = await Promise.all(keys.map(async (key): Promise<[string, Dumped]> => {
+      const type = await redis.type(key);
+      let value: unknown;
+      if (type === 'hash') value = await redis.hgetall(key);
+      else if (type === 'string') value = await redis.get(key);
+      else if (type === 'list') value = await redis.lrange(key, 0, -1);
+      else if (type === 'set') value = (await redis.smembers(key)).sort();
+      else if (type === 'zset') {
+        const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+        const z: Record<string, string> = {};
+        for (let i = 0; i < flat.length; i += 2) z[flat[i]] = flat[i + 1];
+        value = z;
+      } else value = `<${type}>`;
+      return [key.slice(strip.length), { type, value }];
+    }));
+    for (const [k, v] of read) out.set(k, v);
+  }
+  return out;
+}
+
+/** Relative tolerance for non-integer numbers. See `sameNumber`. */
+export const FLOAT_TOLERANCE = 1e-9;
+
+const NUMERIC = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+interface CompareStats {
+  /** Non-integer numbers that differed in their last bits but agreed within FLOAT_TOLERANCE. */
+  floatsWithinTolerance: number;
+  maxRelativeError: number;
+}
+
+/**
+ * Co-occurrence rows are sums of floats (HINCRBYFLOAT) added in whatever order the partitions' batches reached the
+ * row, so the last bits differ from run to run: relative error of a sum of n positive terms is at most ~n·2^-53
+ * (n ≤ a few 10^5 here → < 1e-10), hence 1e-9. Integers (counts, offsets, times) must be exactly equal.
+ */
+function sameNumber(a: number, b: number, st: CompareStats): boolean {
+  if (a === b) return true;
+  if (Number.isInteger(a) && Number.isInteger(b)) return false;
+  const rel = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+  if (rel <= FLOAT_TOLERANCE) {
+    st.floatsWithinTolerance++;
+    if (rel > st.maxRelativeError) st.maxRelativeError = rel;
+    return true;
+  }
+  return false;
+}
+
+/** Structural comparison; returns the path of the first difference, or null when equal. */
+function diff(a: unknown, b: unknown, path: string, st: CompareStats): string | null {
+  if (typeof a === 'string' && typeof b === 'string') {
+    if (a === b) return null;
+    if (NUMERIC.test(a) && NUMERIC.test(b)) return sameNumber(Number(a), Number(b), st) ? null : path;
+    const ja = tryJson(a);
+    const jb = tryJson(b);
+    if (ja !== undefined && jb !== undefined) return diff(ja, jb, path, st);
+    return path;
+  }
+  if (typeof a === 'number' && typeof b === 'number') return sameNumber(a, b, st) ? null : path;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return `${path}.length`;
+    for (let i = 0; i < a.length; i++) {
+      const d = diff(a[i], b[i], `${path}[${i}]`, st);
+      if (d) return d;
+    }
+    return null;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    if (ka.join('\u0000') !== kb.join('\u0000')) {
+      const onlyA = ka.filter((k) => !(k in b));
+      const onlyB = kb.filter((k) => !(k in a));
+      return `${path}{keys: only chaos ${JSON.stringify(onlyA.slice(0, 5))}, only reference ${JSON.stringify(onlyB.slice(0, 5))}}`;
+    }
+    for (const k of ka) {
+      const d = diff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`, st);
+      if (d) return d;
+    }
+    return null;
+  }
+  return a === b ? null : path;
+}
+
+function tryJson(s: string): unknown {
+  const c = s.trimStart()[0];
+  if (c !== '{' && c !== '[') return undefined;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `{u:17850}:features` → `{u:*}:features` (to group mismatches by kind). */
+export function keyShape(key: string): string {
+  return key.replace(/\{([uip]):[^}]*\}/, '{$1:*}').replace(/^\{g[0-9a-z]+\}:guard$/, '{g*}:guard');
+}
+
+export interface ComparisonResult {
+  keysCompared: number;
+  keysChaos: number;
+  keysReference: number;
+  fieldsCompared: number;
+  mismatches: string[];
+  mismatchCount: number;
+  /** Mismatch counts per key shape (and field), for a diagnosis at a glance. */
+  mismatchesByShape: Record<string, number>;
+  excludedKeys: Record<string, number>;
+  excludedFields: Record<string, number>;
+  floatsWithinTolerance: number;
+  maxRelativeError: number;
+}
+
+function short(v: unknown, n = 300): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+/** Compares every key of `chaos` with `reference` (both dumps of `dumpPrefix`), honouring `exclusions`. */
+export function compareDumps(chaos: Map<string, Dumped>, reference: Map<string, Dumped>, exclusions: Exclusion[] = EXCLUSIONS): ComparisonResult {
+  const st: CompareStats = { floatsWithinTolerance: 0, maxRelativeError: 0 };
+  const res: ComparisonResult = {
+    keysCompared: 0, keysChaos: chaos.size, keysReference: reference.size, fieldsCompared: 0, mismatches: [], mismatchCount: 0,
+    mismatchesByShape: {}, excludedKeys: {}, excludedFields: {}, floatsWithinTolerance: 0, maxRelativeError: 0,
+  };
+  const miss = (shape: string, msg: string) => {
+    res.mismatchCount++;
+    res.mismatchesByShape[shape] = (res.mismatchesByShape[shape] ?? 0) + 1;
+    if (res.mismatches.length < 20) res.mismatches.push(msg);
+  };
+  const epochs = [epochOf(chaos), epochOf(reference)];
+  const norm = (side: 0 | 1, v: string | undefined) => (v !== undefined && v === epochs[side] ? '<epoch>' : v);
+  const keys = new Set([...chaos.keys(), ...reference.keys()]);
+  for (const key of [...keys].sort()) {
+    const whole = exclusions.find((x) => !x.field && x.key.test(key));
+    if (whole) {
+      res.excludedKeys[whole.key.source] = (res.excludedKeys[whole.key.source] ?? 0) + 1;
+      continue;
+    }
+    const shape = keyShape(key);
+    const a = chaos.get(key);
+    const b = reference.get(key);
+    if (!a || !b) {
+      miss(shape, `${key}: only in the ${a ? 'chaos' : 'reference'} state (${a ? a.type : b!.type} ${short((a ?? b)!.value)})`);
+      continue;
+    }
+    res.keysCompared++;
+    if (a.type !== b.type) {
+      miss(shape, `${key}: type ${a.type} (chaos) vs ${b.type} (reference)`);
+      continue;
+    }
+    if (a.type === 'hash') {
+      const fieldRules = exclusions.filter((x) => x.field && x.key.test(key));
+      const ha = Object.fromEntries(Object.entries(a.value as Record<string, string>).map(([f, v]) => [f, norm(0, v)!]));
+      const hb = Object.fromEntries(Object.entries(b.value as Record<string, string>).map(([f, v]) => [f, norm(1, v)!]));
+      for (const f of new Set([...Object.keys(ha), ...Object.keys(hb)])) {
+        const rule = fieldRules.find((x) => x.field!.test(f));
+        if (rule?.drop && f in ha && f in hb) {
+          ha[f] = dropJson(ha[f], rule.drop);
+          hb[f] = dropJson(hb[f], rule.drop);
+        } else if (rule) {
+          const id = `${rule.key.source} ${rule.field!.source}`;
+          res.excludedFields[id] = (res.excludedFields[id] ?? 0) + 1;
+          continue;
+        }
+        res.fieldsCompared++;
+        if (!(f in ha) || !(f in hb)) {
+          miss(`${shape} ${fieldShape(f)}`, `${key} field ${f}: only in the ${f in ha ? 'chaos' : 'reference'} state (${short(ha[f] ?? hb[f])})`);
+          continue;
+        }
+        const d = diff(ha[f], hb[f], f, st);
+        if (d) miss(`${shape} ${fieldShape(f)}`, `${key} at ${d}: chaos ${short(ha[f])} vs reference ${short(hb[f])}`);
+      }
+      continue;
+    }
+    res.fieldsCompared++;
+    const va = typeof a.value === 'string' ? norm(0, a.value) : a.value;
+    const vb = typeof b.value === 'string' ? norm(1, b.value) : b.value;
+    const d = diff(va, vb, '', st);
+    if (d) miss(shape, `${key}${d ? ` at ${d}` : ''}: chaos ${short(a.value)} vs reference ${short(b.value)}`);
+  }
+  res.floatsWithinTolerance = st.floatsWithinTolerance;
+  res.maxRelativeError = st.maxRelativeError;
+  return res;
+}
+
+/** A JSON object without the given properties (the value itself when it is not a JSON object). */
+function dropJson(v: string, drop: string[]): string {
+  try {
+    const o = JSON.parse(v) as Record<string, unknown>;
+    if (o === null || typeof o !== 'object') return v;
+    for (const k of drop) delete o[k];
+    return JSON.stringify(o);
+  } catch {
+    return v;
+  }
+}
+
+/** Item-id fields of co-occurrence rows are grouped as `<item>`; bookkeeping fields keep their names. */
+function fieldShape(f: string): string {
+  return /^(o|lc|t|r|f):/.test(f) ? `${f.split(':')[0]}:*` : /^[A-Za-z_]{1,8}$/.test(f) ? f : '<item>';
+}
+
+// ------------------------------------------------------------------------------------------------ reference run
+
+/** The config of the reference run: same topics, own key prefix and group, no wall-clock punctuation. */
+export function referenceConfig(cfg: Config): Config {
+  return { ...cfg, keyPrefix: `${cfg.keyPrefix}ref`, groupId: `${cfg.groupId}-ref`, segmentIdleMs: 0, httpPort: 0, watchdogMs: 0 };
+}
+
+/** True when every events partition's applied progress under `prefix` reached the partition's end offset. */
+export async function caughtUp(kafka: StreamClient, redis: RedisClient, cfg: Config): Promise<{ done: boolean; lag: number }> {
+  const topic = topicNames(cfg).events;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.endOffsets(topic);
+    const store = new StateStore(redis, cfg.keyPrefix);
+    let lag = 0;
+    for (const [p, end] of ends) {
+      const progress = (await store.readProgress(topic, p)) ?? -1;
+      lag += Math.max(0, Number(end) - 1 - progress);
+    }
+    return { done: lag === 0, lag };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Runs one in-process worker over the deployment's topics into `referenceConfig(cfg).keyPrefix` until it caught up,
+ * then stops it. NB: it also writes to the deployment's output topics, so read those before calling this.
+ */
+export async function buildReference(cfg: Config, kafka: StreamClient, redis: RedisClient, opts: { timeoutMs: number; onLag?: (lag: number) => void }): Promise<{ cfg: Config; seconds: number }> {
+  const ref = referenceConfig(cfg);
+  const t0 = Date.now();
+  const level = log.level;
+  // Its info lines would drown the harness's output: at most warnings (never more verbose than the caller's level).
+  if (process.env.ATTUNE_REFERENCE_LOG_LEVEL) log.level = process.env.ATTUNE_REFERENCE_LOG_LEVEL;
+  else if (log.levelVal < log.levels.values.warn) log.level = 'warn';
+  const worker = await startWorker(ref, kafka);
+  let stopped: number | null = null;
+  void worker.done.then((code) => (stopped = code));
+  try {
+    for (;;) {
+      if (stopped !== null) throw new Error(`the reference worker stopped on its own (exit code ${stopped})`);
+      const { done, lag } = await caughtUp(kafka, redis, ref);
+      opts.onLag?.(lag);
+      if (done) break;
+      if (Date.now() - t0 > opts.timeoutMs) throw new Error(`the reference worker did not catch up within ${opts.timeoutMs / 1000} s (lag ${lag})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await worker.stop();
+    log.level = level;
+  }
+  return { cfg: ref, seconds: (Date.now() - t0) / 1000 };
+}
+
+// ------------------------------------------------------------------------------------------------ input checks
+
+/** The events the worker must apply: the validator's verdict, as in the events processor. */
+export function validEvents(events: UserEvent[], cfg: Config, now = Date.now()): UserEvent[] {
+  const limits = { ...DEFAULT_LIMITS, maxIdLength: cfg.maxIdLength, maxFutureMs: cfg.maxFutureMs, minEventTime: cfg.minEventTime };
+  return events.filter((e) => {
+    try {
+      validateEvent(e, limits, now);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export interface InputCheck {
+  events: number;
+  users: number;
+  lost: number;
+  doubled: number;
+  mismatches: string[];
+  mismatchCount: number;
+  coocFieldsChecked: number;
+}
+
+/** Per-user counts, popularity and co-occurrence rows of `cfg.keyPrefix` against the input log, by pure code. */
+export async function checkAgainstInput(cfg: Config, redis: RedisClient, events: UserEvent[], dump?: Map<string, Dumped>): Promise<InputCheck> {
+  // Events are replayed in time order (the loader sorts them), so no record is behind its partition's watermark:
+  // none may be dead-lettered as TOO_LATE, and every valid event must be applied.
+  for (let i = 1; i < events.length; i++) {
+    if (events[i].eventTime < events[i - 1].eventTime) throw new Error('checkAgainstInput expects events in time order (no TOO_LATE records)');
+  }
+  const mismatches: string[] = [];
+  let mismatchCount = 0;
+  const miss = (m: string) => { mismatchCount++; if (mismatches.length < 20) mismatches.push(m); };
+  const state = dump ?? await dumpPrefix(redis, cfg.keyPrefix);
+
+  // Per-user counts by type: lost = Σ shortfalls, doubled = Σ excesses (users that should not exist count too).
+  const want = new Map<string, Map<string, number>>();
+  for (const e of events) {
+    let m = want.get(e.userId);
+    if (!m) want.set(e.userId, (m = new Map()));
+    m.set(e.type, (m.get(e.type) ?? 0) + 1);
+  }
+  let lost = 0;
+  let doubled = 0;
+  const countKey = /^\{u:(.*)\}:counts$/;
+  const seen = new Set<string>();
+  for (const [key, v] of state) {
+    const m = countKey.exec(key);
+    if (!m) continue;
+    const user = m[1];
+    seen.add(user);
+    const h = v.value as Record<string, string>;
+    const w = want.get(user) ?? new Map<string, number>();
+    for (const t of new Set([...w.keys(), ...Object.keys(h).filter((f) => f !== 'firstSeen' && f !== 'lastSeen')])) {
+      const got = Number(h[t] ?? 0);
+      const exp = w.get(t) ?? 0;
+      if (got < exp) lost += exp - got;
+      if (got > exp) doubled += got - exp;
+      if (got !== exp) miss(`user ${user} ${t}: counted ${got}, input has ${exp}`);
+    }
+  }
+  for (const [user, w] of want) {
+    if (seen.has(user)) continue;
+    for (const [t, n] of w) {
+      lost += n;
+      miss(`user ${user} ${t}: no counts in Redis, input has ${n}`);
+    }
+  }
+
+  // Popularity: purchases per item.
+  const pop = new Map<string, number>();
+  for (const e of events) if (e.type === 'purchase' && e.itemId) pop.set(e.itemId, (pop.get(e.itemId) ?? 0) + 1);
+  const popGot = (state.get('{g}:popularity')?.value ?? {}) as Record<string, string>;
+  for (const item of new Set([...pop.keys(), ...Object.keys(popGot)])) {
+    const got = Number(popGot[item] ?? 0);
+    const exp = pop.get(item) ?? 0;
+    if (got !== exp) miss(`popularity of ${item}: ${got} in Redis, input has ${exp}`);
+  }
+
+  // Co-occurrence rows: the recommender run offline over the log, with the deployment's decay epoch.
+  const rec = new Recommender(loadRecommenderConfig(cfg));
+  rec.collaborative.setEpoch(cfg.decayEpoch);
+  for (const e of events) rec.learnBatch([e]);
+  const expected = new Map<string, Map<string, number>>();
+  const put = (row: string, field: string, v: number) => {
+    let m = expected.get(row);
+    if (!m) expected.set(row, (m = new Map()));
+    m.set(field, v);
+  };
+  const cs = rec.collaborative.state;
+  for (const [a, b, c] of cs.entries()) {
+    const na = rec.items.name(a);
+    const nb = rec.items.name(b);
+    // A pair lives once, in the row of the smaller item id (string order).
+    if (na < nb) put(na, nb, c); else put(nb, na, c);
+  }
+  for (let i = 0; i < rec.items.size; i++) if (cs.normOf(i) !== 0) put(rec.items.name(i), '_n', cs.normOf(i));
+  const coKey = /^\{i:(.*)\}:co$/;
+  let checked = 0;
+  const st: CompareStats = { floatsWithinTolerance: 0, maxRelativeError: 0 };
+  const rows = new Set<string>();
+  for (const [key, v] of state) {
+    const m = coKey.exec(key);
+    if (!m) continue;
+    rows.add(m[1]);
+    const want = expected.get(m[1]) ?? new Map<string, number>();
+    const h = v.value as Record<string, string>;
+    for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => !x.startsWith('o:'))])) {
+      checked++;
+      const got = Number(h[f] ?? 0);
+      const exp = want.get(f) ?? 0;
+      if (!sameNumber(got, exp, st)) miss(`co-occurrence ${m[1]} / ${f}: ${h[f] ?? 'missing'} in Redis, ${exp} offline`);
+    }
+  }
+  for (const [row, fields] of expected) if (!rows.has(row)) miss(`co-occurrence row ${row} missing in Redis (${fields.size} fields offline)`);
+  return { events: events.length, users: want.size, lost, doubled, mismatches, mismatchCount, coocFieldsChecked: checked };
+}
+
+/** Users with a valid event but no (non-tombstone) record on the recommendations topic. */
+export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Config, events: UserEvent[]): Promise<{ missing: string[]; records: number; usersWithRecs: number; reEmitted: number }> {
+  const recs = await readTopicToEnd(kafka, topicNames(cfg).recommendations, 300_000);
+  const have = new Set<string>();
+  // A record whose (user, attune.source) was emitted before: a list re-emitted by the replay of a micro-batch that a
+  // kill cut short between its apply and its commit — evidence that kills did land mid-batch.
+  const sources = new Set<string>();
+  let reEmitted = 0;
+  for (const r of recs) {
+    if (r.key !== null && r.value !== null && r.value.length > 0) have.add(r.key);
+    const id = `${r.key}\u0000${r.headers['attune.source'] ?? ''}`;
+    if (sources.has(id)) reEmitted++;
+    else sources.add(id);
+  }
+  const users = new Set(events.map((e) => e.userId));
+  return { missing: [...users].filter((u) => !have.has(u)), records: recs.length, usersWithRecs: have.size, reEmitted };
+}
+
+/** End offset of every partition of a topic (to tell the chaos workers' records from the reference run's). */
+async function endOffsets(kafka: StreamClient, topic: string): Promise<Map<number, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return new Map([...(await admin.endOffsets(topic))].map(([p, o]) => [p, Number(o)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The distinct segment changes on the segment-changes topic, in a window of offsets per partition: identity = user,
+ * segment, enter/exit, event time, cause and the attune.source header (emittedAt is wall clock, left out). A record
+ * whose identity was already seen is a re-emission by a replay, which consumers drop by the source header.
+ */
+async function segmentChangesOf(kafka: StreamClient, cfg: Config, from: Map<number, number> | null, to: Map<number, number> | null): Promise<{ distinct: Set<string>; records: number; duplicates: number }> {
+  const topics = topicNames(cfg);
+  const codec = new Codec(cfg.registryUrl, topics);
+  const distinct = new Set<string>();
+  let records = 0;
+  let duplicates = 0;
+  for (const r of await readTopicToEnd(kafka, topics.segmentChanges, 300_000)) {
+    const o = Number(r.offset);
+    if (from && o < (from.get(r.partition) ?? 0)) continue;
+    if (to && o >= (to.get(r.partition) ?? Infinity)) continue;
+    records++;
+    const c = (await codec.decode(r.value, 1e6)) as unknown as SegmentChange;
+    const id = JSON.stringify([c.userId, c.segmentId, c.change, Number(c.eventTime), c.cause, r.headers['attune.source'] ?? '']);
+    if (distinct.has(id)) duplicates++;
+    else distinct.add(id);
+  }
+  return { distinct, records, duplicates };
+}
+
+export interface SegmentChangeCheck {
+  chaosRecords: number;
+  chaosDistinct: number;
+  /** Re-emitted by replays (same identity and source): dropped by consumers, not a double count. */
+  chaosDuplicates: number;
+  referenceDistinct: number;
+  /** In the reference run's output but never emitted by the chaos workers. */
+  missing: string[];
+  /** Emitted by the chaos workers but not by the reference run (a change that did not happen). */
+  extra: string[];
+}
+
+// ------------------------------------------------------------------------------------------------ the report
+
+export interface VerifyReport {
+  events: number;
+  users: number;
+  keysCompared: number;
+  /** First 20 mismatches: key-by-key against the reference run, then against the input log. */
+  mismatches: string[];
+  mismatchCount: number;
+  lost: number;
+  doubled: number;
+  usersWithoutRecs: number;
+  comparison: ComparisonResult;
+  input: InputCheck;
+  segmentChanges: SegmentChangeCheck;
+  recommendationRecords: number;
+  /** Recommendation records re-emitted with a source already emitted (replays after kills). */
+  reEmittedRecords: number;
+  verifySeconds: number;
+  referenceSeconds: number;
+}
+
+/**
+ * The whole verification of a deployment whose workers are stopped: output topic first (the reference run writes to
+ * it too), then the reference run, then both comparisons. `events` is the input log as produced (time order).
+ */
+export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: RedisClient, events: UserEvent[], opts: { referenceTimeoutMs: number; log?: (s: string) => void }): Promise<VerifyReport> {
+  const say = opts.log ?? (() => {});
+  const t0 = Date.now();
+  const valid = validEvents(events, cfg);
+  const out = await usersWithoutRecommendations(kafka, cfg, valid);
+  say(`verify: ${out.records} recommendation records for ${out.usersWithRecs} users read back (${out.reEmitted} re-emitted by replays)`);
+  // The reference run writes to the same output topics: what is there now is the chaos workers' output.
+  const changesEnd = await endOffsets(kafka, topicNames(cfg).segmentChanges);
+  const chaosChanges = await segmentChangesOf(kafka, cfg, null, changesEnd);
+  const ref = await buildReference(cfg, kafka, redis, { timeoutMs: opts.referenceTimeoutMs });
+  say(`verify: reference run caught up in ${ref.seconds.toFixed(1)} s`);
+  const refChanges = await segmentChangesOf(kafka, cfg, changesEnd, null);
+  const segmentChanges: SegmentChangeCheck = {
+    chaosRecords: chaosChanges.records,
+    chaosDistinct: chaosChanges.distinct.size,
+    chaosDuplicates: chaosChanges.duplicates,
+    referenceDistinct: refChanges.distinct.size,
+    missing: [...refChanges.distinct].filter((x) => !chaosChanges.distinct.has(x)),
+    extra: [...chaosChanges.distinct].filter((x) => !refChanges.distinct.has(x)),
+  };
+  say(`verify: segment changes: ${segmentChanges.chaosDistinct} distinct emitted (${segmentChanges.chaosDuplicates} re-emitted), `
+    + `reference ${segmentChanges.referenceDistinct}; missing ${segmentChanges.missing.length}, extra ${segmentChanges.extra.length}`);
+  const t1 = Date.now();
+  const [chaosDump, refDump] = await Promise.all([dumpPrefix(redis, cfg.keyPrefix), dumpPrefix(redis, ref.cfg.keyPrefix)]);
+  if (chaosDump.size === 0 || refDump.size === 0) throw new Error(`nothing to compare: ${chaosDump.size} chaos keys, ${refDump.size} reference keys`);
+  const comparison = compareDumps(chaosDump, refDump);
+  const input = await checkAgainstInput(cfg, redis, valid, chaosDump);
+  const verifySeconds = (Date.now() - t0) / 1000 - ref.seconds;
+  say(`verify: ${comparison.keysCompared} keys (${comparison.fieldsCompared} fields/values) compared in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  return {
+    events: valid.length,
+    users: input.users,
+    keysCompared: comparison.keysCompared,
+    mismatches: [
+      ...comparison.mismatches, ...input.mismatches,
+      ...segmentChanges.missing.map((x) => `segment change emitted by the reference run only: ${x}`),
+      ...segmentChanges.extra.map((x) => `segment change emitted by the chaos workers only: ${x}`),
+    ].slice(0, 20),
+    mismatchCount: comparison.mismatchCount + input.mismatchCount + segmentChanges.missing.length + segmentChanges.extra.length,
+    lost: input.lost,
+    doubled: input.doubled,
+    usersWithoutRecs: out.missing.length,
+    comparison,
+    input,
+    segmentChanges,
+    recommendationRecords: out.records,
+    reEmittedRecords: out.reEmitted,
+    verifySeconds,
+    referenceSeconds: ref.seconds,
+  };
+}
