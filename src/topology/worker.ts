@@ -425,7 +425,10 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     dog?.stop();
     health?.stop();
     metrics.ready.set(0);
-    const budget = new Promise<void>((r) => setTimeout(() => { log.warn('shutdown budget exceeded; disconnecting anyway'); r(); }, cfg.shutdownTimeoutMs).unref());
+    let budgetTimer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((r) => {
+      budgetTimer = setTimeout(() => { log.warn('shutdown budget exceeded; disconnecting anyway'); r(); }, cfg.shutdownTimeoutMs).unref();
+    });
     // kafkajs finishes the in-flight eachBatch (our loop stops after the current micro-batch) and commits.
     await Promise.race([stopConsumer(consumer), budget]);
     for (const t of tasks.values()) t.close();
@@ -434,6 +437,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     await Promise.race([offsetsAdmin.disconnect(), budget]).catch(() => {});
     await redis.quit().catch(() => {});
     await closeServer(http.server);
+    clearTimeout(budgetTimer); // stopped within the budget: no late warning (the process may live on)
     exit(code);
   };
   return { httpPort: http.port, metrics, stop: () => stop(0), done };
