@@ -429,14 +429,21 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     const budget = new Promise<void>((r) => {
       budgetTimer = setTimeout(() => { log.warn('shutdown budget exceeded; disconnecting anyway'); r(); }, cfg.shutdownTimeoutMs).unref();
     });
-    // kafkajs finishes the in-flight eachBatch (our loop stops after the current micro-batch) and commits.
-    await Promise.race([stopConsumer(consumer), budget]);
+    const took: Record<string, number> = {};
+    const step = async (name: string, p: Promise<unknown>) => {
+      const t0 = Date.now();
+      await Promise.race([p, budget]).catch(() => {});
+      took[name] = Date.now() - t0;
+    };
+    // kafkajs finishes the in-flight eachBatch (our loop stops after the current micro-batch) and commits. The
+    // catalog reader stops alongside: each waits out its consumer's fetch long-poll (up to 5 s), so not in a row.
+    await Promise.all([step('consumer', stopConsumer(consumer)), step('catalog', catalog.stop())]);
     for (const t of tasks.values()) t.close();
-    await catalog.stop();
-    await Promise.race([producer.disconnect(), budget]).catch(() => {});
-    await Promise.race([offsetsAdmin.disconnect(), budget]).catch(() => {});
-    await redis.quit().catch(() => {});
-    await closeServer(http.server);
+    await step('producer', producer.disconnect());
+    await step('admin', offsetsAdmin.disconnect());
+    await step('redis', redis.quit());
+    await step('http', closeServer(http.server));
+    log.info({ ms: took }, 'stopped');
     clearTimeout(budgetTimer); // stopped within the budget: no late warning (the process may live on)
     exit(code);
   };
