@@ -15,7 +15,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, syntheticPurchases, purchasesCounted } from '../support/env.js';
+import { testConfig, waitFor, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -95,31 +95,18 @@ describe('Redis restarted empty mid-run', () => {
 
   it('with ATTUNE_ON_STATE_LOSS=rebuild: rebuilds in-process from the earliest offset, exactly', async () => {
     const cfg = testConfig({ redisUrl: `redis://127.0.0.1:${PORT}`, microBatchSize: 50, onStateLoss: 'rebuild' });
-    const topics = topicNames(cfg);
-    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, cfg);
-    await admin.disconnect();
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
-
+    const pipeline = await openPipeline(cfg);
+    const { topics, codec, producer } = pipeline;
+    redis = pipeline.redis; // reconnects by itself when Redis comes back
     const counted = () => purchasesCounted(new StateStore(redis!, cfg.keyPrefix), USERS);
-    redis = createRedis(cfg);
     worker = spawnWorker(cfg);
     const producing = produceEvents(producer, codec, topics, events, { rate: 600, batchSize: 50 });
     await waitFor(async () => (await counted()) > 500, 'some events applied', 60_000);
 
-    await redis.quit();
-    redis = undefined;
     await server.stop();
     server = await startRedisServer(PORT);
     const restartedAt = Date.now();
-    redis = createRedis(cfg);
     await producing;
-    await producer.disconnect();
     await waitFor(async () => (await counted()) >= EVENTS, 'the rebuild to apply every event', 120_000).catch((e) => {
       throw new Error(`${e.message}\nworker output:\n${worker!.output().slice(-3000)}`);
     });
@@ -136,5 +123,7 @@ describe('Redis restarted empty mid-run', () => {
     console.log(`state loss with rebuild: ${EVENTS} events re-applied ${rebuildMs} ms after Redis came back empty`);
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code, worker.output().slice(-2000)).toBe(0);
+    await pipeline.close();
+    redis = undefined;
   });
 });
