@@ -51,12 +51,7 @@ export async function bootstrapState(redis: RedisClient, prefix: string): Promis
   await redis.hsetnx(key, 'layout', STATE_LAYOUT);
   const epoch = (await redis.hget(key, 'epoch'))!;
   if ((await redis.hget(key, 'complete')) === '1') return epoch;
-  // One command per slot; auto-pipelining sends them in a few round trips per node.
-  for (let from = 0; from < SLOTS; from += 2048) {
-    const writes: Promise<unknown>[] = [];
-    for (let slot = from; slot < Math.min(SLOTS, from + 2048); slot++) writes.push(redis.hset(guardKeyOfSlot(prefix, slot), 'epoch', epoch));
-    await Promise.all(writes);
-  }
+  await forEverySlotGuard(prefix, (guard) => redis.hset(guard, 'epoch', epoch));
   await redis.hset(key, 'complete', '1');
   log.info({ epoch }, 'state bootstrapped: a new epoch in every slot');
   return epoch;
@@ -64,13 +59,22 @@ export async function bootstrapState(redis: RedisClient, prefix: string): Promis
 
 /** Whether every slot still has its guard (a partial loss leaves some gone). One EXISTS per slot. */
 export async function missingGuards(redis: RedisClient, prefix: string): Promise<number> {
-  let missing = 0;
+  const exists = await forEverySlotGuard(prefix, (guard) => redis.exists(guard));
+  return exists.filter((n) => n === 0).length;
+}
+
+/**
+ * One command per slot guard, 2,048 at a time (auto-pipelining sends each group in a few round trips per node,
+ * without queueing 16,384 promises at once); the results in slot order.
+ */
+async function forEverySlotGuard<T>(prefix: string, command: (guardKey: string) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
   for (let from = 0; from < SLOTS; from += 2048) {
-    const checks: Promise<number>[] = [];
-    for (let slot = from; slot < Math.min(SLOTS, from + 2048); slot++) checks.push(redis.exists(guardKeyOfSlot(prefix, slot)));
-    missing += (await Promise.all(checks)).filter((n) => n === 0).length;
+    const group: Promise<T>[] = [];
+    for (let slot = from; slot < Math.min(SLOTS, from + 2048); slot++) group.push(command(guardKeyOfSlot(prefix, slot)));
+    out.push(...(await Promise.all(group)));
   }
-  return missing;
+  return out;
 }
 
 /**
@@ -79,7 +83,7 @@ export async function missingGuards(redis: RedisClient, prefix: string): Promise
  * returns the new epoch.
  */
 export async function rebuildState(redis: RedisClient, prefix: string, stale: string | null, lockWaitMs = 600_000): Promise<string> {
-  const lock = `${prefix}.rebuild-lock`; // outside `<prefix>:*`, so the wipe does not delete it
+  const lock = new Keys(prefix).rebuildLock();
   const me = randomUUID();
   const deadline = Date.now() + lockWaitMs;
   for (;;) {
@@ -94,9 +98,7 @@ export async function rebuildState(redis: RedisClient, prefix: string, stale: st
     if (done?.complete && done.epoch !== stale) return done.epoch;
     const started = Date.now();
     // Guards first: from here on, every command of every worker is refused before it writes anything.
-    const unlinks: Promise<number>[] = [];
-    for (let slot = 0; slot < SLOTS; slot++) unlinks.push(redis.unlink(guardKeyOfSlot(prefix, slot)));
-    await Promise.all(unlinks);
+    await forEverySlotGuard(prefix, (guard) => redis.unlink(guard));
     const deleted = await deleteKeysWithPrefix(redis, prefix);
     const epoch = await bootstrapState(redis, prefix);
     log.warn({ deleted, ms: Date.now() - started, epoch }, 'state rebuilt empty under a new epoch; the input is replayed from the earliest retained offset');

@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import calculateSlot from 'cluster-key-slot';
+import { Keys } from './keys.js';
 
 export const SLOTS = 16_384;
 
@@ -35,7 +36,7 @@ export function slotTags(): string[] {
 
 /** The guard hash of slot `slot` under a key prefix. */
 export function guardKeyOfSlot(prefix: string, slot: number): string {
-  return `${prefix}:{${slotTags()[slot]}}:guard`;
+  return new Keys(prefix).slotGuard(slotTags()[slot]);
 }
 
 /** The guard hash in the same slot as `key` (a key built by Keys: `<prefix>:{tag}:...`). */

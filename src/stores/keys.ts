@@ -34,6 +34,10 @@ export class Keys {
   partitionDeadLetters(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:dlq`; }
   /** String: the partition's fence counter (a new token for each assignment, see guard.ts). */
   partitionFence(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:fence`; }
+  /** Hash: one slot's guard (epoch, highest fence token per partition); `tag` hashes to that slot (guard.ts). */
+  slotGuard(tag: string) { return `${this.prefix}:{${tag}}:guard`; }
+  /** String: the lock of a state rebuild — outside `<prefix>:*`, so the rebuild's wipe does not delete it. */
+  rebuildLock() { return `${this.prefix}.rebuild-lock`; }
   /** Hash: the deployment's state epoch and layout (written once, when its state starts empty; see bootstrap.ts). */
   bootstrap() { return `${this.prefix}:{g}:bootstrap`; }
   /** Hash: the deployment's decay epoch and other settings every worker must share. */

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
 import { currentFence, guardKeyFor, prefixOf } from './guard.js';
+import { Keys } from './keys.js';
 
 const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 const GUARD_LUA = readFileSync(join(COMMANDS_DIR, 'includes', 'guard.lua'), 'utf8');
@@ -51,16 +52,11 @@ async function epochOf(client: Client, prefix: string): Promise<string> {
   if (!byPrefix) epochs.set(client, (byPrefix = new Map()));
   const known = byPrefix.get(prefix);
   if (known !== undefined) return known;
-  const epoch = await client.hget(`${prefix}:{g}:bootstrap`, 'epoch');
+  const epoch = await client.hget(new Keys(prefix).bootstrap(), 'epoch');
   // No epoch: not cached, and the guard answers "state lost" (-40) or "rebuilt" (-41) for the script.
   if (epoch === null) return '';
   byPrefix.set(prefix, epoch);
   return epoch;
-}
-
-/** Forgets the epochs a client read (after this process rebuilt the state). */
-export function forgetEpochs(client: Client): void {
-  epochs.delete(client);
 }
 
 export function defineScripts(client: Client, dir = COMMANDS_DIR): void {

@@ -1,6 +1,7 @@
 /**
  * The catalog processor: item records (compacted topic, keyed by item id) upsert the item's hash in Redis.
- * An upsert is idempotent, so replays need no offset bookkeeping. A tombstone marks the item deleted.
+ * An upsert is idempotent, so replays need no per-key offsets; the partition's progress is still written, so that
+ * a rebuilt (empty) state replays the catalog from its earliest offset. A tombstone marks the item deleted.
  */
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
 import type { Codec } from '../registry/codec.js';
@@ -44,6 +45,7 @@ export class ItemProcessor {
     }
     if (dead.length) await d.producer.send(d.topics.dlq, dead);
     await Promise.all(writes);
+    await d.store.writeProgress(topic, partition, Number(records[records.length - 1].offset));
     return records.length - dead.length;
   }
 }

@@ -163,7 +163,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     // Redis holds the true position: seek every partition to the offset after its last applied batch, or to
     // the earliest retained offset when there is none (a new or rebuilt state). Kafka's commit is only a hint.
     for (const { topic, partitions } of assigned) {
-      const earliest = await offsetsAdmin.startOffsets(topic).catch(() => new Map<number, string>());
+      let earliest: Map<number, string> | undefined; // asked only when a partition has no progress
       for (const p of partitions) {
         try {
           const progress = await store.readProgress(topic, p);
@@ -173,7 +173,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
             if (inflight !== null && inflight > (progress ?? -1)) recoveryCut.set(p, inflight);
             else recoveryCut.delete(p);
           }
-          const from = progress !== null ? String(progress + 1) : earliest.get(p);
+          const from = progress !== null
+            ? String(progress + 1)
+            : (earliest ??= await offsetsAdmin.startOffsets(topic).catch(() => new Map<number, string>())).get(p);
           if (from === undefined) continue;
           consumer.seek(topic, p, from);
           if (topic === topics.events) startAt.set(p, from);
@@ -274,10 +276,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
       const started = process.hrtime.bigint();
       const run = batch.topic === topics.events
         ? () => fenced(batch.topic, batch.partition, () => events.process(batch.topic, batch.partition, chunk)).catch((e) => { throw toStoreError(e); })
-        : () => fenced(batch.topic, batch.partition, async () => {
-            await items.process(batch.topic, batch.partition, chunk);
-            await store.writeProgress(batch.topic, batch.partition, Number(chunk[chunk.length - 1].offset));
-          }).catch((e) => { throw toStoreError(e); });
+        : () => fenced(batch.topic, batch.partition, () => items.process(batch.topic, batch.partition, chunk)).catch((e) => { throw toStoreError(e); });
       try {
         await task.submit(run, hooks);
       } catch (err) {
