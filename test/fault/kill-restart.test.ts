@@ -4,23 +4,17 @@
  * Then SIGTERM: the worker drains, commits and exits 0.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { Codec } from '../../src/registry/codec.js';
-import { topicNames } from '../../src/config/config.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
-import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { Recommender } from '../../src/recommender/recommender.js';
 import { RecommenderStore } from '../../src/stores/recommender-store.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 
 const cfg = testConfig({ microBatchSize: 50 });
-const topics = topicNames(cfg);
-const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+let pipeline: Awaited<ReturnType<typeof openPipeline>>;
 let redis: RedisClient;
 let store: StateStore;
 
@@ -29,26 +23,18 @@ const EVENTS = 6000;
 const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, 97);
 
 beforeAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, cfg);
-  await admin.disconnect();
-  redis = createRedis(cfg);
+  pipeline = await openPipeline(cfg);
+  redis = pipeline.redis;
   store = new StateStore(redis, cfg.keyPrefix);
 });
 afterAll(async () => {
-  if (!redis) return;
-  await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-  await redis.quit();
+  await pipeline?.close();
 });
 
 
 describe('SIGKILL mid-stream and restart', () => {
   it('loses nothing and counts nothing twice', async () => {
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
+    const { codec, producer, topics } = pipeline;
     // Produce at a steady rate in the background while the worker is killed.
     const producing = produceEvents(producer, codec, topics, events, { rate: 1500, batchSize: 100 });
 

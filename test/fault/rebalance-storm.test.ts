@@ -24,20 +24,18 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { topicNames } from '../../src/config/config.js';
-import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
-import { Codec } from '../../src/registry/codec.js';
+import type { StreamProducer } from '../../src/kafka/port.js';
+import type { Codec } from '../../src/registry/codec.js';
 import { produceEvents } from '../../src/replay/producer.js';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
-import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 const cfg = testConfig({ microBatchSize: 50, partitions: 6, kafkaSessionTimeoutMs: 6000 });
 const topics = topicNames(cfg);
-const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+let pipeline: Awaited<ReturnType<typeof openPipeline>>;
 
 const ROUNDS = 6;
 const USERS = 80;
@@ -98,7 +96,7 @@ function eventPartitions(m: Member): number[] {
  * Produces `events` in order, 50 at a time at RATE, except that `burst(n)` has the next n sent at once. Always in
  * order: an event whose time is behind its partition's watermark would be dead-lettered as too late, not counted.
  */
-function streamEvents(producer: ReturnType<KafkajsClient['producer']>, codec: Codec) {
+function streamEvents(producer: StreamProducer, codec: Codec) {
   let sent = 0;
   let paced = 0;
   let burstWanted = 0;
@@ -136,11 +134,8 @@ function report(): string {
 }
 
 beforeAll(async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, cfg);
-  await admin.disconnect();
-  redis = createRedis(cfg);
+  pipeline = await openPipeline(cfg);
+  redis = pipeline.redis;
   store = new StateStore(redis, cfg.keyPrefix);
 });
 
@@ -151,18 +146,13 @@ afterAll(async () => {
       await m.proc.exited;
     }
   }
-  if (!redis) return;
-  await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-  await redis.quit();
+  await pipeline?.close();
 });
 
 describe('rebalance storm', () => {
   it('adds and removes workers 6 times and resumes 2 frozen workers under load: no duplicate application, no write from a revoked worker', async () => {
     const t0 = Date.now();
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
+    const { codec, producer, kafka } = pipeline;
     const admin = kafka.admin();
     await admin.connect();
 

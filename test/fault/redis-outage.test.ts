@@ -6,15 +6,10 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer } from 'node:net';
-import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { Codec } from '../../src/registry/codec.js';
-import { topicNames } from '../../src/config/config.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -25,7 +20,8 @@ const EVENTS = 9000;
 const events: UserEvent[] = syntheticPurchases(EVENTS, USERS, 97);
 
 let server: TestRedis;
-let redis: RedisClient;
+/** Each test's topics, producer and Redis client (on the dedicated server), closed at the end. */
+const pipelines: Array<Awaited<ReturnType<typeof openPipeline>>> = [];
 let worker: WorkerProcess | undefined;
 
 async function freePort(): Promise<number> {
@@ -41,7 +37,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
-  await redis?.quit().catch(() => {});
+  for (const p of pipelines) await p.close().catch(() => {});
   await server?.stop(); // also thaws it if a failed assertion left it frozen
 });
 
@@ -49,21 +45,13 @@ describe('Redis unreachable for 30 s mid-stream', () => {
   it('pauses, reports not ready, resumes and counts every event exactly once', async () => {
     const httpPort = await freePort();
     const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', microBatchSize: 50, httpPort, redisCommandTimeoutMs: 2000 });
-    const topics = topicNames(cfg);
-    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, cfg);
-    await admin.disconnect();
-    redis = createRedis(cfg);
-    const store = new StateStore(redis, cfg.keyPrefix);
+    const pipeline = await openPipeline(cfg);
+    pipelines.push(pipeline);
+    const { topics, codec, producer } = pipeline;
+    const store = new StateStore(pipeline.redis, cfg.keyPrefix);
     const counted = () => purchasesCounted(store, USERS);
     const readyz = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
 
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
     worker = spawnWorker(cfg);
     await waitFor(async () => (await readyz()) === 200, 'the worker to be ready', 60_000);
     // ~30 s of input at 300 events/s: the outage falls in the middle of it.
@@ -109,17 +97,10 @@ describe('Redis unreachable for 30 s mid-stream', () => {
 
   it('the watchdog exits non-zero (2) when Redis stays away longer than ATTUNE_WATCHDOG_MS while there is lag', async () => {
     const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', microBatchSize: 50, httpPort: await freePort(), redisCommandTimeoutMs: 1000 });
-    const topics = topicNames(cfg);
-    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, cfg);
-    await admin.disconnect();
-    const store = new StateStore(redis, cfg.keyPrefix);
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
+    const pipeline = await openPipeline(cfg);
+    pipelines.push(pipeline);
+    const { topics, codec, producer } = pipeline;
+    const store = new StateStore(pipeline.redis, cfg.keyPrefix);
     worker = spawnWorker(cfg, { ATTUNE_WATCHDOG_MS: '5000' });
     const producing = produceEvents(producer, codec, topics, events.slice(0, 2000), { rate: 400, batchSize: 50 });
     await waitFor(async () => Number((await store.userCounts('user0')).purchase ?? 0) > 5, 'some events applied', 30_000);

@@ -6,11 +6,7 @@
  * in-process, without exiting, from the earliest retained offset: exact again.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { Codec } from '../../src/registry/codec.js';
-import { topicNames } from '../../src/config/config.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { produceEvents } from '../../src/replay/producer.js';
@@ -39,26 +35,15 @@ afterAll(async () => {
 describe('Redis restarted empty mid-run', () => {
   it('stops, refuses to start on lost state, and rebuilds exactly with a new group', async () => {
     const cfg = testConfig({ redisUrl: `redis://127.0.0.1:${PORT}`, microBatchSize: 50 });
-    const topics = topicNames(cfg);
-    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, cfg);
-    await admin.disconnect();
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
-
+    const pipeline = await openPipeline(cfg);
+    const { topics, codec, producer } = pipeline;
+    redis = pipeline.redis; // reconnects by itself when Redis comes back
     const counted = () => purchasesCounted(new StateStore(redis!, cfg.keyPrefix), USERS);
-    redis = createRedis(cfg);
     worker = spawnWorker(cfg);
     const producing = produceEvents(producer, codec, topics, events, { rate: 600, batchSize: 50 });
     await waitFor(async () => (await counted()) > 500, 'some events applied', 60_000);
 
     // Restart Redis without persistence: every key is gone.
-    await redis.quit();
-    redis = undefined;
     await server.stop();
     server = await startRedisServer(PORT);
     const lost = await Promise.race([worker.exited, new Promise<null>((r) => setTimeout(() => r(null), 45_000))]);
@@ -75,7 +60,6 @@ describe('Redis restarted empty mid-run', () => {
     expect(worker.output()).toMatch(/new ATTUNE_GROUP_ID/);
 
     // The rebuild: clear what is left, new group, replay from the earliest offset — every event exactly once.
-    redis = createRedis(cfg);
     await deleteKeysWithPrefix(redis, cfg.keyPrefix);
     const rebuilt = { ...cfg, groupId: `${cfg.groupId}-rebuild` };
     const started = Date.now();
@@ -90,7 +74,8 @@ describe('Redis restarted empty mid-run', () => {
     console.log(`state loss: worker exited 3; rebuild of ${EVENTS} events took ${rebuildMs} ms from start`);
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
-    await producer.disconnect();
+    await pipeline.close();
+    redis = undefined;
   });
 
   it('with ATTUNE_ON_STATE_LOSS=rebuild: rebuilds in-process from the earliest offset, exactly', async () => {
