@@ -5,7 +5,7 @@
  */
 import type { CatalogItem, UserEvent } from '../src/domain/events.js';
 import { attuneModel, runPrequential } from '../src/eval/prequential.js';
-import { Recommender } from '../src/recommender/recommender.js';
+import { Recommender } from '../src/stages/recommend/model/recommender.js';
 
 export interface InProcessRun {
   learnOnlyEventsPerSecond: number;

@@ -16,7 +16,7 @@ import { loadConfig, topicNames, type Config } from '../src/config/config.js';
 import { KafkajsClient } from '../src/kafka/kafkajs-client.js';
 import { ensureTopics } from '../src/kafka/topics.js';
 import { groupLag } from '../src/kafka/lag.js';
-import { Codec } from '../src/registry/codec.js';
+import { Codec } from '../src/stages/decode/codec.js';
 import { produceCatalog, produceEvents } from '../src/replay/producer.js';
 import { createRedis } from '../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';

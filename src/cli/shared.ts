@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig, topicNames, type Config } from '../config/config.js';
 import { KafkajsClient } from '../kafka/kafkajs-client.js';
-import { Codec } from '../registry/codec.js';
+import { Codec } from '../stages/decode/codec.js';
 
 /** Flags common to commands that talk to the services; each mirrors an ATTUNE_* variable. */
 export function serviceOptions(cmd: Command): Command {

@@ -10,9 +10,9 @@
  *   (those in the replayed events) shown in at least one top 10.
  */
 import type { CatalogItem, UserEvent } from '../domain/events.js';
-import type { RecommenderConfigInput } from '../recommender/config.js';
-import { IdInterner } from '../recommender/interner.js';
-import { Recommender } from '../recommender/recommender.js';
+import type { RecommenderConfigInput } from '../stages/recommend/model/config.js';
+import { IdInterner } from '../stages/recommend/model/interner.js';
+import { Recommender } from '../stages/recommend/model/recommender.js';
 
 /** A model under evaluation: ranks interned ids and learns events. */
 export interface PrequentialModel {

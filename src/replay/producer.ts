@@ -5,7 +5,7 @@
  */
 import type { CatalogItem, UserEvent } from '../domain/events.js';
 import type { StreamProducer, OutboundRecord } from '../kafka/port.js';
-import type { Codec } from '../registry/codec.js';
+import type { Codec } from '../stages/decode/codec.js';
 import type { TopicNames } from '../config/config.js';
 
 export interface ReplayOptions {

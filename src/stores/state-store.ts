@@ -7,7 +7,7 @@ import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
 import { fenceField } from './guard.js';
 import type { Recommendations } from '../domain/events.js';
-import type { UserRecordDelta, PopularityDelta } from '../processors/ingest.js';
+import type { UserRecordDelta, PopularityDelta } from '../stages/ingest/plan.js';
 
 export class StateStore {
   readonly keys: Keys;

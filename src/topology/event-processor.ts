@@ -5,20 +5,20 @@
  * Every step is idempotent, so the runner may retry a whole micro-batch after a retriable error.
  */
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
-import type { Codec } from '../registry/codec.js';
+import type { Codec } from '../stages/decode/codec.js';
 import type { StateStore } from '../stores/state-store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Config, TopicNames } from '../config/config.js';
-import { validateEvent, DEFAULT_LIMITS, type ValidationLimits } from '../processors/validate.js';
-import { planIngest, type OffsetEvent } from '../processors/ingest.js';
+import { validateEvent, DEFAULT_LIMITS, type ValidationLimits } from '../stages/validate/validate.js';
+import { planIngest, type OffsetEvent } from '../stages/ingest/plan.js';
 import { Keys } from '../stores/keys.js';
 import { RecordError, isRetriable } from '../errors.js';
-import { deadLetter } from './dead-letter.js';
+import { deadLetter } from '../stages/dead-letter/record.js';
 import { crashPoint } from './crash-points.js';
-import type { DeadLetterSink } from './dead-letter-sink.js';
-import type { SegmentProcessor } from './segment-processor.js';
-import type { RecommendStage } from './recommend-stage.js';
-import type { RecommenderStore } from '../stores/recommender-store.js';
+import type { DeadLetterSink } from '../stages/dead-letter/sink.js';
+import type { SegmentProcessor } from '../stages/segments/processor.js';
+import type { RecommendStage } from '../stages/recommend/processor.js';
+import type { RecommenderStore } from '../stages/recommend/store.js';
 
 export interface ProcessorDeps {
   cfg: Config;

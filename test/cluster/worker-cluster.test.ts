@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { Codec } from '../../src/registry/codec.js';
+import { Codec } from '../../src/stages/decode/codec.js';
 import { topicNames, type Config } from '../../src/config/config.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';

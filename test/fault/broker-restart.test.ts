@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { Codec } from '../../src/registry/codec.js';
+import { Codec } from '../../src/stages/decode/codec.js';
 import { topicNames } from '../../src/config/config.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';

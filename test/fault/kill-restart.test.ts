@@ -8,8 +8,8 @@ import type { RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
-import { Recommender } from '../../src/recommender/recommender.js';
-import { RecommenderStore } from '../../src/stores/recommender-store.js';
+import { Recommender } from '../../src/stages/recommend/model/recommender.js';
+import { RecommenderStore } from '../../src/stages/recommend/store.js';
 import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 

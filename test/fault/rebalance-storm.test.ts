@@ -25,7 +25,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { topicNames } from '../../src/config/config.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
-import type { Codec } from '../../src/registry/codec.js';
+import type { Codec } from '../../src/stages/decode/codec.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import type { RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
-import { FeatureStore } from '../../src/stores/feature-store.js';
+import { FeatureStore } from '../../src/stages/segments/store.js';
 import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
-import { loadSegmentSetup } from '../../src/topology/segment-processor.js';
+import { loadSegmentSetup } from '../../src/stages/segments/processor.js';
 import { testConfig, waitFor, openPipeline, sleep } from '../support/env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-segrules-'));

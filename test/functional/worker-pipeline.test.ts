@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { Codec } from '../../src/registry/codec.js';
+import { Codec } from '../../src/stages/decode/codec.js';
 import { topicNames } from '../../src/config/config.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { StateStore } from '../../src/stores/state-store.js';

@@ -19,7 +19,7 @@ import type { CatalogItem, UserEvent } from '../../src/domain/events.js';
 import { loadRetailDataset } from '../../src/data/online-retail.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
-import { Codec } from '../../src/registry/codec.js';
+import { Codec } from '../../src/stages/decode/codec.js';
 import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
 import { createRedis } from '../../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';

@@ -4,7 +4,7 @@ import { loadConfig, topicNames, type Config } from '../../src/config/config.js'
 import type { UserEvent } from '../../src/domain/events.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
-import { Codec } from '../../src/registry/codec.js';
+import { Codec } from '../../src/stages/decode/codec.js';
 import { createRedis } from '../../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import type { StateStore } from '../../src/stores/state-store.js';

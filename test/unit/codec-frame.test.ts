@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { frameSchemaId, toUserEvent } from '../../src/registry/codec.js';
+import { frameSchemaId, toUserEvent } from '../../src/stages/decode/codec.js';
 import { DecodeError } from '../../src/errors.js';
-import { deadLetter } from '../../src/topology/dead-letter.js';
+import { deadLetter } from '../../src/stages/dead-letter/record.js';
 
 const codeOf = (buf: Buffer | null, max = 100) => {
   try { frameSchemaId(buf, max); return 'OK'; } catch (e) { expect(e).toBeInstanceOf(DecodeError); return (e as DecodeError).code; }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
-import { applyEvent, createFeatureView, emptyFeatureState, MINUTE, resolveFeatureConfig } from '../../src/features/index.js';
+import { applyEvent, createFeatureView, emptyFeatureState, MINUTE, resolveFeatureConfig } from '../../src/stages/segments/features/index.js';
 
 const cfg = resolveFeatureConfig({ sessionGapMs: 30 * MINUTE, allowedLatenessMs: 24 * 60 * MINUTE });
 const T0 = Date.UTC(2024, 0, 1);

@@ -14,7 +14,7 @@ import {
   HOUR,
   MINUTE,
   type UserFeatureState,
-} from '../../src/features/index.js';
+} from '../../src/stages/segments/features/index.js';
 
 const cfg = resolveFeatureConfig();
 const T0 = Date.UTC(2024, 0, 1); // midnight: a bucket boundary for every granularity

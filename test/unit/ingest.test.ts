@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { planIngest } from '../../src/processors/ingest.js';
+import { planIngest } from '../../src/stages/ingest/plan.js';
 import type { UserEvent } from '../../src/domain/events.js';
 
 const ev = (userId: string, type: UserEvent['type'], itemId: string | null, t: number): UserEvent => ({

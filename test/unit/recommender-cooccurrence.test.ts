@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CollaborativeModel } from '../../src/recommender/collaborative.js';
-import { parseRecommenderConfig } from '../../src/recommender/config.js';
-import { batchDeltas, CoocBatchDelta, EMPTY_HISTORY, interactionDeltas, pairKey, type DeltaParams, type UserHistory } from '../../src/recommender/deltas.js';
-import { NeighbourIndex, cosineSim } from '../../src/recommender/neighbours.js';
+import { CollaborativeModel } from '../../src/stages/recommend/model/collaborative.js';
+import { parseRecommenderConfig } from '../../src/stages/recommend/model/config.js';
+import { batchDeltas, CoocBatchDelta, EMPTY_HISTORY, interactionDeltas, pairKey, type DeltaParams, type UserHistory } from '../../src/stages/recommend/model/deltas.js';
+import { NeighbourIndex, cosineSim } from '../../src/stages/recommend/model/neighbours.js';
 
 const P: DeltaParams = { historySize: 3, recency: 'none', positionDecay: 1, timeHalfLifeMs: 1 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CatalogItem, UserEvent } from '../../src/domain/events.js';
-import { parseRecommenderConfig, RecommenderConfigSchema } from '../../src/recommender/config.js';
-import { Recommender } from '../../src/recommender/recommender.js';
+import { parseRecommenderConfig, RecommenderConfigSchema } from '../../src/stages/recommend/model/config.js';
+import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 
 const DAY = 86_400_000;
 let seq = 0;

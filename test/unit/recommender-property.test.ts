@@ -9,9 +9,9 @@
 import fc from 'fast-check';
 import { Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { CollaborativeModel } from '../../src/recommender/collaborative.js';
-import { parseRecommenderConfig } from '../../src/recommender/config.js';
-import { EMPTY_HISTORY, type UserHistory } from '../../src/recommender/deltas.js';
+import { CollaborativeModel } from '../../src/stages/recommend/model/collaborative.js';
+import { parseRecommenderConfig } from '../../src/stages/recommend/model/config.js';
+import { EMPTY_HISTORY, type UserHistory } from '../../src/stages/recommend/model/deltas.js';
 
 const ITEMS = 6;
 const USERS = 4;

@@ -6,11 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
-import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState } from '../../src/features/index.js';
-import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/segments/index.js';
-import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/topology/segment-processor.js';
-import type { PendingChange, StoredUser } from '../../src/stores/feature-store.js';
-import type { OffsetEvent } from '../../src/processors/ingest.js';
+import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState } from '../../src/stages/segments/features/index.js';
+import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/stages/segments/core/index.js';
+import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/stages/segments/processor.js';
+import type { PendingChange, StoredUser } from '../../src/stages/segments/store.js';
+import type { OffsetEvent } from '../../src/stages/ingest/plan.js';
 
 const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
 const rules = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);
@@ -190,7 +190,7 @@ describe('segment set-up and keys', () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { loadSegmentSetup } = await import('../../src/topology/segment-processor.js');
+    const { loadSegmentSetup } = await import('../../src/stages/segments/processor.js');
     const { loadConfig } = await import('../../src/config/config.js');
     const { ConfigError } = await import('../../src/errors.js');
     const dir = mkdtempSync(join(tmpdir(), 'attune-rules-'));

@@ -10,8 +10,8 @@ import {
   HOUR,
   MINUTE,
   type FeatureConfig,
-} from '../../src/features/index.js';
-import { compileRules, loadSegmentRulesFile, parseSegmentRules, segmentChanges, timerDue } from '../../src/segments/index.js';
+} from '../../src/stages/segments/features/index.js';
+import { compileRules, loadSegmentRulesFile, parseSegmentRules, segmentChanges, timerDue } from '../../src/stages/segments/core/index.js';
 
 const cfg = resolveFeatureConfig();
 const shipped = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);

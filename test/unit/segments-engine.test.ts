@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
-import { resolveFeatureConfig, DAY, HOUR, MINUTE } from '../../src/features/index.js';
-import { compileRules, loadSegmentRulesFile, PartitionEngine, type PartitionSnapshot } from '../../src/segments/index.js';
+import { resolveFeatureConfig, DAY, HOUR, MINUTE } from '../../src/stages/segments/features/index.js';
+import { compileRules, loadSegmentRulesFile, PartitionEngine, type PartitionSnapshot } from '../../src/stages/segments/core/index.js';
 
 const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
 const compiled = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveFeatureConfig } from '../../src/features/index.js';
-import { loadSegmentRulesFile, parseSegmentRules, SegmentRulesError, type RuleError } from '../../src/segments/index.js';
+import { resolveFeatureConfig } from '../../src/stages/segments/features/index.js';
+import { loadSegmentRulesFile, parseSegmentRules, SegmentRulesError, type RuleError } from '../../src/stages/segments/core/index.js';
 
 const cfg = resolveFeatureConfig();
 

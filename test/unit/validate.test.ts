@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { validateEvent, DEFAULT_LIMITS } from '../../src/processors/validate.js';
+import { validateEvent, DEFAULT_LIMITS } from '../../src/stages/validate/validate.js';
 import { ValidationError } from '../../src/errors.js';
 import type { UserEvent } from '../../src/domain/events.js';
 

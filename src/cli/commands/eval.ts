@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_DATA, datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
-import type { RecommenderConfigInput } from '../../recommender/config.js';
+import type { RecommenderConfigInput } from '../../stages/recommend/model/config.js';
 import {
   attuneModel,
   popularityModel,

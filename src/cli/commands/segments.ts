@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { configFrom, serviceOptions } from '../shared.js';
 import { createRedis } from '../../stores/redis-client.js';
-import { FeatureStore } from '../../stores/feature-store.js';
-import { loadSegmentSetup } from '../../topology/segment-processor.js';
+import { FeatureStore } from '../../stages/segments/store.js';
+import { loadSegmentSetup } from '../../stages/segments/processor.js';
 
 /** `attune segments [--members id]`: member counts per segment (Redis), and the members of one segment. */
 export function register(program: Command) {

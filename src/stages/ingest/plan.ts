@@ -2,7 +2,7 @@
  * The ingest processor's pure half: turns a partition's valid records into per-user and per-item deltas
  * that the state store applies with its scripts. Records keep their offsets so the scripts can skip replays.
  */
-import type { UserEvent } from '../domain/events.js';
+import type { UserEvent } from '../../domain/events.js';
 
 /** [offset, type, itemId or false, eventTime]: compact because it travels to Lua as JSON. */
 export type UserRecordDelta = [number, string, string | false, number];

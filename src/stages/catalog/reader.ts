@@ -6,11 +6,11 @@
  * know the catalog.
  */
 import { randomUUID } from 'node:crypto';
-import type { StreamClient, StreamConsumer } from '../kafka/port.js';
-import type { Codec } from '../registry/codec.js';
-import type { Recommender } from '../recommender/recommender.js';
-import { errorMessage } from '../errors.js';
-import { log } from '../log.js';
+import type { StreamClient, StreamConsumer } from '../../kafka/port.js';
+import type { Codec } from '../decode/codec.js';
+import type { Recommender } from '../recommend/model/recommender.js';
+import { errorMessage } from '../../errors.js';
+import { log } from '../../log.js';
 
 export class CatalogReader {
   private consumer: StreamConsumer | null = null;

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
-import type { CatalogItem, Recommendations, SegmentChange, UserEvent } from '../domain/events.js';
-import { DecodeError, RegistryUnavailableError } from '../errors.js';
-import type { TopicNames } from '../config/config.js';
+import type { CatalogItem, Recommendations, SegmentChange, UserEvent } from '../../domain/events.js';
+import { DecodeError, RegistryUnavailableError } from '../../errors.js';
+import type { TopicNames } from '../../config/config.js';
 
-const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../schemas');
+const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
 
 export const SCHEMA_FILES = {
   events: 'user-event.avsc',

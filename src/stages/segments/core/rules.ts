@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YNode, type Pair, type YAMLMap } from 'yaml';
-import { EVENT_TYPES, type EventType } from '../domain/events.js';
+import { EVENT_TYPES, type EventType } from '../../../domain/events.js';
 import { parseDuration, findWindow, type FeatureConfig, type WindowSpec } from '../features/config.js';
 
 export type Op = 'gt' | 'gte' | 'lt' | 'lte' | 'eq' | 'ne' | 'in' | 'not_in' | 'exists';

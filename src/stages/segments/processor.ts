@@ -55,26 +55,26 @@
  *    yield no change, the others recompute the same changes (re-emitted, counted once). Only a restart with yet
  *    other rules between the crash and the re-run can leave an emitted change that its re-run does not confirm.
  */
-import type { DeadLetterSink } from './dead-letter-sink.js';
-import { TimerHeap } from '../segments/timer-heap.js';
-import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
-import type { Codec } from '../registry/codec.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Config, TopicNames } from '../config/config.js';
-import type { OffsetEvent } from '../processors/ingest.js';
-import type { SegmentChange } from '../domain/events.js';
-import { FeatureStore, type PartitionExtras, type PendingChange, type StoredUser } from '../stores/feature-store.js';
-import { log } from '../log.js';
-import { Keys } from '../stores/keys.js';
-import { resolveFeatureConfig, type FeatureConfig } from '../features/config.js';
-import { applyEvent, eventCategories, type CategoryLookup } from '../features/state.js';
-import { createFeatureView } from '../features/view.js';
-import { classifyLateness, TOO_LATE } from '../features/watermark.js';
-import { compileRules, type CompiledSegments } from '../segments/compile.js';
-import { loadSegmentRulesFile, SegmentRulesError } from '../segments/rules.js';
-import { segmentChanges, TIME_CAUSE, RULES_CAUSE, timerDue } from '../segments/tracker.js';
-import { ConfigError, RecordError } from '../errors.js';
-import { deadLetter } from './dead-letter.js';
+import type { DeadLetterSink } from '../dead-letter/sink.js';
+import { TimerHeap } from './core/timer-heap.js';
+import type { InboundRecord, OutboundRecord, StreamProducer } from '../../kafka/port.js';
+import type { Codec } from '../decode/codec.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { Config, TopicNames } from '../../config/config.js';
+import type { OffsetEvent } from '../ingest/plan.js';
+import type { SegmentChange } from '../../domain/events.js';
+import { FeatureStore, type PartitionExtras, type PendingChange, type StoredUser } from './store.js';
+import { log } from '../../log.js';
+import { Keys } from '../../stores/keys.js';
+import { resolveFeatureConfig, type FeatureConfig } from './features/config.js';
+import { applyEvent, eventCategories, type CategoryLookup } from './features/state.js';
+import { createFeatureView } from './features/view.js';
+import { classifyLateness, TOO_LATE } from './features/watermark.js';
+import { compileRules, type CompiledSegments } from './core/compile.js';
+import { loadSegmentRulesFile, SegmentRulesError } from './core/rules.js';
+import { segmentChanges, TIME_CAUSE, RULES_CAUSE, timerDue } from './core/tracker.js';
+import { ConfigError, RecordError } from '../../errors.js';
+import { deadLetter } from '../dead-letter/record.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Set-up: feature configuration and rules from the config, validated at start-up.
@@ -538,7 +538,7 @@ export class SegmentProcessor {
 /** Validates the rules (ConfigError on a bad file) and builds the processor on the worker's Redis client. */
 export function createSegmentProcessor(
   setup: ReturnType<typeof loadSegmentSetup>,
-  deps: Omit<SegmentProcessorDeps, 'store' | 'rules' | 'featureConfig'> & { redis: import('../stores/redis-client.js').RedisClient },
+  deps: Omit<SegmentProcessorDeps, 'store' | 'rules' | 'featureConfig'> & { redis: import('../../stores/redis-client.js').RedisClient },
 ): SegmentProcessor {
   const { redis, ...rest } = deps;
   return new SegmentProcessor({ ...rest, ...setup, store: new FeatureStore(redis, deps.cfg.keyPrefix, setup.featureConfig) });

@@ -11,20 +11,20 @@
  * implies every row of that record's micro-batch is written too.
  */
 import { createHash } from 'node:crypto';
-import type { OutboundRecord, StreamProducer } from '../kafka/port.js';
-import type { Codec } from '../registry/codec.js';
-import type { Config, TopicNames } from '../config/config.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Recommendations, UserEvent } from '../domain/events.js';
-import type { OffsetEvent } from '../processors/ingest.js';
-import { Recommender } from '../recommender/recommender.js';
-import { newUserState, type UserState } from '../recommender/user-state.js';
-import { pairFromKey } from '../recommender/deltas.js';
-import type { RecommenderStore } from '../stores/recommender-store.js';
-import type { StateStore } from '../stores/state-store.js';
-import { Keys } from '../stores/keys.js';
-import { log } from '../log.js';
-import { ConfigError } from '../errors.js';
+import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
+import type { Codec } from '../decode/codec.js';
+import type { Config, TopicNames } from '../../config/config.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { Recommendations, UserEvent } from '../../domain/events.js';
+import type { OffsetEvent } from '../ingest/plan.js';
+import { Recommender } from './model/recommender.js';
+import { newUserState, type UserState } from './model/user-state.js';
+import { pairFromKey } from './model/deltas.js';
+import type { RecommenderStore } from './store.js';
+import type { StateStore } from '../../stores/state-store.js';
+import { Keys } from '../../stores/keys.js';
+import { log } from '../../log.js';
+import { ConfigError } from '../../errors.js';
 
 export const STRATEGY = 'hybrid-v1';
 

@@ -8,7 +8,7 @@
  * The granularity is the finest of `granularities` that divides W with at most `maxBucketsPerWindow` buckets:
  * with the defaults 1h -> 1 min buckets (60), 24h -> 1 h (24), 7d -> 1 h (168), 30d -> 1 day (30), 90d -> 1 day (90).
  */
-import type { EventType } from '../domain/events.js';
+import type { EventType } from '../../../domain/events.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;

@@ -5,7 +5,7 @@
  * work is bounded), and the item is offered to those neighbours' lists too — a cold-start item gets a place
  * at once. Vectors are binary-tf × field weight × idf, idf(t) = ln(1 + N / df(t)).
  */
-import type { CatalogItem } from '../domain/events.js';
+import type { CatalogItem } from '../../../domain/events.js';
 import type { RecommenderConfig } from './config.js';
 import { NeighbourIndex } from './neighbours.js';
 

@@ -7,7 +7,7 @@
  * "time". Since everything happens per event, the output does not depend on how the stream is batched.
  */
 import { TimerHeap } from './timer-heap.js';
-import type { SegmentChange, UserEvent } from '../domain/events.js';
+import type { SegmentChange, UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from '../features/config.js';
 import { applyEvent, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
 import { createFeatureView } from '../features/view.js';

@@ -2,7 +2,7 @@
  * Per-user rolling feature state: a compact, JSON-safe object (one Redis blob per user, key `{u:<id>}:features`)
  * updated by `applyEvent`. Read it through `FeatureView` (view.ts), never directly.
  */
-import type { UserEvent } from '../domain/events.js';
+import type { UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from './config.js';
 
 /** [count, amount (quantity × price), quantity]; a bare number n stands for [n, 0, n] (the common no-price case). */

@@ -2,8 +2,8 @@
  * Dead-letter records keep the original key and value bytes and say, in headers, what failed, where and when.
  * The message is truncated and never carries the user id (validation messages are written without it).
  */
-import type { InboundRecord, OutboundRecord } from '../kafka/port.js';
-import { RecordError } from '../errors.js';
+import type { InboundRecord, OutboundRecord } from '../../kafka/port.js';
+import { RecordError } from '../../errors.js';
 
 export const ATTUNE_VERSION = '0.1.0';
 

@@ -1,4 +1,4 @@
-import type { SegmentChange } from '../domain/events.js';
+import type { SegmentChange } from '../../../domain/events.js';
 
 /** Cause of a re-evaluation that no event triggered (a timer fired). */
 export const TIME_CAUSE = 'time';

@@ -1,6 +1,6 @@
 /** Reads the recommender settings file named by ATTUNE_RECOMMENDER_CONFIG (defaults when unset). */
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../../../errors.js';
 import { parseRecommenderConfig, type RecommenderConfig } from './config.js';
 
 export function loadRecommenderConfig(cfg: { recommenderConfig?: string }): RecommenderConfig {

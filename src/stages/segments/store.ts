@@ -14,14 +14,14 @@
  *    partitions). All written by commitSegmentPartition (CAS on o and wm) after every user write succeeded.
  *  - `{g}:segcounts` hash with `{g}:segapplied`: counts applied once per source offset (applySegmentCounts).
  */
-import type { RedisClient } from './redis-client.js';
-import { scanKeys } from './maintenance.js';
-import { Keys } from './keys.js';
-import { checkScriptResult } from './script-errors.js';
-import type { SegmentChange } from '../domain/events.js';
-import { createFeatureView, type FeatureView } from '../features/view.js';
-import { parseFeatureState, serializeFeatureState, type UserFeatureState } from '../features/state.js';
-import type { FeatureConfig } from '../features/config.js';
+import type { RedisClient } from '../../stores/redis-client.js';
+import { scanKeys } from '../../stores/maintenance.js';
+import { Keys } from '../../stores/keys.js';
+import { checkScriptResult } from '../../stores/script-errors.js';
+import type { SegmentChange } from '../../domain/events.js';
+import { createFeatureView, type FeatureView } from './features/view.js';
+import { parseFeatureState, serializeFeatureState, type UserFeatureState } from './features/state.js';
+import type { FeatureConfig } from './features/config.js';
 
 /** A segment change with the source offset of the step that caused it (header attune.source). */
 export interface PendingChange extends SegmentChange {

@@ -3,7 +3,7 @@
  * Every time-dependent read takes `now` (event time — normally the partition watermark, which is >= every event
  * time applied to the state), so windows slide and recencies grow without new events.
  */
-import type { EventType } from '../domain/events.js';
+import type { EventType } from '../../../domain/events.js';
 import { findWindow, type FeatureConfig, type WindowSpec } from './config.js';
 import { entryValue, TYPE_CODES, type Bucket, type UserFeatureState } from './state.js';
 

@@ -2,8 +2,8 @@
  * The validate processor: pure checks on a decoded user event. A failure is a ValidationError with a bounded
  * code (used as a metric label and DLQ header) and a message that never contains the user id.
  */
-import { EVENT_TYPES, type EventType, type UserEvent } from '../domain/events.js';
-import { ValidationError } from '../errors.js';
+import { EVENT_TYPES, type EventType, type UserEvent } from '../../domain/events.js';
+import { ValidationError } from '../../errors.js';
 
 export interface ValidationLimits {
   maxIdLength: number;

@@ -3,7 +3,7 @@
  * and the scorer. Pure computation, no I/O — the worker later keeps the same pieces with state in Redis
  * (see deltas.ts for the micro-batch path and docs/recommender.md).
  */
-import type { CatalogItem, Reason, RecommendedItem, UserEvent } from '../domain/events.js';
+import type { CatalogItem, Reason, RecommendedItem, UserEvent } from '../../../domain/events.js';
 import { parseRecommenderConfig, type RecommenderConfig, type RecommenderConfigInput } from './config.js';
 import { CollaborativeModel } from './collaborative.js';
 import { catalogTerms, ContentIndex } from './content.js';

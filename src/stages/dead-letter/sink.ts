@@ -5,11 +5,11 @@
  * The read-back happens only in that window's aftermath, so the normal cost is two small scripts per micro-batch
  * that has dead letters, and nothing for the others.
  */
-import type { OutboundRecord, StreamProducer } from '../kafka/port.js';
-import type { StateStore } from '../stores/state-store.js';
-import type { ReadRecord } from '../output/read-topic.js';
-import { log } from '../log.js';
-import { crashPoint } from './crash-points.js';
+import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
+import type { StateStore } from '../../stores/state-store.js';
+import type { ReadRecord } from '../../output/read-topic.js';
+import { log } from '../../log.js';
+import { crashPoint } from '../../topology/crash-points.js';
 
 /** The stage that dead-lettered a record (a record is dead-lettered by one stage only). */
 export type DeadLetterStage = 'decode' | 'late';

@@ -4,10 +4,10 @@
  * back into a worker's in-memory model at start-up.
  */
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './redis-client.js';
-import { scanKeys } from './maintenance.js';
-import { Keys } from './keys.js';
-import { checkScriptResult } from './script-errors.js';
+import type { RedisClient } from '../../stores/redis-client.js';
+import { scanKeys } from '../../stores/maintenance.js';
+import { Keys } from '../../stores/keys.js';
+import { checkScriptResult } from '../../stores/script-errors.js';
 
 export interface StoredRecUser {
   /** The offset the state reflects (-1: none). */

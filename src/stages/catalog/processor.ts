@@ -3,13 +3,13 @@
  * An upsert is idempotent, so replays need no per-key offsets; the partition's progress is still written, so that
  * a rebuilt (empty) state replays the catalog from its earliest offset. A tombstone marks the item deleted.
  */
-import type { InboundRecord, OutboundRecord, StreamProducer } from '../kafka/port.js';
-import type { Codec } from '../registry/codec.js';
-import type { StateStore } from '../stores/state-store.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { Config, TopicNames } from '../config/config.js';
-import { RecordError, ValidationError, isRetriable } from '../errors.js';
-import { deadLetter } from './dead-letter.js';
+import type { InboundRecord, OutboundRecord, StreamProducer } from '../../kafka/port.js';
+import type { Codec } from '../decode/codec.js';
+import type { StateStore } from '../../stores/state-store.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { Config, TopicNames } from '../../config/config.js';
+import { RecordError, ValidationError, isRetriable } from '../../errors.js';
+import { deadLetter } from '../dead-letter/record.js';
 
 export class ItemProcessor {
   constructor(private readonly d: { cfg: Config; topics: TopicNames; codec: Codec; store: StateStore; producer: StreamProducer; metrics: Metrics }) {}
