@@ -12,6 +12,7 @@ import { register as registerShow } from './commands/show.js';
 import { register as registerLag } from './commands/lag.js';
 import { register as registerReset } from './commands/reset.js';
 import { register as registerSegments } from './commands/segments.js';
+import { register as registerTopology } from './commands/topology.js';
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ registerShow(program);
 registerLag(program);
 registerReset(program);
 registerSegments(program);
+registerTopology(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

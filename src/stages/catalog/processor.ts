@@ -8,8 +8,16 @@ import type { Codec } from '../decode/codec.js';
 import type { StateStore } from '../../stores/state-store.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Config, TopicNames } from '../../config/config.js';
-import { RecordError, ValidationError, isRetriable } from '../../errors.js';
-import { deadLetter } from '../dead-letter/record.js';
+import { RecordError, ValidationError } from '../../errors.js';
+import { deadLetterOrThrow } from '../dead-letter/record.js';
+import type { NodeSpec } from '../../topology/processor.js';
+
+export const catalogUpsertNode: NodeSpec = {
+  name: 'upsert item',
+  does: 'catalog records → the item hash (idempotent); tombstones mark the item deleted',
+  stores: ['{i}:item'],
+  sinks: ['dlq'],
+};
 
 export class ItemProcessor {
   constructor(private readonly d: { cfg: Config; topics: TopicNames; codec: Codec; store: StateStore; producer: StreamProducer; metrics: Metrics }) {}
@@ -38,9 +46,9 @@ export class ItemProcessor {
           updatedAt: String(item.updatedAt),
         }));
       } catch (err) {
-        if (isRetriable(err) || !(err instanceof RecordError)) throw err;
-        dead.push(deadLetter(r, err, { topic, partition, groupId: d.cfg.groupId }));
-        d.metrics.dlq.inc({ stage: err.stage, code: err.code });
+        dead.push(deadLetterOrThrow(r, err, { topic, partition, groupId: d.cfg.groupId }));
+        const { stage, code } = err as RecordError;
+        d.metrics.dlq.inc({ stage, code });
       }
     }
     if (dead.length) await d.producer.send(d.topics.dlq, dead);

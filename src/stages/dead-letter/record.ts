@@ -3,7 +3,7 @@
  * The message is truncated and never carries the user id (validation messages are written without it).
  */
 import type { InboundRecord, OutboundRecord } from '../../kafka/port.js';
-import { RecordError } from '../../errors.js';
+import { RecordError, isRetriable } from '../../errors.js';
 
 export const ATTUNE_VERSION = '0.1.0';
 
@@ -33,4 +33,14 @@ export function deadLetter(record: InboundRecord, err: unknown, src: DeadLetterS
       'attune.version': ATTUNE_VERSION,
     },
   };
+}
+
+/**
+ * The dead letter of a record that failed with `err` — when `err` says the record itself is at fault (a
+ * non-retriable RecordError). Anything else is rethrown: a retriable error retries the micro-batch, and an error
+ * that is not about the record is not the record's to carry.
+ */
+export function deadLetterOrThrow(record: InboundRecord, err: unknown, src: DeadLetterSource): OutboundRecord {
+  if (isRetriable(err) || !(err instanceof RecordError)) throw err;
+  return deadLetter(record, err, src);
 }

@@ -1,0 +1,21 @@
+/**
+ * The recommend stage of the events chain: learn the micro-batch, write the model's rows and the users' states,
+ * recompute the users' lists (processor.ts has the write order that makes replays exact).
+ */
+import type { EventBatch, StageFactory } from '../../topology/processor.js';
+import { crashPoint } from '../../topology/crash-points.js';
+import type { RecommendStage } from './processor.js';
+
+export const recommendStage: StageFactory<{ recommend: RecommendStage }, EventBatch> = {
+  node: { name: 'recommend', does: 'learn co-occurrence in memory, rows and users to Redis, recompute lists', stores: ['{i}:co', '{u}:rec', '{u}:recs', '{i}:holders', '{p}:inflight', '{g}:meta'], sinks: [] },
+  create({ recommend }) {
+    return {
+      node: this.node,
+      async process(b) {
+        // Lists that changed, and every list of a replayed user (a crash may have come between apply and produce).
+        b.out = await recommend.process(b.topic, b.partition, b.onTime, b.lastOffset);
+        crashPoint('after-apply');
+      },
+    };
+  },
+};

@@ -1,0 +1,27 @@
+/**
+ * The features & segments stage of the events chain. It runs before ingest and recommend because it classifies
+ * lateness against the partition's watermark: the events it dead-letters as too late (TOO_LATE) must not reach
+ * the other state either.
+ */
+import type { EventBatch, StageFactory } from '../../topology/processor.js';
+import type { SegmentProcessor } from './processor.js';
+
+export const segmentsStage: StageFactory<{ segments: SegmentProcessor }, EventBatch> = {
+  node: {
+    name: 'segments',
+    does: 'rolling features, segment rules, timed exits; too-late events dead-lettered',
+    stores: ['{u}:features', '{u}:segments', '{p}:segstate', '{p}:timers', '{p}:users', '{p}:members:*', '{g}:segcounts'],
+    sinks: ['segmentChanges', 'dlq'],
+  },
+  create({ segments }) {
+    return {
+      node: this.node,
+      async process(b) {
+        const { tooLate } = await segments.process(b.topic, b.partition, b.valid, b.records);
+        const late = new Set(tooLate.map((r) => r.offset));
+        b.onTime = late.size ? b.valid.filter((r) => !late.has(r.offset)) : b.valid;
+        b.lateCount = late.size;
+      },
+    };
+  },
+};

@@ -1,0 +1,28 @@
+/** The validate stage: decoded events that break a rule (ids, type, implausible time, sizes) are dead-lettered. */
+import type { Config } from '../../config/config.js';
+import type { EventBatch, StageFactory } from '../../topology/processor.js';
+import { deadLetterOrThrow } from '../dead-letter/record.js';
+import { DEFAULT_LIMITS, validateEvent, type ValidationLimits } from './validate.js';
+
+export function validationLimits(cfg: Config): ValidationLimits {
+  return { ...DEFAULT_LIMITS, maxIdLength: cfg.maxIdLength, maxFutureMs: cfg.maxFutureMs, minEventTime: cfg.minEventTime };
+}
+
+export const validateStage: StageFactory<{ cfg: Config }, EventBatch> = {
+  node: { name: 'validate', does: 'ids, type, time and size rules (pure)', stores: [], sinks: [] },
+  create({ cfg }) {
+    const limits = validationLimits(cfg);
+    return {
+      node: this.node,
+      async process(b) {
+        for (const d of b.decoded) {
+          try {
+            b.valid.push({ offset: d.offset, event: validateEvent(d.event, limits, b.now) });
+          } catch (err) {
+            b.dead.push({ offset: d.offset, record: deadLetterOrThrow(d.record, err, { topic: b.topic, partition: b.partition, groupId: cfg.groupId }) });
+          }
+        }
+      },
+    };
+  },
+};

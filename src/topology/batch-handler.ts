@@ -1,0 +1,100 @@
+/**
+ * The consumer's batch handler: one fetched batch of one partition is cut into micro-batches, each run as a job
+ * of the partition's task under its fence token. Only offsets whose micro-batch finished are resolved and
+ * committed. A lost or rebuilt state stops everything (state-loss.ts); a fence refusal drops the rest of the
+ * batch unresolved (the new owner replays it); stopping or a revocation leaves the rest for the next owner.
+ */
+import type { BatchHandler, InboundRecord, PartitionBatch } from '../kafka/port.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { errorMessage, FencedError } from '../errors.js';
+import { log } from '../log.js';
+import type { TaskHooks } from './partition-task.js';
+import { isStateError } from './state-loss.js';
+import type { StateLostError, StateRebuiltError } from '../errors.js';
+import type { Task, Tasks } from './tasks.js';
+
+/** Runs one micro-batch of a topic's records (the topic's processor chain). */
+export type ChainRunner = (topic: string, partition: number, records: InboundRecord[]) => Promise<unknown>;
+
+export interface BatchHandlerDeps {
+  tasks: Tasks;
+  /** The processor chain of each source topic. */
+  chains: ReadonlyMap<string, ChainRunner>;
+  microBatchSize: number;
+  metrics: Metrics;
+  /** Resolves when the latest assignment's seeks are done. */
+  positioned(): Promise<void>;
+  /** False when the batch must be dropped because it does not start where the partition must (positioning.ts). */
+  atStart(batch: PartitionBatch): Promise<boolean>;
+  retryHooks(batch: PartitionBatch): TaskHooks;
+  onStateError(err: StateLostError | StateRebuiltError, where: string): void;
+  /** A micro-batch finished (the watchdog's progress). */
+  onProgress(task: Task, lastOffset: number): void;
+  /** Wait of a fenced-out partition between heartbeats (ms). */
+  fencedPauseMs?: number;
+}
+
+export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
+  return async (batch) => {
+    const task = d.tasks.get(batch.topic, batch.partition);
+    const chain = d.chains.get(batch.topic);
+    if (!chain) throw new Error(`no processor chain for topic ${batch.topic}`);
+    const hooks = d.retryHooks(batch);
+    await d.positioned();
+    if (task.owner.fencedOut) {
+      // Revoked, and the coordinator has not told this worker yet: heartbeat (which brings the rebalance) and
+      // wait a little rather than fetch, drop and fetch the same records in a tight loop.
+      await batch.heartbeat().catch(() => {});
+      await new Promise((r) => setTimeout(r, d.fencedPauseMs ?? 250));
+      return;
+    }
+    if (!(await d.atStart(batch))) return;
+    for (let i = 0; i < batch.records.length; ) {
+      if (!batch.isRunning() || batch.isStale()) break;
+      const cut = task.owner.recoveryCut;
+      const chunk = microBatch(batch.records, i, d.microBatchSize, cut);
+      i += chunk.length;
+      if (cut !== undefined && Number(chunk[chunk.length - 1].offset) >= cut) task.owner.recoveryCut = undefined;
+      const started = process.hrtime.bigint();
+      try {
+        await task.submit(() => d.tasks.fenced(task, () => chain(batch.topic, batch.partition, chunk)), hooks);
+      } catch (err) {
+        if (isStateError(err)) {
+          d.onStateError(err, task.key);
+          return; // nothing more is applied, resolved or committed by this worker
+        }
+        if (err instanceof FencedError) {
+          // A newer owner wrote: this worker was revoked. Drop the rest unresolved; the owner replays it.
+          d.metrics.fenced.inc();
+          task.owner.fencedOut = true;
+          log.warn({ topic: batch.topic, partition: batch.partition, err: errorMessage(err) }, 'fenced: dropping the rest of the batch');
+          break;
+        }
+        if (!batch.isRunning() || batch.isStale()) break; // stopping: leave the rest for the next owner
+        throw err;
+      }
+      const last = chunk[chunk.length - 1].offset;
+      batch.resolveOffset(last);
+      d.onProgress(task, Number(last));
+      d.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      d.metrics.batchRecords.observe(chunk.length);
+      d.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+      await batch.heartbeat();
+    }
+    await batch.commit();
+  };
+}
+
+/**
+ * The next micro-batch from `start`: at most `size` records, and never across `cut` (a record at offset
+ * `cut` ends the micro-batch) so a replay after a crash has the same boundary as the cut-short attempt.
+ */
+export function microBatch<T extends { offset: string }>(records: T[], start: number, size: number, cut?: number): T[] {
+  let end = Math.min(records.length, start + size);
+  if (cut !== undefined) {
+    for (let k = start; k < end; k++) {
+      if (Number(records[k].offset) >= cut) { end = k + 1; break; }
+    }
+  }
+  return records.slice(start, end);
+}

@@ -1,0 +1,63 @@
+/**
+ * The one Processor interface of the topology (Kafka Streams terms): a stage of a source topic's chain gets the
+ * micro-batch being processed, reads what earlier stages left in it, and adds its own output. Each stage declares
+ * its node (the stores it keeps and the topics it writes), so the diagram `attune topology` prints is built from
+ * the same list the runtime runs.
+ */
+import type { InboundRecord, OutboundRecord } from '../kafka/port.js';
+import type { OffsetEvent } from '../stages/ingest/plan.js';
+
+/** What the topology diagram shows of a stage. */
+export interface NodeSpec {
+  name: string;
+  /** One line: what the stage does. */
+  does: string;
+  /** Key families of the stores it reads and writes (see stores/keys.ts). */
+  stores: string[];
+  /** Sink topics it produces to, by their role in TopicNames. */
+  sinks: Array<'recommendations' | 'segmentChanges' | 'dlq'>;
+}
+
+/** One micro-batch of the events topic as it flows through the chain. */
+export interface EventBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: InboundRecord[];
+  readonly lastOffset: number;
+  /** Wall-clock time at the start of the micro-batch (validation's plausibility checks). */
+  readonly now: number;
+  /** decode → validate: every decodable record's event, with the record (for its dead letter). */
+  decoded: Array<OffsetEvent & { record: InboundRecord }>;
+  /** validate → segments: the events that passed validation. */
+  valid: OffsetEvent[];
+  /** segments → ingest, recommend: the valid events that are not too late. */
+  onTime: OffsetEvent[];
+  /** decode, validate → dead-letter: the records that can never be processed, with their source offsets. */
+  dead: Array<{ offset: number; record: OutboundRecord }>;
+  /** Records dead-lettered by later stages (too late), counted in the result. */
+  lateCount: number;
+  /** ingest: records new to the state, and replays. */
+  applied: number;
+  replayed: number;
+  /** recommend → emit: the recommendation records to produce. */
+  out: OutboundRecord[];
+}
+
+export interface Processor<B> {
+  readonly node: NodeSpec;
+  process(batch: B): Promise<void>;
+}
+
+/** A stage as declared in the topology: its node, and how to build its processor from the chain's dependencies. */
+export interface StageFactory<D, B> {
+  readonly node: NodeSpec;
+  create(deps: D): Processor<B>;
+}
+
+export function newEventBatch(topic: string, partition: number, records: InboundRecord[], now: number): EventBatch {
+  return {
+    topic, partition, records, now,
+    lastOffset: Number(records[records.length - 1].offset),
+    decoded: [], valid: [], onTime: [], dead: [], lateCount: 0, applied: 0, replayed: 0, out: [],
+  };
+}
