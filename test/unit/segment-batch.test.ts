@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState } from '../../src/stages/segments/features/index.js';
 import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/stages/segments/core/index.js';
-import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/stages/segments/processor.js';
-import type { PendingChange, StoredUser } from '../../src/stages/segments/store.js';
+import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/stages/segments/batch.js';
+import type { PendingChange, StoredUser } from '../../src/stages/segments/stored.js';
 import type { OffsetEvent } from '../../src/stages/ingest/plan.js';
 
 const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
@@ -190,7 +190,7 @@ describe('segment set-up and keys', () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { loadSegmentSetup } = await import('../../src/stages/segments/processor.js');
+    const { loadSegmentSetup } = await import('../../src/stages/segments/setup.js');
     const { loadConfig } = await import('../../src/config/config.js');
     const { ConfigError } = await import('../../src/errors.js');
     const dir = mkdtempSync(join(tmpdir(), 'attune-rules-'));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, emptyFeatureState, resolveFeatureConfig, MINUTE } from '../../src/stages/segments/features/index.js';
 import { compileRules, parseSegmentRules, SegmentRulesError } from '../../src/stages/segments/core/index.js';
-import { memberStates, reevaluateUsers } from '../../src/stages/segments/processor.js';
-import type { StoredUser } from '../../src/stages/segments/store.js';
+import { memberStates, reevaluateUsers } from '../../src/stages/segments/reevaluate-users.js';
+import type { StoredUser } from '../../src/stages/segments/stored.js';
 import type { UserEvent } from '../../src/domain/events.js';
 
 const cfg = resolveFeatureConfig();

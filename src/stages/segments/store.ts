@@ -3,7 +3,7 @@
  * read interface (`readFeatureView`, `readSegments`) for the recommender. Every call touches keys of one hash
  * slot ({u:<id>}, {p:<topic>:<partition>} or {g}), so it works on a single Redis and on a Cluster.
  *
- * Exactly-once layout (see segment-processor.ts for the reasoning):
+ * Exactly-once layout (see the header of processor.ts for the reasoning):
  *  - `{u:<id>}:features` hash: `s` state JSON, `seg` segments JSON, `due` next timer, `o:<topic>:<partition>` the
  *    last partition offset whose processing the user's state reflects, `lc:<topic>:<partition>` the user's changes
  *    after the partition's progress offset (not yet known to be emitted). Written by commitSegmentUser (CAS on o).
@@ -18,25 +18,13 @@ import type { RedisClient } from '../../stores/redis-client.js';
 import { scanKeys } from '../../stores/maintenance.js';
 import { Keys } from '../../stores/keys.js';
 import { checkScriptResult } from '../../stores/script-errors.js';
-import type { SegmentChange } from '../../domain/events.js';
 import { createFeatureView, type FeatureView } from './features/view.js';
-import { parseFeatureState, serializeFeatureState, type UserFeatureState } from './features/state.js';
+import { parseFeatureState, serializeFeatureState } from './features/state.js';
 import type { FeatureConfig } from './features/config.js';
+import type { PendingChange, StoredUser } from './stored.js';
 
-/** A segment change with the source offset of the step that caused it (header attune.source). */
-export interface PendingChange extends SegmentChange {
-  o: number;
-}
-
-export interface StoredUser {
-  features: UserFeatureState;
-  /** Sorted segment ids. */
-  segments: string[];
-  due: number | null;
-  /** Last partition offset reflected in the state; -1 when none. */
-  offset: number;
-  pending: PendingChange[];
-}
+// The stored shapes stay importable from here, where they are read and written.
+export type { PendingChange, StoredUser } from './stored.js';
 
 export interface StoredPartition {
   watermark: number | null;

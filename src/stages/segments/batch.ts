@@ -1,0 +1,201 @@
+/**
+ * The pure replay core of the stage: one micro-batch (or one punctuation) of a partition replayed in memory
+ * with the semantics of the reference `PartitionEngine` (core/engine.ts), given the state loaded from Redis.
+ * It decides everything the processor then writes: users' next states (CAS on their offset), the partition's
+ * watermark, offset, too-late offsets and pending changes, the timer index, and the complete change list of the
+ * range to emit and count. Why a replay of this kind is exactly-once is argued in the header of processor.ts
+ * (frozen users, stored pending changes, timers as hints). No I/O: no Redis, no Kafka.
+ */
+import type { SegmentChange } from '../../domain/events.js';
+import type { OffsetEvent } from '../ingest/plan.js';
+import type { FeatureConfig } from './features/config.js';
+import { applyEvent, type CategoryLookup } from './features/state.js';
+import { createFeatureView } from './features/view.js';
+import { classifyLateness } from './features/watermark.js';
+import type { CompiledSegments } from './core/compile.js';
+import { TimerHeap } from './core/timer-heap.js';
+import { segmentChanges, TIME_CAUSE, timerDue } from './core/tracker.js';
+import type { PendingChange, StoredUser } from './stored.js';
+
+export interface BatchPartitionState {
+  watermark: number | null;
+  /** Last offset whose steps the partition state reflects; -1 when none. */
+  offset: number;
+  late: number[];
+  pending: PendingChange[];
+}
+
+export interface BatchOptions {
+  features: FeatureConfig;
+  segments: CompiledSegments;
+  itemCategories?: CategoryLookup;
+  /** Wall clock for emittedAt. */
+  clock: () => number;
+}
+
+export interface UserWrite {
+  expectedOffset: number;
+  next: StoredUser;
+}
+
+export interface BatchResult {
+  /** Every change after progress known so far, canonical order: to emit; count those up to partition.offset. */
+  changes: PendingChange[];
+  /** The changes computed now (not replayed from storage). */
+  fresh: PendingChange[];
+  tooLate: OffsetEvent[];
+  partition: BatchPartitionState;
+  /** Whether the watermark moved. */
+  advanced: boolean;
+  /** Users with at least one step applied now, to write back (CAS on expectedOffset). */
+  writes: Map<string, UserWrite>;
+  /** The final due of every loaded user, for the timer index. */
+  timers: Array<[string, number | false]>;
+}
+
+const changeKey = (c: PendingChange) => `${c.o}\u0000${c.userId}\u0000${c.segmentId}\u0000${c.change}\u0000${c.eventTime}`;
+
+/** Canonical order = the reference engine's: by step, then time, timers before the event, user, segment. */
+export function compareChanges(a: PendingChange, b: PendingChange): number {
+  return a.o - b.o || a.eventTime - b.eventTime || rank(a) - rank(b) || cmp(a.userId, b.userId) || cmp(a.segmentId, b.segmentId);
+}
+const rank = (c: SegmentChange) => (c.cause === TIME_CAUSE ? 0 : 1);
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Replays `records` (valid events in offset order) for one partition given the loaded state. `users` must hold
+ * every user of a record with offset > partition.offset and every user whose timer may fall due (it is not
+ * mutated). `progress` is the events processor's progress offset (-1 when none). With `advanceTo` and no
+ * records it is a punctuation: the watermark moves to `advanceTo` and due timers fire.
+ */
+export function runSegmentBatch(
+  records: readonly OffsetEvent[],
+  partition: BatchPartitionState,
+  users: ReadonlyMap<string, StoredUser>,
+  progress: number,
+  opts: BatchOptions,
+  advanceTo?: number,
+): BatchResult {
+  const P = partition.offset;
+  const punctuation = advanceTo !== undefined;
+  const batchLast = records.length ? records[records.length - 1]!.offset : P;
+  const L = Math.max(P, batchLast);
+  const mem = new Map<string, StoredUser>();
+  for (const [id, u] of users) mem.set(id, structuredClone(u));
+  const heap = new TimerHeap();
+  for (const [id, u] of mem) if (u.due !== null) heap.push(u.due, id);
+
+  let wm = partition.watermark;
+  const fresh: PendingChange[] = [];
+  const freshByUser = new Map<string, PendingChange[]>();
+  const active = new Set<string>();
+  const lateOffsets: number[] = partition.late.filter((o) => o > progress && o <= P);
+  const storedLate = new Set(lateOffsets);
+  const tooLate: OffsetEvent[] = [];
+
+  const reevaluate = (id: string, u: StoredUser, now: number, cause: string, step: number) => {
+    const view = createFeatureView(u.features, opts.features);
+    const next = [...opts.segments.evaluate(view, now)].sort();
+    const emittedAt = opts.clock();
+    for (const c of segmentChanges(id, u.segments, next, now, cause, emittedAt)) {
+      const pc: PendingChange = { ...c, o: step };
+      fresh.push(pc);
+      let list = freshByUser.get(id);
+      if (!list) freshByUser.set(id, (list = []));
+      list.push(pc);
+    }
+    u.segments = next;
+    const nct = opts.segments.nextChangeTime(view, now);
+    const due = nct === null ? null : timerDue(nct, opts.features.timerResolutionMs);
+    if (due !== u.due) {
+      u.due = due;
+      if (due !== null) heap.push(due, id);
+    }
+    active.add(id);
+  };
+
+  const fireDue = (upTo: number, step: number) => {
+    while (heap.size > 0 && heap.peek()![0] <= upTo) {
+      const [due, id] = heap.pop()!;
+      const u = mem.get(id)!;
+      if (u.due !== due) continue;
+      if (!punctuation && step <= u.offset) continue; // frozen (cannot happen: see the header of processor.ts)
+      u.due = null;
+      reevaluate(id, u, due, TIME_CAUSE, step);
+    }
+  };
+
+  for (const r of records) {
+    const k = r.offset;
+    if (k <= P) {
+      if (storedLate.has(k)) tooLate.push(r);
+      continue; // the partition state already reflects this step
+    }
+    const e = r.event;
+    if (classifyLateness(e.eventTime, wm, opts.features.allowedLatenessMs) === 'too_late') {
+      tooLate.push(r);
+      lateOffsets.push(k);
+      continue;
+    }
+    const now = wm === null ? e.eventTime : Math.max(wm, e.eventTime);
+    fireDue(now, k);
+    wm = now;
+    let u = mem.get(e.userId);
+    if (!u) throw new Error(`runSegmentBatch: user of offset ${k} was not loaded`);
+    if (k <= u.offset) continue; // frozen: the user's state already reflects this step
+    applyEvent(u.features, e, opts.features, opts.itemCategories);
+    reevaluate(e.userId, u, now, e.eventId, k);
+  }
+  if (punctuation && advanceTo !== undefined && (wm === null || advanceTo > wm)) {
+    if (wm !== null) {
+      fireDue(advanceTo, P);
+      wm = advanceTo;
+    }
+  }
+
+  // The complete change list of (progress, L]: committed partition steps, steps only some users reflect, fresh.
+  const seen = new Set<string>();
+  const changes: PendingChange[] = [];
+  const add = (c: PendingChange) => {
+    const key = changeKey(c);
+    if (!seen.has(key)) {
+      seen.add(key);
+      changes.push(c);
+    }
+  };
+  // A replay split finer than the crashed attempt may meet users that reflect steps beyond L: their stored
+  // changes after L are carried in the partition's pending list (emitted early, counted once L reaches them).
+  if (!punctuation) {
+    for (const c of partition.pending) if (c.o > progress) add(c);
+    for (const u of users.values()) for (const c of u.pending) if (c.o > progress) add(c);
+  }
+  for (const c of fresh) add(c);
+  changes.sort(compareChanges);
+
+  const writes = new Map<string, UserWrite>();
+  for (const id of active) {
+    const before = users.get(id)!;
+    const u = mem.get(id)!;
+    const keep = before.pending.filter((c) => c.o > progress);
+    u.pending = punctuation ? keep : [...keep, ...(freshByUser.get(id) ?? [])];
+    u.offset = Math.max(before.offset, punctuation ? P : batchLast);
+    writes.set(id, { expectedOffset: before.offset, next: u });
+  }
+  const timers: Array<[string, number | false]> = [...mem.entries()].map(([id, u]) => [id, u.due === null ? false : u.due]);
+  timers.sort((a, b) => cmp(a[0], b[0]));
+
+  return {
+    changes: punctuation ? fresh.slice().sort(compareChanges) : changes,
+    fresh,
+    tooLate,
+    partition: {
+      watermark: wm,
+      offset: L,
+      late: punctuation ? partition.late : lateOffsets,
+      pending: punctuation ? partition.pending : changes,
+    },
+    advanced: wm !== partition.watermark,
+    writes,
+    timers,
+  };
+}
