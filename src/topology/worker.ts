@@ -18,6 +18,7 @@ import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
 import { readTopicToEnd } from '../output/read-topic.js';
 import { DeadLetterSink } from '../stages/dead-letter/sink.js';
+import { deadLetter } from '../stages/dead-letter/record.js';
 import { RecommendStage } from '../stages/recommend/processor.js';
 import { RecommenderStore } from '../stages/recommend/store.js';
 import { Recommender } from '../stages/recommend/model/recommender.js';
@@ -93,7 +94,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
   const rec = new Recommender(loadRecommenderConfig(cfg));
   const deadLetters = new DeadLetterSink({ store, producer, dlqTopic: topics.dlq, readBack: () => readTopicToEnd(kafka, topics.dlq) });
-  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, deadLetters, metrics, catalog: (id) => rec.categoriesOf(id) });
+  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, deadLetters, deadLetter, metrics, catalog: (id) => rec.categoriesOf(id) });
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
   const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
   log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
