@@ -86,7 +86,7 @@ export function serializeFeatureState(s: UserFeatureState): string {
   return JSON.stringify(s);
 }
 
-/** Event types that carry no behavioural signal (consent/erase are handled by the worker, not counted). */
+/** Event types that carry no behavioural signal: not counted in features. (Nothing acts on consent or erase yet.) */
 const IGNORED = new Set(['consent', 'erase']);
 
 export function eventCategories(event: UserEvent, lookup?: CategoryLookup): string[] {
