@@ -15,6 +15,8 @@ export interface SourceSpec {
   /** `group`: one owner per partition (the consumer group); `global`: every worker reads every partition. */
   consumer: 'group' | 'global';
   chain: NodeSpec[];
+  /** What the partition's task keeps in Redis around the chain (progress, fence, write-ahead marker). */
+  taskStores: string[];
 }
 
 export interface TimerSpec {
@@ -35,9 +37,9 @@ const catalogReaderNode: NodeSpec = { name: 'catalog', does: 'in-memory catalog 
 export function buildTopology(topics: TopicNames): Topology {
   return {
     sources: [
-      { topic: topics.events, key: 'user id', consumer: 'group', chain: EVENT_STAGES.map((s) => s.node) },
-      { topic: topics.items, key: 'item id', consumer: 'group', chain: [catalogUpsertNode] },
-      { topic: topics.items, key: 'item id', consumer: 'global', chain: [catalogReaderNode] },
+      { topic: topics.events, key: 'user id', consumer: 'group', chain: EVENT_STAGES.map((s) => s.node), taskStores: ['{p}:progress', '{p}:inflight', '{p}:fence'] },
+      { topic: topics.items, key: 'item id', consumer: 'group', chain: [catalogUpsertNode], taskStores: ['{p}:progress', '{p}:fence'] },
+      { topic: topics.items, key: 'item id', consumer: 'global', chain: [catalogReaderNode], taskStores: [] },
     ],
     timers: [
       { name: 'punctuator', when: 'idle partition, wall clock', stage: 'segments' },
@@ -62,7 +64,8 @@ export function toMermaid(t: Topology): string {
   };
   const stageIds = new Map<string, string>();
   t.sources.forEach((src, n) => {
-    lines.push(`  subgraph ${id(src.topic)}_${src.consumer}["${src.topic} · ${src.consumer === 'group' ? 'one task per partition' : 'every worker, all partitions'} · keyed by ${src.key}"]`);
+    const group = `${id(src.topic)}_${src.consumer}`;
+    lines.push(`  subgraph ${group}["${src.topic} · ${src.consumer === 'group' ? 'one task per partition' : 'every worker, all partitions'} · keyed by ${src.key}"]`);
     const ids = src.chain.map((node) => {
       const sid = `s${n}_${id(node.name)}`;
       stageIds.set(node.name, sid);
@@ -71,6 +74,7 @@ export function toMermaid(t: Topology): string {
     });
     lines.push(`  end`);
     lines.push(`  ${topic(src.topic)} --> ${ids[0]}`);
+    if (src.taskStores.length) lines.push(`  ${group} -.- task_${group}[("Redis, per partition: ${src.taskStores.join(', ')}")]`);
     for (let k = 1; k < ids.length; k++) lines.push(`  ${ids[k - 1]} --> ${ids[k]}`);
     src.chain.forEach((node, k) => {
       if (node.stores.length) lines.push(`  ${ids[k]} -.- st_${ids[k]}[("Redis: ${node.stores.join(', ')}")]`);

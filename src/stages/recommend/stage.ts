@@ -7,7 +7,7 @@ import { crashPoint } from '../../topology/crash-points.js';
 import type { RecommendStage } from './processor.js';
 
 export const recommendStage: StageFactory<{ recommend: RecommendStage }, EventBatch> = {
-  node: { name: 'recommend', does: 'learn co-occurrence in memory, rows and users to Redis, recompute lists', stores: ['{i}:co', '{u}:rec', '{u}:recs', '{i}:holders', '{p}:inflight', '{g}:meta'], sinks: [] },
+  node: { name: 'recommend', does: 'learn co-occurrence in memory, rows and users to Redis, recompute lists', stores: ['{i}:co', '{u}:rec', '{u}:recs', '{i}:holders', '{g}:meta'], sinks: [] },
   create({ recommend }) {
     return {
       node: this.node,
