@@ -15,6 +15,9 @@ export interface TaskHooks {
   onRecovered(): void;
 }
 
+/** Hooks of a side job (punctuation, rules re-evaluation): no retry; it is tried again later. */
+export const NO_RETRY: TaskHooks = { shouldContinue: () => false, onRetry: () => {}, onRecovered: () => {} };
+
 interface Job<R> {
   run: () => Promise<R>;
   hooks: TaskHooks;

@@ -47,6 +47,3 @@ export class Readiness {
     };
   }
 }
-
-/** Hooks of a side job (punctuation, rules re-evaluation, a list correction): no retry; it is tried again later. */
-export const NO_RETRY: TaskHooks = { shouldContinue: () => false, onRetry: () => {}, onRecovered: () => {} };

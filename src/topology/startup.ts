@@ -1,12 +1,48 @@
 /** Start-up steps of the worker that talk to the outside: waiting for Redis, and opening (or refusing) the state. */
 import type { Server } from 'node:http';
-import type { Config } from '../config/config.js';
-import type { StreamAdmin, StreamConsumer } from '../kafka/port.js';
-import type { RedisClient } from '../stores/redis-client.js';
+import type { Config, TopicNames } from '../config/config.js';
+import type { StreamAdmin, StreamClient, StreamConsumer } from '../kafka/port.js';
+import { createRedis, assertNoEviction, type RedisClient } from '../stores/redis-client.js';
+import { RedisHealth } from '../stores/redis-health.js';
+import { ensureTopics } from '../kafka/topics.js';
+import { Codec } from '../stages/decode/codec.js';
+import type { Readiness } from './readiness.js';
 import { bootstrapState, readBootstrap, rebuildState } from '../stores/bootstrap.js';
 import { isTransientRedisError, toStoreError } from '../stores/redis-errors.js';
 import { errorMessage, StateLostError } from '../errors.js';
 import { log } from '../log.js';
+
+/**
+ * Redis (waited for like an outage mid-run; one that may evict keys would lose state silently: refused), its
+ * health probe, the schemas, the topics, and the state's epoch. On failure everything opened so far is closed.
+ */
+export async function openStores(cfg: Config, kafka: StreamClient, topics: TopicNames, readiness: Readiness, http: Server): Promise<{ redis: RedisClient; codec: Codec; epoch: string }> {
+  const redis = createRedis(cfg);
+  const admin = kafka.admin();
+  const codec = new Codec(cfg.registryUrl, topics);
+  try {
+    await untilRedisAnswers(() => assertNoEviction(redis), cfg.redisStartupWaitMs);
+    readiness.health = new RedisHealth(redis, {
+      everyMs: 1_000,
+      timeoutMs: Math.min(cfg.redisCommandTimeoutMs, 3_000),
+      onChange: (ok, why) => (ok ? log.info('Redis reachable again') : log.warn({ err: why }, 'Redis unreachable: not ready; micro-batches wait and retry')),
+    });
+    readiness.health.start();
+    await codec.registerAll();
+    await admin.connect();
+    const created = await ensureTopics(admin, cfg);
+    if (created.length) log.info({ created }, 'created topics');
+    const epoch = await openState(admin, redis, cfg, topics.events);
+    await admin.disconnect();
+    return { redis, codec, epoch };
+  } catch (err) {
+    readiness.health?.stop();
+    await admin.disconnect().catch(() => {});
+    redis.disconnect();
+    await closeServer(http);
+    throw err;
+  }
+}
 
 /**
  * The state's epoch, bootstrapping an empty state. A deployment whose consumer group has committed offsets but

@@ -7,7 +7,7 @@
 import type { TopicPartitions } from '../kafka/port.js';
 import { FencedError } from '../errors.js';
 import { fenceField, runFenced } from '../stores/guard.js';
-import { PartitionTask } from './partition-task.js';
+import { NO_RETRY, PartitionTask } from './partition-task.js';
 
 export class Ownership {
   assigned = false;
@@ -82,6 +82,12 @@ export class Tasks {
       owner.fence = await this.acquireFence(task.topic, task.partition);
     }
     return runFenced({ field: fenceField(task.topic, task.partition), token: owner.fence }, job);
+  }
+
+  /** A side job of a partition (punctuation, rules re-evaluation): queued behind its micro-batches, fenced, not retried. */
+  sideJob(topic: string, partition: number, job: () => Promise<unknown>): Promise<unknown> {
+    const task = this.get(topic, partition);
+    return task.submit(() => this.fenced(task, job), NO_RETRY);
   }
 
   closeAll(): void {

@@ -7,38 +7,24 @@
 import type { Config } from '../config/config.js';
 import { topicNames } from '../config/config.js';
 import type { StreamClient, TopicPartitions } from '../kafka/port.js';
-import { ensureTopics } from '../kafka/topics.js';
-import { Codec } from '../stages/decode/codec.js';
-import { createRedis, assertNoEviction } from '../stores/redis-client.js';
-import { RedisHealth } from '../stores/redis-health.js';
 import { toStoreError } from '../stores/redis-errors.js';
-import { StateStore } from '../stores/state-store.js';
 import { rebuildState } from '../stores/bootstrap.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
-import { readTopicToEnd } from '../output/read-topic.js';
-import { DeadLetterSink } from '../stages/dead-letter/sink.js';
-import { deadLetter } from '../stages/dead-letter/record.js';
-import { RecommendStage } from '../stages/recommend/processor.js';
-import { RecommenderStore } from '../stages/recommend/store.js';
-import { Recommender } from '../stages/recommend/model/recommender.js';
-import { loadRecommenderConfig } from '../stages/recommend/model/load-config.js';
-import { createSegmentProcessor, loadSegmentSetup } from '../stages/segments/processor.js';
+import { loadSegmentSetup } from '../stages/segments/processor.js';
 import { CatalogReader } from '../stages/catalog/reader.js';
-import { ItemProcessor } from '../stages/catalog/processor.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
-import { EventsChain } from './events-chain.js';
 import { createBatchHandler, type ChainRunner } from './batch-handler.js';
 import { Tasks } from './tasks.js';
 import { Positioning } from './positioning.js';
-import { NO_RETRY, Readiness } from './readiness.js';
+import { Readiness } from './readiness.js';
 import { StateLoss } from './state-loss.js';
-import { Punctuator } from './punctuator.js';
 import { correctHolders } from './holder-correction.js';
-import { probeLag } from './lag-probe.js';
-import { WatchdogCore, runWatchdog } from './watchdog.js';
-import { closeServer, openState, stopConsumer, untilRedisAnswers } from './startup.js';
+import { WatchdogCore } from './watchdog.js';
+import { startTimers } from './timers.js';
+import { closeServer, openStores, stopConsumer } from './startup.js';
+import { buildProcessors } from './processors.js';
 import { startShutdown } from './shutdown.js';
 
 /** The code `done` resolves with when the worker stopped to start again on a lost or rebuilt state. */
@@ -60,46 +46,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const readiness = new Readiness(metrics);
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
 
-  // Redis: waited for at start-up like an outage mid-run; one that may evict keys would lose state silently.
-  const redis = createRedis(cfg);
-  const admin = kafka.admin();
-  const codec = new Codec(cfg.registryUrl, topics);
-  let epoch: string;
-  try {
-    await untilRedisAnswers(() => assertNoEviction(redis), cfg.redisStartupWaitMs);
-    readiness.health = new RedisHealth(redis, {
-      everyMs: 1_000,
-      timeoutMs: Math.min(cfg.redisCommandTimeoutMs, 3_000),
-      onChange: (ok, why) => (ok ? log.info('Redis reachable again') : log.warn({ err: why }, 'Redis unreachable: not ready; micro-batches wait and retry')),
-    });
-    readiness.health.start();
-    await codec.registerAll();
-    await admin.connect();
-    const created = await ensureTopics(admin, cfg);
-    if (created.length) log.info({ created }, 'created topics');
-    epoch = await openState(admin, redis, cfg, topics.events);
-  } catch (err) {
-    readiness.health?.stop();
-    await admin.disconnect().catch(() => {});
-    redis.disconnect();
-    await closeServer(http.server);
-    throw err;
-  }
-  await admin.disconnect();
-
-  // Stores, the model and the processors.
+  const { redis, codec, epoch } = await openStores(cfg, kafka, topics, readiness, http.server);
   const producer = kafka.producer();
   await producer.connect();
-  const store = new StateStore(redis, cfg.keyPrefix);
-  // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
-  const rec = new Recommender(loadRecommenderConfig(cfg));
-  const deadLetters = new DeadLetterSink({ store, producer, dlqTopic: topics.dlq, readBack: () => readTopicToEnd(kafka, topics.dlq) });
-  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, deadLetters, deadLetter, metrics, catalog: (id) => rec.categoriesOf(id) });
-  const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
-  const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
+  const { store, rec, segments, recommend, recommendStore, events, items } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup });
   log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
-  const events = new EventsChain({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore });
-  const items = new ItemProcessor({ cfg, topics, codec, store, producer, metrics });
   const tasks = new Tasks((topic, p) => store.acquireFence(topic, p).catch((e) => { throw toStoreError(e); }));
 
   let exit: (code: number) => void = () => {};
@@ -151,9 +102,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     // a micro-batch); the first micro-batch or punctuation retries it when this one fails or is deferred.
     segments.resetRules();
     for (const p of tasks.assignedPartitions(topics.events)) {
-      const task = tasks.get(topics.events, p);
-      task
-        .submit(() => tasks.fenced(task, () => segments.ensureRules(topics.events, p)), NO_RETRY)
+      tasks.sideJob(topics.events, p, () => segments.ensureRules(topics.events, p))
         .catch((err) => sideJobFailed(err, p, 'segment rules re-evaluation failed; the next micro-batch retries it'));
     }
   }
@@ -183,33 +132,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     },
   });
 
-  // Time-driven work: the punctuator for idle partitions, and the watchdog.
-  const punctuator = cfg.segmentIdleMs > 0
-    ? new Punctuator({
-        everyMs: Math.min(cfg.segmentIdleMs, 5_000),
-        partitions: () => tasks.assignedPartitions(topics.events),
-        submit: (p) => {
-          const task = tasks.get(topics.events, p);
-          return task.submit(() => tasks.fenced(task, () => segments.punctuate(topics.events, p, Date.now())), NO_RETRY).then(() => {});
-        },
-        onError: (err, p) => sideJobFailed(err, p, 'punctuation failed; will try again'),
-        isStopping: () => readiness.stopping,
-      }).start()
-    : undefined;
-  const dog = cfg.watchdogMs > 0
-    ? runWatchdog(watchdog, {
-        everyMs: Math.max(250, Math.min(5_000, Math.floor(cfg.watchdogMs / 10))),
-        probeLag: () => probeLag({
-          eventsTopic: topics.events, tasks, admin: offsetsAdmin,
-          readProgress: (t, p) => store.readProgress(t, p).catch((e) => { throw toStoreError(e); }),
-        }),
-        onStall: (reason) => {
-          if (readiness.stopping) return;
-          log.error({ watchdogMs: cfg.watchdogMs }, `watchdog: ${reason}; exiting with code 2 so that the supervisor restarts the worker`);
-          exit(2);
-        },
-      })
-    : undefined;
+  const timers = startTimers({
+    cfg, eventsTopic: topics.events, tasks, segments, watchdog, admin: offsetsAdmin,
+    readProgress: (t, p) => store.readProgress(t, p).catch((e) => { throw toStoreError(e); }),
+    sideJobFailed, isStopping: () => readiness.stopping, exit: (code) => exit(code),
+  });
 
   void consumer.run(handler, { partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently }).catch((err) => {
     log.error({ err: errorMessage(err) }, 'consumer failed to run');
@@ -220,8 +147,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const stop = async (code = 0) => {
     if (readiness.stopping) return;
     readiness.stopping = true;
-    punctuator?.stop();
-    dog?.stop();
+    timers.stop();
     readiness.health?.stop();
     metrics.ready.set(0);
     const shutdown = startShutdown(cfg.shutdownTimeoutMs);

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { createBatchHandler, microBatch, type ChainRunner } from '../../src/topology/batch-handler.js';
 import { Tasks } from '../../src/topology/tasks.js';
-import { NO_RETRY } from '../../src/topology/readiness.js';
+import { NO_RETRY } from '../../src/topology/partition-task.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { currentFence } from '../../src/stores/guard.js';
 import { FencedError, StateLostError, ValidationError } from '../../src/errors.js';
