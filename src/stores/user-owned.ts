@@ -55,25 +55,25 @@ export interface OwnedEntry {
 
 const FROM_ID = 'from the user id';
 const VIA_PARTITIONS = "on each source partition the user's state came from (the `o:<topic>:<partition>` fields of "
-  + '`{u}:applied`, `{u}:features` and `{u}:rec`; with default keying also murmur2(user id) of the events topic)';
+  + '`{u}:applied`, `{u}:features` and `{u}:rec`; when producers key events by user id, also the partition the '
+  + "default partitioner picks for the id)";
+
+/** A whole `{u:<id>}` key: found from the id, deleted by erasure. */
+const userKey = (name: string, builder: KeyBuilder, type: OwnedEntry['type'], writtenBy: string, presence = 'always'): OwnedEntry =>
+  ({ name, kind: 'user-key', builder, type, writtenBy, find: FROM_ID, presence, erasure: 'delete' });
+/** A count without user ids: nothing to find or remove per user. */
+const aggregate = (name: string, builder: KeyBuilder, type: OwnedEntry['type'], writtenBy: string, what: string, presence: string): OwnedEntry =>
+  ({ name, kind: 'aggregate', builder, type, writtenBy, find: `none: ${what}, without user ids`, presence, erasure: 'leave', why: 'anonymous aggregate' });
 
 export const USER_OWNED: readonly OwnedEntry[] = [
-  { name: 'counts', kind: 'user-key', builder: 'userCounts', type: 'hash', writtenBy: 'ingest: applyUserEvents-4.lua (StateStore.applyUser)',
-    find: FROM_ID, presence: 'always', erasure: 'delete' },
-  { name: 'recent', kind: 'user-key', builder: 'userRecent', type: 'list', writtenBy: 'ingest: applyUserEvents-4.lua',
-    find: FROM_ID, presence: 'when an event had an item', erasure: 'delete' },
-  { name: 'purchased', kind: 'user-key', builder: 'userPurchased', type: 'zset', writtenBy: 'ingest: applyUserEvents-4.lua',
-    find: FROM_ID, presence: 'when the user purchased', erasure: 'delete' },
-  { name: 'applied', kind: 'user-key', builder: 'userApplied', type: 'hash', writtenBy: 'ingest: applyUserEvents-4.lua',
-    find: FROM_ID, presence: 'always', erasure: 'delete' },
-  { name: 'features', kind: 'user-key', builder: 'userFeatures', type: 'hash', writtenBy: 'segments: commitSegmentUser-2.lua (FeatureStore.commitUser)',
-    find: FROM_ID, presence: 'always', erasure: 'delete' },
-  { name: 'segments', kind: 'user-key', builder: 'userSegments', type: 'set', writtenBy: 'segments: commitSegmentUser-2.lua',
-    find: FROM_ID, presence: 'when the user is in a segment', erasure: 'delete' },
-  { name: 'rec', kind: 'user-key', builder: 'userRecommender', type: 'hash', writtenBy: 'recommend: commitRecUser-1.lua (RecommenderStore.commitUser)',
-    find: FROM_ID, presence: 'always', erasure: 'delete' },
-  { name: 'recs', kind: 'user-key', builder: 'userRecommendations', type: 'string', writtenBy: 'recommend: StateStore.saveRecommendations (SET with TTL)',
-    find: FROM_ID, presence: 'when a list was emitted, until its TTL', erasure: 'delete' },
+  userKey('counts', 'userCounts', 'hash', 'ingest: applyUserEvents-4.lua (StateStore.applyUser)'),
+  userKey('recent', 'userRecent', 'list', 'ingest: applyUserEvents-4.lua', 'when an event had an item'),
+  userKey('purchased', 'userPurchased', 'zset', 'ingest: applyUserEvents-4.lua', 'when the user purchased'),
+  userKey('applied', 'userApplied', 'hash', 'ingest: applyUserEvents-4.lua'),
+  userKey('features', 'userFeatures', 'hash', 'segments: commitSegmentUser-2.lua (FeatureStore.commitUser)'),
+  userKey('segments', 'userSegments', 'set', 'segments: commitSegmentUser-2.lua', 'when the user is in a segment'),
+  userKey('rec', 'userRecommender', 'hash', 'recommend: commitRecUser-1.lua (RecommenderStore.commitUser)'),
+  userKey('recs', 'userRecommendations', 'string', 'recommend: StateStore.saveRecommendations (SET with TTL)', 'when a list was emitted, until its TTL'),
 
   { name: 'known-users', kind: 'partition-member', builder: 'partitionUsers', type: 'set', writtenBy: 'segments: commitSegmentPartition-3.lua',
     find: VIA_PARTITIONS, presence: 'always', erasure: 'remove-member' },
@@ -92,13 +92,10 @@ export const USER_OWNED: readonly OwnedEntry[] = [
     erasure: 'leave', why: "the segment changes of the partition's last micro-batch, kept so a replay re-emits them; the next "
       + 'micro-batch of the partition replaces the list (rewriting it would break the exactly-once re-emission)' },
 
-  { name: 'popularity', kind: 'aggregate', builder: 'popularity', type: 'zset', writtenBy: 'ingest: applyPopularity-2.lua',
-    find: 'none: purchases per item, without user ids', presence: 'when the user purchased', erasure: 'leave', why: 'anonymous aggregate' },
-  { name: 'segment-counts', kind: 'aggregate', builder: 'segmentCounts', type: 'hash', writtenBy: 'segments: applySegmentCounts-2.lua',
-    find: 'none: members per segment, without user ids', presence: 'when the user is in a segment', erasure: 'leave', why: 'anonymous aggregate' },
-  { name: 'co-occurrence', kind: 'aggregate', builder: 'itemCooc', type: 'hash', writtenBy: 'recommend: applyCoocRow-1.lua / applyCoocRows-n.lua',
-    find: 'none: decayed item-pair counts, without user ids', presence: 'when the user interacted with two items', erasure: 'leave',
-    why: 'anonymous aggregate' },
+  aggregate('popularity', 'popularity', 'zset', 'ingest: applyPopularity-2.lua', 'purchases per item', 'when the user purchased'),
+  aggregate('segment-counts', 'segmentCounts', 'hash', 'segments: applySegmentCounts-2.lua', 'members per segment', 'when the user is in a segment'),
+  aggregate('co-occurrence', 'itemCooc', 'hash', 'recommend: applyCoocRow-1.lua / applyCoocRows-n.lua', 'decayed item-pair counts',
+    'when the user interacted with two items'),
 ];
 
 /** The entry named `name` (throws on an unknown name: a typo must not silently match nothing). */
@@ -194,13 +191,14 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * A RegExp matching every instance of the entry's key with the key prefix stripped (e.g. `^\{u:[^}]*\}:rec$`):
- * the builder is called with a placeholder for each id, which then stands for any id without `}`.
+ * the builder is called with a placeholder for each id, which then stands for `id` (regex source; by default any
+ * id without `}`; pass a group such as `(.*)` to capture the id).
  */
-export function keyPatternOf(entry: OwnedEntry): RegExp {
+export function keyPatternOf(entry: OwnedEntry, id = '[^}]*'): RegExp {
   const keys = new Keys('p');
   const ph = '\u0001';
   const key = (keys[entry.builder] as (...a: string[]) => string).call(keys, ph, ph, ph).slice('p:'.length);
-  return new RegExp(`^${escapeRegExp(key).split(ph).join('[^}]*')}$`);
+  return new RegExp(`^${escapeRegExp(key).split(ph).join(id)}$`);
 }
 
 /**

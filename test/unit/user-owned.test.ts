@@ -97,5 +97,9 @@ describe('the user-owned registry', () => {
     expect(keyPatternOf(ownedEntry('counts')).test('{u:7}:counts')).toBe(true);
     expect(keyPatternOf(ownedEntry('counts')).test('{u:7}:countsx')).toBe(false);
     expect(keyPatternOf(ownedEntry('popularity')).source).toBe(/^\{g\}:popularity$/.source);
+    // With a capturing id, the verifier's former literal patterns exactly.
+    expect(keyPatternOf(ownedEntry('counts'), '(.*)').source).toBe(/^\{u:(.*)\}:counts$/.source);
+    expect(keyPatternOf(ownedEntry('co-occurrence'), '(.*)').source).toBe(/^\{i:(.*)\}:co$/.source);
+    expect(keyPatternOf(ownedEntry('counts'), '(.*)').exec('{u:a}b}:counts')?.[1]).toBe('a}b');
   });
 });
