@@ -30,7 +30,7 @@ export type OwnedKind =
 /** What erasure does with an instance. */
 export type Erasure = 'delete' | 'remove-member' | 'leave';
 
-/** Names of `Keys` methods that build a key (the static field helpers are not key builders). */
+/** Names of the `Keys` methods that build a key (not `prefix`; the static field-name helpers are not on instances). */
 export type KeyBuilder = { [K in keyof Keys]: Keys[K] extends (...args: never[]) => string ? K : never }[keyof Keys];
 
 export interface OwnedEntry {
