@@ -2,6 +2,10 @@
  * The only place Redis key names are built. Every key of one user carries the hash tag `{u:<id>}`, so a user's
  * keys share one Redis Cluster slot and one Lua script can touch them all; global keys share `{g}`;
  * per-partition progress keys carry `{p:<topic>:<partition>}`.
+ *
+ * What one user owns (its `{u:<id>}` keys, its entries in partition and item indexes, the aggregates it counts
+ * into) is declared in user-owned.ts: a new per-user key or index must be added there too, or
+ * test/unit/user-owned.test.ts and test/functional/user-owned.test.ts fail.
  */
 export class Keys {
   constructor(readonly prefix: string) {}

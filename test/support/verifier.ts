@@ -27,11 +27,16 @@ import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import type { RedisClient } from '../../src/stores/redis-client.js';
 import { scanKeys } from '../../src/stores/maintenance.js';
+import { keyPatternOf, ownedEntry } from '../../src/stores/user-owned.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { startWorker } from '../../src/topology/worker.js';
 import { log } from '../../src/log.js';
 
 // ------------------------------------------------------------------------------------------------ exclusions
+
+/** The prefix-stripped key pattern of a user-owned registry entry (src/stores/user-owned.ts), e.g. `^\{u:[^}]*\}:rec$`;
+ *  `id` is the regex source standing for the id (a group captures it). */
+const owned = (name: string, id?: string) => keyPatternOf(ownedEntry(name), id);
 
 /**
  * What the key-by-key comparison leaves out, each with its reason. Nothing is excluded to make a mismatch go away:
@@ -51,7 +56,7 @@ export interface Exclusion {
 
 export const EXCLUSIONS: Exclusion[] = [
   {
-    key: /^\{u:[^}]*\}:rec$/,
+    key: owned('rec'),
     field: /^s$/,
     drop: ['lh', 'li'],
     why: "the user's recommender state is compared (history, purchases, country, last event time), except the last "
@@ -59,29 +64,29 @@ export const EXCLUSIONS: Exclusion[] = [
       + 'co-occurrence deltas only as far as they interleaved with this one',
   },
   {
-    key: /^\{u:[^}]*\}:recs$/,
+    key: owned('recs'),
     why: "the user's current list: computed from the model at ask time (see :rec) and stamped with generatedAt (wall clock)",
   },
   {
-    key: /^\{i:[^}]*\}:holders$/,
+    key: owned('holders'),
     why: 'users whose current list holds the item: derived from the lists (see :recs)',
   },
   {
-    key: /^\{i:[^}]*\}:co$/,
+    key: owned('co-occurrence'),
     field: /^o:/,
     why: "a row's applied offset per partition is the last offset of the last micro-batch that touched the row: it "
       + 'depends on where micro-batches were cut (fetch sizes, kills, recovery cuts), not on what was applied; the '
       + "row's counts and norm are compared (within tolerance) and checked against the offline recommender",
   },
   {
-    key: /^\{u:[^}]*\}:features$/,
+    key: owned('features'),
     field: /^o:/,
     why: "a user's feature offset is written as the last offset of the micro-batch that last touched the user (see "
       + 'segment-processor.ts): the batch boundary, not the user\'s last event; its state `s`, segments `seg` and timer '
       + '`due` are compared',
   },
   {
-    key: /^\{u:[^}]*\}:features$/,
+    key: owned('features'),
     field: /^lc:/,
     why: "a user's segment changes not yet known to be emitted, kept for a replay to re-emit: the changes of the "
       + "user's steps in the last micro-batch that wrote the user (after the progress offset read at its start), each "
@@ -442,7 +447,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   }
   let lost = 0;
   let doubled = 0;
-  const countKey = /^\{u:(.*)\}:counts$/;
+  const countKey = owned('counts', '(.*)');
   const seen = new Set<string>();
   for (const [key, v] of state) {
     const m = countKey.exec(key);
@@ -495,7 +500,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     if (na < nb) put(na, nb, c); else put(nb, na, c);
   }
   for (let i = 0; i < rec.items.size; i++) if (cs.normOf(i) !== 0) put(rec.items.name(i), '_n', cs.normOf(i));
-  const coKey = /^\{i:(.*)\}:co$/;
+  const coKey = owned('co-occurrence', '(.*)');
   let checked = 0;
   const st: CompareStats = { floatsWithinTolerance: 0, maxRelativeError: 0 };
   const rows = new Set<string>();
