@@ -3,19 +3,30 @@
  * `<commandName>-<numberOfKeys>.lua` (the BullMQ convention) so the loader needs no table of its own.
  * ioredis sends EVALSHA and falls back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH).
  *
- * Every command runs the guard (commands/includes/guard.lua) first: the loader inserts it into each script and
- * the client method adds its key and arguments (the slot's guard hash, the state epoch, the running partition's
- * fence), so no caller can forget them and no script can skip them.
+ * What Redis runs is the file assembled from three parts, in this order:
+ *  1. After the `#!lua` shebang (which must stay the first line), the return codes of return-codes.ts as local
+ *     constants (`local E_STATE_LOST = -40`, ...): scripts return codes by name, so Lua and TS cannot disagree.
+ *  2. The guard (commands/includes/guard.lua), inserted into every script: the client method adds its key and
+ *     arguments (the slot's guard hash, the state epoch, the running partition's fence), so no caller can forget
+ *     them and no script can skip them.
+ *  3. The script itself, where each line that is exactly `--@include <name>` is replaced by
+ *     commands/includes/<name>.lua: shared local functions (offset-gate.lua, json-args.lua), defined where the
+ *     line stands, so it goes after the header and before their first use. Includes are flat (an include has no
+ *     directive of its own), each at most once per script; the guard is never included by hand.
+ *
+ * The directory is found from Attune's package root, not from this module, so a build in dist/ reads the same
+ * files as the sources.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
+import { PACKAGE_ROOT } from '../package-root.js';
 import { currentFence, guardKeyFor, prefixOf } from './guard.js';
 import { Keys } from './keys.js';
+import { luaReturnCodeConstants } from './return-codes.js';
 
-const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-const GUARD_LUA = readFileSync(join(COMMANDS_DIR, 'includes', 'guard.lua'), 'utf8');
+export const COMMANDS_DIR = join(PACKAGE_ROOT, 'src', 'stores', 'commands');
+const INCLUDE = /^--@include[ \t]+(\S+)[ \t]*$/;
 
 export interface ScriptFile {
   name: string;
@@ -24,21 +35,51 @@ export interface ScriptFile {
 }
 
 export function readScripts(dir = COMMANDS_DIR): ScriptFile[] {
+  const includes = join(dir, 'includes');
+  const guard = readFileSync(join(includes, 'guard.lua'), 'utf8');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.lua'))
     .map((f) => {
       const m = /^([A-Za-z]+)-(\d+|n)\.lua$/.exec(f);
       if (!m) throw new Error(`Lua file ${f} must be named <commandName>-<numberOfKeys>.lua (or -n.lua for a variable number)`);
+      const lua = assemble(readFileSync(join(dir, f), 'utf8'), guard, (name) => readInclude(includes, name, f));
       // -n: the caller passes the number of keys as the first argument (ioredis's convention).
-      return { name: m[1], numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua: withGuard(readFileSync(join(dir, f), 'utf8')) };
+      return { name: m[1], numberOfKeys: m[2] === 'n' ? undefined : Number(m[2]), lua };
     });
 }
 
-/** The script with the guard inserted after its `#!lua` shebang (which must stay the first line). */
-function withGuard(lua: string): string {
+/** The script as Redis runs it: shebang, return code constants, guard, then the body with its includes resolved. */
+export function assemble(lua: string, guard: string, include: (name: string) => string): string {
   const nl = lua.indexOf('\n');
   if (!lua.startsWith('#!lua') || nl < 0) throw new Error('every Lua command must start with the #!lua shebang line');
-  return `${lua.slice(0, nl + 1)}${GUARD_LUA}${lua.slice(nl + 1)}`;
+  return `${lua.slice(0, nl + 1)}${luaReturnCodeConstants()}${guard}${resolveIncludes(lua.slice(nl + 1), include)}`;
+}
+
+function resolveIncludes(body: string, include: (name: string) => string): string {
+  const seen = new Set<string>();
+  return body
+    .split('\n')
+    .map((line) => {
+      const m = INCLUDE.exec(line);
+      if (!m) return line;
+      const name = m[1];
+      if (name === 'guard') throw new Error('the guard is inserted into every script by the loader; do not --@include it');
+      if (seen.has(name)) throw new Error(`--@include ${name} appears twice`);
+      seen.add(name);
+      const text = include(name);
+      if (text.split('\n').some((l) => INCLUDE.test(l))) throw new Error(`include ${name} has an --@include of its own; includes are flat`);
+      return text.endsWith('\n') ? text.slice(0, -1) : text;
+    })
+    .join('\n');
+}
+
+function readInclude(includes: string, name: string, script: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`${script}: include name ${name} must be lower-case letters, digits and dashes`);
+  try {
+    return readFileSync(join(includes, `${name}.lua`), 'utf8');
+  } catch (err) {
+    throw new Error(`${script}: --@include ${name}: no file includes/${name}.lua`, { cause: err });
+  }
 }
 
 type Client = Redis | Cluster;
@@ -53,7 +94,7 @@ async function epochOf(client: Client, prefix: string): Promise<string> {
   const known = byPrefix.get(prefix);
   if (known !== undefined) return known;
   const epoch = await client.hget(new Keys(prefix).bootstrap(), 'epoch');
-  // No epoch: not cached, and the guard answers "state lost" (-40) or "rebuilt" (-41) for the script.
+  // No epoch: not cached, and the guard answers E_STATE_LOST or E_STATE_REBUILT for the script.
   if (epoch === null) return '';
   byPrefix.set(prefix, epoch);
   return epoch;

@@ -5,14 +5,14 @@
  * schema ids the registry does not know, so a flood of bad ids does not become a flood of registry calls.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type { CatalogItem, Recommendations, SegmentChange, UserEvent } from '../../domain/events.js';
 import { DecodeError, RegistryUnavailableError } from '../../errors.js';
 import type { TopicNames } from '../../config/config.js';
+import { PACKAGE_ROOT } from '../../package-root.js';
 
-const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../schemas');
+const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas');
 
 export const SCHEMA_FILES = {
   events: 'user-event.avsc',

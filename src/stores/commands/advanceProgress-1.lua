@@ -9,12 +9,12 @@
   ARGV[2] offset                  the micro-batch's last offset
 
   Returns
-   >= 0  the stored progress (never moved backwards: a zombie's late write cannot take it back)
-   -40   the key is gone although this worker wrote it: the state was lost (Redis restarted empty or was reset)
+   >= 0          the stored progress (never moved backwards: a zombie's late write cannot take it back)
+   E_STATE_LOST  the key is gone although this worker wrote it: the state was lost (Redis restarted empty or was reset)
 ]]
 local cur = redis.call('GET', KEYS[1])
 if not cur then
-  if tonumber(ARGV[1]) >= 0 then return -40 end
+  if tonumber(ARGV[1]) >= 0 then return E_STATE_LOST end
   redis.call('SET', KEYS[1], ARGV[2])
   return tonumber(ARGV[2])
 end

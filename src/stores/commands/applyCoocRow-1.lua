@@ -12,20 +12,20 @@
   ARGV[3] deltas                  JSON array of [field, increment]
 
   Returns
-   >= 0  number of fields incremented (0 when this batch was already applied to the row)
-    -1   ARGV[3] is not a JSON array (nothing written)
+   >= 0        number of fields incremented (0 when this batch was already applied to the row)
+   E_BAD_ARGS  ARGV[3] is not a JSON array (nothing written)
 
   Exactly once: the worker cuts micro-batches so that a replay never straddles the end of a batch that may
   have been partly applied (the partition's in-flight marker), so "stored offset >= batch end" means
   "this batch's deltas are in the row".
 ]]
-local ok, deltas = pcall(cjson.decode, ARGV[3])
-if not ok or type(deltas) ~= 'table' then return -1 end
-local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-local batchLast = tonumber(ARGV[2])
-if batchLast <= last then return 0 end
-for _, d in ipairs(deltas) do
-  redis.call('HINCRBYFLOAT', KEYS[1], d[1], d[2])
-end
-redis.call('HSET', KEYS[1], ARGV[1], batchLast)
-return #deltas
+--@include json-args
+--@include offset-gate
+local deltas = decodeTable(ARGV[3])
+if not deltas then return E_BAD_ARGS end
+return applyBatchOnce(KEYS[1], ARGV[1], tonumber(ARGV[2]), function()
+  for _, d in ipairs(deltas) do
+    redis.call('HINCRBYFLOAT', KEYS[1], d[1], d[2])
+  end
+  return #deltas
+end)

@@ -10,22 +10,24 @@
   ARGV[3] deltas                  JSON array, one entry per key: an array of [field, increment]
 
   Returns
-   >= 0  number of fields incremented over all rows (rows that already had the batch are skipped)
-    -1   ARGV[3] is not a JSON array with one entry per key (nothing written)
+   >= 0        number of fields incremented over all rows (rows that already had the batch are skipped)
+   E_BAD_ARGS  ARGV[3] is not a JSON array with one entry per key (nothing written)
 ]]
-local ok, rows = pcall(cjson.decode, ARGV[3])
-if not ok or type(rows) ~= 'table' or #rows ~= #KEYS then return -1 end
+--@include json-args
+--@include offset-gate
+local rows = decodeTable(ARGV[3])
+if not rows or #rows ~= #KEYS then return E_BAD_ARGS end
 local field = ARGV[1]
 local batchLast = tonumber(ARGV[2])
 local n = 0
 for k, key in ipairs(KEYS) do
-  local last = tonumber(redis.call('HGET', key, field) or '-1')
-  if batchLast > last then
+  n = n + applyBatchOnce(key, field, batchLast, function()
+    local incremented = 0
     for _, d in ipairs(rows[k]) do
       redis.call('HINCRBYFLOAT', key, d[1], d[2])
-      n = n + 1
+      incremented = incremented + 1
     end
-    redis.call('HSET', key, field, batchLast)
-  end
+    return incremented
+  end)
 end
 return n

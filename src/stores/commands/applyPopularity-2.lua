@@ -10,23 +10,15 @@
   ARGV[3] deltas                  JSON array of [offset, itemId, delta], offsets ascending
 
   Returns
-   >= 0  number of deltas applied (deltas at or below the stored offset are skipped)
-    -1   ARGV[3] is not a JSON array (nothing written)
+   >= 0        number of deltas applied (0 when the batch was applied before; deltas at or below the stored
+               offset are skipped)
+   E_BAD_ARGS  ARGV[3] is not a JSON array (nothing written)
 ]]
-local ok, deltas = pcall(cjson.decode, ARGV[3])
-if not ok or type(deltas) ~= 'table' then return -1 end
+--@include json-args
+--@include offset-gate
+local deltas = decodeTable(ARGV[3])
+if not deltas then return E_BAD_ARGS end
 
-local field = ARGV[1]
-local last = tonumber(redis.call('HGET', KEYS[2], field) or '-1')
-local batchLast = tonumber(ARGV[2])
-if batchLast <= last then return 0 end
-
-local applied = 0
-for _, d in ipairs(deltas) do
-  if d[1] > last then
-    redis.call('ZINCRBY', KEYS[1], d[3], d[2])
-    applied = applied + 1
-  end
-end
-redis.call('HSET', KEYS[2], field, batchLast)
-return applied
+return applyBatchOnce(KEYS[2], ARGV[1], tonumber(ARGV[2]), function(last)
+  return applyAbove(deltas, last, function(d) redis.call('ZINCRBY', KEYS[1], d[3], d[2]) end)
+end)

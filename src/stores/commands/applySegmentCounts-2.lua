@@ -11,19 +11,17 @@
   ARGV[3] deltas                  JSON array of [offset or sequence, segmentId, +1 or -1], ascending
 
   Returns
-   >= 0  number of deltas applied (those at or below the stored value are skipped)
-    -1   ARGV[3] is not a JSON array (nothing written)
-]]
-local ok, deltas = pcall(cjson.decode, ARGV[3])
-if not ok or type(deltas) ~= 'table' then return -1 end
+   >= 0        number of deltas applied (those at or below the stored value are skipped)
+   E_BAD_ARGS  ARGV[3] is not a JSON array (nothing written)
 
-local last = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
-local applied = 0
-for _, d in ipairs(deltas) do
-  if d[1] > last then
-    redis.call('HINCRBY', KEYS[1], d[2], d[3])
-    applied = applied + 1
-  end
-end
+  Unlike applyPopularity it gates each delta, not the batch, and stores ARGV[2] as given.
+]]
+--@include json-args
+--@include offset-gate
+local deltas = decodeTable(ARGV[3])
+if not deltas then return E_BAD_ARGS end
+
+local last = appliedOffset(KEYS[2], ARGV[1])
+local applied = applyAbove(deltas, last, function(d) redis.call('HINCRBY', KEYS[1], d[2], d[3]) end)
 if tonumber(ARGV[2]) > last then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
 return applied

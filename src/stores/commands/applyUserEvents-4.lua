@@ -12,40 +12,38 @@
   ARGV[3] records                 JSON array of [offset, type, itemId or false, eventTime], offsets ascending
 
   Returns
-   >= 0  number of records applied (records at or below the stored offset are skipped: replays are no-ops)
-    -1   ARGV[3] is not a JSON array (a bug in the caller; nothing written)
+   >= 0        number of records applied (records at or below the stored offset are skipped: replays are no-ops)
+   E_BAD_ARGS  ARGV[3] is not a JSON array (a bug in the caller; nothing written)
 
   The #!lua shebang makes Redis refuse the script under OOM before it writes anything.
 ]]
-local ok, records = pcall(cjson.decode, ARGV[3])
-if not ok or type(records) ~= 'table' then return -1 end
+--@include json-args
+--@include offset-gate
+local records = decodeTable(ARGV[3])
+if not records then return E_BAD_ARGS end
 
 local field = ARGV[1]
 local cap = tonumber(ARGV[2])
-local last = tonumber(redis.call('HGET', KEYS[4], field) or '-1')
-local applied = 0
+local last = appliedOffset(KEYS[4], field)
 local newest = last
 
-for _, r in ipairs(records) do
+local applied = applyAbove(records, last, function(r)
   local offset, etype, item, t = r[1], r[2], r[3], r[4]
-  if offset > last then
-    applied = applied + 1
-    newest = offset
-    redis.call('HINCRBY', KEYS[1], etype, 1)
-    local seen = tonumber(redis.call('HGET', KEYS[1], 'lastSeen') or '0')
-    if t > seen then redis.call('HSET', KEYS[1], 'lastSeen', t) end
-    local first = redis.call('HGET', KEYS[1], 'firstSeen')
-    if not first or t < tonumber(first) then redis.call('HSET', KEYS[1], 'firstSeen', t) end
-    if item then
-      redis.call('LREM', KEYS[2], 0, item)
-      redis.call('LPUSH', KEYS[2], item)
-      if etype == 'purchase' then
-        local prev = tonumber(redis.call('ZSCORE', KEYS[3], item) or '-1')
-        if t > prev then redis.call('ZADD', KEYS[3], t, item) end
-      end
+  newest = offset
+  redis.call('HINCRBY', KEYS[1], etype, 1)
+  local seen = tonumber(redis.call('HGET', KEYS[1], 'lastSeen') or '0')
+  if t > seen then redis.call('HSET', KEYS[1], 'lastSeen', t) end
+  local first = redis.call('HGET', KEYS[1], 'firstSeen')
+  if not first or t < tonumber(first) then redis.call('HSET', KEYS[1], 'firstSeen', t) end
+  if item then
+    redis.call('LREM', KEYS[2], 0, item)
+    redis.call('LPUSH', KEYS[2], item)
+    if etype == 'purchase' then
+      local prev = tonumber(redis.call('ZSCORE', KEYS[3], item) or '-1')
+      if t > prev then redis.call('ZADD', KEYS[3], t, item) end
     end
   end
-end
+end)
 
 if applied > 0 then
   redis.call('LTRIM', KEYS[2], 0, cap - 1)

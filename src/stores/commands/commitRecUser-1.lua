@@ -11,10 +11,10 @@
   ARGV[4] state                   JSON
 
   Returns
-    1    stored
-   -30   the stored offset is not the expected one (a concurrent or replayed write): re-read and retry
+   1                    stored
+   E_REC_USER_CONFLICT  the stored offset is not the expected one (a concurrent or replayed write): re-read and retry
 ]]
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-if cur ~= tonumber(ARGV[2]) then return -30 end
+if cur ~= tonumber(ARGV[2]) then return E_REC_USER_CONFLICT end
 redis.call('HSET', KEYS[1], 's', ARGV[4], ARGV[1], ARGV[3])
 return 1

@@ -27,26 +27,27 @@
   ARGV[13] member segments        JSON array of the segment ids with member sets (with ARGV[12])
 
   Returns
-   >= 0  number of timer updates written
-   -21   the stored offset or watermark is not the expected one (nothing written; retry the micro-batch)
-    -1   a JSON argument is not an array (nothing written)
+   >= 0                          number of timer updates written
+   E_SEGMENT_PARTITION_CONFLICT  the stored offset or watermark is not the expected one (nothing written; retry the
+                                 micro-batch)
+   E_BAD_ARGS                    a JSON argument is not an array (nothing written)
 ]]
-local ok, timers = pcall(cjson.decode, ARGV[8])
-if not ok or type(timers) ~= 'table' then return -1 end
-local ok2, users = pcall(cjson.decode, ARGV[9])
-if not ok2 or type(users) ~= 'table' then return -1 end
-local ok3, members = pcall(cjson.decode, ARGV[10])
-if not ok3 or type(members) ~= 'table' then return -1 end
+--@include json-args
+local timers = decodeTable(ARGV[8])
+if not timers then return E_BAD_ARGS end
+local users = decodeTable(ARGV[9])
+if not users then return E_BAD_ARGS end
+local members = decodeTable(ARGV[10])
+if not members then return E_BAD_ARGS end
 local msets = nil
 if ARGV[12] ~= '' then
-  local ok4, m = pcall(cjson.decode, ARGV[13])
-  if not ok4 or type(m) ~= 'table' then return -1 end
-  msets = m
+  msets = decodeTable(ARGV[13])
+  if not msets then return E_BAD_ARGS end
 end
 
 local o = redis.call('HGET', KEYS[1], 'o') or '-1'
 local wm = redis.call('HGET', KEYS[1], 'wm') or ''
-if o ~= ARGV[1] or wm ~= ARGV[2] then return -21 end
+if o ~= ARGV[1] or wm ~= ARGV[2] then return E_SEGMENT_PARTITION_CONFLICT end
 
 redis.call('HSET', KEYS[1], 'o', ARGV[3], 'wall', ARGV[5], 'late', ARGV[6], 'pending', ARGV[7])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'wm', ARGV[4]) end
@@ -64,12 +65,10 @@ if msets then
   local keep = {}
   for _, s in ipairs(msets) do keep[s] = true end
   local old = redis.call('HGET', KEYS[1], 'msets')
-  if old then
-    local ok5, prev = pcall(cjson.decode, old)
-    if ok5 and type(prev) == 'table' then
-      for _, s in ipairs(prev) do
-        if not keep[s] then redis.call('DEL', ARGV[11] .. s) end
-      end
+  local prev = old and decodeTable(old)
+  if prev then
+    for _, s in ipairs(prev) do
+      if not keep[s] then redis.call('DEL', ARGV[11] .. s) end
     end
   end
   redis.call('HSET', KEYS[1], 'rules', ARGV[12], 'msets', ARGV[13])

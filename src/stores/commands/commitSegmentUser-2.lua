@@ -17,15 +17,16 @@
   ARGV[8] pending                 JSON array of the user's changes not yet known to be emitted
 
   Returns
-     1   written
-   -20   the stored offset is not ARGV[3] (nothing written; the caller retries the micro-batch)
-    -1   ARGV[7] is not a JSON array (nothing written)
+   1                        written
+   E_SEGMENT_USER_CONFLICT  the stored offset is not ARGV[3] (nothing written; the caller retries the micro-batch)
+   E_BAD_ARGS               ARGV[7] is not a JSON array (nothing written)
 ]]
-local ok, segs = pcall(cjson.decode, ARGV[7])
-if not ok or type(segs) ~= 'table' then return -1 end
+--@include json-args
+local segs = decodeTable(ARGV[7])
+if not segs then return E_BAD_ARGS end
 
 local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-if stored ~= tonumber(ARGV[3]) then return -20 end
+if stored ~= tonumber(ARGV[3]) then return E_SEGMENT_USER_CONFLICT end
 
 redis.call('HSET', KEYS[1], 's', ARGV[5], 'seg', ARGV[7], ARGV[1], ARGV[4], ARGV[2], ARGV[8])
 if ARGV[6] == '' then redis.call('HDEL', KEYS[1], 'due') else redis.call('HSET', KEYS[1], 'due', ARGV[6]) end

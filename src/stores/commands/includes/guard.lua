@@ -1,5 +1,6 @@
 --[[
-  The guard, run first by every command (src/stores/scripts.ts inserts it after the shebang and header).
+  The guard, run first by every command (src/stores/scripts.ts inserts it after the shebang and the return code
+  constants, ahead of the command's header).
   It takes one key and three arguments ahead of the command's own, then removes them, so the command's own
   KEYS[1] and ARGV[1] are what its header says.
 
@@ -10,9 +11,9 @@
   ARGV[3] fence token             the worker's token for that partition (0 when ARGV[2] is '')
 
   Returns (before the command runs, having written nothing)
-   -40   the guard hash is gone: Redis lost this slot's state (restarted empty, flushed, a node replaced)
-   -41   the state was rebuilt under another epoch since the worker started: restart on the new state
-   -50   a newer owner of the partition already wrote to this slot: this worker was revoked (a zombie)
+   E_STATE_LOST     the guard hash is gone: Redis lost this slot's state (restarted empty, flushed, a node replaced)
+   E_STATE_REBUILT  the state was rebuilt under another epoch since the worker started: restart on the new state
+   E_FENCED         a newer owner of the partition already wrote to this slot: this worker was revoked (a zombie)
 ]]
 local GUARD = KEYS[1]
 local guardEpoch, guardField, guardToken = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -22,11 +23,11 @@ table.remove(ARGV, 1)
 table.remove(ARGV, 1)
 do
   local g = redis.call('HMGET', GUARD, 'epoch', guardField == '' and 'epoch' or guardField)
-  if not g[1] then return -40 end
-  if g[1] ~= guardEpoch then return -41 end
+  if not g[1] then return E_STATE_LOST end
+  if g[1] ~= guardEpoch then return E_STATE_REBUILT end
   if guardField ~= '' then
     local seen = tonumber(g[2] or '0')
-    if guardToken < seen then return -50 end
+    if guardToken < seen then return E_FENCED end
     if guardToken > seen then redis.call('HSET', GUARD, guardField, guardToken) end
   end
 end
