@@ -7,11 +7,15 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
+      // Unit: pure logic, no I/O; 20 s is only a guard against a hang.
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
       {
         test: {
           name: 'functional',
           include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/chaos/**/*.test.ts'],
+          // Per test and hook, unless an `it` sets its own (chaos: 10 min). Inside a test, each wait has its own
+          // bound (waitFor in test/support/env.ts, 60 s by default): a functional wait must cover a group handover
+          // after a restart (see waitForSoleOwner), a fault wait also the 30 s session timeout after a SIGKILL.
           testTimeout: 180_000,
           hookTimeout: 180_000,
           // Integration suites share one broker and one Redis: run files one at a time.

@@ -13,7 +13,7 @@ import type { RedisClient } from '../../src/stores/redis-client.js';
 import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { CatalogItem, Recommendations, UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, waitForSoleOwner, openPipeline } from '../support/env.js';
 
 const cfg = testConfig({ partitions: 1, microBatchSize: 500 });
 const topics = topicNames(cfg);
@@ -116,6 +116,7 @@ describe('recommendations in the worker', () => {
   it('a restarted worker recommends from what Redis holds', async () => {
     await worker!.stop();
     worker = await startWorker(cfg, kafka);
+    await waitForSoleOwner(cfg, topics.events); // the stopped worker may still hold a partition for a moment
     await produceEvents(producer, codec, topics, [buy('bob', 'saucer', 4)]);
     const lists = await waitFor(async () => { const l = await listsOf('bob'); return l.length ? l : null; }, 'bob\'s list');
     expect(lists[0].list.items[0]).toMatchObject({ itemId: 'mug' });

@@ -13,7 +13,7 @@ import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { FeatureStore } from '../../src/stages/segments/store.js';
 import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { loadSegmentSetup } from '../../src/stages/segments/processor.js';
-import { testConfig, waitFor, openPipeline, sleep } from '../support/env.js';
+import { testConfig, waitFor, waitForSoleOwner, openPipeline, sleep } from '../support/env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-segrules-'));
 const rulesA = join(dir, 'a.yaml');
@@ -50,6 +50,7 @@ let pipe: Awaited<ReturnType<typeof openPipeline>>;
 let worker: WorkerHandle | undefined;
 
 type Seen = Pick<SegmentChange, 'userId' | 'segmentId' | 'change' | 'cause'> & { eventTime: number };
+/** The segment-changes topic once it holds `min` records (40 s: one worker restart plus processing, with margin). */
 async function history(min: number): Promise<Seen[]> {
   return waitFor(async () => {
     const recs = await readTopicToEnd(pipe.kafka, pipe.topics.segmentChanges);
@@ -88,6 +89,7 @@ describe('rule file changes', () => {
     // Restart with rules B: no new events.
     const cfgB = { ...base, segmentRules: rulesB };
     worker = await startWorker(cfgB, pipe.kafka);
+    await waitForSoleOwner(base, pipe.topics.events); // the stopped worker may hold the partition for a moment
     const all = await history(first.length + 5);
     const rules = all.slice(first.length);
     const sorted = [...rules].sort((a, b) => (a.userId + a.segmentId < b.userId + b.segmentId ? -1 : 1));
@@ -119,13 +121,15 @@ describe('rule file changes', () => {
     // Same rules B again: nothing to re-evaluate.
     worker = await startWorker(cfgB, pipe.kafka);
     await waitFor(async () => (await fetch(`http://127.0.0.1:${worker!.httpPort}/readyz`)).ok, 'worker ready', 30_000);
+    // Ready means joined, not owning the events partition: until it does, "nothing re-evaluated" proves nothing.
+    await waitForSoleOwner(base, pipe.topics.events);
     await sleep(3000);
     expect(await readTopicToEnd(pipe.kafka, pipe.topics.segmentChanges)).toHaveLength(all.length);
     expect(await store.segmentCounts()).toEqual({ busy: 2, any_view: 0, keen: 1 });
 
     // Event time moves on (another user's event): bob's busy exit fires from the rescheduled timer.
     await pipe.producer.send(pipe.topics.events, [{ key: 'dave', value: await pipe.codec.encodeEvent(view('dave', T0 + 61 * 60_000)) }]);
-    const after = await history(all.length + 2);
+    const after = await history(all.length + 3); // the three timed exits asserted below
     expect(after.slice(all.length).filter((c) => c.cause === 'time').map((c) => `${c.userId}:${c.segmentId}:${c.change}`).sort())
       .toEqual(['alice:busy:exit', 'alice:keen:exit', 'bob:busy:exit']);
     await waitFor(async () => (await store.segmentMembers('busy')).length === 0, 'busy members empty');

@@ -1,5 +1,6 @@
 /** Shared helpers of the functional, cluster and fault suites: unique names per run, polling, services. */
 import { randomBytes } from 'node:crypto';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { loadConfig, topicNames, type Config } from '../../src/config/config.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
@@ -29,7 +30,14 @@ export function testConfig(overrides: Partial<Record<keyof Config, unknown>> = {
   });
 }
 
-/** Polls until `check` returns a truthy value or the deadline passes; returns the last value. */
+/**
+ * Polls until `check` returns a truthy value or the deadline passes; returns the last value.
+ * Timeouts of the test layers (each set where it applies): unit 20 s and functional/cluster/fault/chaos 180 s per
+ * test and hook (vitest.config.ts; a file may pass its own to `it`, e.g. 60 s, chaos 10 min); a waitFor 60 s by
+ * default, polled every 200 ms. A wait for the worker to act must outlast what Kafka may make it wait: a group
+ * handover (≤ 5 s fetch long-poll + join, see waitForSoleOwner) and, after a SIGKILL, the session timeout
+ * (ATTUNE_KAFKA_SESSION_TIMEOUT_MS, 30 s) before the group gives the dead worker's partitions away.
+ */
 export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 60_000, everyMs = 200): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
@@ -44,6 +52,29 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''} (last value ${JSON.stringify(last)})`);
+}
+
+/**
+ * Waits until the consumer group is Stable with exactly one member holding every partition of `topic`. A worker
+ * is ready (readyz) as soon as it joined, even if the stopped worker before it is still a member (kafkajs leaves
+ * the group only after its fetch long-poll, up to 5 s) and was handed `topic` in that generation: an event
+ * produced then sits until the next rebalance. Tests that restart a worker and then expect it to act (or to do
+ * nothing) wait for this first.
+ */
+export async function waitForSoleOwner(cfg: Config, topic: string, timeoutMs = 60_000): Promise<void> {
+  const admin = new Kafka({ brokers: cfg.kafkaBrokers, clientId: 'attune-test', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const partitions = (await admin.fetchTopicOffsets(topic)).length;
+    await waitFor(async () => {
+      const g = (await admin.describeGroups([cfg.groupId])).groups[0];
+      if (g?.state !== 'Stable' || g.members.length !== 1) return null;
+      const a = AssignerProtocol.MemberAssignment.decode(g.members[0]!.memberAssignment);
+      return (a?.assignment[topic]?.length ?? 0) === partitions;
+    }, `group ${cfg.groupId} stable with one member owning ${topic}`, timeoutMs);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export function sleep(ms: number) {
