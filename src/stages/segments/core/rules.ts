@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YNode, type Pair, type YAMLMap } from 'yaml';
 import { EVENT_TYPES, type EventType } from '../../../domain/events.js';
 import { parseDuration, findWindow, type FeatureConfig, type WindowSpec } from '../features/config.js';
+import { SegmentRulesError } from '../../../errors.js';
 
 export type Op = 'gt' | 'gte' | 'lt' | 'lte' | 'eq' | 'ne' | 'in' | 'not_in' | 'exists';
 export const OPERATORS: readonly Op[] = ['gt', 'gte', 'lt', 'lte', 'eq', 'ne', 'in', 'not_in', 'exists'];
@@ -58,20 +59,8 @@ export interface RuleError extends Position {
   message: string;
 }
 
-export class SegmentRulesError extends Error {
-  constructor(
-    readonly file: string,
-    readonly errors: RuleError[],
-  ) {
-    super(
-      `invalid segment rules in ${file}:\n` +
-        errors
-          .map((e) => `  ${file}:${e.line}:${e.col}: ${e.segmentId ? `segment "${e.segmentId}": ` : ''}${e.message}`)
-          .join('\n'),
-    );
-    this.name = 'SegmentRulesError';
-  }
-}
+// The class lives with every other error class in src/errors.ts; importable from here as before.
+export { SegmentRulesError };
 
 interface FeatureSpec {
   fields: string[];
