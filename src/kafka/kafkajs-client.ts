@@ -1,8 +1,7 @@
 /** The Kafka port implemented with kafkajs. */
-import {
-  Kafka, logLevel, Partitioners, type Consumer, type Producer, type Admin, CompressionTypes,
-  KafkaJSError, KafkaJSNumberOfRetriesExceeded,
-} from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type Producer, type Admin, CompressionTypes } from 'kafkajs';
+// kafkajs spreads its error classes into module.exports, which Node's ESM loader cannot see as named exports.
+import kafkajs from 'kafkajs';
 import type {
   StreamClient, StreamConsumer, StreamProducer, StreamAdmin, BatchHandler, TopicPartitions, TopicSpec, OutboundRecord,
 } from './port.js';
@@ -102,6 +101,8 @@ class KafkajsConsumer implements StreamConsumer {
  * retrying) although its cause, a broker away or a leader moving, may well pass: so the cause decides. Anything
  * that is not a KafkaJSError (a TypeError from a bad record) is a bug, not an outage.
  */
+const { KafkaJSError, KafkaJSNumberOfRetriesExceeded } = kafkajs;
+
 export function isRetriableKafkaError(err: unknown): boolean {
   if (err instanceof KafkaJSNumberOfRetriesExceeded) return err.cause !== undefined && isRetriableKafkaError(err.cause);
   return err instanceof KafkaJSError && err.retriable;

@@ -5,11 +5,12 @@
  */
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
-import { KafkaJSConnectionError, KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSRequestTimeoutError } from 'kafkajs';
+import kafkajs, { type KafkaJSError, type KafkaJSProtocolError } from 'kafkajs';
 import { isRetriableKafkaError, toProduceError } from '../../src/kafka/kafkajs-client.js';
 import { ProduceError, isRetriable } from '../../src/errors.js';
 import { toStoreError } from '../../src/stores/redis-errors.js';
 
+const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError: ProtocolError, KafkaJSRequestTimeoutError } = kafkajs;
 const require = createRequire(import.meta.url);
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => KafkaJSProtocolError };
 type Retrier = (fn: (bail: (e: Error) => void, retryCount: number) => Promise<unknown>) => Promise<unknown>;
@@ -31,8 +32,8 @@ describe('kafkajs failures as ProduceError', () => {
     expect(exhausted).toBeInstanceOf(KafkaJSNumberOfRetriesExceeded);
     expect((exhausted as KafkaJSError).retriable).toBe(false); // what kafkajs says: stop retrying, not "cannot pass"
     for (const e of [connectionRefused(), new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out'),
-      new KafkaJSProtocolError(createErrorFromCode(NOT_LEADER)), exhausted,
-      await afterKafkajsRetries(new KafkaJSProtocolError(createErrorFromCode(NOT_LEADER)))]) {
+      new ProtocolError(createErrorFromCode(NOT_LEADER)), exhausted,
+      await afterKafkajsRetries(new ProtocolError(createErrorFromCode(NOT_LEADER)))]) {
       expect(isRetriableKafkaError(e), String(e)).toBe(true);
       const mapped = toProduceError(e, 'producing 3 records to attune.recommendations');
       expect(mapped).toBeInstanceOf(ProduceError);
@@ -44,7 +45,7 @@ describe('kafkajs failures as ProduceError', () => {
   });
 
   it('a failure that cannot pass is not retriable: the runner stops instead of retrying forever', async () => {
-    const tooLarge = new KafkaJSProtocolError(createErrorFromCode(MESSAGE_TOO_LARGE));
+    const tooLarge = new ProtocolError(createErrorFromCode(MESSAGE_TOO_LARGE));
     const wrapped = await afterKafkajsRetries(tooLarge); // kafkajs does not retry it: wraps it once
     expect(wrapped).toBeInstanceOf(KafkaJSNonRetriableError);
     for (const e of [tooLarge, wrapped, new KafkaJSNonRetriableError('Invalid partitioner'), new TypeError("Cannot read properties of undefined (reading 'length')"), 'a string']) {
