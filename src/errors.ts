@@ -92,10 +92,45 @@ export class FencedError extends AttuneError {
   }
 }
 
-/** Producing to Kafka failed after the client's own retries. */
+/**
+ * Producing to Kafka (or connecting the producer) failed after the client's own retries. `retriable` is what the
+ * Kafka client says of the failure (a broker away, a leader moving: yes; a message too large, no authorization:
+ * no); the Kafka adapter (kafka/kafkajs-client.ts) decides it and keeps the client's error as the cause.
+ */
 export class ProduceError extends AttuneError {
-  constructor(message: string, cause?: unknown) {
-    super(message, { code: 'PRODUCE', retriable: true, cause });
+  constructor(message: string, opts: { retriable: boolean; cause?: unknown }) {
+    super(message, { code: 'PRODUCE', retriable: opts.retriable, cause: opts.cause });
+  }
+}
+
+/** One mistake in a segment rule file, at its line:col (stages/segments/core/rules.ts collects them). */
+export interface SegmentRuleProblem {
+  line: number;
+  col: number;
+  segmentId: string | null;
+  message: string;
+}
+
+/** A segment rule file is invalid; the message lists every mistake as `file:line:col: segment "id": why`. */
+export class SegmentRulesError extends AttuneError {
+  constructor(
+    readonly file: string,
+    readonly errors: SegmentRuleProblem[],
+  ) {
+    super(
+      `invalid segment rules in ${file}:\n` +
+        errors
+          .map((e) => `  ${file}:${e.line}:${e.col}: ${e.segmentId ? `segment "${e.segmentId}": ` : ''}${e.message}`)
+          .join('\n'),
+      { code: 'SEGMENT_RULES' },
+    );
+  }
+}
+
+/** A feature query named a window the feature configuration does not have (rule validation prevents it). */
+export class UnknownWindowError extends AttuneError {
+  constructor(message: string) {
+    super(message, { code: 'UNKNOWN_WINDOW' });
   }
 }
 

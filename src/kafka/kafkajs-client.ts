@@ -1,9 +1,12 @@
 /** The Kafka port implemented with kafkajs. */
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer, type Admin, CompressionTypes } from 'kafkajs';
+// kafkajs spreads its error classes into module.exports, which Node's ESM loader cannot see as named exports.
+import kafkajs from 'kafkajs';
 import type {
   StreamClient, StreamConsumer, StreamProducer, StreamAdmin, BatchHandler, TopicPartitions, TopicSpec, OutboundRecord,
 } from './port.js';
 import { log } from '../log.js';
+import { ProduceError, errorMessage } from '../errors.js';
 
 // Route kafkajs's logs into ours at warn and above: its info lines are noise for operators.
 const kafkaLogCreator = () => ({ namespace, level, log: entry }: { namespace: string; level: number; log: { message: string } & Record<string, unknown> }) => {
@@ -92,12 +95,34 @@ class KafkajsConsumer implements StreamConsumer {
   disconnect() { return this.c.disconnect(); }
 }
 
+/**
+ * Whether a kafkajs failure may pass. kafkajs marks each error `retriable` and retries those itself; when its
+ * retries run out it throws KafkaJSNumberOfRetriesExceeded, which is marked non-retriable (for kafkajs: stop
+ * retrying) although its cause, a broker away or a leader moving, may well pass: so the cause decides. Anything
+ * that is not a KafkaJSError (a TypeError from a bad record) is a bug, not an outage.
+ */
+const { KafkaJSError, KafkaJSNumberOfRetriesExceeded } = kafkajs;
+
+export function isRetriableKafkaError(err: unknown): boolean {
+  if (err instanceof KafkaJSNumberOfRetriesExceeded) return err.cause !== undefined && isRetriableKafkaError(err.cause);
+  return err instanceof KafkaJSError && err.retriable;
+}
+
+/** A failure of the producer as a ProduceError, retriable as kafkajs says, with kafkajs's error as its cause. */
+export function toProduceError(err: unknown, what: string): ProduceError {
+  return new ProduceError(`${what} failed: ${errorMessage(err)}`, { retriable: isRetriableKafkaError(err), cause: err });
+}
+
 class KafkajsProducer implements StreamProducer {
   constructor(private readonly p: Producer) {}
-  connect() { return this.p.connect(); }
+  async connect() {
+    await this.p.connect().catch((err: unknown) => { throw toProduceError(err, 'connecting the producer'); });
+  }
   async send(topic: string, records: OutboundRecord[]) {
     if (records.length === 0) return;
-    await this.p.send({ topic, acks: -1, compression: CompressionTypes.None, messages: records });
+    await this.p
+      .send({ topic, acks: -1, compression: CompressionTypes.None, messages: records })
+      .catch((err: unknown) => { throw toProduceError(err, `producing ${records.length} records to ${topic}`); });
   }
   disconnect() { return this.p.disconnect(); }
 }

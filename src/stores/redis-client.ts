@@ -4,20 +4,23 @@
  * small on both topologies without cross-slot pipelines.
  *
  * Outages: the client reconnects forever with a capped backoff; a command fails (instead of queueing forever)
- * after 2 reconnect attempts or after `redisCommandTimeoutMs` when Redis is paused or frozen. The failures are
- * mapped to the retriable StateStoreUnavailableError (redis-errors.ts), so the runner pauses and retries.
+ * after 2 reconnect attempts or after `redisCommandTimeoutMs` when Redis is paused or frozen. The client returned
+ * (and every node `masters`/`readyMasters` hand out) rejects with those failures already mapped to the retriable
+ * StateStoreUnavailableError (redis-errors.ts), so the runner pauses and retries and no caller maps them itself.
  */
 import { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { log } from '../log.js';
+import { RECONNECT_BACKOFF, backoffMs } from '../retry.js';
+import { toStoreError, withStoreErrors } from './redis-errors.js';
 import { defineScripts, type ScriptCommands } from './scripts.js';
 
 export type RedisClient = (Redis | Cluster) & ScriptCommands;
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
-/** Reconnect delay: 100 ms, 200 ms, ... capped at 2 s; never gives up (a transient outage must not end the worker). */
-export const reconnectDelayMs = (attempt: number) => Math.min(100 * attempt, 2_000);
+/** Reconnect delay (RECONNECT_BACKOFF: 100 ms, 200 ms, ... capped at 2 s); never gives up (a transient outage must not end the worker). */
+export const reconnectDelayMs = (attempt: number) => backoffMs(attempt, RECONNECT_BACKOFF);
 
 export function createRedis(
   cfg: Pick<Config, 'redisUrl' | 'redisClusterNodes'> & Partial<Pick<Config, 'redisCommandTimeoutMs'>>,
@@ -56,27 +59,38 @@ export function createRedis(
     log.warn({ err: err.message }, 'Redis connection error (the client keeps reconnecting)');
   });
   defineScripts(client);
-  return client as RedisClient;
+  return withStoreErrors(client) as RedisClient;
 }
 
-/** The nodes that hold data: the client itself, or every master of a Cluster (none before the Cluster is ready). */
+/**
+ * The nodes that hold data: the client itself, or every master of a Cluster (none before the Cluster is ready).
+ * A Cluster's nodes are plain ioredis clients: they are handed out with their errors mapped like the client's.
+ */
 export function masters(client: Redis | Cluster): Redis[] {
-  return client instanceof Cluster ? client.nodes('master') : [client];
+  return client instanceof Cluster ? client.nodes('master').map(mappedNode) : [client];
+}
+
+/** One wrapper per node, so a node compares equal to itself across calls. */
+const mappedNodes = new WeakMap<Redis, Redis>();
+function mappedNode(node: Redis): Redis {
+  let m = mappedNodes.get(node);
+  if (!m) mappedNodes.set(node, (m = withStoreErrors(node)));
+  return m;
 }
 
 /**
  * Every master, once the Cluster client knows them: a fresh Cluster client lists no node until its slots are
  * loaded, and a SCAN or CONFIG over "every master" would then silently cover none. Throws a transient error
- * ("Cluster isn't ready") after `timeoutMs`.
+ * (StateStoreUnavailableError, "Cluster isn't ready") after `timeoutMs`.
  */
 export async function readyMasters(client: Redis | Cluster, timeoutMs = 10_000): Promise<Redis[]> {
   if (!(client instanceof Cluster)) return [client];
   const deadline = Date.now() + timeoutMs;
   while (client.status !== 'ready' || client.nodes('master').length === 0) {
-    if (Date.now() > deadline) throw new Error(`Cluster isn't ready after ${timeoutMs} ms (status ${client.status}): no master known`);
+    if (Date.now() > deadline) throw toStoreError(new Error(`Cluster isn't ready after ${timeoutMs} ms (status ${client.status}): no master known`));
     await new Promise((r) => setTimeout(r, 50));
   }
-  return client.nodes('master');
+  return masters(client);
 }
 
 /**

@@ -3,6 +3,10 @@
  * error that can pass on its own (connection refused or reset, a command timed out because Redis is paused or
  * frozen, the server loading its data set, OOM under `noeviction`, a Cluster failing over or resharding) is
  * mapped here to StateStoreUnavailableError. Everything else (a script bug, a wrong type) stays what it is.
+ *
+ * The mapping happens at the Redis boundary: `withStoreErrors` wraps the client createRedis returns (and the
+ * Cluster nodes redis-client.ts hands out), so every command rejects with the mapped error itself and an error
+ * that did not come from Redis (a Kafka produce failure in the same job) is never mistaken for one.
  */
 import { AttuneError, StateStoreUnavailableError, errorMessage } from '../errors.js';
 
@@ -22,6 +26,8 @@ const TRANSIENT_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedE
 const TRANSIENT_SYSCALL_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 
 export function isTransientRedisError(err: unknown): boolean {
+  // Already mapped at the boundary: still a transient Redis failure.
+  if (err instanceof StateStoreUnavailableError) return true;
   if (!(err instanceof Error) || err instanceof AttuneError) return false;
   if (TRANSIENT_NAMES.has(err.name)) return true;
   const code = (err as { code?: unknown }).code;
@@ -36,7 +42,65 @@ export function isTransientRedisError(err: unknown): boolean {
   return false;
 }
 
-/** Maps a transient Redis failure to the retriable StateStoreUnavailableError; returns anything else unchanged. */
+/**
+ * Maps a transient Redis failure to the retriable StateStoreUnavailableError; returns anything else unchanged,
+ * an AttuneError (already mapped, or Attune's own) included, so mapping twice is mapping once.
+ */
 export function toStoreError(err: unknown): unknown {
+  if (err instanceof AttuneError) return err;
   return isTransientRedisError(err) ? new StateStoreUnavailableError(`Redis unavailable: ${errorMessage(err)}`, err) : err;
+}
+
+/** What Redis said, without the "Redis unavailable" of the mapping (for a line that already says so). */
+export function redisReason(err: unknown): string {
+  return errorMessage(err instanceof StateStoreUnavailableError && err.cause !== undefined ? err.cause : err);
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/**
+ * `client` (an ioredis Redis, Cluster or Pipeline) whose methods reject with `toStoreError` of what they reject
+ * with: every command, the script commands defineCommand/defineScripts added, and `exec` of pipeline()/multi()
+ * (whose per-command errors are mapped too). A method that returns the client itself (`on`, a pipeline's
+ * chained commands) returns the wrapped one; anything else (`nodes()`, `status`) is returned as it is. Methods
+ * run with the unwrapped client as `this`, so ioredis's internals see no proxy and nothing is mapped twice.
+ * Errors given to a callback argument are not mapped (Attune uses the promises).
+ */
+export function withStoreErrors<T extends object>(client: T): T {
+  // One wrapper per method, made on first use: commands are looked up on every call of a hot path.
+  const wrapped = new Map<PropertyKey, { fn: Method; wrapper: Method }>();
+  const proxy: T = new Proxy(client, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function' || prop === 'constructor') return value;
+      const known = wrapped.get(prop);
+      if (known?.fn === value) return known.wrapper;
+      const method = value as Method;
+      const wrapper: Method = (...args) => {
+        let out: unknown;
+        try {
+          out = method.apply(target, args);
+        } catch (err) {
+          throw toStoreError(err);
+        }
+        if (out === target) return proxy;
+        if (out instanceof Promise) return out.then(prop === 'exec' ? mapExecReplies : undefined, rethrowMapped);
+        if (prop === 'pipeline' || prop === 'multi') return withStoreErrors(out as object);
+        return out;
+      };
+      wrapped.set(prop, { fn: method, wrapper });
+      return wrapper;
+    },
+  });
+  return proxy;
+}
+
+function rethrowMapped(err: unknown): never {
+  throw toStoreError(err);
+}
+
+/** exec() of a pipeline resolves with one [error, reply] per command: map each command's error. */
+function mapExecReplies(replies: unknown): unknown {
+  if (!Array.isArray(replies)) return replies;
+  return replies.map((r) => (Array.isArray(r) && r[0] ? [toStoreError(r[0]), r[1]] : r));
 }

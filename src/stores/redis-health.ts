@@ -4,7 +4,7 @@
  * until the next one succeeds.
  */
 import { masters, type RedisClient } from './redis-client.js';
-import { errorMessage } from '../errors.js';
+import { redisReason } from './redis-errors.js';
 
 export class RedisHealth {
   ok = true;
@@ -34,7 +34,8 @@ export class RedisHealth {
       await withTimeout(Promise.all(nodes.map((n) => n.ping())), this.opts.timeoutMs);
       this.set(true, '');
     } catch (err) {
-      this.set(false, errorMessage(err));
+      // /readyz says "Redis unreachable: <reason>": the reason is what Redis said, not the mapping's wording.
+      this.set(false, redisReason(err));
     } finally {
       this.running = false;
     }

@@ -10,24 +10,13 @@ import type { FeatureConfig } from '../features/config.js';
 import { OPERATORS, type Expr, type FeatureRef, type Op, type RuleError, type SegmentRule } from './rule-ast.js';
 import { conditionReaders, FEATURE_NAMES, OPS_BY_KIND } from './rule-features.js';
 import { keyOf, RuleReader } from './rule-reader.js';
+import { SegmentRulesError } from '../../../errors.js';
 
 // The syntax tree's types stay importable from here, the module that produces it.
 export * from './rule-ast.js';
 
-export class SegmentRulesError extends Error {
-  constructor(
-    readonly file: string,
-    readonly errors: RuleError[],
-  ) {
-    super(
-      `invalid segment rules in ${file}:\n` +
-        errors
-          .map((e) => `  ${file}:${e.line}:${e.col}: ${e.segmentId ? `segment "${e.segmentId}": ` : ''}${e.message}`)
-          .join('\n'),
-    );
-    this.name = 'SegmentRulesError';
-  }
-}
+// The class lives with every other error class in src/errors.ts; importable from here as before.
+export { SegmentRulesError };
 
 const SEGMENT_ID = /^[a-z][a-z0-9_]{0,63}$/;
 

@@ -6,6 +6,7 @@
 import type { EventType } from '../../../domain/events.js';
 import { findWindow, type FeatureConfig, type WindowSpec } from './config.js';
 import { entryValue, TYPE_CODES, type Bucket, type UserFeatureState } from './state.js';
+import { UnknownWindowError } from '../../../errors.js';
 
 export type AggregateField = 'count' | 'amount' | 'quantity';
 
@@ -73,7 +74,8 @@ export interface FeatureView {
   affinityRank(category: string, now?: number): number | null;
 }
 
-export class UnknownWindowError extends Error {}
+// The class lives with every other error class in src/errors.ts; importable from here as before.
+export { UnknownWindowError };
 
 const FIELD_INDEX: Record<AggregateField, 0 | 1 | 2> = { count: 0, amount: 1, quantity: 2 };
 
