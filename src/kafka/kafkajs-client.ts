@@ -36,6 +36,10 @@ export class KafkajsClient implements StreamClient {
         heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
         // Must be at least the broker's largest message, or a big record stalls the partition.
         maxBytesPerPartition: 1_048_576 * 2,
+        // kafkajs leaves the group on stop only after the fetch long-poll in flight returns (5 s by default): kept
+        // short so that a stopped worker is out of the group before the next one joins, within the shutdown budget.
+        // Otherwise the stopped member rejoins once and may be handed the partitions for a generation (issue 16).
+        maxWaitTimeInMs: 1_000,
         retry: { retries: 10 },
       }),
     );

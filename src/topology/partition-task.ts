@@ -6,6 +6,7 @@
  */
 import { Subject, concatMap, defer, retry, timer, throwError, type Subscription } from 'rxjs';
 import { isRetriable } from '../errors.js';
+import { backoffMs } from '../retry.js';
 
 export interface TaskHooks {
   /** Called while waiting to retry (keep the group membership alive, flag not-ready). */
@@ -25,11 +26,8 @@ interface Job<R> {
   reject: (e: unknown) => void;
 }
 
-export const MAX_BACKOFF_MS = 10_000;
-
-export function backoffMs(attempt: number): number {
-  return Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 10));
-}
+// The one backoff function (src/retry.ts); a task retries with its TASK_BACKOFF policy, the default.
+export { backoffMs };
 
 export class PartitionTask<R> {
   private readonly jobs = new Subject<Job<R>>();

@@ -8,7 +8,7 @@ import { ensureTopics } from '../kafka/topics.js';
 import { Codec } from '../stages/decode/codec.js';
 import type { Readiness } from './readiness.js';
 import { bootstrapState, readBootstrap, rebuildState } from '../stores/bootstrap.js';
-import { isTransientRedisError, toStoreError } from '../stores/redis-errors.js';
+import { untilSuccess } from '../retry.js';
 import { errorMessage, StateLostError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -21,7 +21,10 @@ export async function openStores(cfg: Config, kafka: StreamClient, topics: Topic
   const admin = kafka.admin();
   const codec = new Codec(cfg.registryUrl, topics);
   try {
-    await untilRedisAnswers(() => assertNoEviction(redis), cfg.redisStartupWaitMs);
+    await untilSuccess(() => assertNoEviction(redis), {
+      deadlineMs: cfg.redisStartupWaitMs,
+      onRetry: (err, attempt, delayMs) => log.warn({ attempt, delayMs, err: errorMessage(err) }, 'Redis not reachable at start-up; waiting (ATTUNE_REDIS_STARTUP_WAIT_MS)'),
+    });
     readiness.health = new RedisHealth(redis, {
       everyMs: 1_000,
       timeoutMs: Math.min(cfg.redisCommandTimeoutMs, 3_000),
@@ -65,21 +68,6 @@ export async function openState(admin: StreamAdmin, redis: RedisClient, cfg: Con
       'input, start the workers with ATTUNE_ON_STATE_LOSS=rebuild (or clear what is left with `attune reset --yes --keep-topics` ' +
       'and start them with a new ATTUNE_GROUP_ID); to restore instead, bring back the Redis data.',
   );
-}
-
-/** Runs `first` until Redis answers it: transient failures are retried with backoff for up to `waitMs`. */
-export async function untilRedisAnswers(first: () => Promise<void>, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await first();
-    } catch (err) {
-      if (!isTransientRedisError(err) || Date.now() >= deadline) throw toStoreError(err);
-      const delayMs = Math.min(200 * 2 ** attempt, 5_000);
-      log.warn({ attempt, delayMs, err: errorMessage(err) }, 'Redis not reachable at start-up; waiting (ATTUNE_REDIS_STARTUP_WAIT_MS)');
-      await new Promise((r) => setTimeout(r, delayMs));
-    }
-  }
 }
 
 export async function stopConsumer(consumer: StreamConsumer): Promise<void> {

@@ -7,7 +7,6 @@
 import type { Config } from '../config/config.js';
 import { topicNames } from '../config/config.js';
 import type { StreamClient, TopicPartitions } from '../kafka/port.js';
-import { toStoreError } from '../stores/redis-errors.js';
 import { rebuildState } from '../stores/bootstrap.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
@@ -51,7 +50,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   await producer.connect();
   const { store, rec, segments, recommend, recommendStore, events, items } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup });
   log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
-  const tasks = new Tasks((topic, p) => store.acquireFence(topic, p).catch((e) => { throw toStoreError(e); }));
+  const tasks = new Tasks((topic, p) => store.acquireFence(topic, p));
 
   let exit: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (exit = r));
@@ -113,12 +112,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     if (!restart && !readiness.stopping) exit(1);
   });
 
-  const storeErrors = (run: ChainRunner): ChainRunner => (t, p, r) => run(t, p, r).catch((e) => { throw toStoreError(e); });
   const handler = createBatchHandler({
     tasks,
-    chains: new Map([
-      [topics.events, storeErrors((t, p, r) => events.process(t, p, r))],
-      [topics.items, storeErrors((t, p, r) => items.process(t, p, r))],
+    chains: new Map<string, ChainRunner>([
+      [topics.events, (t, p, r) => events.process(t, p, r)],
+      [topics.items, (t, p, r) => items.process(t, p, r)],
     ]),
     microBatchSize: cfg.microBatchSize,
     metrics,
@@ -134,7 +132,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
 
   const timers = startTimers({
     cfg, eventsTopic: topics.events, tasks, segments, watchdog, admin: offsetsAdmin,
-    readProgress: (t, p) => store.readProgress(t, p).catch((e) => { throw toStoreError(e); }),
+    readProgress: (t, p) => store.readProgress(t, p),
     sideJobFailed, isStopping: () => readiness.stopping, exit: (code) => exit(code),
   });
 
