@@ -41,9 +41,12 @@ export class CandidateFilters {
     const baGapUntil = req.now - ba.minGapMs;
     const excluded = this.excluded;
     const gen = this.gen;
-    for (const [item, p] of user!.purchases) {
-      if (p.last < windowFrom || item >= excluded.length) continue;
-      const due = p.count >= minP && p.last <= baGapUntil;
+    const { size, items, counts, lasts } = req.purchases;
+    for (let i = 0; i < size; i++) {
+      const item = items[i];
+      const last = lasts[i];
+      if (last < windowFrom || item >= excluded.length) continue;
+      const due = counts[i] >= minP && last <= baGapUntil;
       if (!(baOn && due)) excluded[item] = gen;
     }
   }

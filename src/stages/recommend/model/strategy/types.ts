@@ -12,6 +12,7 @@ import type { TrendingIndex } from '../trending.js';
 import type { UserState } from '../user-state.js';
 import type { CandidateAccumulator } from './accumulator.js';
 import type { Diversity } from './diversity.js';
+import type { PurchaseLog } from './purchase-log.js';
 import type { CandidateFilters } from './filters.js';
 
 /** What strategies read; the recommender (or a Redis-backed cache) provides it. */
@@ -40,6 +41,8 @@ export interface ScoreRequest {
   country: string | null;
   /** No history: the user falls through to the sources that need none (the cold-start cascade). */
   cold: boolean;
+  /** The user's purchases (empty without a user). */
+  purchases: PurchaseLog;
   /** Track the reasons (the strongest single contributor per candidate and source). */
   explain: boolean;
 }

@@ -30,8 +30,8 @@ export class BuyAgainSource implements CandidateSource {
   }
 
   collect(acc: CandidateAccumulator, slot: number, req: ScoreRequest): number {
-    const user = req.user;
-    if (!user) return 0;
+    const { size, items, counts, lasts } = req.purchases;
+    if (size === 0) return 0;
     if (this.memoNow.length < req.itemCount) {
       const size = Math.max(1024, req.itemCount * 2);
       this.memoNow = new Float64Array(size).fill(NaN);
@@ -46,17 +46,20 @@ export class BuyAgainSource implements CandidateSource {
     const stride = acc.stride;
     const scores = acc.scores;
     let max = 0;
-    for (const [item, p] of user.purchases) {
-      if (!(p.count >= minP && p.last <= gapUntil)) continue;
+    for (let i = 0; i < size; i++) {
+      const count = counts[i];
+      const last = lasts[i];
+      if (!(count >= minP && last <= gapUntil)) continue;
+      const item = items[i];
       let e: number;
-      if (memoNow[item] === now && memoLast[item] === p.last) e = memoExp[item];
+      if (memoNow[item] === now && memoLast[item] === last) e = memoExp[item];
       else {
-        e = Math.exp(k * Math.max(0, now - p.last));
+        e = Math.exp(k * Math.max(0, now - last));
         memoNow[item] = now;
-        memoLast[item] = p.last;
+        memoLast[item] = last;
         memoExp[item] = e;
       }
-      const v = (p.count < 1024 ? LOG2_1P[p.count] : Math.log2(1 + p.count)) * e;
+      const v = (count < 1024 ? LOG2_1P[count] : Math.log2(1 + count)) * e;
       acc.touch(item);
       scores[item * stride + slot] = v;
       if (v > max) max = v;
