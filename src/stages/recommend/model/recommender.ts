@@ -11,6 +11,9 @@ import { IdInterner } from './interner.js';
 import { hybridStrategy } from './strategy/hybrid.js';
 import { StrategyRanker } from './strategy/ranker.js';
 import type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
+
+export { strategyLabel } from './strategy/types.js';
+export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
 import { TrendingIndex, type TrendingScope } from './trending.js';
 import { newUserState, recordPurchase, type UserState } from './user-state.js';
 import { batchDeltas, type CoocBatchDelta, type InternedInteraction } from './deltas.js';
