@@ -1,8 +1,10 @@
 /**
  * (a) The in-process recommender on the full prequential replay: learn only, and test + learn (the `attune eval`
  * protocol: top 20 asked before each event of a returning customer, then the event learned). Data loading is
- * excluded from the timings; every run builds a fresh Recommender from the catalog.
+ * excluded from the timings; every run builds a fresh Recommender from the catalog. Standalone:
+ *   npx tsx bench/inprocess.ts
  */
+import { pathToFileURL } from 'node:url';
 import type { CatalogItem, UserEvent } from '../src/domain/events.js';
 import { attuneModel, runPrequential } from '../src/eval/prequential.js';
 import { Recommender } from '../src/stages/recommend/model/recommender.js';
@@ -44,4 +46,11 @@ export function inProcessRun(events: readonly UserEvent[], catalog: readonly Cat
     coverage: m.coverage,
     tested: m.tested,
   };
+}
+
+// Standalone: `npx tsx bench/inprocess.ts` — one in-process run on the bundled data set, as JSON.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { loadRetailDataset } = await import('../src/data/online-retail.js');
+  const { events, catalog } = await loadRetailDataset('data/online-retail.csv.gz');
+  console.log(JSON.stringify(inProcessRun(events, catalog), null, 1));
 }

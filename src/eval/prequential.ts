@@ -13,6 +13,7 @@ import type { CatalogItem, UserEvent } from '../domain/events.js';
 import type { RecommenderConfigInput } from '../stages/recommend/model/config.js';
 import { IdInterner } from '../stages/recommend/model/interner.js';
 import { Recommender } from '../stages/recommend/model/recommender.js';
+import type { StrategyFactory } from '../stages/recommend/model/strategy/types.js';
 
 /** A model under evaluation: ranks interned ids and learns events. */
 export interface PrequentialModel {
@@ -110,9 +111,16 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
   };
 }
 
-/** Attune's recommender as a prequential model (catalog upserted before the replay). */
-export function attuneModel(config: RecommenderConfigInput = {}, catalog: readonly CatalogItem[] = []): PrequentialModel & { recommender: Recommender } {
-  const rec = new Recommender(config);
+/**
+ * Attune's recommender as a prequential model (catalog upserted before the replay), running the given strategy
+ * (default: the hybrid, the worker's).
+ */
+export function attuneModel(
+  config: RecommenderConfigInput = {},
+  catalog: readonly CatalogItem[] = [],
+  strategy?: StrategyFactory,
+): PrequentialModel & { recommender: Recommender } {
+  const rec = new Recommender(config, { strategy });
   for (const c of catalog) rec.upsertItem(c);
   let buf = new Int32Array(20);
   return {
@@ -173,8 +181,9 @@ export function benchmarkInProcess(
   events: readonly UserEvent[],
   catalog: readonly CatalogItem[] = [],
   config: RecommenderConfigInput = {},
+  strategy?: StrategyFactory,
 ): PrequentialMetrics & { learnOnlyEventsPerSecond: number } {
-  const m = runPrequential(events, attuneModel(config, catalog));
+  const m = runPrequential(events, attuneModel(config, catalog, strategy));
   const learnOnly = new Recommender(config);
   for (const c of catalog) learnOnly.upsertItem(c);
   const t0 = performance.now();

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_DATA, datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
 import type { RecommenderConfigInput } from '../../stages/recommend/model/config.js';
+import { strategyByName } from '../../stages/recommend/model/strategy/strategies.js';
 import {
   attuneModel,
   popularityModel,
@@ -17,7 +18,6 @@ import {
   type PrequentialModel,
 } from '../../eval/prequential.js';
 
-
 export interface EvalOptions extends DatasetOptions {
   fraction?: string;
   limit?: string;
@@ -25,6 +25,8 @@ export interface EvalOptions extends DatasetOptions {
   baseline?: boolean;
   progress?: boolean;
   json?: boolean;
+  /** Strategy of the attune model, by name (default 'hybrid', the worker's). */
+  strategy?: string;
 }
 
 export interface EvalReport {
@@ -44,7 +46,8 @@ export async function runEval(path: string, o: EvalOptions = {}): Promise<EvalRe
   if (o.fraction !== undefined) events = timelinePrefix(events, Number(o.fraction));
   if (o.limit !== undefined) events = events.slice(0, Number(o.limit));
   const config: RecommenderConfigInput = o.config ? JSON.parse(readFileSync(o.config, 'utf8')) : {};
-  const models: PrequentialModel[] = [attuneModel(config, loaded.catalog)];
+  const strategy = strategyByName(o.strategy ?? 'hybrid');
+  const models: PrequentialModel[] = [attuneModel(config, loaded.catalog, strategy)];
   if (o.baseline !== false) models.push(popularityModel());
   const results: PrequentialMetrics[] = [];
   for (const model of models) {

@@ -1,14 +1,19 @@
 /**
  * The in-process recommender: wires interner, collaborative model, content index, trending, per-user state
- * and the scorer. Pure computation, no I/O — the worker later keeps the same pieces with state in Redis
+ * and a strategy (default: the hybrid, strategy/hybrid.ts) run by the ranker. Pure computation, no I/O — the worker later keeps the same pieces with state in Redis
  * (see deltas.ts for the micro-batch path and docs/recommender.md).
  */
-import type { CatalogItem, Reason, RecommendedItem, UserEvent } from '../../../domain/events.js';
+import type { CatalogItem, RecommendedItem, UserEvent } from '../../../domain/events.js';
 import { parseRecommenderConfig, type RecommenderConfig, type RecommenderConfigInput } from './config.js';
 import { CollaborativeModel } from './collaborative.js';
 import { catalogTerms, ContentIndex } from './content.js';
 import { IdInterner } from './interner.js';
-import { ReasonCode, Scorer, type ScoredCandidate } from './scoring.js';
+import { hybridStrategy } from './strategy/hybrid.js';
+import { StrategyRanker } from './strategy/ranker.js';
+import type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
+
+export { strategyLabel } from './strategy/types.js';
+export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
 import { TrendingIndex, type TrendingScope } from './trending.js';
 import { newUserState, recordPurchase, type UserState } from './user-state.js';
 import { batchDeltas, type CoocBatchDelta, type InternedInteraction } from './deltas.js';
@@ -22,6 +27,11 @@ export interface RecommendOptions {
   country?: string | null;
 }
 
+export interface RecommenderOptions {
+  /** The strategy the recommender runs (default: the hybrid). */
+  strategy?: StrategyFactory;
+}
+
 export class Recommender {
   readonly cfg: RecommenderConfig;
   readonly items = new IdInterner();
@@ -30,7 +40,9 @@ export class Recommender {
   readonly content: ContentIndex | null;
   readonly trending: TrendingIndex;
   readonly users = new Map<string, UserState>();
-  private readonly scorer: Scorer;
+  /** The strategy in use; `strategyLabel(rec.strategy)` is the label emitted with every list. */
+  readonly strategy: Strategy;
+  private readonly ranker: StrategyRanker;
   private blockedFlags = new Uint8Array(1024);
   private itemCategory = new Int32Array(1024).fill(-1);
   private itemCategories: string[][] = [];
@@ -41,21 +53,24 @@ export class Recommender {
   /** Events learned (with a positive weight). */
   learned = 0;
 
-  constructor(config: RecommenderConfigInput | RecommenderConfig = {}) {
+  constructor(config: RecommenderConfigInput | RecommenderConfig = {}, opts: RecommenderOptions = {}) {
     this.cfg = parseRecommenderConfig(config as RecommenderConfigInput);
     this.collaborative = new CollaborativeModel(this.cfg.collaborative);
     this.content = this.cfg.content.enabled ? new ContentIndex(this.cfg.content) : null;
     this.trending = new TrendingIndex(this.cfg.trending.halfLifeMs, this.cfg.trending.size);
     this.weights = this.cfg.collaborative.eventWeights;
     this.repurchasable = new Set(this.cfg.buyAgain.eventTypes);
-    this.scorer = new Scorer(this.cfg, {
+    this.strategy = (opts.strategy ?? hybridStrategy)(this.cfg, {
       collab: this.collaborative.neighbours,
       content: this.content,
       trending: this.trending,
       blocked: (i) => i < this.blockedFlags.length && this.blockedFlags[i] === 1,
       categoryOf: (i) => (i < this.itemCategory.length ? this.itemCategory[i] : -1),
       categoryName: (c) => this.categories.name(c),
+      itemName: (i) => this.items.name(i),
+      itemLabel: (i) => this.titles[i] ?? this.items.name(i),
     });
+    this.ranker = new StrategyRanker(this.strategy);
   }
 
   private ensureItem(i: number): void {
@@ -142,7 +157,7 @@ export class Recommender {
   /** Raw top-n (interned ids with per-source contributions); the hot path used by the evaluation. */
   recommendRaw(userId: string, n = 10, opts: RecommendOptions & { explain?: boolean } = {}): ScoredCandidate[] {
     const u = this.users.get(userId);
-    return this.scorer.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null, opts.explain ?? true);
+    return this.ranker.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null, opts.explain ?? true);
   }
 
   /**
@@ -151,7 +166,7 @@ export class Recommender {
    */
   recommendIds(userId: string, out: Int32Array, opts: RecommendOptions = {}): number {
     const u = this.users.get(userId);
-    return this.scorer.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out);
+    return this.ranker.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out);
   }
 
   /** The user's recommendations with reasons, best first. */
@@ -159,33 +174,9 @@ export class Recommender {
     return this.recommendRaw(userId, opts.n ?? 10, opts).map((c) => this.toRecommended(c));
   }
 
-  private label(item: number): string {
-    return this.titles[item] ?? this.items.name(item);
-  }
-
-  /** Turns a scored candidate into the shared `RecommendedItem`, reasons ordered by contribution. */
+  /** Turns a scored candidate into the shared `RecommendedItem` (reasons already ordered by contribution). */
   toRecommended(c: ScoredCandidate): RecommendedItem {
-    const rs: Array<{ v: number; r: Reason }> = [];
-    if (c.buyAgain > 0) rs.push({ v: c.buyAgain, r: { kind: 'buy_again', text: 'you bought this before', relatedItemId: null } });
-    if (c.collab > 0 && c.collabSrc >= 0) {
-      const rel = this.items.name(c.collabSrc);
-      rs.push({ v: c.collab, r: { kind: 'bought_together', text: `bought together with ${this.label(c.collabSrc)}`, relatedItemId: rel } });
-    }
-    if (c.content > 0 && c.contentSrc >= 0) {
-      const rel = this.items.name(c.contentSrc);
-      rs.push({ v: c.content, r: { kind: 'similar', text: `similar to ${this.label(c.contentSrc)}`, relatedItemId: rel } });
-    }
-    if (c.trending > 0) {
-      const text =
-        c.trendingCode === ReasonCode.TrendingCountry
-          ? `trending in ${c.trendingScope}`
-          : c.trendingCode === ReasonCode.TrendingCategory
-            ? `trending in ${c.trendingScope}`
-            : 'trending now';
-      rs.push({ v: c.trending, r: { kind: 'trending', text, relatedItemId: null } });
-    }
-    rs.sort((a, b) => b.v - a.v);
-    return { itemId: this.items.name(c.item), score: c.score, reasons: rs.map((x) => x.r) };
+    return { itemId: this.items.name(c.item), score: c.score, reasons: c.reasons };
   }
 
   /** An item's collaborative neighbours, best first. */
