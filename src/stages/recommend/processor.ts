@@ -17,7 +17,7 @@ import type { Config, TopicNames } from '../../config/config.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Recommendations, UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
-import { Recommender } from './model/recommender.js';
+import { Recommender, strategyLabel } from './model/recommender.js';
 import { newUserState, type UserState } from './model/user-state.js';
 import { pairFromKey } from './model/deltas.js';
 import type { RecommenderStore } from './store.js';
@@ -25,8 +25,6 @@ import type { StateStore } from '../../stores/state-store.js';
 import { Keys } from '../../stores/keys.js';
 import { log } from '../../log.js';
 import { ConfigError } from '../../errors.js';
-
-export const STRATEGY = 'hybrid-v1';
 
 /** A user's recommender state as stored: item ids as strings (interned ids are per worker). */
 interface StoredState {
@@ -148,7 +146,7 @@ export class RecommendStage {
     for (const u of users) {
       const src = newest.get(u)!;
       const items = rec.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: src.context?.country ?? null });
-      lists.set(u, { userId: u, items, strategy: STRATEGY, sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt });
+      lists.set(u, { userId: u, items, strategy: strategyLabel(rec.strategy), sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt });
     }
 
     // Users next; their offset moves to the newest record they saw.
@@ -217,7 +215,7 @@ export class RecommendStage {
     const parsed = JSON.parse(stored.state) as StoredState;
     d.rec.users.set(userId, this.toUserState(parsed));
     const items = d.rec.recommend(userId, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
-    const list: Recommendations = { userId, items, strategy: STRATEGY, sourceEventId: null, sourceEventTime: null, generatedAt: Date.now() };
+    const list: Recommendations = { userId, items, strategy: strategyLabel(d.rec.strategy), sourceEventId: null, sourceEventTime: null, generatedAt: Date.now() };
     const hash = listHash(list);
     if (hash === parsed.lh) return null;
     const ids = items.map((i) => i.itemId);
