@@ -61,31 +61,37 @@ export class CoocState implements CoocDeltaSink {
     this.count = count;
   }
 
-  /** Adds inc to C(a,b) (a ≠ b) and returns the new value. */
-  add(a: number, b: number, inc: number): number {
-    const lo = a < b ? a : b;
-    const hi = a < b ? b : a;
+  /** The slot holding the pair (lo < hi), or the empty slot where it would go (linear probing). */
+  private slotFor(lo: number, hi: number): number {
     const key = lo * PAIR_BASE + hi;
     const table = this.table;
     const mask = this.mask;
     let s = slotOf(lo, hi, mask);
     for (;;) {
       const k = table[s * 2];
-      if (k === key) {
-        const v = table[s * 2 + 1] + inc;
-        table[s * 2 + 1] = v;
-        return v;
-      }
-      if (k === 0) break;
+      if (k === key || k === 0) return s;
       s = (s + 1) & mask;
+    }
+  }
+
+  /** Adds inc to C(a,b) (a ≠ b) and returns the new value. */
+  add(a: number, b: number, inc: number): number {
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    const s = this.slotFor(lo, hi);
+    const table = this.table;
+    if (table[s * 2] !== 0) {
+      const v = table[s * 2 + 1] + inc;
+      table[s * 2 + 1] = v;
+      return v;
     }
     // a new pair: 0 + inc (as the former Map-based `(get ?? 0) + inc`)
     const v = 0 + inc;
-    if ((this.count + 1) * 2 > mask + 1) {
-      this.rebuild((mask + 1) * 2);
+    if ((this.count + 1) * 2 > this.mask + 1) {
+      this.rebuild((this.mask + 1) * 2);
       return this.add(a, b, inc);
     }
-    table[s * 2] = key;
+    table[s * 2] = lo * PAIR_BASE + hi;
     table[s * 2 + 1] = v;
     this.count++;
     return v;
@@ -129,19 +135,10 @@ export class CoocState implements CoocDeltaSink {
   }
 
   cooc(a: number, b: number): number {
-    const lo = a < b ? a : b;
-    const hi = a < b ? b : a;
-    const key = lo * PAIR_BASE + hi;
-    const table = this.table;
-    const mask = this.mask;
-    let s = slotOf(lo, hi, mask);
-    for (;;) {
-      const k = table[s * 2];
-      if (k === key) return table[s * 2 + 1];
-      if (k === 0) return 0;
-      s = (s + 1) & mask;
-    }
+    const s = this.slotFor(a < b ? a : b, a < b ? b : a);
+    return this.table[s * 2 + 1]; // 0 in an empty slot
   }
+
 
   normOf(a: number): number {
     return a < this.norms.length ? this.norms[a] : 0;
