@@ -82,7 +82,7 @@ export const EXCLUSIONS: Exclusion[] = [
     key: owned('features'),
     field: /^o:/,
     why: "a user's feature offset is written as the last offset of the micro-batch that last touched the user (see "
-      + 'segment-processor.ts): the batch boundary, not the user\'s last event; its state `s`, segments `seg` and timer '
+      + 'stages/segments/processor.ts): the batch boundary, not the user\'s last event; its state `s`, segments `seg` and timer '
       + '`due` are compared',
   },
   {

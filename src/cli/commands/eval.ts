@@ -102,7 +102,7 @@ export function register(program: Command): void {
     .description('prequential evaluation (test-then-learn) of the recommender in process, next to a popularity baseline')
     .option('--fraction <f>', 'replay only the first fraction of the timeline (e.g. 0.5 for tuning)')
     .option('--limit <n>', 'replay only the first n events')
-    .option('--config <file.json>', 'recommender config overrides (see src/recommender/config.ts)')
+    .option('--config <file.json>', 'recommender config overrides (see src/stages/recommend/model/config.ts)')
     .option('--no-baseline', 'skip the popularity baseline')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the report as JSON')

@@ -1,5 +1,5 @@
 /**
- * The recommend stage of the events topology. The recommender model (src/recommender) lives in the worker's
+ * The recommend stage of the events topology. The recommender model (model/) lives in the worker's
  * memory, the same code `attune eval` measures; Redis holds what must survive and be shared:
  *   - each user's recommender state ({u:<id>}:rec), written with compare-and-set on the applied offset;
  *   - the co-occurrence counts, one row per item ({i:<item>}:co), written as the micro-batch's combined deltas
