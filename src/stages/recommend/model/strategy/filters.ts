@@ -5,7 +5,7 @@
  * purchase log (generation stamps), not looked up per candidate.
  */
 import type { RecommenderConfig } from '../config.js';
-import type { ScoreRequest } from './types.js';
+import type { ScoreRequest } from './request.js';
 
 export class CandidateFilters {
   /** excluded[c] === gen: c was purchased within the window (and buy-again does not apply). */

@@ -9,11 +9,12 @@ import type { RecommenderConfig } from '../config.js';
 import type { ContentIndex } from '../content.js';
 import type { NeighbourIndex } from '../neighbours.js';
 import type { TrendingIndex } from '../trending.js';
-import type { UserState } from '../user-state.js';
 import type { CandidateAccumulator } from './accumulator.js';
 import type { Diversity } from './diversity.js';
-import type { PurchaseLog } from './purchase-log.js';
 import type { CandidateFilters } from './filters.js';
+import type { ScoreRequest } from './request.js';
+
+export type { ScoreRequest };
 
 /** What strategies read; the recommender (or a Redis-backed cache) provides it. */
 export interface ScoringInputs {
@@ -29,22 +30,6 @@ export interface ScoringInputs {
   itemName(item: number): string;
   /** What a reason calls the item: its catalog title, else its id. */
   itemLabel(item: number): string;
-}
-
-/** One request, as the sources see it (one object reused by the ranker: no allocation per request). */
-export interface ScoreRequest {
-  user: UserState | undefined;
-  now: number;
-  /** Bounds the interned item ids. */
-  itemCount: number;
-  /** The request's country, else the user's last seen one. */
-  country: string | null;
-  /** No history: the user falls through to the sources that need none (the cold-start cascade). */
-  cold: boolean;
-  /** The user's purchases (empty without a user). */
-  purchases: PurchaseLog;
-  /** Track the reasons (the strongest single contributor per candidate and source). */
-  explain: boolean;
 }
 
 /**

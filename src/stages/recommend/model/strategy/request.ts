@@ -1,0 +1,19 @@
+/** A request as strategies see it: its own module, so the parts (filters, sources) need not import the Strategy type. */
+import type { UserState } from '../user-state.js';
+import type { PurchaseLog } from './purchase-log.js';
+
+/** One request, as the sources see it (one object reused by the ranker: no allocation per request). */
+export interface ScoreRequest {
+  user: UserState | undefined;
+  now: number;
+  /** Bounds the interned item ids. */
+  itemCount: number;
+  /** The request's country, else the user's last seen one. */
+  country: string | null;
+  /** No history: the user falls through to the sources that need none (the cold-start cascade). */
+  cold: boolean;
+  /** The user's purchases (empty without a user). */
+  purchases: PurchaseLog;
+  /** Track the reasons (the strongest single contributor per candidate and source). */
+  explain: boolean;
+}
