@@ -148,3 +148,13 @@ export class RegistryUnavailableError extends AttuneError {
     super(message, { code: 'REGISTRY_UNAVAILABLE', retriable: true, cause });
   }
 }
+
+/**
+ * Reading a topic back (the dead letters after a crash, `attune show`) did not reach the topic's end in time: the
+ * broker is slow or away. Retriable: the micro-batch that needed it is retried with backoff.
+ */
+export class TopicReadTimeoutError extends AttuneError {
+  constructor(message: string) {
+    super(message, { code: 'READ_TIMEOUT', retriable: true });
+  }
+}

@@ -5,6 +5,8 @@ import kafkajs from 'kafkajs';
 import type {
   StreamClient, StreamConsumer, StreamProducer, StreamAdmin, BatchHandler, TopicPartitions, TopicSpec, OutboundRecord,
 } from './port.js';
+import { DEFAULT_MAX_REQUEST_BYTES } from './port.js';
+import { chunkByBytes } from './chunk.js';
 import { log } from '../log.js';
 import { ProduceError, errorMessage } from '../errors.js';
 
@@ -44,9 +46,12 @@ export class KafkajsClient implements StreamClient {
       }),
     );
   }
-  producer(): StreamProducer {
+  producer(opts: { maxRequestBytes?: number } = {}): StreamProducer {
     // The default (murmur2) partitioner matches the Java client, so other producers agree on a user's partition.
-    return new KafkajsProducer(this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner }));
+    return new KafkajsProducer(
+      this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner }),
+      opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    );
   }
   admin(): StreamAdmin {
     return new KafkajsAdmin(this.kafka.admin());
@@ -117,16 +122,29 @@ export function toProduceError(err: unknown, what: string): ProduceError {
   return new ProduceError(`${what} failed: ${errorMessage(err)}`, { retriable: isRetriableKafkaError(err), cause: err });
 }
 
-class KafkajsProducer implements StreamProducer {
-  constructor(private readonly p: Producer) {}
+/**
+ * Produces in requests cut by bytes (kafka/chunk.ts), one after the other so that the records keep their order.
+ * A record too large for the broker on its own fails its request non-retriably (MESSAGE_TOO_LARGE): the batch
+ * handler then isolates the source record whose output it is (topology/isolation.ts); dead-letter copies are cut
+ * to fit before they get here (stages/dead-letter/record.ts fitDeadLetter), so they never fail that way.
+ */
+export class KafkajsProducer implements StreamProducer {
+  constructor(private readonly p: Pick<Producer, 'connect' | 'send' | 'disconnect'>, private readonly maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES) {}
   async connect() {
     await this.p.connect().catch((err: unknown) => { throw toProduceError(err, 'connecting the producer'); });
   }
   async send(topic: string, records: OutboundRecord[]) {
     if (records.length === 0) return;
-    await this.p
-      .send({ topic, acks: -1, compression: CompressionTypes.None, messages: records })
-      .catch((err: unknown) => { throw toProduceError(err, `producing ${records.length} records to ${topic}`); });
+    const chunks = chunkByBytes(records, this.maxRequestBytes);
+    let sent = 0;
+    for (const messages of chunks) {
+      await this.p
+        .send({ topic, acks: -1, compression: CompressionTypes.None, messages })
+        .catch((err: unknown) => {
+          throw toProduceError(err, `producing ${messages.length} records to ${topic} (request ${chunks.indexOf(messages) + 1} of ${chunks.length}, ${sent} records sent before it)`);
+        });
+      sent += messages.length;
+    }
   }
   disconnect() { return this.p.disconnect(); }
 }
@@ -179,6 +197,12 @@ class KafkajsAdmin implements StreamAdmin {
   async endOffsets(topic: string) {
     const res = await this.a.fetchTopicOffsets(topic);
     return new Map(res.map((r) => [r.partition, r.high]));
+  }
+  async offsetsAt(topic: string, timestamp: number) {
+    const [at, ends] = await Promise.all([this.a.fetchTopicOffsetsByTimestamp(topic, timestamp), this.a.fetchTopicOffsets(topic)]);
+    const high = new Map(ends.map((r) => [r.partition, r.high]));
+    // kafkajs answers -1 for a partition with no record at or after the time: nothing to read there.
+    return new Map(at.map((r) => [r.partition, Number(r.offset) < 0 ? high.get(r.partition) ?? '0' : r.offset]));
   }
   async startOffsets(topic: string) {
     const res = await this.a.fetchTopicOffsets(topic);

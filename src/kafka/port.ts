@@ -59,9 +59,16 @@ export interface StreamConsumer {
 
 export interface StreamProducer {
   connect(): Promise<void>;
+  /**
+   * Produces the records in order, in requests of at most the producer's `maxRequestBytes` each (kafka/chunk.ts).
+   * Rejects with a ProduceError, retriable or not as the client says; requests before the failing one landed.
+   */
   send(topic: string, records: OutboundRecord[]): Promise<void>;
   disconnect(): Promise<void>;
 }
+
+/** The default cap of one produce request: half the broker's default message.max.bytes. */
+export const DEFAULT_MAX_REQUEST_BYTES = 524_288;
 
 export interface TopicSpec {
   topic: string;
@@ -76,6 +83,11 @@ export interface StreamAdmin {
   endOffsets(topic: string): Promise<Map<number, string>>;
   /** The earliest retained offset of each partition (where a rebuild replays from). */
   startOffsets(topic: string): Promise<Map<number, string>>;
+  /**
+   * Per partition, the first offset whose record timestamp is at or after `timestamp` (ms), or the high watermark
+   * when there is none.
+   */
+  offsetsAt(topic: string, timestamp: number): Promise<Map<number, string>>;
   /** Deletes the topics that exist among these; returns the deleted ones. */
   deleteTopics(topics: string[]): Promise<string[]>;
   /** The group's committed offset per partition (-1 when none). */
@@ -85,6 +97,7 @@ export interface StreamAdmin {
 
 export interface StreamClient {
   consumer(opts: { groupId: string; sessionTimeoutMs?: number }): StreamConsumer;
-  producer(): StreamProducer;
+  /** `maxRequestBytes`: the cap of one produce request (default DEFAULT_MAX_REQUEST_BYTES). */
+  producer(opts?: { maxRequestBytes?: number }): StreamProducer;
   admin(): StreamAdmin;
 }

@@ -124,9 +124,9 @@ export function defineScripts(client: Client, dir = COMMANDS_DIR): void {
 /** The script commands as typed methods (ioredis adds them at run time). */
 export interface ScriptCommands {
   acquireFence(counter: string, field: string): Promise<number>;
-  markDeadLetters(key: string, mode: string, stage: string, offset: number): Promise<number>;
+  markDeadLetters(key: string, mode: string, stage: string, offset: number, at?: number): Promise<number>;
   applyUserEvents(counts: string, recent: string, purchased: string, applied: string, field: string, cap: number, records: string): Promise<number>;
-  raiseInflight(key: string, lastOffset: number): Promise<number>;
+  raiseInflight(key: string, lastOffset: number, firstOffset: number): Promise<number>;
   advanceProgress(key: string, expected: number, offset: number): Promise<number>;
   applyCoocRows(numKeys: number, ...keysThenArgs: Array<string | number>): Promise<number>;
   applyCoocRow(row: string, field: string, batchLast: number, deltas: string): Promise<number>;

@@ -88,12 +88,16 @@ export class StateStore {
   }
 
   /** The stage's last dead-lettered source offset of a partition, and the offset of a produce announced but not done. */
-  async deadLetterMarks(topic: string, partition: number, stage: string): Promise<{ done: number; pending: number | null }> {
-    const [done, pending] = await this.redis.hmget(this.keys.partitionDeadLetters(topic, partition), stage, `pending:${stage}`);
-    return { done: done === null ? -1 : Number(done), pending: pending === null ? null : Number(pending) };
+  /** `pendingAt`: when the pending produce began (ms, the producer's clock), null when unknown or none. */
+  async deadLetterMarks(topic: string, partition: number, stage: string): Promise<{ done: number; pending: number | null; pendingAt: number | null }> {
+    const [done, pending, at] = await this.redis.hmget(this.keys.partitionDeadLetters(topic, partition), stage, `pending:${stage}`, `pending:${stage}:at`);
+    return { done: done === null ? -1 : Number(done), pending: pending === null ? null : Number(pending), pendingAt: at === null ? null : Number(at) };
   }
 
-  async markDeadLetters(topic: string, partition: number, mode: 'begin' | 'end', stage: string, offset: number): Promise<void> {
-    checkScriptResult('markDeadLetters', Number(await this.redis.markDeadLetters(this.keys.partitionDeadLetters(topic, partition), mode, stage, offset)));
+  /** `at` (begin only): the time the produce begins, so that a read-back after a crash can start there. */
+  async markDeadLetters(topic: string, partition: number, mode: 'begin' | 'end', stage: string, offset: number, at?: number): Promise<void> {
+    const key = this.keys.partitionDeadLetters(topic, partition);
+    const res = at === undefined ? await this.redis.markDeadLetters(key, mode, stage, offset) : await this.redis.markDeadLetters(key, mode, stage, offset, at);
+    checkScriptResult('markDeadLetters', Number(res));
   }
 }

@@ -3,6 +3,11 @@
  * of the partition's task under its fence token. Only offsets whose micro-batch finished are resolved and
  * committed. A lost or rebuilt state stops everything (state-loss.ts); a fence refusal drops the rest of the
  * batch unresolved (the new owner replays it); stopping or a revocation leaves the rest for the next owner.
+ *
+ * A micro-batch that fails with any other non-retriable error (a script bug, a RangeError, a corrupt stored JSON
+ * blob, an output the broker refuses) is isolated (isolation.ts): retried a few times, then bisected down to the
+ * records that fail alone, which are dead-lettered with code PROCESS_FAILED while the rest is applied. A partition
+ * never stops on one record.
  */
 import type { BatchHandler, InboundRecord, PartitionBatch } from '../kafka/port.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -12,9 +17,16 @@ import type { TaskHooks } from './partition-task.js';
 import { isStateError } from './state-loss.js';
 import type { StateLostError, StateRebuiltError } from '../errors.js';
 import type { Task, Tasks } from './tasks.js';
+import { Isolation, type Quarantine } from './isolation.js';
 
-/** Runs one micro-batch of a topic's records (the topic's processor chain). */
-export type ChainRunner = (topic: string, partition: number, records: InboundRecord[]) => Promise<unknown>;
+export type { Quarantine } from './isolation.js';
+
+/**
+ * Runs one micro-batch of a topic's records (the topic's processor chain). Records in `quarantine` (offset →
+ * the error they failed with alone) are not processed: the chain dead-letters them (PROCESS_FAILED) and its
+ * progress still goes past them.
+ */
+export type ChainRunner = (topic: string, partition: number, records: InboundRecord[], quarantine?: Quarantine) => Promise<unknown>;
 
 export interface BatchHandlerDeps {
   tasks: Tasks;
@@ -32,9 +44,14 @@ export interface BatchHandlerDeps {
   onProgress(task: Task, lastOffset: number): void;
   /** Wait of a fenced-out partition between heartbeats (ms). */
   fencedPauseMs?: number;
+  /** Retries of a micro-batch that failed with a non-retriable error before it is bisected (default 2). */
+  isolationRetries?: number;
+  /** Waits between those retries (tests shorten it). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
+  const isolation = new Isolation({ metrics: d.metrics, retries: d.isolationRetries, sleep: d.sleep });
   return async (batch) => {
     const task = d.tasks.get(batch.topic, batch.partition);
     const chain = d.chains.get(batch.topic);
@@ -49,15 +66,15 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       return;
     }
     if (!(await d.atStart(batch))) return;
+    const run = (records: InboundRecord[], quarantine?: Quarantine) =>
+      task.submit(() => d.tasks.fenced(task, () => chain(batch.topic, batch.partition, records, quarantine)), hooks);
     for (let i = 0; i < batch.records.length; ) {
       if (!batch.isRunning() || batch.isStale()) break;
-      const cut = task.owner.recoveryCut;
-      const chunk = microBatch(batch.records, i, d.microBatchSize, cut);
+      const chunk = microBatch(batch.records, i, d.microBatchSize, task.owner.recoveryCuts);
       i += chunk.length;
-      if (cut !== undefined && Number(chunk[chunk.length - 1].offset) >= cut) task.owner.recoveryCut = undefined;
       const started = process.hrtime.bigint();
       try {
-        await task.submit(() => d.tasks.fenced(task, () => chain(batch.topic, batch.partition, chunk)), hooks);
+        await isolation.run(batch, chunk, run);
       } catch (err) {
         if (isStateError(err)) {
           d.onStateError(err, task.key);
@@ -71,9 +88,10 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
           break;
         }
         if (!batch.isRunning() || batch.isStale()) break; // stopping: leave the rest for the next owner
-        throw err;
+        throw err; // isolation gave up: even the dead letter of a lone failing record could not be written
       }
       const last = chunk[chunk.length - 1].offset;
+      task.owner.recoveryCuts = cutsAfter(task.owner.recoveryCuts, Number(last));
       batch.resolveOffset(last);
       d.onProgress(task, Number(last));
       d.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -86,15 +104,24 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
 }
 
 /**
- * The next micro-batch from `start`: at most `size` records, and never across `cut` (a record at offset
- * `cut` ends the micro-batch) so a replay after a crash has the same boundary as the cut-short attempt.
+ * The next micro-batch from `start`: at most `size` records, and never across a recovery cut (a record at the
+ * first cut at or above the start offset ends the micro-batch), so a replay after a crash has the boundaries of
+ * the cut-short attempts. `cuts` ascending; a single number is one cut.
  */
-export function microBatch<T extends { offset: string }>(records: T[], start: number, size: number, cut?: number): T[] {
+export function microBatch<T extends { offset: string }>(records: T[], start: number, size: number, cuts?: readonly number[] | number): T[] {
   let end = Math.min(records.length, start + size);
+  const list = cuts === undefined ? [] : typeof cuts === 'number' ? [cuts] : cuts;
+  const from = start < records.length ? Number(records[start].offset) : Infinity;
+  const cut = list.find((c) => c >= from);
   if (cut !== undefined) {
     for (let k = start; k < end; k++) {
       if (Number(records[k].offset) >= cut) { end = k + 1; break; }
     }
   }
   return records.slice(start, end);
+}
+
+/** The recovery cuts still ahead once everything up to `last` is applied. */
+export function cutsAfter(cuts: readonly number[], last: number): number[] {
+  return cuts.filter((c) => c > last);
 }

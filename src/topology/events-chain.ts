@@ -1,11 +1,32 @@
 /**
  * The processor chain of the events topic, run once per micro-batch by the partition's task:
  *   decode → validate → dead-letter → segments → ingest → recommend → emit
- * between a write-ahead in-flight marker and the partition's progress. The stages are declared once
+ * between a write-ahead in-flight cut and the partition's progress. The stages are declared once
  * (`EVENT_STAGES`); the topology diagram is built from the same list. Every step is idempotent, so the task may
- * retry a whole micro-batch after a retriable error.
+ * retry a whole micro-batch after a retriable error, and failure isolation (isolation.ts) may run its halves.
+ *
+ * Why the in-flight marker is a set of cuts. Co-occurrence rows and popularity are written with batch-level gates
+ * (includes/offset-gate.lua `applyBatchOnce`): a row stores the last offset of the micro-batch it applied, and a
+ * call whose batchLast is at or below it is skipped. Claim: with the rules below, a replay applies to a row
+ * exactly the records the row does not hold.
+ *   (1) every attempt [s..e] — a micro-batch, a retry, a half of a bisection — adds e to the partition's cuts
+ *       before it writes anything (markInflight), and cuts below s are pruned (everything before s is applied);
+ *   (2) a micro-batch never crosses a cut: it ends at the first cut at or above its start (microBatch);
+ *   (3) a row write is atomic (one script call holds all of an attempt's deltas for that row).
+ * Take a replayed micro-batch [s'..e'] and a row whose gate is g. If e' ≤ g the row is skipped: it holds the
+ * records of the attempt that set g, which ended at g ≥ e'; [s'..e'] ⊆ [.., g] since attempts start at the
+ * progress + 1 ≤ s' — so nothing is lost. If e' > g, suppose the row held a record of [s'..e']: some attempt
+ * [sA..eA] with eA ≤ g wrote it, so eA ≥ s' (it holds a record ≥ s'), and eA is a cut above the progress by (1);
+ * by (2) the replay ends at or before the first cut at or above s', so e' ≤ eA ≤ g: a contradiction. So the row
+ * holds none of [s'..e'] and applying all of it is exact. A single marker (the highest cut) breaks (2) once a
+ * bisection ran: attempt [a..z] fails, half [a..m] writes rows with gate m, a crash; a replay cut only at z
+ * re-applies [a..m] to those rows. Bisection makes only sub-intervals of the failing attempt, so the cuts stay
+ * laminar and the replay's micro-batches are exactly the intervals between consecutive cuts.
+ * test/unit/inflight-cuts.test.ts checks the claim by brute force over crash schedules.
  */
-import type { InboundRecord } from '../kafka/port.js';
+import type { InboundRecord, OutboundRecord } from '../kafka/port.js';
+import { processFailed } from '../stages/dead-letter/record.js';
+import type { Quarantine } from './isolation.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { StateStore } from '../stores/state-store.js';
 import type { RecommenderStore } from '../stages/recommend/store.js';
@@ -59,13 +80,20 @@ export class EventsChain {
     this.now = d.now ?? Date.now;
   }
 
-  async process(topic: string, partition: number, records: InboundRecord[]): Promise<MicroBatchResult> {
+  /** Runs one micro-batch; records in `quarantine` are dead-lettered (PROCESS_FAILED) instead of processed. */
+  async process(topic: string, partition: number, records: InboundRecord[], quarantine?: Quarantine): Promise<MicroBatchResult> {
     const { d } = this;
-    const b = newEventBatch(topic, partition, records, this.now());
+    const now = this.now();
+    const dead: Array<{ offset: number; record: OutboundRecord }> = [];
+    const todo = quarantine?.size ? records.filter((r) => !quarantine.has(r.offset)) : records;
+    for (const r of quarantine?.size ? records : []) {
+      if (quarantine!.has(r.offset)) dead.push({ offset: Number(r.offset), record: processFailed(r, quarantine!.get(r.offset), { topic, partition, groupId: d.cfg.groupId }, now) });
+    }
+    const b = newEventBatch(topic, partition, todo, now, { lastOffset: Number(records[records.length - 1].offset), dead });
     const timed = stageTimer(d.metrics);
-    // Write-ahead marker: if this micro-batch is cut short by a crash, the replay after it is cut at the same
-    // offset, so that per-row "batch applied" checks stay exact (see stages/recommend/processor.ts).
-    await d.recommendStore.markInflight(topic, partition, b.lastOffset);
+    // Write-ahead cut: if this attempt is cut short by a crash, the replay after it is cut at the same offset, so
+    // that per-row "batch applied" checks stay exact (the argument above).
+    await d.recommendStore.markInflight(topic, partition, b.lastOffset, Number(records[0].offset));
     timed('inflight');
     for (const stage of this.stages) {
       await stage.process(b);

@@ -1,8 +1,8 @@
 /**
  * Where each partition starts after an assignment. Redis holds the true position: every partition is sought to
  * the offset after its last applied micro-batch, or to the earliest retained offset when there is none (a new or
- * rebuilt state). Kafka's committed offset is only a hint. A micro-batch cut short by a crash (in-flight marker
- * above the progress) makes the replay cut its micro-batches at the same offset.
+ * rebuilt state). Kafka's committed offset is only a hint. Attempts cut short by a crash (in-flight cuts above the
+ * progress) make the replay cut its micro-batches at the same offsets.
  */
 import type { PartitionBatch, StreamAdmin, StreamConsumer, TopicPartitions } from '../kafka/port.js';
 import { errorMessage } from '../errors.js';
@@ -13,7 +13,8 @@ export interface PositioningDeps {
   tasks: Tasks;
   eventsTopic: string;
   readProgress(topic: string, partition: number): Promise<number | null>;
-  readInflight(topic: string, partition: number): Promise<number | null>;
+  /** The in-flight cuts above the progress, ascending (RecommenderStore.readInflight). */
+  readInflight(topic: string, partition: number, progress: number): Promise<number[]>;
   admin: Pick<StreamAdmin, 'startOffsets'>;
   consumer: Pick<StreamConsumer, 'seek'>;
 }
@@ -31,8 +32,7 @@ export class Positioning {
         try {
           const progress = await d.readProgress(topic, p);
           if (topic === d.eventsTopic) {
-            const inflight = await d.readInflight(topic, p);
-            owner.recoveryCut = inflight !== null && inflight > (progress ?? -1) ? inflight : undefined;
+            owner.recoveryCuts = await d.readInflight(topic, p, progress ?? -1);
           }
           const from = progress !== null
             ? String(progress + 1)

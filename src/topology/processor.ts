@@ -32,7 +32,10 @@ export interface EventBatch {
   valid: OffsetEvent[];
   /** segments → ingest, recommend: the valid events that are not too late. */
   onTime: OffsetEvent[];
-  /** decode, validate → dead-letter: the records that can never be processed, with their source offsets. */
+  /**
+   * decode, validate → dead-letter: the records that can never be processed, with their source offsets; also
+   * the records quarantined by failure isolation (PROCESS_FAILED), which no stage processes.
+   */
   dead: Array<{ offset: number; record: OutboundRecord }>;
   /** Records dead-lettered by later stages (too late), counted in the result. */
   lateCount: number;
@@ -54,10 +57,18 @@ export interface StageFactory<D, B> {
   create(deps: D): Processor<B>;
 }
 
-export function newEventBatch(topic: string, partition: number, records: InboundRecord[], now: number): EventBatch {
+/**
+ * A micro-batch of `records`. `dead` pre-seeds the dead letters (records quarantined by failure isolation, not
+ * in `records`: the dead-letter stage writes them with the others); `lastOffset` is the micro-batch's last offset
+ * including those, so that the progress goes past them.
+ */
+export function newEventBatch(
+  topic: string, partition: number, records: InboundRecord[], now: number,
+  opts: { lastOffset?: number; dead?: Array<{ offset: number; record: OutboundRecord }> } = {},
+): EventBatch {
   return {
     topic, partition, records, now,
-    lastOffset: Number(records[records.length - 1].offset),
-    decoded: [], valid: [], onTime: [], dead: [], lateCount: 0, applied: 0, replayed: 0, out: [],
+    lastOffset: opts.lastOffset ?? Number(records[records.length - 1].offset),
+    decoded: [], valid: [], onTime: [], dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
   };
 }

@@ -15,6 +15,7 @@ import { loadRecommenderConfig } from '../stages/recommend/model/load-config.js'
 import { createSegmentProcessor, type SegmentSetup } from '../stages/segments/processor.js';
 import { ItemProcessor } from '../stages/catalog/processor.js';
 import { EventsChain } from './events-chain.js';
+import { maxRecordBytes } from '../kafka/chunk.js';
 
 export interface ProcessorsDeps {
   cfg: Config;
@@ -31,7 +32,10 @@ export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, me
   const store = new StateStore(redis, cfg.keyPrefix);
   // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
   const rec = new Recommender(loadRecommenderConfig(cfg));
-  const deadLetters = new DeadLetterSink({ store, producer, dlqTopic: topics.dlq, readBack: () => readTopicToEnd(kafka, topics.dlq) });
+  const deadLetters = new DeadLetterSink({
+    store, producer, dlqTopic: topics.dlq, maxRecordBytes: maxRecordBytes(cfg.kafkaMaxRequestBytes),
+    readBack: (sinceMs) => readTopicToEnd(kafka, topics.dlq, 60_000, { sinceMs }),
+  });
   const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, deadLetters, deadLetter, metrics, catalog: (id) => rec.categoriesOf(id) });
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
   const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });

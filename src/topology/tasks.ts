@@ -1,7 +1,7 @@
 /**
  * The worker's tasks, one per partition it has seen (Kafka Streams' task model), and the ownership state each
  * task holds for the current assignment generation: whether it is assigned, its fence token, whether a newer
- * owner fenced it out, where it must start, where a crashed micro-batch was cut, and how far it got. Nothing of
+ * owner fenced it out, where it must start, where crashed micro-batches were cut, and how far it got. Nothing of
  * this lives in worker-level maps; a new assignment starts a new generation of every task.
  */
 import type { TopicPartitions } from '../kafka/port.js';
@@ -21,12 +21,15 @@ export class Ownership {
    * a later offset first would make the per-key offset checks skip the earlier ones.
    */
   startAt: string | undefined;
-  /** A micro-batch cut short by a crash ended here: the replay cuts its micro-batches at the same offset. */
-  recoveryCut: number | undefined;
+  /**
+   * The in-flight cuts above the progress, ascending: attempts (micro-batches, or sub-batches of a bisection)
+   * that a crash may have cut short ended at these offsets. No micro-batch of the replay crosses one.
+   */
+  recoveryCuts: number[] = [];
   /** The last offset this worker finished since the assignment (the watchdog's lag, known without Redis). */
   processedUpTo: number | undefined;
 
-  /** A new generation: every partition takes a new token before it writes. The recovery cut is positioning's. */
+  /** A new generation: every partition takes a new token before it writes. The recovery cuts are positioning's. */
   reset(assigned: boolean): void {
     this.assigned = assigned;
     this.fence = undefined;

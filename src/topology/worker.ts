@@ -46,7 +46,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
 
   const { redis, codec, epoch } = await openStores(cfg, kafka, topics, readiness, http.server);
-  const producer = kafka.producer();
+  const producer = kafka.producer({ maxRequestBytes: cfg.kafkaMaxRequestBytes });
   await producer.connect();
   const { store, rec, segments, recommend, recommendStore, events, items } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup });
   log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
@@ -86,7 +86,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const positioning = new Positioning({
     tasks, eventsTopic: topics.events, admin: offsetsAdmin, consumer,
     readProgress: (t, p) => store.readProgress(t, p),
-    readInflight: (t, p) => recommendStore.readInflight(t, p),
+    readInflight: (t, p, progress) => recommendStore.readInflight(t, p, progress),
   });
   let positioned: Promise<void> = Promise.resolve();
   consumer.onAssigned((assigned) => (positioned = onAssigned(assigned)));
@@ -115,8 +115,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const handler = createBatchHandler({
     tasks,
     chains: new Map<string, ChainRunner>([
-      [topics.events, (t, p, r) => events.process(t, p, r)],
-      [topics.items, (t, p, r) => items.process(t, p, r)],
+      [topics.events, (t, p, r, q) => events.process(t, p, r, q)],
+      [topics.items, (t, p, r, q) => items.process(t, p, r, q)],
     ]),
     microBatchSize: cfg.microBatchSize,
     metrics,

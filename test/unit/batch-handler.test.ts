@@ -27,6 +27,7 @@ function setUp(chain: ChainRunner, opts: { atStart?: boolean; assigned?: number[
     onStateError: (err, where) => stateErrors.push(`${where} ${err.code}`),
     onProgress: (_task, last) => progress.push(last),
     fencedPauseMs: 1,
+    sleep: async () => {},
   });
   return { handler, tasks, stateErrors, progress, tokens: () => tokens };
 }
@@ -54,13 +55,13 @@ describe('batch handler', () => {
     expect(f.commits).toBe(1);
   });
 
-  it('never lets a micro-batch straddle the recovery cut, then forgets the cut', async () => {
+  it('never lets a micro-batch straddle a recovery cut, then forgets the cuts it passed', async () => {
     const seen: Array<{ offsets: string[]; token: number | undefined }> = [];
     const { handler, tasks } = setUp(recordingChain(seen));
-    tasks.get(T, 0).owner.recoveryCut = 11;
+    tasks.get(T, 0).owner.recoveryCuts = [11, 12, 20];
     await handler(fakeBatch(T, 0, [10, 11, 12, 13, 14]).batch);
-    expect(seen.map((s) => s.offsets)).toEqual([['10', '11'], ['12', '13', '14']]);
-    expect(tasks.get(T, 0).owner.recoveryCut).toBeUndefined();
+    expect(seen.map((s) => s.offsets)).toEqual([['10', '11'], ['12'], ['13', '14']]);
+    expect(tasks.get(T, 0).owner.recoveryCuts).toEqual([20]);
   });
 
   it('a fence refusal drops the rest unresolved, and later batches of the partition are not run', async () => {
@@ -100,10 +101,70 @@ describe('batch handler', () => {
     expect(f.commits).toBe(0);
   });
 
-  it('another non-retriable error is rethrown to the client, unless the consumer is stopping', async () => {
-    const boom = () => new ValidationError('X', 'a bug, not a record');
+  it('another non-retriable error is retried, then bisected: the record failing alone is quarantined, the rest applied once', async () => {
+    const runs: Array<{ offsets: string[]; quarantined: string[] }> = [];
+    const chain: ChainRunner = async (_t, _p, records, q) => {
+      runs.push({ offsets: records.map((r) => r.offset), quarantined: [...(q?.keys() ?? [])] });
+      if (records.some((r) => r.offset === '13' && !q?.has(r.offset))) throw new RangeError('Invalid time value');
+    };
+    const { handler } = setUp(chain);
+    const f = fakeBatch(T, 0, [10, 11, 12, 13, 14, 15]);
+    await handler(f.batch);
+    expect(runs).toEqual([
+      { offsets: ['10', '11', '12'], quarantined: [] },
+      { offsets: ['13', '14', '15'], quarantined: [] }, // fails
+      { offsets: ['13', '14', '15'], quarantined: [] }, // retry 1
+      { offsets: ['13', '14', '15'], quarantined: [] }, // retry 2
+      { offsets: ['13', '14'], quarantined: [] }, // first half fails
+      { offsets: ['13'], quarantined: [] }, // fails alone
+      { offsets: ['13'], quarantined: ['13'] }, // dead-lettered by the chain
+      { offsets: ['14'], quarantined: [] },
+      { offsets: ['15'], quarantined: [] }, // second half of the micro-batch
+    ]);
+    expect(f.resolved).toEqual(['12', '15']);
+    expect(f.commits).toBe(1);
+  });
+
+  it('passes the quarantined error on to the chain, and counts the isolated record', async () => {
+    const got: unknown[] = [];
+    const metrics = createMetrics();
+    const tasks = new Tasks(async () => 1);
+    tasks.assign([{ topic: T, partitions: [0] }]);
+    const handler = createBatchHandler({
+      tasks, metrics, microBatchSize: 10, positioned: async () => {}, atStart: async () => true, retryHooks: () => NO_RETRY,
+      onStateError: () => {}, onProgress: () => {}, isolationRetries: 0,
+      chains: new Map([[T, async (_t: string, _p: number, records: InboundRecord[], q?: ReadonlyMap<string, unknown>) => {
+        if (q?.size) return void got.push(...q.values());
+        if (records.some((r) => r.offset === '2' || r.offset === '5')) throw new SyntaxError('Unexpected token');
+      }]]),
+    });
+    await handler(fakeBatch(T, 0, [0, 1, 2, 3, 4, 5, 6]).batch);
+    expect(got.map((e) => (e as Error).name)).toEqual(['SyntaxError', 'SyntaxError']);
+    expect((await metrics.isolated.get()).values[0].value).toBe(2);
+  });
+
+  it('a fence refusal or a lost state during a bisection is not isolated: handled as at the top', async () => {
+    const fenced = setUp(async (_t, _p, records) => {
+      if (records.length > 1) throw new TypeError('a bug');
+      if (records[0].offset === '11') throw new FencedError('newer owner');
+    });
+    const f = fakeBatch(T, 0, [10, 11, 12]);
+    await fenced.handler(f.batch);
+    expect(fenced.tasks.get(T, 0).owner.fencedOut).toBe(true);
+    expect(f.resolved).toEqual([]);
+
+    const lost = setUp(async (_t, _p, records) => {
+      if (records.length > 1) throw new TypeError('a bug');
+      throw new StateLostError('guard gone');
+    });
+    await lost.handler(fakeBatch(T, 0, [10, 11]).batch);
+    expect(lost.stateErrors).toEqual([`${T}:0 STATE_LOST`]);
+  });
+
+  it('rethrows when even the quarantined run fails (its dead letter cannot be written), unless the consumer is stopping', async () => {
+    const boom = () => new ValidationError('X', 'the dead-letter topic refuses writes');
     const { handler } = setUp(recordingChain([], () => boom()));
-    await expect(handler(fakeBatch(T, 0, [10, 11]).batch)).rejects.toThrow('a bug, not a record');
+    await expect(handler(fakeBatch(T, 0, [10, 11]).batch)).rejects.toThrow('the dead-letter topic refuses writes');
 
     const stopping = setUp(async () => { f.running = false; throw boom(); });
     const f = fakeBatch(T, 0, [10, 11, 12, 13]);

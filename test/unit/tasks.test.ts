@@ -26,9 +26,9 @@ describe('tasks and their ownership state', () => {
     const tasks = new Tasks(async () => 1);
     tasks.assign([{ topic: T, partitions: [0, 1] }]);
     const o = tasks.get(T, 1).owner;
-    Object.assign(o, { fence: 7, fencedOut: true, startAt: '5', processedUpTo: 9, recoveryCut: 12 });
+    Object.assign(o, { fence: 7, fencedOut: true, startAt: '5', processedUpTo: 9, recoveryCuts: [12] });
     tasks.assign([{ topic: T, partitions: [0] }]);
-    expect(o).toMatchObject({ assigned: false, fence: undefined, fencedOut: false, startAt: undefined, processedUpTo: undefined, recoveryCut: 12 });
+    expect(o).toMatchObject({ assigned: false, fence: undefined, fencedOut: false, startAt: undefined, processedUpTo: undefined, recoveryCuts: [12] });
     expect(tasks.assignedPartitions(T)).toEqual([0]);
   });
 

@@ -9,7 +9,8 @@ import type { StateStore } from '../../stores/state-store.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Config, TopicNames } from '../../config/config.js';
 import { RecordError, ValidationError } from '../../errors.js';
-import { deadLetterOrThrow } from '../dead-letter/record.js';
+import { deadLetterOrThrow, fitDeadLetter, processFailed } from '../dead-letter/record.js';
+import { maxRecordBytes } from '../../kafka/chunk.js';
 import type { NodeSpec } from '../../topology/processor.js';
 
 export const catalogUpsertNode: NodeSpec = {
@@ -22,11 +23,17 @@ export const catalogUpsertNode: NodeSpec = {
 export class ItemProcessor {
   constructor(private readonly d: { cfg: Config; topics: TopicNames; codec: Codec; store: StateStore; producer: StreamProducer; metrics: Metrics }) {}
 
-  async process(topic: string, partition: number, records: InboundRecord[]): Promise<number> {
+  /** `quarantine`: records isolated by the batch handler (offset → error), dead-lettered PROCESS_FAILED, not upserted. */
+  async process(topic: string, partition: number, records: InboundRecord[], quarantine?: ReadonlyMap<string, unknown>): Promise<number> {
     const { d } = this;
     const dead: OutboundRecord[] = [];
     const writes: Promise<void>[] = [];
     for (const r of records) {
+      if (quarantine?.has(r.offset)) {
+        dead.push(processFailed(r, quarantine.get(r.offset), { topic, partition, groupId: d.cfg.groupId }));
+        d.metrics.dlq.inc({ stage: 'process', code: 'PROCESS_FAILED' });
+        continue;
+      }
       try {
         if (r.value === null) {
           const id = r.key?.toString('utf8');
@@ -51,7 +58,7 @@ export class ItemProcessor {
         d.metrics.dlq.inc({ stage, code });
       }
     }
-    if (dead.length) await d.producer.send(d.topics.dlq, dead);
+    if (dead.length) await d.producer.send(d.topics.dlq, dead.map((x) => fitDeadLetter(x, maxRecordBytes(d.cfg.kafkaMaxRequestBytes))));
     await Promise.all(writes);
     await d.store.writeProgress(topic, partition, Number(records[records.length - 1].offset));
     return records.length - dead.length;

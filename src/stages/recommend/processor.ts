@@ -207,7 +207,12 @@ export class RecommendStage {
    * the user's state keeps its offset (compare-and-set with the same value), only the list fields change.
    * Returns the record to emit, or null.
    */
-  async correct(topic: string, partition: number, userId: string, source: string): Promise<OutboundRecord | null> {
+  /**
+   * Recomputes a holder's list after an item went away. `emit` produces the corrected record before anything is
+   * committed: a failed produce leaves the stored hash as it was, so the next correction (or event) emits it again
+   * (re-emission is idempotent for consumers: same list, same attune.source).
+   */
+  async correct(topic: string, partition: number, userId: string, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
     const { d } = this;
     const field = Keys.partitionField(topic, partition);
     const stored = await d.store.loadUser(userId, field);
@@ -219,10 +224,12 @@ export class RecommendStage {
     const hash = listHash(list);
     if (hash === parsed.lh) return null;
     const ids = items.map((i) => i.itemId);
+    const out: OutboundRecord = { key: userId, value: await d.codec.encodeRecommendations(list), headers: { 'attune.source': source } };
+    await emit?.(out);
     await d.store.commitUser(userId, field, stored.offset, stored.offset, JSON.stringify(this.toStored(d.rec.users.get(userId)!, hash, ids)));
     await d.store.updateHolders(userId, parsed.li ?? [], ids);
     await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
-    return { key: userId, value: await d.codec.encodeRecommendations(list), headers: { 'attune.source': source } };
+    return out;
   }
 }
 

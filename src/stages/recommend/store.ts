@@ -90,13 +90,25 @@ export class RecommenderStore {
     return Number(await this.redis.hget(this.keys.meta(), 'decayEpoch'));
   }
 
-  async markInflight(topic: string, partition: number, lastOffset: number): Promise<void> {
-    checkScriptResult('raiseInflight', Number(await this.redis.raiseInflight(this.keys.partitionInflight(topic, partition), lastOffset)));
+  /**
+   * Adds the micro-batch's cut (its last offset) to the partition's in-flight cuts before it writes anything,
+   * pruning the cuts below its first offset (already applied). See raiseInflight-1.lua.
+   */
+  async markInflight(topic: string, partition: number, lastOffset: number, firstOffset: number = lastOffset): Promise<void> {
+    checkScriptResult('raiseInflight', Number(await this.redis.raiseInflight(this.keys.partitionInflight(topic, partition), lastOffset, firstOffset)));
   }
 
-  async readInflight(topic: string, partition: number): Promise<number | null> {
-    const v = await this.redis.get(this.keys.partitionInflight(topic, partition));
-    return v === null ? null : Number(v);
+  /**
+   * The in-flight cuts above `progress`, ascending: the last offsets of attempts that may have written in part
+   * and that a replay must not cross. A marker left as a string by an older deployment counts as one cut.
+   */
+  async readInflight(topic: string, partition: number, progress: number): Promise<number[]> {
+    const key = this.keys.partitionInflight(topic, partition);
+    if ((await this.redis.type(key)) === 'string') {
+      const v = Number(await this.redis.get(key));
+      return v > progress ? [v] : [];
+    }
+    return (await this.redis.zrangebyscore(key, `(${progress}`, '+inf')).map(Number);
   }
 
   /**

@@ -155,10 +155,20 @@ export class FeatureStore {
     return raw.map((v) => (v === null ? -1 : Number(v)));
   }
 
-  /** Users whose timer is due at or before `upTo`. */
+  /**
+   * Users whose timer is due at or before `upTo`, read in pages of DUE_TIMERS_PAGE (ZRANGEBYSCORE … LIMIT), so
+   * that no single reply — and no single command keeping Redis busy — grows with the number of due timers.
+   */
   async dueTimers(topic: string, partition: number, upTo: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.partitionTimers(topic, partition), '-inf', upTo);
+    const key = this.keys.partitionTimers(topic, partition);
+    const out: string[] = [];
+    for (let offset = 0; ; offset += FeatureStore.DUE_TIMERS_PAGE) {
+      const page = await this.redis.zrangebyscore(key, '-inf', upTo, 'LIMIT', offset, FeatureStore.DUE_TIMERS_PAGE);
+      out.push(...page);
+      if (page.length < FeatureStore.DUE_TIMERS_PAGE) return out;
+    }
   }
+  static readonly DUE_TIMERS_PAGE = 1000;
 
   /** Item categories from the catalog (items processor), for events without properties.category. */
   async itemCategories(itemIds: string[]): Promise<Map<string, string[]>> {
