@@ -98,6 +98,7 @@ describe('dead-letter copies fit the cap', () => {
     expect(r.headers).toMatchObject({ 'attune.error.code': PROCESS_FAILED, 'attune.error.stage': 'process', 'attune.error.class': 'SyntaxError', 'attune.source.offset': '17' });
     expect(r.headers!['attune.error.message']).not.toContain('user-42');
     expect(safeMessage(new Error('state of user-42 is corrupt'), { key: Buffer.from('user-42') })).toBe('state of <key> is corrupt');
-    expect(safeMessage(new Error(`bad 'user-7' and "user-8"`))).toBe(`bad '…' and "…"`);
+    expect(safeMessage(new Error(`bad 'user-7' and "user-8" here`))).toBe('bad "…" here');
+    expect(r.headers!['attune.error.message']).toMatch(/^Unexpected end of JSON input|"…"/);
   });
 });

@@ -63,14 +63,15 @@ function build(record: InboundRecord, code: string, stage: string, cls: string, 
 
 /**
  * An error message fit for logs and dead-letter headers of a record: the record's key (the user or item id) is
- * replaced, and so is every quoted span (JSON.parse, for one, quotes the input it choked on, which may hold user
- * ids), then the result is capped in bytes.
+ * replaced, and so is everything between the first and the last quote (JSON.parse, for one, quotes the input it
+ * choked on, which may hold user ids), then the result is capped in bytes.
  */
 export function safeMessage(err: unknown, record?: Pick<InboundRecord, 'key'>): string {
   let m = err instanceof Error ? err.message : String(err);
   const key = record?.key?.toString('utf8');
   if (key) m = m.split(key).join('<key>');
-  m = m.replace(/"(?:[^"\\]|\\.)*"/g, '"…"').replace(/'(?:[^'\\]|\\.)*'/g, "'…'");
+  // Everything from the first quote to the last: quotes nest unescaped in such messages (JSON.parse quotes JSON).
+  m = m.replace(/["'`][\s\S]*["'`]/, '"…"');
   return capBytes(m, MAX_MESSAGE_BYTES);
 }
 
