@@ -3,6 +3,7 @@
  *   after-dlq      dead letters produced but not recorded as produced  → each written once (read back)
  *   after-apply    every state applied in Redis, outputs not produced  → outputs not lost (re-emitted)
  *   after-produce  outputs produced, progress and offset not committed → state not doubled
+ *   bisect-rows    a failed micro-batch being bisected, its first half's rows written → no row doubled by the replay
  * Each case checks: every purchase counted exactly once; every poison record in the dead-letter topic exactly
  * once; every user has a recommendation record, and the last one emitted is the list Redis holds as current.
  */
@@ -13,6 +14,9 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import type { Recommendations } from '../../src/domain/events.js';
 import type { CrashPoint } from '../../src/topology/crash-points.js';
+import { Keys } from '../../src/stores/keys.js';
+import { checkAgainstInput } from '../support/verifier.js';
+import type { UserEvent } from '../../src/domain/events.js';
 
 const USERS = 30;
 const EVENTS = 900;
@@ -94,4 +98,68 @@ describe('injected crash points', () => {
   it('between the dead-letter produce and its bookkeeping: each dead letter once', () => crashAndRecover('after-dlq', 2), 150_000);
   it('between the Redis apply and the produce: no output lost', () => crashAndRecover('after-apply', 4), 150_000);
   it('between the produce and the commit: nothing applied twice', () => crashAndRecover('after-produce', 4), 150_000);
+});
+
+/**
+ * A kill in the middle of a bisection. One user's stored recommender state is corrupt JSON, so the micro-batch
+ * holding their event fails in recommend (before it learns or writes a row); it is retried, then bisected, and the
+ * worker is killed right after the first half wrote its co-occurrence rows (gated at the half's last offset),
+ * before its users' states and the progress. Then:
+ *   heal = true   the blob is repaired before the restart, so the replay succeeds: with a single in-flight marker
+ *                 it would run the whole failed micro-batch and add the first half to those rows a second time;
+ *                 with the cut set it stops at the half's cut. Every count, popularity and row is exact.
+ *   heal = false  the record fails alone again after the restart: it is in the DLQ once (PROCESS_FAILED) and
+ *                 everything else is exact (its counts, applied by ingest before recommend failed, stay).
+ */
+async function crashDuringBisection(heal: boolean) {
+  const cfg = testConfig({ microBatchSize: 20, partitions: 1 });
+  const p = await openPipeline(cfg);
+  const store = new StateStore(p.redis, cfg.keyPrefix);
+  const recKey = new Keys(cfg.keyPrefix).userRecommender('mallory');
+  try {
+    const events: UserEvent[] = syntheticPurchases(200, 10, 7);
+    const at = 50;
+    events.splice(at, 0, { ...events[at], eventId: 'm1', userId: 'mallory', itemId: 'itemM' });
+    await p.redis.hset(recKey, 's', '{"corrupt": mallory');
+    await p.producer.send(p.topics.events, await Promise.all(events.map(async (e) => ({ key: e.userId, value: await p.codec.encodeEvent(e) }))));
+
+    const crashed = spawnWorker(cfg, { ATTUNE_CRASH_AT: 'bisect-rows:1' });
+    const exit = await crashed.exited;
+    expect(exit.signal, crashed.output().slice(-2000)).toBe('SIGKILL');
+    expect(crashed.output()).toContain('crashing at bisect-rows');
+    expect(crashed.output()).toContain('retrying before isolating the failing records');
+    expect((await store.readProgress(p.topics.events, 0)) ?? -1).toBeLessThan(at); // killed inside [40..59]
+    const cuts = await p.redis.zrange(new Keys(cfg.keyPrefix).partitionInflight(p.topics.events, 0), 0, -1);
+    expect(cuts).toEqual(['49', '59']); // the half's cut and the failed micro-batch's
+
+    if (heal) await p.redis.hdel(recKey, 's');
+    const worker = spawnWorker(cfg);
+    await waitFor(async () => ((await store.readProgress(p.topics.events, 0)) ?? -1) >= events.length - 1, 'the partition applied to its end', 90_000)
+      .catch((e) => { throw new Error(`${e.message}\n${worker.output().slice(-3000)}`); });
+    await sleep(1000);
+
+    const dlq = await readTopicToEnd(p.kafka, p.topics.dlq);
+    const check = await checkAgainstInput(cfg, p.redis, heal ? events : events.filter((e) => e.userId !== 'mallory'));
+    if (heal) {
+      expect(dlq).toEqual([]);
+      expect(check.mismatches).toEqual([]);
+    } else {
+      expect(dlq.map((r) => [r.headers['attune.error.code'], r.headers['attune.source.offset']])).toEqual([['PROCESS_FAILED', String(at)]]);
+      // Only what mallory's record did before recommend failed: its count and the popularity of its item.
+      expect(check.mismatches.sort()).toEqual(['popularity of itemM: 1 in Redis, input has 0', 'user mallory purchase: counted 1, input has 0']);
+    }
+    expect(check.lost).toBe(0);
+    expect(check.coocFieldsChecked).toBeGreaterThan(20);
+    console.log(`crash during a bisection (heal ${heal}): cuts ${cuts.join(',')} at the crash; after recovery ${check.events} events checked, ${check.coocFieldsChecked} co-occurrence fields exact, ${dlq.length} dead letters`);
+
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code, worker.output().slice(-2000)).toBe(0);
+  } finally {
+    await p.close();
+  }
+}
+
+describe('a crash during a bisection', () => {
+  it('the replay stops at the half\'s cut: no co-occurrence row doubled (the failure healed)', () => crashDuringBisection(true), 150_000);
+  it('the record that still fails alone is dead-lettered once, everything else exact', () => crashDuringBisection(false), 150_000);
 });

@@ -10,6 +10,7 @@
  * Write order matters for exact replays: rows before users, so a user state that already reflects a record
  * implies every row of that record's micro-batch is written too.
  */
+import { crashPoint } from '../../topology/crash-points.js';
 import { createHash } from 'node:crypto';
 import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
 import type { Codec } from '../decode/codec.js';
@@ -137,6 +138,7 @@ export class RecommendStage {
     }
     for (const [a, v] of delta.norms) add(rec.items.name(a), '_n', v);
     await d.store.applyRows(rows, field, lastOffset);
+    crashPoint('after-rows');
 
     // Recommend for every user of the batch, at the time of the user's newest event.
     const newest = new Map<string, UserEvent>();
