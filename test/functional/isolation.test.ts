@@ -14,6 +14,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { RecommenderStore } from '../../src/stages/recommend/store.js';
 import { Keys } from '../../src/stores/keys.js';
 import { bootstrapState } from '../../src/stores/bootstrap.js';
+import { FeatureStore } from '../../src/stages/segments/store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { maxRecordBytes } from '../../src/kafka/chunk.js';
 import { testConfig, waitFor, openPipeline, sleep } from '../support/env.js';
@@ -131,5 +132,22 @@ describe('bounded read-back', () => {
     const recent = await readTopicToEnd(p.kafka, p.topics.dlq, 30_000, { sinceMs: since });
     expect(recent.map((r) => r.key).sort()).toEqual(['b4', 'b5']);
     expect(await readTopicToEnd(p.kafka, p.topics.dlq, 30_000, { sinceMs: Date.now() + 60_000 })).toEqual([]);
+  });
+});
+
+describe('due timers in pages', () => {
+  it('reads every due timer, in due order, across pages, and none that is not due', async () => {
+    const { cfg, p } = await setUp({});
+    const fs = new FeatureStore(p.redis, cfg.keyPrefix);
+    const key = new Keys(cfg.keyPrefix).partitionTimers('ev', 0);
+    const n = FeatureStore.DUE_TIMERS_PAGE * 2 + 500;
+    const args: Array<string | number> = [];
+    for (let i = 0; i < n; i++) args.push(i, `u${String(i).padStart(5, '0')}`);
+    await p.redis.zadd(key, ...args);
+    const due = await fs.dueTimers('ev', 0, n - 101);
+    expect(due).toHaveLength(n - 100);
+    expect(due[0]).toBe('u00000');
+    expect(due.at(-1)).toBe(`u${String(n - 101).padStart(5, '0')}`);
+    expect(await fs.dueTimers('ev', 0, FeatureStore.DUE_TIMERS_PAGE - 1)).toHaveLength(FeatureStore.DUE_TIMERS_PAGE); // a full last page
   });
 });
