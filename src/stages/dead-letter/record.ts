@@ -29,8 +29,10 @@ export interface DeadLetterSource {
 
 export function deadLetter(record: InboundRecord, err: unknown, src: DeadLetterSource, now = Date.now()): OutboundRecord {
   const re = err instanceof RecordError ? err : null;
-  const message = err instanceof Error ? err.message : String(err);
-  return build(record, re?.code ?? 'PROCESS', re?.stage ?? 'process', err instanceof Error ? err.name : 'Error', message, src, now);
+  // Our RecordErrors are written without user ids; anything else is cleaned like a processing failure.
+  const message = re ? re.message : safeMessage(err, record);
+  // An error that is not a RecordError only gets here through isolation: keep the code within the bounded set.
+  return build(record, re?.code ?? PROCESS_FAILED, re?.stage ?? 'process', err instanceof Error ? err.name : 'Error', message, src, now);
 }
 
 /**
