@@ -151,13 +151,23 @@ describe('the offset gate shared by the delta scripts (includes/offset-gate.lua)
   });
   it('co-occurrence rows take a whole batch once per row, counting its increments', async () => {
     const [a, b] = [k().itemCooc('ga'), k().itemCooc('gb')];
-    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([['x', 1], ['_n', 0.5]]))).toBe(2);
-    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([['x', 1]]))).toBe(0);
+    const [x, y, n] = [Keys.coocItemField('x'), Keys.coocItemField('y'), Keys.COOC_NORM_FIELD];
+    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([[x, 1], [n, 0.5]]))).toBe(2);
+    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([[x, 1]]))).toBe(0);
     // Row a already has batch 3; row b gets it. Then batch 4 goes to both.
-    expect(await redis.applyCoocRows(2, a, b, field, 3, JSON.stringify([[['x', 1]], [['y', 2], ['x', 1]]]))).toBe(2);
-    expect(await redis.applyCoocRows(2, a, b, field, 4, JSON.stringify([[['x', 1]], []]))).toBe(1);
+    expect(await redis.applyCoocRows(2, a, b, field, 3, JSON.stringify([[[x, 1]], [[y, 2], [x, 1]]]))).toBe(2);
+    expect(await redis.applyCoocRows(2, a, b, field, 4, JSON.stringify([[[x, 1]], []]))).toBe(1);
     expect(await redis.applyCoocRows(2, a, b, field, 5, JSON.stringify([[]]))).toBe(-1);
-    expect(await redis.hgetall(a)).toEqual({ x: '2', _n: '0.5', [field]: '4' });
-    expect(await redis.hgetall(b)).toEqual({ y: '2', x: '1', [field]: '4' });
+    expect(await redis.hgetall(a)).toEqual({ [x]: '2', [n]: '0.5', [field]: '4' });
+    expect(await redis.hgetall(b)).toEqual({ [y]: '2', [x]: '1', [field]: '4' });
+  });
+  it('co-occurrence rows refuse a delta field outside the item namespace: no raw id can hit the norm or an offset', async () => {
+    const a = k().itemCooc('gc');
+    for (const bad of [field, 'x', 'o:attune.events:3', 'n', ['i:x', 'NaN']]) {
+      const delta = Array.isArray(bad) ? bad : [bad, 1];
+      expect(await redis.applyCoocRow(a, field, 7, JSON.stringify([delta]))).toBe(-1);
+      expect(await redis.applyCoocRows(1, a, field, 7, JSON.stringify([[delta]]))).toBe(-1);
+    }
+    expect(await redis.exists(a)).toBe(0);
   });
 });

@@ -29,6 +29,7 @@ import type { RedisClient } from '../../src/stores/redis-client.js';
 import { scanKeys } from '../../src/stores/maintenance.js';
 import { keyPatternOf, ownedEntry } from '../../src/stores/user-owned.js';
 import { StateStore } from '../../src/stores/state-store.js';
+import { Keys } from '../../src/stores/keys.js';
 import { startWorker } from '../../src/topology/worker.js';
 import { log } from '../../src/log.js';
 
@@ -497,9 +498,10 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     const na = rec.items.name(a);
     const nb = rec.items.name(b);
     // A pair lives once, in the row of the smaller item id (string order).
-    if (na < nb) put(na, nb, c); else put(nb, na, c);
+    // Fields are namespaced (Keys.coocItemField), so an item id can never be read as the norm or an offset.
+    if (na < nb) put(na, Keys.coocItemField(nb), c); else put(nb, Keys.coocItemField(na), c);
   }
-  for (let i = 0; i < rec.items.size; i++) if (cs.normOf(i) !== 0) put(rec.items.name(i), '_n', cs.normOf(i));
+  for (let i = 0; i < rec.items.size; i++) if (cs.normOf(i) !== 0) put(rec.items.name(i), Keys.COOC_NORM_FIELD, cs.normOf(i));
   const coKey = owned('co-occurrence', '(.*)');
   let checked = 0;
   const st: CompareStats = { floatsWithinTolerance: 0, maxRelativeError: 0 };
@@ -510,7 +512,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     rows.add(m[1]);
     const want = expected.get(m[1]) ?? new Map<string, number>();
     const h = v.value as Record<string, string>;
-    for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => !x.startsWith('o:'))])) {
+    for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => Keys.parseCoocField(x).kind !== 'offset')])) {
       checked++;
       const got = Number(h[f] ?? 0);
       const exp = want.get(f) ?? 0;

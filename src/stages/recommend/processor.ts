@@ -73,16 +73,13 @@ export class RecommendStage {
     await this.checkEpoch();
     const { rec } = this.d;
     const pairs: number[] = [];
-    const rows = await this.d.store.forEachRow((itemId, fields) => {
+    const rows = await this.d.store.forEachRow((itemId, row) => {
       const a = rec.items.intern(itemId);
-      for (const [f, v] of Object.entries(fields)) {
-        if (f.startsWith('o:')) continue;
-        if (f === '_n') rec.collaborative.state.norm(a, Number(v));
-        else {
-          const b = rec.items.intern(f);
-          rec.collaborative.state.add(a, b, Number(v));
-          pairs.push(a, b);
-        }
+      if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
+      for (const [other, v] of row.pairs) {
+        const b = rec.items.intern(other);
+        rec.collaborative.state.add(a, b, v);
+        pairs.push(a, b);
       }
     });
     const m = rec.collaborative;
@@ -132,10 +129,11 @@ export class RecommendStage {
       const [a, b] = pairFromKey(k);
       const sa = rec.items.name(a);
       const sb = rec.items.name(b);
-      if (sa < sb) add(sa, sb, v);
-      else add(sb, sa, v);
+      // Item fields are namespaced (Keys.coocItemField) so that no item id can overwrite the norm or an offset.
+      if (sa < sb) add(sa, Keys.coocItemField(sb), v);
+      else add(sb, Keys.coocItemField(sa), v);
     }
-    for (const [a, v] of delta.norms) add(rec.items.name(a), '_n', v);
+    for (const [a, v] of delta.norms) add(rec.items.name(a), Keys.COOC_NORM_FIELD, v);
     await d.store.applyRows(rows, field, lastOffset);
 
     // Recommend for every user of the batch, at the time of the user's newest event.

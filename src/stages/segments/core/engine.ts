@@ -9,7 +9,7 @@
 import { TimerHeap } from './timer-heap.js';
 import type { SegmentChange, UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from '../features/config.js';
-import { applyEvent, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
+import { applyEvent, dict, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
 import { createFeatureView } from '../features/view.js';
 import { classifyLateness, TOO_LATE, type Lateness } from '../features/watermark.js';
 import type { CompiledSegments } from './compile.js';
@@ -96,7 +96,8 @@ export class PartitionEngine {
   }
 
   snapshot(): PartitionSnapshot {
-    const users: Record<string, UserRecord> = {};
+    // User ids are input: a prototype-less object keeps `__proto__` or `constructor` an ordinary user.
+    const users = dict<UserRecord>();
     for (const id of [...this.users.keys()].sort()) users[id] = this.users.get(id)!;
     return JSON.parse(JSON.stringify({ watermark: this.watermark, users })) as PartitionSnapshot;
   }
