@@ -57,6 +57,12 @@ export class Keys {
   /** String: the last offset whose whole micro-batch is applied, for seeking on assignment. */
   partitionProgress(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:progress`; }
 
+  /** Sorted set: the dedupe window of a partition: member = event id, score = offset of its last applied record
+   *  (dedupeEvents-3.lua; ids older than ATTUNE_DEDUPE_WINDOW_RECORDS offsets are removed). */
+  partitionDedupe(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:dedupe`; }
+  /** Hash: the dedupe window's bookkeeping: `o` (last offset decided), `dups` (duplicate offsets after progress). */
+  partitionDedupeState(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:dedupe-state`; }
+
   /** Hash: rolling features and segments of a user: `s` (state JSON), `seg` (segments JSON), `due` (next timer),
    *  `o:<topic>:<partition>` (last applied source offset), `lc:<topic>:<partition>` (changes not yet known emitted). */
   userFeatures(userId: string) { return this.user(userId, 'features'); }
