@@ -74,10 +74,13 @@ export class RecommendStage {
     const { rec } = this.d;
     const pairs: number[] = [];
     const rows = await this.d.store.forEachRow((itemId, row) => {
-      const a = rec.items.intern(itemId);
+      // Past limits.maxItems (ATTUNE_MAX_ITEMS) rows and pairs of further items are not loaded (see model/config.ts).
+      const a = rec.items.tryIntern(itemId);
+      if (a < 0) return;
       if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
       for (const [other, v] of row.pairs) {
-        const b = rec.items.intern(other);
+        const b = rec.items.tryIntern(other);
+        if (b < 0) continue;
         rec.collaborative.state.add(a, b, v);
         pairs.push(a, b);
       }
@@ -96,13 +99,42 @@ export class RecommendStage {
    * and returns the recommendation records to emit (lists that changed, and every list of a replayed user).
    */
   async process(topic: string, partition: number, records: OffsetEvent[], lastOffset: number): Promise<OutboundRecord[]> {
-    const { d } = this;
-    const { rec } = d;
     if (records.length === 0) return [];
     const field = Keys.partitionField(topic, partition);
     if (!this.epochReady) await this.checkEpoch();
 
     const users = [...new Set(records.map((r) => r.event.userId))];
+    this.hold(users);
+    try {
+      return await this.processUsers(topic, partition, records, lastOffset, field, users);
+    } finally {
+      this.release(users);
+    }
+  }
+
+  /**
+   * Users in memory are only those of the micro-batches (and corrections) in flight: each reloads its users from
+   * Redis, so keeping them afterwards would only let memory grow with every user ever seen, the users of revoked
+   * partitions included. Counted, because partitions run concurrently and one user may appear on two of them.
+   */
+  private readonly inUse = new Map<string, number>();
+  private hold(users: readonly string[]): void {
+    for (const u of users) this.inUse.set(u, (this.inUse.get(u) ?? 0) + 1);
+  }
+  private release(users: readonly string[]): void {
+    for (const u of users) {
+      const n = (this.inUse.get(u) ?? 1) - 1;
+      if (n > 0) this.inUse.set(u, n);
+      else {
+        this.inUse.delete(u);
+        this.d.rec.users.delete(u);
+      }
+    }
+  }
+
+  private async processUsers(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, field: string, users: string[]): Promise<OutboundRecord[]> {
+    const { d } = this;
+    const { rec } = d;
     const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));
     const offsetOf = new Map<string, number>();
     const lastHash = new Map<string, string>();
@@ -180,8 +212,16 @@ export class RecommendStage {
   private toUserState(s: StoredState): UserState {
     const items = this.d.rec.items;
     const u = newUserState();
-    u.history = { items: s.h.i.map((x) => items.intern(x)), weights: s.h.w, times: s.h.t };
-    for (const [id, count, last] of s.p) u.purchases.set(items.intern(id), { count, last });
+    // Items the model refuses (past limits.maxItems) drop out of the loaded history: it cannot score them anyway.
+    const ids = s.h.i.map((x) => items.tryIntern(x));
+    const keep = ids.map((id, k) => (id >= 0 ? k : -1)).filter((k) => k >= 0);
+    u.history = keep.length === ids.length
+      ? { items: ids, weights: s.h.w, times: s.h.t }
+      : { items: keep.map((k) => ids[k]), weights: keep.map((k) => s.h.w[k]), times: keep.map((k) => s.h.t[k]) };
+    for (const [id, count, last] of s.p) {
+      const i = items.tryIntern(id);
+      if (i >= 0) u.purchases.set(i, { count, last });
+    }
     u.country = s.c;
     u.lastTime = s.lt;
     return u;
@@ -206,6 +246,15 @@ export class RecommendStage {
    * Returns the record to emit, or null.
    */
   async correct(topic: string, partition: number, userId: string, source: string): Promise<OutboundRecord | null> {
+    this.hold([userId]);
+    try {
+      return await this.correctUser(topic, partition, userId, source);
+    } finally {
+      this.release([userId]);
+    }
+  }
+
+  private async correctUser(topic: string, partition: number, userId: string, source: string): Promise<OutboundRecord | null> {
     const { d } = this;
     const field = Keys.partitionField(topic, partition);
     const stored = await d.store.loadUser(userId, field);
