@@ -151,7 +151,8 @@ export async function dumpPrefix(redis: RedisClient, prefix: string): Promise<Ma
       else if (type === 'set') value = (await redis.smembers(key)).sort();
       else if (type === 'zset') {
         const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-        const z: Record<string, string> = {};
+        // Members are input (item and user ids): a prototype-less object keeps a member named `__proto__`.
+        const z = Object.create(null) as Record<string, string>;
         for (let i = 0; i < flat.length; i += 2) z[flat[i]] = flat[i + 1];
         value = z;
       } else value = `<${type}>`;
@@ -213,8 +214,8 @@ function diff(a: unknown, b: unknown, path: string, st: CompareStats): string | 
     const ka = Object.keys(a).sort();
     const kb = Object.keys(b).sort();
     if (ka.join('\u0000') !== kb.join('\u0000')) {
-      const onlyA = ka.filter((k) => !(k in b));
-      const onlyB = kb.filter((k) => !(k in a));
+      const onlyA = ka.filter((k) => !Object.hasOwn(b, k));
+      const onlyB = kb.filter((k) => !Object.hasOwn(a, k));
       return `${path}{keys: only chaos ${JSON.stringify(onlyA.slice(0, 5))}, only reference ${JSON.stringify(onlyB.slice(0, 5))}}`;
     }
     for (const k of ka) {
@@ -476,9 +477,9 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   // Popularity: purchases per item.
   const pop = new Map<string, number>();
   for (const e of events) if (e.type === 'purchase' && e.itemId) pop.set(e.itemId, (pop.get(e.itemId) ?? 0) + 1);
-  const popGot = (state.get('{g}:popularity')?.value ?? {}) as Record<string, string>;
+  const popGot = (state.get('{g}:popularity')?.value ?? Object.create(null)) as Record<string, string>;
   for (const item of new Set([...pop.keys(), ...Object.keys(popGot)])) {
-    const got = Number(popGot[item] ?? 0);
+    const got = Number(Object.hasOwn(popGot, item) ? popGot[item] : 0);
     const exp = pop.get(item) ?? 0;
     if (got !== exp) miss(`popularity of ${item}: ${got} in Redis, input has ${exp}`);
   }
