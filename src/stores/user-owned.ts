@@ -190,11 +190,12 @@ export function heldItemsOfState(state: string | null | undefined): string[] {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * A RegExp matching every instance of the entry's key with the key prefix stripped (e.g. `^\{u:[^}]*\}:rec$`):
+ * A RegExp matching every instance of the entry's key with the key prefix stripped (e.g. `^\{u:.*\}:rec$`):
  * the builder is called with a placeholder for each id, which then stands for `id` (regex source; by default any
- * id without `}`; pass a group such as `(.*)` to capture the id).
+ * id, braces and colons included — ids are input, and every key ends in its fixed suffix, so `.*` cannot reach
+ * into another entry's keys; pass a group such as `(.*)` to capture the id).
  */
-export function keyPatternOf(entry: OwnedEntry, id = '[^}]*'): RegExp {
+export function keyPatternOf(entry: OwnedEntry, id = '.*'): RegExp {
   const keys = new Keys('p');
   const ph = '\u0001';
   const key = (keys[entry.builder] as (...a: string[]) => string).call(keys, ph, ph, ph).slice('p:'.length);
