@@ -8,6 +8,10 @@
  * Adding a per-user key to `Keys` without declaring it here fails test/unit/user-owned.test.ts; a stage that starts
  * writing a user id somewhere undeclared fails test/functional/user-owned.test.ts.
  *
+ * Not declared, because it holds no user id: the dedupe window `{p}:dedupe` (event ids, dropped once they are more
+ * than ATTUNE_DEDUPE_WINDOW_RECORDS offsets behind). Producers whose event ids embed user ids should know that an
+ * erasure leaves those until the window passes them.
+ *
  * `ownedBy` is pure: it computes the concrete keys and members from a context; `readOwnerContext` reads that context
  * from Redis (the only I/O here).
  */
