@@ -149,6 +149,7 @@ export class RecommendStage {
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
     const delta = rec.learnBatch(fresh.map((r) => r.event));
+    this.warnIfItemsRefused();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
     const rows = new Map<string, Array<[string, number]>>();
@@ -208,6 +209,15 @@ export class RecommendStage {
     if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');
     return out;
   }
+
+  /** Says once (then every 10,000 more) that the item cap is reached: new items are no longer learned. */
+  private warnIfItemsRefused(): void {
+    const { refused, maxSize } = this.d.rec.items;
+    if (refused === 0 || refused < this.refusedWarnedAt + 10_000) return;
+    this.refusedWarnedAt = refused;
+    log.warn({ refused, maxItems: maxSize }, 'the recommender holds ATTUNE_MAX_ITEMS item ids; new items are counted but not learned: raise ATTUNE_MAX_ITEMS if the catalog is that large');
+  }
+  private refusedWarnedAt = -10_000;
 
   private toUserState(s: StoredState): UserState {
     const items = this.d.rec.items;
