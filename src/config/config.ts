@@ -62,6 +62,10 @@ export const SETTINGS = {
   kafkaSessionTimeoutMs: s('ATTUNE_KAFKA_SESSION_TIMEOUT_MS', int(6_000, 300_000), 30_000, 'milliseconds before the group coordinator declares a silent worker dead and moves its partitions (6000 to 300000, within the broker\'s group.min/max.session.timeout.ms)'),
   onStateLoss: s('ATTUNE_ON_STATE_LOSS', z.enum(['halt', 'rebuild']), 'halt', 'halt (stop with exit 3 and wait for an operator) or rebuild (wipe what is left and replay the retained input from the earliest offset)'),
   watchdogMs: s('ATTUNE_WATCHDOG_MS', int(0, 86_400_000), 120_000, 'milliseconds without progress while there is lag (or outside the consumer group) before the worker exits non-zero for its supervisor to restart it; 0 disables the watchdog'),
+  // Hostile clocks, duplicates and unbounded input (issue #10): each bounds what one producer can do to the others.
+  watermarkMaxSkewMs: s('ATTUNE_WATERMARK_MAX_SKEW_MS', int(0, 86_400_000), 5 * 60_000, 'how far ahead of its record\'s Kafka timestamp an event may move the partition watermark, in ms (default 300000 = 5 min; events further ahead are still applied, but do not make other users\' events late)'),
+  dedupeWindowRecords: s('ATTUNE_DEDUPE_WINDOW_RECORDS', int(0, 10_000_000), 100_000, 'how many offsets back on its partition an event id is remembered, to dead-letter a repeat as DUPLICATE_EVENT (0 disables; Redis keeps at most this many ids per partition)'),
+  maxItems: s('ATTUNE_MAX_ITEMS', int(1000, 100_000_000), 1_000_000, 'the most distinct item ids one worker\'s recommender learns (catalog items and co-occurrence); events of further unknown items still count but are not learned'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -96,7 +96,7 @@ export async function loadInteractionsCsv(path: string, opts: InteractionCsvOpti
     let type: EventType = defaultType;
     if (idx.type >= 0) {
       const raw = r[idx.type] ?? '';
-      const mapped = opts.typeMap?.[raw] ?? (TYPE_SET.has(raw.toLowerCase()) ? (raw.toLowerCase() as EventType) : undefined);
+      const mapped = (opts.typeMap && Object.hasOwn(opts.typeMap, raw) ? opts.typeMap[raw] : undefined) ?? (TYPE_SET.has(raw.toLowerCase()) ? (raw.toLowerCase() as EventType) : undefined);
       if (!mapped) continue;
       type = mapped;
     }

@@ -195,7 +195,8 @@ export function deriveCategoriesAndTags(description: string): { categories: stri
   const cats: string[] = [];
   // Head noun first (last content word), then other keyword matches from right to left.
   for (let i = words.length - 1; i >= 0; i--) {
-    const c = CATEGORY_KEYWORDS[words[i]];
+    // Own keys only: a description word such as "constructor" must not find Object.prototype's members.
+    const c = Object.hasOwn(CATEGORY_KEYWORDS, words[i]) ? CATEGORY_KEYWORDS[words[i]] : undefined;
     if (c && !cats.includes(c)) cats.push(c);
   }
   if (cats.length === 0) {

@@ -16,7 +16,7 @@ import { ConfigError } from '../errors.js';
 import { log } from '../log.js';
 
 /** The layout of the state under a prefix; a worker refuses a state of another layout. */
-export const STATE_LAYOUT = 'attune-state-v2';
+export const STATE_LAYOUT = 'attune-state-v3'; // v3: co-occurrence row fields namespaced (i:<item>), dedupe state
 
 export interface Bootstrap {
   epoch: string;

@@ -26,7 +26,8 @@ export class Keys {
 
   /** Hash: the user's recommender state (JSON under "s") and its applied offset per source partition. */
   userRecommender(userId: string) { return this.user(userId, 'rec'); }
-  /** Hash: an item's co-occurrence row (pairs with greater item ids), its norm "_n", applied offsets. */
+  /** Hash: an item's co-occurrence row: `i:<other item>` (pairs with greater item ids), its norm `_n`, applied
+   *  offsets `o:<topic>:<partition>` (field names: `coocItemField`, `COOC_NORM_FIELD`, `parseCoocField`). */
   itemCooc(itemId: string) { return `${this.prefix}:{i:${itemId}}:co`; }
   /** Set: users whose current recommendation list holds the item (to correct them when it goes away). */
   itemHolders(itemId: string) { return `${this.prefix}:{i:${itemId}}:holders`; }
@@ -55,6 +56,12 @@ export class Keys {
   item(itemId: string) { return `${this.prefix}:{i:${itemId}}:item`; }
   /** String: the last offset whose whole micro-batch is applied, for seeking on assignment. */
   partitionProgress(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:progress`; }
+
+  /** Sorted set: the dedupe window of a partition: member = event id, score = offset of its last applied record
+   *  (dedupeEvents-3.lua; ids older than ATTUNE_DEDUPE_WINDOW_RECORDS offsets are removed). */
+  partitionDedupe(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:dedupe`; }
+  /** Hash: the dedupe window's bookkeeping: `o` (last offset decided), `dups` (duplicate offsets after progress). */
+  partitionDedupeState(topic: string, partition: number) { return `${this.prefix}:{p:${topic}:${partition}}:dedupe-state`; }
 
   /** Hash: rolling features and segments of a user: `s` (state JSON), `seg` (segments JSON), `due` (next timer),
    *  `o:<topic>:<partition>` (last applied source offset), `lc:<topic>:<partition>` (changes not yet known emitted). */
@@ -85,4 +92,21 @@ export class Keys {
 
   /** Field name used in the applied-offset hashes. */
   static partitionField(topic: string, partition: number) { return `o:${topic}:${partition}`; }
+
+  /**
+   * Field of the pair (row item, `itemId`) in a co-occurrence row. Item ids are input: a raw id next to the
+   * reserved fields could be `_n` (the norm) or `o:attune.events:3` (a partition's applied offset, which would
+   * make the row skip that partition's later batches). Every item field starts with `i:` and no reserved field
+   * does, so no item id can take a reserved field's name.
+   */
+  static coocItemField(itemId: string) { return `i:${itemId}`; }
+  /** Field of the row item's norm in its co-occurrence row. */
+  static readonly COOC_NORM_FIELD = '_n';
+  /** What a co-occurrence row field is: a pair (with the other item's id), the norm, an applied offset, or unknown. */
+  static parseCoocField(field: string): { kind: 'pair'; itemId: string } | { kind: 'norm' } | { kind: 'offset' } | { kind: 'unknown' } {
+    if (field.startsWith('i:')) return { kind: 'pair', itemId: field.slice(2) };
+    if (field === Keys.COOC_NORM_FIELD) return { kind: 'norm' };
+    if (field.startsWith('o:')) return { kind: 'offset' };
+    return { kind: 'unknown' };
+  }
 }

@@ -142,4 +142,5 @@ export interface ScriptCommands {
     memberUpdates: string, memberPrefix: string, fingerprint: string, memberSegments: string,
   ): Promise<number>;
   applySegmentCounts(counts: string, applied: string, field: string, last: number, deltas: string): Promise<number>;
+  dedupeEvents(ids: string, state: string, progress: string, window: number, batchLast: number, records: string): Promise<number | number[]>;
 }

@@ -8,6 +8,10 @@
  * Adding a per-user key to `Keys` without declaring it here fails test/unit/user-owned.test.ts; a stage that starts
  * writing a user id somewhere undeclared fails test/functional/user-owned.test.ts.
  *
+ * Not declared, because it holds no user id: the dedupe window `{p}:dedupe` (event ids, dropped once they are more
+ * than ATTUNE_DEDUPE_WINDOW_RECORDS offsets behind). Producers whose event ids embed user ids should know that an
+ * erasure leaves those until the window passes them.
+ *
  * `ownedBy` is pure: it computes the concrete keys and members from a context; `readOwnerContext` reads that context
  * from Redis (the only I/O here).
  */
@@ -190,11 +194,12 @@ export function heldItemsOfState(state: string | null | undefined): string[] {
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * A RegExp matching every instance of the entry's key with the key prefix stripped (e.g. `^\{u:[^}]*\}:rec$`):
+ * A RegExp matching every instance of the entry's key with the key prefix stripped (e.g. `^\{u:.*\}:rec$`):
  * the builder is called with a placeholder for each id, which then stands for `id` (regex source; by default any
- * id without `}`; pass a group such as `(.*)` to capture the id).
+ * id, braces and colons included — ids are input, and every key ends in its fixed suffix, so `.*` cannot reach
+ * into another entry's keys; pass a group such as `(.*)` to capture the id).
  */
-export function keyPatternOf(entry: OwnedEntry, id = '[^}]*'): RegExp {
+export function keyPatternOf(entry: OwnedEntry, id = '.*'): RegExp {
   const keys = new Keys('p');
   const ph = '\u0001';
   const key = (keys[entry.builder] as (...a: string[]) => string).call(keys, ph, ph, ph).slice('p:'.length);

@@ -32,6 +32,7 @@ import type { StateStore } from '../stores/state-store.js';
 import type { RecommenderStore } from '../stages/recommend/store.js';
 import { decodeStage, type DecodeDeps } from '../stages/decode/stage.js';
 import { validateStage } from '../stages/validate/stage.js';
+import { dedupeStage } from '../stages/dedupe/stage.js';
 import { deadLetterStage } from '../stages/dead-letter/stage.js';
 import { segmentsStage } from '../stages/segments/stage.js';
 import { ingestStage } from '../stages/ingest/stage.js';
@@ -59,7 +60,7 @@ export interface EventsChainDeps extends DecodeDeps {
 
 /** The events topic's stages, in order. */
 export const EVENT_STAGES: ReadonlyArray<StageFactory<EventsChainDeps, EventBatch>> = [
-  decodeStage, validateStage, deadLetterStage, segmentsStage, ingestStage, recommendStage, emitStage,
+  decodeStage, validateStage, dedupeStage, deadLetterStage, segmentsStage, ingestStage, recommendStage, emitStage,
 ];
 
 export interface MicroBatchResult {

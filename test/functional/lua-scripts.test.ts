@@ -8,6 +8,7 @@ import { FencedError, ScriptRejectedError, StateLostError, StateRebuiltError } f
 import { bootstrapState, missingGuards, readBootstrap, rebuildState } from '../../src/stores/bootstrap.js';
 import { guardKeyFor, runFenced, fenceField } from '../../src/stores/guard.js';
 import { testConfig } from '../support/env.js';
+import { DedupeStore } from '../../src/stages/dedupe/store.js';
 
 let redis: RedisClient;
 let store: StateStore;
@@ -151,13 +152,64 @@ describe('the offset gate shared by the delta scripts (includes/offset-gate.lua)
   });
   it('co-occurrence rows take a whole batch once per row, counting its increments', async () => {
     const [a, b] = [k().itemCooc('ga'), k().itemCooc('gb')];
-    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([['x', 1], ['_n', 0.5]]))).toBe(2);
-    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([['x', 1]]))).toBe(0);
+    const [x, y, n] = [Keys.coocItemField('x'), Keys.coocItemField('y'), Keys.COOC_NORM_FIELD];
+    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([[x, 1], [n, 0.5]]))).toBe(2);
+    expect(await redis.applyCoocRow(a, field, 3, JSON.stringify([[x, 1]]))).toBe(0);
     // Row a already has batch 3; row b gets it. Then batch 4 goes to both.
-    expect(await redis.applyCoocRows(2, a, b, field, 3, JSON.stringify([[['x', 1]], [['y', 2], ['x', 1]]]))).toBe(2);
-    expect(await redis.applyCoocRows(2, a, b, field, 4, JSON.stringify([[['x', 1]], []]))).toBe(1);
+    expect(await redis.applyCoocRows(2, a, b, field, 3, JSON.stringify([[[x, 1]], [[y, 2], [x, 1]]]))).toBe(2);
+    expect(await redis.applyCoocRows(2, a, b, field, 4, JSON.stringify([[[x, 1]], []]))).toBe(1);
     expect(await redis.applyCoocRows(2, a, b, field, 5, JSON.stringify([[]]))).toBe(-1);
-    expect(await redis.hgetall(a)).toEqual({ x: '2', _n: '0.5', [field]: '4' });
-    expect(await redis.hgetall(b)).toEqual({ y: '2', x: '1', [field]: '4' });
+    expect(await redis.hgetall(a)).toEqual({ [x]: '2', [n]: '0.5', [field]: '4' });
+    expect(await redis.hgetall(b)).toEqual({ [y]: '2', [x]: '1', [field]: '4' });
+  });
+  it('co-occurrence rows refuse a delta field outside the item namespace: no raw id can hit the norm or an offset', async () => {
+    const a = k().itemCooc('gc');
+    for (const bad of [field, 'x', 'o:attune.events:3', 'n', ['i:x', 'NaN']]) {
+      const delta = Array.isArray(bad) ? bad : [bad, 1];
+      expect(await redis.applyCoocRow(a, field, 7, JSON.stringify([delta]))).toBe(-1);
+      expect(await redis.applyCoocRows(1, a, field, 7, JSON.stringify([[delta]]))).toBe(-1);
+    }
+    expect(await redis.exists(a)).toBe(0);
+  });
+});
+
+describe('dedupeEvents: duplicates by event id within a window of offsets, exactly once', () => {
+  const T = 'events';
+  const P = 9;
+  const dd = () => new DedupeStore(redis, cfg.keyPrefix);
+  const recs = (...r: Array<[number, string]>) => r;
+  it('dead-letters a repeat at a higher offset, not a replay of the same record, and answers replays as before', async () => {
+    const d = dd();
+    // Batch 0..3: "a" repeats inside the batch (offset 2), "__proto__" and "_n" are ordinary ids.
+    expect([...await d.duplicates(T, P, 100, 3, recs([0, 'a'], [1, '__proto__'], [2, 'a'], [3, '_n']))]).toEqual([2]);
+    // The same batch again (a crash before progress): the same answer, although "a" is now stored at offset 0.
+    expect([...await d.duplicates(T, P, 100, 3, recs([0, 'a'], [1, '__proto__'], [2, 'a'], [3, '_n']))]).toEqual([2]);
+    // A replay split finer answers the same for each part.
+    expect([...await d.duplicates(T, P, 100, 1, recs([0, 'a'], [1, '__proto__']))]).toEqual([]);
+    expect([...await d.duplicates(T, P, 100, 3, recs([2, 'a'], [3, '_n']))]).toEqual([2]);
+    // The next batch: repeats of ids applied before are duplicates; new ids are not.
+    await redis.set(store.keys.partitionProgress(T, P), '3');
+    expect([...await d.duplicates(T, P, 100, 6, recs([4, '__proto__'], [5, 'b'], [6, 'a']))]).toEqual([4, 6]);
+    // Progress passed 3: the stored decision for offset 2 is dropped; only 4 and 6 are kept for replays.
+    expect(JSON.parse((await redis.hget(store.keys.partitionDedupeState(T, P), 'dups'))!)).toEqual([4, 6]);
+    expect([...await d.duplicates(T, P, 100, 6, recs([4, '__proto__'], [5, 'b'], [6, 'a']))]).toEqual([4, 6]);
+  });
+  it('forgets ids that fell out of the window, and holds at most window + 1 of them', async () => {
+    const d = dd();
+    const p = P + 1;
+    const window = 10;
+    for (let b = 0; b < 5; b++) {
+      const batch = Array.from({ length: 10 }, (_, i) => [b * 10 + i, `id${b * 10 + i}`] as [number, string]);
+      expect((await d.duplicates(T, p, window, b * 10 + 9, batch)).size).toBe(0);
+      await redis.set(store.keys.partitionProgress(T, p), String(b * 10 + 9));
+    }
+    expect(await d.windowSize(T, p)).toBeLessThanOrEqual(window + 1);
+    // id45 was applied at 45: at 55 it is still inside the window (55 - 45 = 10), id30 at 60 is not.
+    expect([...await d.duplicates(T, p, window, 60, recs([55, 'id45'], [60, 'id30']))]).toEqual([55]);
+  });
+  it('refuses arguments that are not a JSON array, writing nothing', async () => {
+    const k = store.keys;
+    expect(await redis.dedupeEvents(k.partitionDedupe(T, 99), k.partitionDedupeState(T, 99), k.partitionProgress(T, 99), 10, 1, 'nope')).toBe(-1);
+    expect(await redis.exists(k.partitionDedupe(T, 99), k.partitionDedupeState(T, 99))).toBe(0);
   });
 });

@@ -14,6 +14,7 @@ import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { CatalogItem, Recommendations, UserEvent } from '../../src/domain/events.js';
 import { testConfig, waitFor, waitForSoleOwner, openPipeline } from '../support/env.js';
+import { Keys } from '../../src/stores/keys.js';
 
 const cfg = testConfig({ partitions: 1, microBatchSize: 500 });
 const topics = topicNames(cfg);
@@ -89,10 +90,10 @@ describe('recommendations in the worker', () => {
     expect(l2.items[0].reasons.map((r) => r.relatedItemId)).toContain('mug');
     expect(l2.items.map((i) => i.itemId)).toContain('spoon');
     const rowAfter = await redis.hgetall(`${cfg.keyPrefix}:{i:mug}:co`);
-    expect(Number(rowAfter._n)).toBeGreaterThan(Number(rowBefore._n));
-    // mug < tin in string order, so the new pair lives in mug's row.
-    expect(Number(rowAfter.tin)).toBeGreaterThan(0);
-    expect(rowBefore.tin).toBeUndefined();
+    expect(Number(rowAfter[Keys.COOC_NORM_FIELD])).toBeGreaterThan(Number(rowBefore[Keys.COOC_NORM_FIELD]));
+    // mug < tin in string order, so the new pair lives in mug's row, under the namespaced field of tin.
+    expect(Number(rowAfter[Keys.coocItemField('tin')])).toBeGreaterThan(0);
+    expect(rowBefore[Keys.coocItemField('tin')]).toBeUndefined();
   });
 
   it('an item that becomes unavailable is taken out of the lists that hold it, without new events', async () => {

@@ -29,6 +29,7 @@ import type { RedisClient } from '../../src/stores/redis-client.js';
 import { scanKeys } from '../../src/stores/maintenance.js';
 import { keyPatternOf, ownedEntry } from '../../src/stores/user-owned.js';
 import { StateStore } from '../../src/stores/state-store.js';
+import { Keys } from '../../src/stores/keys.js';
 import { startWorker } from '../../src/topology/worker.js';
 import { log } from '../../src/log.js';
 
@@ -150,7 +151,8 @@ export async function dumpPrefix(redis: RedisClient, prefix: string): Promise<Ma
       else if (type === 'set') value = (await redis.smembers(key)).sort();
       else if (type === 'zset') {
         const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-        const z: Record<string, string> = {};
+        // Members are input (item and user ids): a prototype-less object keeps a member named `__proto__`.
+        const z = Object.create(null) as Record<string, string>;
         for (let i = 0; i < flat.length; i += 2) z[flat[i]] = flat[i + 1];
         value = z;
       } else value = `<${type}>`;
@@ -212,8 +214,8 @@ function diff(a: unknown, b: unknown, path: string, st: CompareStats): string | 
     const ka = Object.keys(a).sort();
     const kb = Object.keys(b).sort();
     if (ka.join('\u0000') !== kb.join('\u0000')) {
-      const onlyA = ka.filter((k) => !(k in b));
-      const onlyB = kb.filter((k) => !(k in a));
+      const onlyA = ka.filter((k) => !Object.hasOwn(b, k));
+      const onlyB = kb.filter((k) => !Object.hasOwn(a, k));
       return `${path}{keys: only chaos ${JSON.stringify(onlyA.slice(0, 5))}, only reference ${JSON.stringify(onlyB.slice(0, 5))}}`;
     }
     for (const k of ka) {
@@ -475,9 +477,9 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   // Popularity: purchases per item.
   const pop = new Map<string, number>();
   for (const e of events) if (e.type === 'purchase' && e.itemId) pop.set(e.itemId, (pop.get(e.itemId) ?? 0) + 1);
-  const popGot = (state.get('{g}:popularity')?.value ?? {}) as Record<string, string>;
+  const popGot = (state.get('{g}:popularity')?.value ?? Object.create(null)) as Record<string, string>;
   for (const item of new Set([...pop.keys(), ...Object.keys(popGot)])) {
-    const got = Number(popGot[item] ?? 0);
+    const got = Number(Object.hasOwn(popGot, item) ? popGot[item] : 0);
     const exp = pop.get(item) ?? 0;
     if (got !== exp) miss(`popularity of ${item}: ${got} in Redis, input has ${exp}`);
   }
@@ -497,9 +499,10 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     const na = rec.items.name(a);
     const nb = rec.items.name(b);
     // A pair lives once, in the row of the smaller item id (string order).
-    if (na < nb) put(na, nb, c); else put(nb, na, c);
+    // Fields are namespaced (Keys.coocItemField), so an item id can never be read as the norm or an offset.
+    if (na < nb) put(na, Keys.coocItemField(nb), c); else put(nb, Keys.coocItemField(na), c);
   }
-  for (let i = 0; i < rec.items.size; i++) if (cs.normOf(i) !== 0) put(rec.items.name(i), '_n', cs.normOf(i));
+  for (let i = 0; i < rec.items.size; i++) if (cs.normOf(i) !== 0) put(rec.items.name(i), Keys.COOC_NORM_FIELD, cs.normOf(i));
   const coKey = owned('co-occurrence', '(.*)');
   let checked = 0;
   const st: CompareStats = { floatsWithinTolerance: 0, maxRelativeError: 0 };
@@ -510,7 +513,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     rows.add(m[1]);
     const want = expected.get(m[1]) ?? new Map<string, number>();
     const h = v.value as Record<string, string>;
-    for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => !x.startsWith('o:'))])) {
+    for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => Keys.parseCoocField(x).kind !== 'offset')])) {
       checked++;
       const got = Number(h[f] ?? 0);
       const exp = want.get(f) ?? 0;

@@ -88,11 +88,18 @@ describe('the user-owned registry', () => {
   });
 
   it('gives each entry a key pattern without the prefix (the shapes the chaos verifier classifies keys by)', () => {
-    expect(keyPatternOf(ownedEntry('rec')).source).toBe(/^\{u:[^}]*\}:rec$/.source);
-    expect(keyPatternOf(ownedEntry('recs')).source).toBe(/^\{u:[^}]*\}:recs$/.source);
-    expect(keyPatternOf(ownedEntry('features')).source).toBe(/^\{u:[^}]*\}:features$/.source);
-    expect(keyPatternOf(ownedEntry('holders')).source).toBe(/^\{i:[^}]*\}:holders$/.source);
-    expect(keyPatternOf(ownedEntry('co-occurrence')).source).toBe(/^\{i:[^}]*\}:co$/.source);
+    expect(keyPatternOf(ownedEntry('rec')).source).toBe(/^\{u:.*\}:rec$/.source);
+    expect(keyPatternOf(ownedEntry('recs')).source).toBe(/^\{u:.*\}:recs$/.source);
+    expect(keyPatternOf(ownedEntry('features')).source).toBe(/^\{u:.*\}:features$/.source);
+    expect(keyPatternOf(ownedEntry('holders')).source).toBe(/^\{i:.*\}:holders$/.source);
+    expect(keyPatternOf(ownedEntry('co-occurrence')).source).toBe(/^\{i:.*\}:co$/.source);
+    // Ids are input: braces, colons and glob characters in an id still match, and only the entry's own keys.
+    for (const id of ['a}b', '{x}', 'a:b', '*', '?', '[', '__proto__', '}:recs', 'x}:rec}']) {
+      expect(keyPatternOf(ownedEntry('rec')).test(`{u:${id}}:rec`), id).toBe(true);
+      expect(keyPatternOf(ownedEntry('rec')).test(`{u:${id}}:recs`), id).toBe(false);
+      expect(keyPatternOf(ownedEntry('rec')).test(`{u:${id}}:recent`), id).toBe(false);
+      expect(keyPatternOf(ownedEntry('co-occurrence')).test(`{i:${id}}:holders`), id).toBe(false);
+    }
     expect(keyPatternOf(ownedEntry('members')).test('{p:t.events:3}:members:vip')).toBe(true);
     expect(keyPatternOf(ownedEntry('counts')).test('{u:7}:counts')).toBe(true);
     expect(keyPatternOf(ownedEntry('counts')).test('{u:7}:countsx')).toBe(false);

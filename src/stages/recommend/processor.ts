@@ -74,16 +74,16 @@ export class RecommendStage {
     await this.checkEpoch();
     const { rec } = this.d;
     const pairs: number[] = [];
-    const rows = await this.d.store.forEachRow((itemId, fields) => {
-      const a = rec.items.intern(itemId);
-      for (const [f, v] of Object.entries(fields)) {
-        if (f.startsWith('o:')) continue;
-        if (f === '_n') rec.collaborative.state.norm(a, Number(v));
-        else {
-          const b = rec.items.intern(f);
-          rec.collaborative.state.add(a, b, Number(v));
-          pairs.push(a, b);
-        }
+    const rows = await this.d.store.forEachRow((itemId, row) => {
+      // Past limits.maxItems (ATTUNE_MAX_ITEMS) rows and pairs of further items are not loaded (see model/config.ts).
+      const a = rec.items.tryIntern(itemId);
+      if (a < 0) return;
+      if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
+      for (const [other, v] of row.pairs) {
+        const b = rec.items.tryIntern(other);
+        if (b < 0) continue;
+        rec.collaborative.state.add(a, b, v);
+        pairs.push(a, b);
       }
     });
     const m = rec.collaborative;
@@ -100,13 +100,42 @@ export class RecommendStage {
    * and returns the recommendation records to emit (lists that changed, and every list of a replayed user).
    */
   async process(topic: string, partition: number, records: OffsetEvent[], lastOffset: number): Promise<OutboundRecord[]> {
-    const { d } = this;
-    const { rec } = d;
     if (records.length === 0) return [];
     const field = Keys.partitionField(topic, partition);
     if (!this.epochReady) await this.checkEpoch();
 
     const users = [...new Set(records.map((r) => r.event.userId))];
+    this.hold(users);
+    try {
+      return await this.processUsers(topic, partition, records, lastOffset, field, users);
+    } finally {
+      this.release(users);
+    }
+  }
+
+  /**
+   * Users in memory are only those of the micro-batches (and corrections) in flight: each reloads its users from
+   * Redis, so keeping them afterwards would only let memory grow with every user ever seen, the users of revoked
+   * partitions included. Counted, because partitions run concurrently and one user may appear on two of them.
+   */
+  private readonly inUse = new Map<string, number>();
+  private hold(users: readonly string[]): void {
+    for (const u of users) this.inUse.set(u, (this.inUse.get(u) ?? 0) + 1);
+  }
+  private release(users: readonly string[]): void {
+    for (const u of users) {
+      const n = (this.inUse.get(u) ?? 1) - 1;
+      if (n > 0) this.inUse.set(u, n);
+      else {
+        this.inUse.delete(u);
+        this.d.rec.users.delete(u);
+      }
+    }
+  }
+
+  private async processUsers(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, field: string, users: string[]): Promise<OutboundRecord[]> {
+    const { d } = this;
+    const { rec } = d;
     const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));
     const offsetOf = new Map<string, number>();
     const lastHash = new Map<string, string>();
@@ -121,6 +150,7 @@ export class RecommendStage {
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
     const delta = rec.learnBatch(fresh.map((r) => r.event));
+    this.warnIfItemsRefused();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
     const rows = new Map<string, Array<[string, number]>>();
@@ -133,10 +163,11 @@ export class RecommendStage {
       const [a, b] = pairFromKey(k);
       const sa = rec.items.name(a);
       const sb = rec.items.name(b);
-      if (sa < sb) add(sa, sb, v);
-      else add(sb, sa, v);
+      // Item fields are namespaced (Keys.coocItemField) so that no item id can overwrite the norm or an offset.
+      if (sa < sb) add(sa, Keys.coocItemField(sb), v);
+      else add(sb, Keys.coocItemField(sa), v);
     }
-    for (const [a, v] of delta.norms) add(rec.items.name(a), '_n', v);
+    for (const [a, v] of delta.norms) add(rec.items.name(a), Keys.COOC_NORM_FIELD, v);
     await d.store.applyRows(rows, field, lastOffset);
     crashPoint('after-rows');
 
@@ -181,11 +212,28 @@ export class RecommendStage {
     return out;
   }
 
+  /** Says once (then every 10,000 more) that the item cap is reached: new items are no longer learned. */
+  private warnIfItemsRefused(): void {
+    const { refused, maxSize } = this.d.rec.items;
+    if (refused === 0 || refused < this.refusedWarnedAt + 10_000) return;
+    this.refusedWarnedAt = refused;
+    log.warn({ refused, maxItems: maxSize }, 'the recommender holds ATTUNE_MAX_ITEMS item ids; new items are counted but not learned: raise ATTUNE_MAX_ITEMS if the catalog is that large');
+  }
+  private refusedWarnedAt = -10_000;
+
   private toUserState(s: StoredState): UserState {
     const items = this.d.rec.items;
     const u = newUserState();
-    u.history = { items: s.h.i.map((x) => items.intern(x)), weights: s.h.w, times: s.h.t };
-    for (const [id, count, last] of s.p) u.purchases.set(items.intern(id), { count, last });
+    // Items the model refuses (past limits.maxItems) drop out of the loaded history: it cannot score them anyway.
+    const ids = s.h.i.map((x) => items.tryIntern(x));
+    const keep = ids.map((id, k) => (id >= 0 ? k : -1)).filter((k) => k >= 0);
+    u.history = keep.length === ids.length
+      ? { items: ids, weights: s.h.w, times: s.h.t }
+      : { items: keep.map((k) => ids[k]), weights: keep.map((k) => s.h.w[k]), times: keep.map((k) => s.h.t[k]) };
+    for (const [id, count, last] of s.p) {
+      const i = items.tryIntern(id);
+      if (i >= 0) u.purchases.set(i, { count, last });
+    }
     u.country = s.c;
     u.lastTime = s.lt;
     return u;
@@ -209,12 +257,21 @@ export class RecommendStage {
    * the user's state keeps its offset (compare-and-set with the same value), only the list fields change.
    * Returns the record to emit, or null.
    */
-  /**
-   * Recomputes a holder's list after an item went away. `emit` produces the corrected record before anything is
-   * committed: a failed produce leaves the stored hash as it was, so the next correction (or event) emits it again
-   * (re-emission is idempotent for consumers: same list, same attune.source).
-   */
   async correct(topic: string, partition: number, userId: string, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
+    this.hold([userId]);
+    try {
+      return await this.correctUser(topic, partition, userId, source, emit);
+    } finally {
+      this.release([userId]);
+    }
+  }
+
+  /**
+   * `emit` produces the corrected record before anything is committed: a failed produce leaves the stored hash as
+   * it was, so the next correction (or event) emits it again (re-emission is idempotent for consumers: same list,
+   * same attune.source).
+   */
+  private async correctUser(topic: string, partition: number, userId: string, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
     const { d } = this;
     const field = Keys.partitionField(topic, partition);
     const stored = await d.store.loadUser(userId, field);

@@ -15,6 +15,23 @@ export interface StoredRecUser {
   state: string | null;
 }
 
+/** A co-occurrence row as read back: the pairs (other item id → count) and the row item's norm. */
+export interface CoocRow {
+  pairs: Array<[string, number]>;
+  norm: number;
+}
+
+/** The fields of a stored row (HGETALL) as a row; applied offsets and unknown fields are skipped. */
+export function parseCoocRow(fields: Record<string, string>): CoocRow {
+  const row: CoocRow = { pairs: [], norm: 0 };
+  for (const [f, v] of Object.entries(fields)) {
+    const p = Keys.parseCoocField(f);
+    if (p.kind === 'pair') row.pairs.push([p.itemId, Number(v)]);
+    else if (p.kind === 'norm') row.norm = Number(v);
+  }
+  return row;
+}
+
 export class RecommenderStore {
   readonly keys: Keys;
   constructor(readonly redis: RedisClient, keyPrefix: string) {
@@ -31,7 +48,7 @@ export class RecommenderStore {
     checkScriptResult('commitRecUser', Number(res));
   }
 
-  /** Deltas of one row: [field, increment] pairs, field an item id or "_n" for the norm. */
+  /** Deltas of one row: [field, increment] pairs, field `Keys.coocItemField(other item)` or `Keys.COOC_NORM_FIELD`. */
   async applyRow(itemId: string, field: string, batchLast: number, deltas: Array<[string, number]>): Promise<number> {
     const res = await this.redis.applyCoocRow(this.keys.itemCooc(itemId), field, batchLast, JSON.stringify(deltas));
     return checkScriptResult('applyCoocRow', Number(res));
@@ -112,15 +129,16 @@ export class RecommenderStore {
   }
 
   /**
-   * Streams every co-occurrence row: (item, fields) with the applied-offset fields removed. SCAN per master,
-   * so Redis stays responsive while a worker warms up.
+   * Streams every co-occurrence row: (item, its parsed row) — pairs by the other item's id, the norm (0 when the
+   * row has none); applied-offset fields and fields of an unknown form are left out. SCAN per master, so Redis
+   * stays responsive while a worker warms up.
    */
-  async forEachRow(fn: (itemId: string, fields: Record<string, string>) => void): Promise<number> {
+  async forEachRow(fn: (itemId: string, row: CoocRow) => void): Promise<number> {
     const prefix = `${this.keys.prefix}:{i:`;
     let rows = 0;
     for await (const keys of scanKeys(this.redis, this.keys.itemCoocPattern(), 500)) {
       const all = await Promise.all(keys.map((k) => this.redis.hgetall(k)));
-      keys.forEach((k, i) => fn(k.slice(prefix.length, k.length - '}:co'.length), all[i]));
+      keys.forEach((k, i) => fn(k.slice(prefix.length, k.length - '}:co'.length), parseCoocRow(all[i])));
       rows += keys.length;
     }
     return rows;

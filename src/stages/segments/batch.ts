@@ -11,7 +11,7 @@ import type { OffsetEvent } from '../ingest/plan.js';
 import type { FeatureConfig } from './features/config.js';
 import { applyEvent, type CategoryLookup } from './features/state.js';
 import { createFeatureView } from './features/view.js';
-import { classifyLateness } from './features/watermark.js';
+import { clampedWatermark, classifyLateness } from './features/watermark.js';
 import type { CompiledSegments } from './core/compile.js';
 import { TimerHeap } from './core/timer-heap.js';
 import { segmentChanges, TIME_CAUSE, timerDue } from './core/tracker.js';
@@ -31,6 +31,11 @@ export interface BatchOptions {
   itemCategories?: CategoryLookup;
   /** Wall clock for emittedAt. */
   clock: () => number;
+  /**
+   * The highest watermark the record may set (`clampedWatermark`); absent: unbounded. Must be a function of the
+   * record (its Kafka timestamp), not of when it is processed, so that a replay computes the same watermark.
+   */
+  watermarkCap?: (r: OffsetEvent) => number;
 }
 
 export interface UserWrite {
@@ -137,9 +142,11 @@ export function runSegmentBatch(
       lateOffsets.push(k);
       continue;
     }
+    // The event is evaluated at its own time (or the watermark's), but moves the watermark at most to its cap.
     const now = wm === null ? e.eventTime : Math.max(wm, e.eventTime);
-    fireDue(now, k);
-    wm = now;
+    const next = clampedWatermark(wm, e.eventTime, opts.watermarkCap?.(r));
+    fireDue(next, k);
+    wm = next;
     let u = mem.get(e.userId);
     if (!u) throw new Error(`runSegmentBatch: user of offset ${k} was not loaded`);
     if (k <= u.offset) continue; // frozen: the user's state already reflects this step

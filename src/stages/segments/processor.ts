@@ -57,7 +57,7 @@ import { Keys } from '../../stores/keys.js';
 import { RecordError } from '../../errors.js';
 import type { FeatureConfig } from './features/config.js';
 import { eventCategories, type CategoryLookup } from './features/state.js';
-import { TOO_LATE } from './features/watermark.js';
+import { clampedWatermark, TOO_LATE } from './features/watermark.js';
 import type { CompiledSegments } from './core/compile.js';
 import { FeatureStore, type PartitionExtras } from './store.js';
 import type { StoredUser } from './stored.js';
@@ -111,8 +111,9 @@ export class SegmentProcessor {
     if (records.length === 0) return { changes: 0, tooLate: [] };
     const [stored, progress] = await Promise.all([d.store.loadPartition(topic, partition), d.store.readProgress(topic, partition)]);
     const todo = records.filter((r) => r.offset > stored.offset);
+    const watermarkCap = this.watermarkCap(raw);
     let maxWm = stored.watermark;
-    for (const r of todo) maxWm = maxWm === null ? r.event.eventTime : Math.max(maxWm, r.event.eventTime);
+    for (const r of todo) maxWm = clampedWatermark(maxWm, r.event.eventTime, watermarkCap(r));
     const due = maxWm === null ? [] : await d.store.dueTimers(topic, partition, maxWm);
     const ids = [...new Set([...todo.map((r) => r.event.userId), ...due])];
     const users = new Map<string, StoredUser>();
@@ -121,7 +122,7 @@ export class SegmentProcessor {
     const lookup = await this.categoryLookup(todo);
 
     const res = runSegmentBatch(records, stored, users, progress, {
-      features: d.featureConfig, segments: d.rules, itemCategories: lookup, clock: this.now,
+      features: d.featureConfig, segments: d.rules, itemCategories: lookup, clock: this.now, watermarkCap,
     });
 
     await Promise.all([...res.writes].map(([id, w]) => d.store.commitUser(id, topic, partition, w.expectedOffset, w.next.offset, w.next)));
@@ -163,6 +164,27 @@ export class SegmentProcessor {
     await d.store.commitPartition(topic, partition, stored.raw, { ...res.partition, wall: now }, res.timers, this.extras(users, res.writes));
     await countAndEmit(d, topic, partition, Keys.punctuationField(topic, partition), target, res.changes, res.fresh, () => target);
     return res.changes.length;
+  }
+
+  /**
+   * The highest watermark each record may set: its Kafka timestamp (the producer's or the broker's wall clock when
+   * the record was written) plus ATTUNE_WATERMARK_MAX_SKEW_MS. Why the record's timestamp and not the wall clock
+   * now: a replay after a crash must classify lateness exactly as the first attempt did (users written by that
+   * attempt are frozen, and a record it found on time must not turn too late), and the offline reference must
+   * compute the same watermark; the timestamp is part of the input, so both do. A timestamp ahead of the worker's
+   * clock is cut to the clock (a producer cannot lift the cap by lying about it either); only such records can
+   * clamp differently on a replay, and only to a higher cap. Without the records (tests), the wall clock.
+   */
+  private watermarkCap(raw: InboundRecord[] | undefined): (r: OffsetEvent) => number {
+    const skew = this.d.cfg.watermarkMaxSkewMs;
+    const wall = this.now();
+    if (!raw) return () => wall + skew;
+    const ts = new Map<number, number>();
+    for (const r of raw) ts.set(Number(r.offset), Number(r.timestamp));
+    return (r) => {
+      const t = ts.get(r.offset);
+      return (t !== undefined && Number.isFinite(t) && t > 0 ? Math.min(t, wall) : wall) + skew;
+    };
   }
 
   /** Known users (loaded users with feature state) and member set states for the partition script. */

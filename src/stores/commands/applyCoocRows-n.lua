@@ -7,16 +7,21 @@
 
   ARGV[1] applied field           o:<topic>:<partition>
   ARGV[2] batch last offset
-  ARGV[3] deltas                  JSON array, one entry per key: an array of [field, increment]
+  ARGV[3] deltas                  JSON array, one entry per key: an array of [field, increment], field i:<other item>
+                                  or _n (includes/cooc-row.lua)
 
   Returns
    >= 0        number of fields incremented over all rows (rows that already had the batch are skipped)
-   E_BAD_ARGS  ARGV[3] is not a JSON array with one entry per key (nothing written)
+   E_BAD_ARGS  ARGV[3] is not a JSON array with one entry per key, each of [i:<item> or _n, number] (nothing written)
 ]]
 --@include json-args
 --@include offset-gate
+--@include cooc-row
 local rows = decodeTable(ARGV[3])
 if not rows or #rows ~= #KEYS then return E_BAD_ARGS end
+for _, r in ipairs(rows) do
+  if type(r) ~= 'table' or not validRowDeltas(r) then return E_BAD_ARGS end
+end
 local field = ARGV[1]
 local batchLast = tonumber(ARGV[2])
 local n = 0

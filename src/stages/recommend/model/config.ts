@@ -90,6 +90,19 @@ export const RecommenderConfigSchema = z.object({
       excludeCategories: z.array(z.string()).default([]),
     })
     .prefault({}),
+  /**
+   * Bounds on what input can make the in-memory model hold (issue #10). Items: ids are interned into typed arrays,
+   * co-occurrence and neighbour lists, so one is never evicted (that would need every neighbour list and row
+   * rewritten, and workers would disagree); past the cap, new ids are refused — their events still count (ingest),
+   * they are just not learned or recommended. Country scopes: one trending scope per distinct country; past the
+   * cap a new country gets no scope of its own (its users see global trending).
+   */
+  limits: z
+    .object({
+      maxItems: z.number().int().min(1).default(1_000_000),
+      maxCountryScopes: z.number().int().min(1).default(1024),
+    })
+    .prefault({}),
   diversity: z
     .object({
       mode: z.enum(['none', 'category-cap', 'mmr']).default('category-cap'),

@@ -3,6 +3,23 @@ export class IdInterner {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = [];
 
+  /** `maxSize`: how many names `tryIntern` accepts (ids are never freed: they index typed arrays elsewhere). */
+  constructor(readonly maxSize = Infinity) {}
+
+  /** Names `tryIntern` refused because the interner was full. */
+  refused = 0;
+
+  /** The id of `name`, allocated on first sight while fewer than `maxSize` names are held; -1 once full. */
+  tryIntern(name: string): number {
+    const id = this.ids.get(name);
+    if (id !== undefined) return id;
+    if (this.names.length >= this.maxSize) {
+      this.refused++;
+      return -1;
+    }
+    return this.intern(name);
+  }
+
   /** The integer id of `name`, allocating the next one on first sight. */
   intern(name: string): number {
     let id = this.ids.get(name);

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../../errors.js';
 import { parseRecommenderConfig, type RecommenderConfig } from './config.js';
 
-export function loadRecommenderConfig(cfg: { recommenderConfig?: string }): RecommenderConfig {
+/** The file's settings, with ATTUNE_MAX_ITEMS (when given) as `limits.maxItems`. */
+export function loadRecommenderConfig(cfg: { recommenderConfig?: string; maxItems?: number }): RecommenderConfig {
+  const out = loadFile(cfg);
+  if (cfg.maxItems !== undefined) out.limits.maxItems = cfg.maxItems;
+  return out;
+}
+
+function loadFile(cfg: { recommenderConfig?: string }): RecommenderConfig {
   if (!cfg.recommenderConfig) return parseRecommenderConfig({});
   let raw: unknown;
   try {

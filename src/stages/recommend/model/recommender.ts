@@ -34,8 +34,8 @@ export interface RecommenderOptions {
 
 export class Recommender {
   readonly cfg: RecommenderConfig;
-  readonly items = new IdInterner();
-  readonly categories = new IdInterner();
+  readonly items: IdInterner;
+  readonly categories: IdInterner;
   readonly collaborative: CollaborativeModel;
   readonly content: ContentIndex | null;
   readonly trending: TrendingIndex;
@@ -55,6 +55,9 @@ export class Recommender {
 
   constructor(config: RecommenderConfigInput | RecommenderConfig = {}, opts: RecommenderOptions = {}) {
     this.cfg = parseRecommenderConfig(config as RecommenderConfigInput);
+    // Bounded by the config's limits: ids from input are refused past the cap, never evicted (see config.ts).
+    this.items = new IdInterner(this.cfg.limits.maxItems);
+    this.categories = new IdInterner(this.cfg.limits.maxItems);
     this.collaborative = new CollaborativeModel(this.cfg.collaborative);
     this.content = this.cfg.content.enabled ? new ContentIndex(this.cfg.content) : null;
     this.trending = new TrendingIndex(this.cfg.trending.halfLifeMs, this.cfg.trending.size);
@@ -87,7 +90,8 @@ export class Recommender {
 
   /** Adds or updates a catalog record: availability, category rules, content vectors and neighbours. */
   upsertItem(item: CatalogItem): void {
-    const id = this.items.intern(item.itemId);
+    const id = this.items.tryIntern(item.itemId);
+    if (id < 0) return; // past limits.maxItems
     this.ensureItem(id);
     const f = this.cfg.filters;
     const cats = item.categories;
@@ -96,7 +100,7 @@ export class Recommender {
       (f.includeCategories.length > 0 && !cats.some((c) => f.includeCategories.includes(c)));
     const gone = !item.available || item.deleted;
     this.blockedFlags[id] = gone || excluded ? 1 : 0;
-    this.itemCategory[id] = cats.length > 0 ? this.categories.intern(cats[0]) : -1;
+    this.itemCategory[id] = cats.length > 0 ? this.categories.tryIntern(cats[0]) : -1;
     this.itemCategories[id] = cats;
     this.titles[id] = item.title;
     if (this.content) {
@@ -123,7 +127,8 @@ export class Recommender {
     if (e.itemId === null) return;
     const w = this.weights[e.type] ?? 0;
     if (!(w > 0)) return;
-    const item = this.items.intern(e.itemId);
+    const item = this.items.tryIntern(e.itemId);
+    if (item < 0) return; // past limits.maxItems: counted by ingest, not learned
     this.ensureItem(item);
     let u = this.users.get(e.userId);
     if (!u) this.users.set(e.userId, (u = newUserState()));
@@ -144,8 +149,9 @@ export class Recommender {
     tr.addTo((this.globalScope ??= tr.scope('global')), item, w, t);
     if (country) {
       let s = this.countryScopes.get(country);
-      if (!s) this.countryScopes.set(country, (s = tr.scope(`country:${country}`)));
-      tr.addTo(s, item, w, t);
+      // Countries are input: past limits.maxCountryScopes a new one gets no scope (and no memory) of its own.
+      if (!s && this.countryScopes.size < this.cfg.limits.maxCountryScopes) this.countryScopes.set(country, (s = tr.scope(`country:${country}`)));
+      if (s) tr.addTo(s, item, w, t);
     }
     const cat = this.itemCategory[item];
     if (cat >= 0) tr.addTo((this.categoryScopes[cat] ??= tr.scope(`category:${this.categories.name(cat)}`)), item, w, t);
@@ -218,7 +224,8 @@ export class Recommender {
       if (e.itemId === null) continue;
       const w = this.weights[e.type] ?? 0;
       if (!(w > 0)) continue;
-      const item = this.items.intern(e.itemId);
+      const item = this.items.tryIntern(e.itemId);
+      if (item < 0) continue; // past limits.maxItems: counted by ingest, not learned
       this.ensureItem(item);
       interactions.push({ userId: e.userId, item, weight: w, time: e.eventTime });
       learnable.push(e);

@@ -37,6 +37,16 @@ export class TrendingIndex {
     return s;
   }
 
+  /** The handle of an existing scope, or undefined (never creates one). */
+  find(name: string): TrendingScope | undefined {
+    return this.scopes.get(name);
+  }
+
+  /** How many scopes exist (global, each country and category learned). */
+  get scopeCount(): number {
+    return this.scopes.size;
+  }
+
   add(scope: string, item: number, weight: number, time: number): void {
     this.addTo(this.scope(scope), item, weight, time);
   }

@@ -1,7 +1,7 @@
 /**
  * Reference per-partition processor (pure, in memory): the exact semantics the worker reproduces with Kafka and
  * Redis. Per event: classify lateness against the partition watermark (too late -> rejected, TOO_LATE); advance
- * the watermark and first fire, in (due time, user id) order, every timer due at or before it; then apply the
+ * the watermark (to the event time, clamped to the record's Kafka timestamp plus the allowed skew) and first fire, in (due time, user id) order, every timer due at or before it; then apply the
  * event to the user's features and evaluate the user's segments at the watermark; finally reschedule the user's
  * timer at nextChangeTime rounded up to the timer resolution. A fired timer evaluates at its due time with cause
  * "time". Since everything happens per event, the output does not depend on how the stream is batched.
@@ -9,9 +9,9 @@
 import { TimerHeap } from './timer-heap.js';
 import type { SegmentChange, UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from '../features/config.js';
-import { applyEvent, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
+import { applyEvent, dict, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
 import { createFeatureView } from '../features/view.js';
-import { classifyLateness, TOO_LATE, type Lateness } from '../features/watermark.js';
+import { clampedWatermark, classifyLateness, TOO_LATE, type Lateness } from '../features/watermark.js';
 import type { CompiledSegments } from './compile.js';
 import { segmentChanges, TIME_CAUSE, timerDue } from './tracker.js';
 
@@ -66,12 +66,16 @@ export class PartitionEngine {
     return this.users.get(userId);
   }
 
-  process(event: UserEvent): ProcessResult {
+  /**
+   * `cap`: the highest watermark this event may set (its record's Kafka timestamp plus the allowed skew, see
+   * `clampedWatermark`); the event is still evaluated at max(watermark, its time).
+   */
+  process(event: UserEvent, cap = Infinity): ProcessResult {
     const lateness = classifyLateness(event.eventTime, this.watermark, this.opts.features.allowedLatenessMs);
     if (lateness === 'too_late') return { lateness, rejected: TOO_LATE, changes: [] };
     const now = this.watermark === null ? event.eventTime : Math.max(this.watermark, event.eventTime);
-    const changes = this.fireDue(now);
-    this.watermark = now;
+    const changes = this.fireDue(clampedWatermark(this.watermark, event.eventTime, cap));
+    this.watermark = clampedWatermark(this.watermark, event.eventTime, cap);
     const rec = this.users.get(event.userId) ?? { features: emptyFeatureState(), segments: [], due: null };
     this.users.set(event.userId, rec);
     applyEvent(rec.features, event, this.opts.features, this.opts.itemCategories);
@@ -96,7 +100,8 @@ export class PartitionEngine {
   }
 
   snapshot(): PartitionSnapshot {
-    const users: Record<string, UserRecord> = {};
+    // User ids are input: a prototype-less object keeps `__proto__` or `constructor` an ordinary user.
+    const users = dict<UserRecord>();
     for (const id of [...this.users.keys()].sort()) users[id] = this.users.get(id)!;
     return JSON.parse(JSON.stringify({ watermark: this.watermark, users })) as PartitionSnapshot;
   }

@@ -59,16 +59,36 @@ export interface UserFeatureState {
 /** Resolves an item's categories when the event carries no `properties.category` (e.g. a catalog lookup). */
 export type CategoryLookup = (itemId: string) => readonly string[] | string | null | undefined;
 
+/**
+ * A map object without a prototype. Category names are input: on a plain object `'constructor' in o` is true and
+ * `o.__proto__ = 0` sets nothing, so a category named `constructor` or `__proto__` would give NaN affinities or
+ * vanish. Objects keyed by input stay JSON objects (the state is one JSON blob) but never have a prototype.
+ */
+export function dict<V>(from?: Record<string, V>): Record<string, V> {
+  const o = Object.create(null) as Record<string, V>;
+  // Object.assign reads own properties only (an own `__proto__` from JSON.parse included) and sets them as plain
+  // properties here, since a prototype-less object has no `__proto__` setter.
+  return from ? Object.assign(o, from) : o;
+}
+
+/** Makes the input-keyed maps of a state prototype-less (after JSON.parse or structuredClone, which add one). */
+export function normalizeFeatureState(s: UserFeatureState): UserFeatureState {
+  if (Object.getPrototypeOf(s.rec) !== null) s.rec = dict(s.rec);
+  if (Object.getPrototypeOf(s.cs) !== null) s.cs = dict(s.cs);
+  if (Object.getPrototypeOf(s.aff.s) !== null) s.aff.s = dict(s.aff.s);
+  return s;
+}
+
 export function emptyFeatureState(): UserFeatureState {
   return {
     v: 1,
     first: null,
     last: null,
     n: 0,
-    rec: {},
+    rec: dict(),
     b: {},
-    cs: {},
-    aff: { t: 0, s: {} },
+    cs: dict(),
+    aff: { t: 0, s: dict() },
     ses: { closed: 0, open: [] },
     ctx: { country: null, countryT: null, device: null, deviceT: null },
   };
@@ -79,7 +99,7 @@ export function parseFeatureState(json: string | null | undefined): UserFeatureS
   if (!json) return emptyFeatureState();
   const s = JSON.parse(json) as UserFeatureState;
   if (s.v !== 1) throw new Error(`unsupported feature state version ${String(s.v)}`);
-  return s;
+  return normalizeFeatureState(s);
 }
 
 export function serializeFeatureState(s: UserFeatureState): string {
@@ -110,6 +130,7 @@ export function applyEvent(
   itemCategories?: CategoryLookup,
 ): UserFeatureState {
   if (IGNORED.has(event.type)) return state;
+  normalizeFeatureState(state);
   const t = event.eventTime;
   state.first = state.first === null ? t : Math.min(state.first, t);
   state.last = state.last === null ? t : Math.max(state.last, t);

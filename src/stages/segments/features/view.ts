@@ -129,7 +129,7 @@ class StateView implements FeatureView {
     idx.sort((a, b) => a - b);
     const f = FIELD_INDEX[q.field ?? 'count'];
     const types = q.type == null ? null : (typeof q.type === 'string' ? [q.type] : q.type).map((t) => TYPE_CODES[t] ?? '?');
-    const slot = q.category == null ? null : this.s.cs[q.category];
+    const slot = q.category == null ? null : Object.hasOwn(this.s.cs, q.category) ? this.s.cs[q.category] : undefined;
     if (slot === undefined) return { w, out: [] as Array<[number, number]> }; // untracked category
     const cat = slot === null ? null : String(slot);
     const out: Array<[number, number]> = [];
@@ -172,7 +172,7 @@ class StateView implements FeatureView {
 
   lastEventTime(type: EventType | null): number | null {
     if (type === null) return this.s.last;
-    return this.s.rec[type] ?? null;
+    return Object.hasOwn(this.s.rec, type) ? this.s.rec[type]! : null;
   }
 
   recencyMs(type: EventType | null, now: number): number | null {

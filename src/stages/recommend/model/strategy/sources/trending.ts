@@ -4,7 +4,8 @@
  * global in (0.25, 0.5] — and a candidate keeps its best scope. Values are in [0, 1] and not normalised
  * (a bounded source). A user without history gets weight 1 (the cold-start cascade: trending in their
  * country first, then global); others the blend's trending weight.
- * Scope names are resolved once to cached handles (scopes are never dropped, so handles stay valid).
+ * Scope names are resolved once to cached handles (scopes are never dropped, so handles stay valid); a country's
+ * scope is looked up, never created, by a request.
  */
 import type { Reason } from '../../../../../domain/events.js';
 import type { TrendingScope } from '../../trending.js';
@@ -47,7 +48,8 @@ export class TrendingSource implements CandidateSource {
       const cat = (this.category = this.inputs.categoryOf(hist.items[hist.items.length - 1]));
       if (cat >= 0) this.add(acc, slot, this.categoryScope(cat), 0.75, TrendingReason.Category, onlyExisting, req.explain);
     }
-    if (req.country) this.add(acc, slot, this.countryScope(req.country), 1, TrendingReason.Country, onlyExisting, req.explain);
+    const country = req.country ? this.countryScope(req.country) : undefined;
+    if (country) this.add(acc, slot, country, 1, TrendingReason.Country, onlyExisting, req.explain);
     return 1;
   }
 
@@ -67,9 +69,17 @@ export class TrendingSource implements CandidateSource {
     return s;
   }
 
-  private countryScope(country: string): TrendingScope {
+  /**
+   * The country's scope if learning created one (undefined otherwise: the country has nothing trending). A request
+   * never creates a scope, so a free-text country in requests costs no memory; the scopes learning creates are
+   * bounded by limits.maxCountryScopes, and so is this cache.
+   */
+  private countryScope(country: string): TrendingScope | undefined {
     let s = this.countryScopes.get(country);
-    if (!s) this.countryScopes.set(country, (s = this.inputs.trending.scope(`country:${country}`)));
+    if (!s) {
+      s = this.inputs.trending.find(`country:${country}`);
+      if (s) this.countryScopes.set(country, s);
+    }
     return s;
   }
 
