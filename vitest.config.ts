@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'functional',
-          include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/chaos/**/*.test.ts'],
+          include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/security/**/*.test.ts'],
           // Per test and hook, unless an `it` sets its own (chaos: 10 min). Inside a test, each wait has its own
           // bound (waitFor in test/support/env.ts, 60 s by default): a functional wait must cover a group handover
           // after a restart (see waitForSoleOwner), a fault wait also the 30 s session timeout after a SIGKILL.
