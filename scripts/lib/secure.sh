@@ -73,6 +73,7 @@ secure_load() {
     echo "# Written by scripts/services.sh (local test material; see docs/security.md)."
     echo "CA_FILE=$SECURE_DIR/ca.crt"
     echo "KAFKA_SASL_BROKERS=$HOST:$KAFKA_SASL_PORT"
+    echo "KAFKA_PLAINTEXT_BROKERS=$HOST:$KAFKA_PORT"
     echo "KAFKA_SCRAM_USERNAME=$KAFKA_SCRAM_USERNAME"
     echo "KAFKA_SCRAM_PASSWORD=$KAFKA_SCRAM_PASSWORD"
     echo "KAFKA_PLAIN_USERNAME=$KAFKA_PLAIN_USERNAME"

@@ -28,7 +28,7 @@ export class KafkajsClient implements StreamClient {
       retry: { initialRetryTime: 200, retries: 8 },
       ...(transport.ssl !== undefined ? { ssl: transport.ssl } : {}),
       ...(transport.sasl !== undefined ? { sasl: transport.sasl } : {}),
-    }), transport);
+    }), transport, brokers);
   }
   consumer(opts: { groupId: string; sessionTimeoutMs?: number }): StreamConsumer {
     const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;

@@ -9,7 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
-import type { ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { isIP } from 'node:net';
 import type { Kafka, SASLOptions } from 'kafkajs';
 import type { Config } from '../config/config.js';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -107,13 +108,41 @@ export function explainKafkaError(err: unknown, t: KafkaTransport): unknown {
 }
 
 /**
- * `kafka` whose producers, consumers and admins reject connect() with explainKafkaError's error. kafkajs's clients
- * are plain objects: their connect is replaced in place, nothing else changes.
+ * One TLS handshake with the first broker, as kafkajs would make it: the error if it fails, null if it succeeds or
+ * the broker does not answer (then kafkajs's own connect and retries take over). kafkajs retries every connection
+ * error (about a minute with Attune's retry settings), an untrusted certificate included; this check makes that a
+ * start-up error at once.
  */
-export function withKafkaHints(kafka: Kafka, t: KafkaTransport): Kafka {
+export function tlsHandshake(broker: string, ssl: ConnectionOptions | true, timeoutMs = 5_000): Promise<Error | null> {
+  const i = broker.lastIndexOf(':');
+  const host = broker.slice(0, i);
+  const port = Number(broker.slice(i + 1));
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ssl === true ? {} : ssl) });
+    const done = (err: Error | null) => { clearTimeout(timer); socket.destroy(); resolve(err); };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    socket.once('secureConnect', () => done(null));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '') ? null : err));
+  });
+}
+
+/**
+ * `kafka` whose producers, consumers and admins reject connect() with explainKafkaError's error. kafkajs's clients
+ * are plain objects: their connect is replaced in place, nothing else changes. With TLS, the first connect() of the
+ * client checks the handshake first (tlsHandshake).
+ */
+export function withKafkaHints(kafka: Kafka, t: KafkaTransport, brokers: string[]): Kafka {
+  let handshakeOk = false;
+  const checkHandshake = async () => {
+    if (!t.ssl || handshakeOk || brokers.length === 0) return;
+    const err = await tlsHandshake(brokers[0]!, t.ssl);
+    const explained = err ? explainKafkaError(err, t) : null;
+    if (explained instanceof ConfigError) throw explained;
+    handshakeOk = err === null;
+  };
   const wrap = <C extends { connect(): Promise<void> }>(client: C): C => {
     const connect = client.connect.bind(client);
-    client.connect = () => connect().catch((err: unknown) => { throw explainKafkaError(err, t); });
+    client.connect = () => checkHandshake().then(connect).catch((err: unknown) => { throw explainKafkaError(err, t); });
     return client;
   };
   const producer = kafka.producer.bind(kafka);

@@ -16,6 +16,8 @@ export const SECURE_ENV_FILE = join(STATE_DIR, 'secure', 'secure.env');
 export interface SecureEnv {
   CA_FILE: string;
   KAFKA_SASL_BROKERS: string;
+  /** The same broker's PLAINTEXT listener. */
+  KAFKA_PLAINTEXT_BROKERS: string;
   KAFKA_SCRAM_USERNAME: string;
   KAFKA_SCRAM_PASSWORD: string;
   KAFKA_PLAIN_USERNAME: string;
