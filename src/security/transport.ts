@@ -113,6 +113,8 @@ export function explainKafkaError(err: unknown, t: KafkaTransport): unknown {
  * error (about a minute with Attune's retry settings), an untrusted certificate included; this check makes that a
  * start-up error at once.
  */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export function tlsHandshake(broker: string, ssl: ConnectionOptions | true, timeoutMs = 5_000): Promise<Error | null> {
   const i = broker.lastIndexOf(':');
   const host = broker.slice(0, i);
@@ -122,7 +124,10 @@ export function tlsHandshake(broker: string, ssl: ConnectionOptions | true, time
     const done = (err: Error | null) => { clearTimeout(timer); socket.destroy(); resolve(err); };
     const timer = setTimeout(() => done(null), timeoutMs);
     socket.once('secureConnect', () => done(null));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '') ? null : err));
+    // A broker that is down or unreachable is kafkajs's to wait for; a reset in the middle of the handshake is a
+    // plaintext listener hanging up on the TLS hello, which explainKafkaError names.
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(UNREACHABLE.has(err.code ?? '') && !TLS_ON_PLAINTEXT.test(err.message) ? null : err));
   });
 }
 
