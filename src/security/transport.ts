@@ -13,7 +13,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Kafka, SASLOptions } from 'kafkajs';
 import type { Config } from '../config/config.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { AttuneError, ConfigError, errorMessage } from '../errors.js';
 
 type Secret = { value?: string; file?: string; env: string };
 
@@ -79,7 +79,8 @@ const TLS_ON_PLAINTEXT = /wrong version number|packet length too long|before sec
  * returned unchanged (a broker that is down stays a retriable connection error).
  */
 export function explainKafkaError(err: unknown, t: KafkaTransport): unknown {
-  if (!(err instanceof Error)) return err;
+  // Already explained (the handshake check), or Attune's own: as it is.
+  if (!(err instanceof Error) || err instanceof AttuneError) return err;
   const chain = causeChain(err);
   const text = chain.map((e) => `${e.name}: ${e.message}`).join(' | ');
   if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError') || /SaslAuthenticationFailed|authentication failed/i.test(text)) {
@@ -188,7 +189,7 @@ export function redisTransport(cfg: Partial<RedisSecuritySettings>): RedisTransp
  * suggests. Anything else is returned unchanged.
  */
 export function explainRedisError(err: unknown, keyPrefix?: string): unknown {
-  if (!(err instanceof Error)) return err;
+  if (!(err instanceof Error) || err instanceof AttuneError) return err;
   const chain = causeChain(err);
   const text = chain.map((e) => e.message).join(' | ');
   if (/\bWRONGPASS\b|\bNOAUTH\b|invalid (username-)?password|AUTH failed/i.test(text)) {

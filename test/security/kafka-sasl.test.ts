@@ -125,7 +125,8 @@ describe('Kafka transport errors name the setting', () => {
     const t0 = Date.now();
     const err = await connectError(sasl({ kafkaSslCaFile: '' }));
     expect((err as ConfigError).code).toBe('KAFKA_TLS');
-    expect((err as Error).message).toMatch(/not trusted \(self-signed certificate in certificate chain\).*ATTUNE_KAFKA_SSL_CA_FILE/);
+    expect((err as Error).message).toMatch(/^the Kafka broker's TLS certificate is not trusted \(self-signed certificate in certificate chain\): set ATTUNE_KAFKA_SSL_CA_FILE/);
+    expect((err as Error).message.match(/ATTUNE_KAFKA_SSL_CA_FILE/g)).toHaveLength(1);
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
@@ -133,7 +134,7 @@ describe('Kafka transport errors name the setting', () => {
     const t0 = Date.now();
     const err = await connectError(sasl({ kafkaBrokers: plaintextBrokers.join(',') }));
     expect((err as ConfigError).code).toBe('KAFKA_TLS');
-    expect((err as Error).message).toMatch(/plaintext listener/);
+    expect((err as Error).message).toMatch(/^TLS to the Kafka broker failed \([^()]+\): ATTUNE_KAFKA_BROKERS points at a plaintext listener/);
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 

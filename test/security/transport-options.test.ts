@@ -50,6 +50,7 @@ describe('errors a setting fixes', () => {
     expect((auth as Error).message).not.toContain('secret-xyz');
     const nested = explainKafkaError(named('KafkaJSNonRetriableError', 'wrapped', { originalError: named('Error', 'unable to get local issuer certificate') }), t);
     expect((nested as ConfigError).code).toBe('KAFKA_TLS');
+    expect(explainKafkaError(auth, t)).toBe(auth); // explaining twice is explaining once
     const down = named('KafkaJSConnectionError', 'Connection error: connect ECONNREFUSED 127.0.0.1:1');
     expect(explainKafkaError(down, t)).toBe(down);
   });
