@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Attune local services without Docker: Kafka (KRaft, jars from Maven Central), Apicurio Registry
-# (Confluent-compatible API), Redis, and optionally a 3-master Redis Cluster.
+# (Confluent-compatible API), Redis, and optionally a 3-master Redis Cluster and the secured (TLS, SASL, ACL) services.
 #
 #   bash scripts/services.sh up     [kafka] [registry] [redis] [cluster] [secure]  (default: kafka registry redis)
 #   bash scripts/services.sh down   [components]                                   (default: all)
@@ -558,7 +558,8 @@ done
 
 case "$cmd" in
   up | down | status | reset) ;;
-  env) ;;
+  # Plain env needs no lock; `env secure` may generate the certificates, under the lock below.
+  env) [[ " ${comps[*]} " == *" secure "* ]] || { print_env; exit 0; } ;;
   -h | --help | help) usage; exit 0 ;;
   *) usage >&2; die "unknown command '${cmd}'" ;;
 esac
@@ -573,9 +574,7 @@ if ! flock -n 9; then
 fi
 
 case "$cmd" in
-  env)
-    if [[ " ${comps[*]} " == *" secure "* ]]; then print_secure_env; else print_env; fi
-    ;;
+  env) print_secure_env ;;
   up)
     [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis)
     # The SASL_SSL listener is on the broker: `up secure` brings Kafka up too.
