@@ -208,12 +208,19 @@ secure_wait() {
 }
 
 secure_down() {
-  local p jobs=() j stopped=0 out=/dev/stdout
-  [[ "${1:-}" == quiet ]] && out=/dev/null
-  stop_pid secure "$SECURE_REDIS_STATE/single/redis.pid" "$(secure_marker "$REDIS_TLS_PORT")" >"$out" &
-  jobs+=("$!")
+  local p jobs=() j stopped=0 pidfiles=() markers=() i
+  pidfiles+=("$SECURE_REDIS_STATE/single/redis.pid"); markers+=("$(secure_marker "$REDIS_TLS_PORT")")
   for p in "${TLS_CLUSTER_PORTS[@]}"; do
-    stop_pid secure "$SECURE_REDIS_STATE/cluster-$p/redis.pid" "$(secure_cluster_marker "$p")" >"$out" &
+    pidfiles+=("$SECURE_REDIS_STATE/cluster-$p/redis.pid"); markers+=("$(secure_cluster_marker "$p")")
+  done
+  # In parallel (each redis-server takes ~2 s to exit). Not `>/dev/stdout`: reopening a redirected stdout
+  # truncates the file, and the jobs would overwrite each other's lines.
+  for i in "${!pidfiles[@]}"; do
+    if [[ "${1:-}" == quiet ]]; then
+      stop_pid secure "${pidfiles[$i]}" "${markers[$i]}" >/dev/null &
+    else
+      stop_pid secure "${pidfiles[$i]}" "${markers[$i]}" &
+    fi
     jobs+=("$!")
   done
   for j in "${jobs[@]}"; do wait "$j" && stopped=1 || true; done
