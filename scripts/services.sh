@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Attune local services without Docker: Kafka (KRaft, jars from Maven Central), Apicurio Registry
-# (Confluent-compatible API), Redis, and optionally a 3-master Redis Cluster.
+# (Confluent-compatible API), Redis, and optionally a 3-master Redis Cluster and the secured (TLS, SASL, ACL) services.
 #
-#   bash scripts/services.sh up     [kafka] [registry] [redis] [cluster]   (default: kafka registry redis)
-#   bash scripts/services.sh down   [kafka] [registry] [redis] [cluster]   (default: all)
-#   bash scripts/services.sh status [components]                           (default: all)
-#   bash scripts/services.sh reset  [components]  down + delete their state (Kafka: all topics, offsets)
-#   bash scripts/services.sh env                   print the ATTUNE_* variables (eval "$(... env)")
+#   bash scripts/services.sh up     [kafka] [registry] [redis] [cluster] [secure]  (default: kafka registry redis)
+#   bash scripts/services.sh down   [components]                                   (default: all)
+#   bash scripts/services.sh status [components]                                   (default: all)
+#   bash scripts/services.sh reset  [components]  down + delete their state (Kafka: all topics, offsets; secure: certs)
+#   bash scripts/services.sh env [secure]          print the ATTUNE_* variables (eval "$(... env)")
+#
+# secure (docs/security.md): a TLS + ACL Redis on 6390 and a 3-master TLS + ACL Redis Cluster on 7100-7102, and
+# Kafka (its SASL_SSL listener on 19094, SCRAM-SHA-512 and PLAIN, is always on; PLAINTEXT 19092 stays the
+# default). Certificates (a local CA) and passwords are generated once into $STATE_DIR/secure (scripts/lib/secure.sh).
 #
 # Downloads are cached in ${ATTUNE_CACHE_DIR:-$HOME/.cache/attune} (Maven also fills ~/.m2), runtime
 # state (pid files, Kafka log dirs, logs) lives in ${ATTUNE_STATE_DIR:-$HOME/.local/state/attune}.
 # `up` is idempotent and waits on real readiness checks; `down` stops only what this script started.
-# Port overrides: ATTUNE_KAFKA_PORT, ATTUNE_KAFKA_CONTROLLER_PORT, ATTUNE_REGISTRY_PORT, ATTUNE_REDIS_PORT,
-# ATTUNE_REDIS_CLUSTER_PORTS ("7000 7001 7002"). Readiness timeout per service: ATTUNE_SERVICES_TIMEOUT (s).
+# Port overrides: ATTUNE_KAFKA_PORT, ATTUNE_KAFKA_CONTROLLER_PORT, ATTUNE_KAFKA_SASL_PORT, ATTUNE_REGISTRY_PORT,
+# ATTUNE_REDIS_PORT, ATTUNE_REDIS_CLUSTER_PORTS ("7000 7001 7002"), ATTUNE_REDIS_TLS_PORT,
+# ATTUNE_REDIS_TLS_CLUSTER_PORTS ("7100 7101 7102"). Readiness timeout per service: ATTUNE_SERVICES_TIMEOUT (s).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -127,24 +132,34 @@ kafka_prepare() {
   pid_of "$KAFKA_PIDFILE" "$KAFKA_MARKER" >/dev/null && return
   require_java
   require_node
+  require_openssl
   kafka_download
+  secure_material
 }
 
 kafka_start() {
   local pid
+  secure_material
   if pid="$(pid_of "$KAFKA_PIDFILE" "$KAFKA_MARKER")"; then
-    KAFKA_T0="$(now_ms)"; KAFKA_FRESH=0
-    log kafka "already running (pid $pid)"
-    return
+    # A broker started with another configuration (before the SASL_SSL listener, other ports or passwords)
+    # is restarted once with the current one; its data stays.
+    kafka_render_properties "$KAFKA_STATE/server.properties.next"
+    if cmp -s "$KAFKA_STATE/server.properties.next" "$KAFKA_STATE/server.properties"; then
+      rm -f "$KAFKA_STATE/server.properties.next"
+      KAFKA_T0="$(now_ms)"; KAFKA_FRESH=0
+      log kafka "already running (pid $pid)"
+      return
+    fi
+    rm -f "$KAFKA_STATE/server.properties.next"
+    log kafka "running with an older configuration (pid $pid): restarting it with the current one"
+    stop_pid kafka "$KAFKA_PIDFILE" "$KAFKA_MARKER" || true
   fi
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"; do
     if port_open "$p"; then die "kafka: port $HOST:$p is already in use by a process this script did not start"; fi
   done
   kafka_prepare
   mkdir -p "$KAFKA_STATE/data"
-  sed -e "s#@LOG_DIRS@#$KAFKA_STATE/data#" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
-      -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
-      "$ROOT/services/kafka/server.properties" >"$KAFKA_STATE/server.properties"
+  kafka_render_properties "$KAFKA_STATE/server.properties"
   local java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true "$KAFKA_MARKER"
     "-Dlog4j.configuration=file:$ROOT/services/kafka/log4j.properties" -cp "$KAFKA_LIBS/*")
   if [[ ! -f "$KAFKA_STATE/data/meta.properties" ]]; then
@@ -152,7 +167,9 @@ kafka_start() {
     cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
     t0="$(now_ms)"
     java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_STATE/server.properties" \
-      >"$KAFKA_STATE/format.log" 2>&1 9>&- || { show_log_tail "$KAFKA_STATE/format.log"; die "kafka: storage format failed"; }
+      --add-scram "$(kafka_scram_arg)" >"$KAFKA_STATE/format.log" 2>&1 9>&- \
+      || { show_log_tail "$KAFKA_STATE/format.log"; die "kafka: storage format failed"; }
+    echo "$KAFKA_SCRAM_USERNAME:$(sha1sum <<<"$KAFKA_SCRAM_PASSWORD" | cut -c1-12)" >"$KAFKA_STATE/data/.attune-scram-users"
     log kafka "formatted $KAFKA_STATE/data (cluster id $cluster_id) in $(secs_since "$t0")"
   fi
   KAFKA_T0="$(now_ms)"; KAFKA_FRESH=1
@@ -170,8 +187,9 @@ kafka_wait() {
     [[ "$KAFKA_FRESH" == 1 ]] && stop_pid kafka "$KAFKA_PIDFILE" "$KAFKA_MARKER" || true
     die "kafka: not ready within ${TIMEOUT}s (admin describeCluster on $HOST:$KAFKA_PORT)"
   fi
+  kafka_scram_users
   if [[ "$KAFKA_FRESH" == 1 ]]; then
-    log kafka "ready in $(secs_since "$KAFKA_T0") (admin describeCluster ok: $out)"
+    log kafka "ready in $(secs_since "$KAFKA_T0") (admin describeCluster ok: $out; SASL_SSL on $HOST:$KAFKA_SASL_PORT)"
   else
     log kafka "ready (admin describeCluster ok)"
   fi
@@ -497,6 +515,10 @@ cluster_status() {
 
 cluster_reset() { cluster_down; }
 
+# ---------------------------------------------------------------------------------------------- secure
+# shellcheck source=lib/secure.sh
+. "$ROOT/scripts/lib/secure.sh"
+
 # ---------------------------------------------------------------------------------------------- main
 print_env() {
   cat <<EOF
@@ -507,18 +529,37 @@ export ATTUNE_REDIS_CLUSTER_NODES=$(printf "$HOST:%s," "${CLUSTER_PORTS[@]}" | s
 EOF
 }
 
+# The secured endpoints (docs/security.md), as a client of them sets them; passwords are read from their file.
+print_secure_env() {
+  secure_material >/dev/null
+  cat <<EOF
+# SASL_SSL Kafka (SCRAM-SHA-512), TLS + ACL Redis; local test material from $SECURE_DIR
+export ATTUNE_KAFKA_BROKERS=$HOST:$KAFKA_SASL_PORT
+export ATTUNE_KAFKA_SSL=true
+export ATTUNE_KAFKA_SSL_CA_FILE=$SECURE_DIR/ca.crt
+export ATTUNE_KAFKA_SASL_MECHANISM=scram-sha-512
+export ATTUNE_KAFKA_SASL_USERNAME=$KAFKA_SCRAM_USERNAME
+export ATTUNE_KAFKA_SASL_PASSWORD="\$(sed -n 's/^KAFKA_SCRAM_PASSWORD=//p' $SECURE_ENV)"
+export ATTUNE_REDIS_URL=rediss://$HOST:$REDIS_TLS_PORT
+export ATTUNE_REDIS_TLS_CA_FILE=$SECURE_DIR/ca.crt
+export ATTUNE_REDIS_USERNAME=$REDIS_USERNAME
+export ATTUNE_REDIS_PASSWORD="\$(sed -n 's/^REDIS_PASSWORD=//p' $SECURE_ENV)"
+EOF
+}
+
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 comps=("$@")
 for c in "${comps[@]}"; do
-  case "$c" in kafka | registry | redis | cluster) ;; *) usage >&2; die "unknown component '$c'" ;; esac
+  case "$c" in kafka | registry | redis | cluster | secure) ;; *) usage >&2; die "unknown component '$c'" ;; esac
 done
 
 case "$cmd" in
   up | down | status | reset) ;;
-  env) print_env; exit 0 ;;
+  # Plain env needs no lock; `env secure` may generate the certificates, under the lock below.
+  env) [[ " ${comps[*]} " == *" secure "* ]] || { print_env; exit 0; } ;;
   -h | --help | help) usage; exit 0 ;;
   *) usage >&2; die "unknown command '${cmd}'" ;;
 esac
@@ -533,11 +574,14 @@ if ! flock -n 9; then
 fi
 
 case "$cmd" in
+  env) print_secure_env ;;
   up)
     [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis)
+    # The SASL_SSL listener is on the broker: `up secure` brings Kafka up too.
+    [[ " ${comps[*]} " == *" secure "* ]] && comps+=(kafka)
     # Keep a stable order; start everything first, then wait, so the JVMs boot in parallel.
     ordered=()
-    for c in kafka registry redis cluster; do [[ " ${comps[*]} " == *" $c "* ]] && ordered+=("$c"); done
+    for c in kafka registry redis cluster secure; do [[ " ${comps[*]} " == *" $c "* ]] && ordered+=("$c"); done
     t_all="$(now_ms)"
     for c in "${ordered[@]}"; do "${c}_prepare"; done
     for c in "${ordered[@]}"; do "${c}_start"; done
@@ -546,20 +590,20 @@ case "$cmd" in
     print_env
     ;;
   down)
-    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster)
-    for c in cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_down"; done
+    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure)
+    for c in secure cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_down"; done
     ;;
   reset)
-    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster)
-    for c in cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_reset"; done
+    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure)
+    for c in secure cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_reset"; done
     ;;
   status)
     # Exit 0 when every component asked about is ready; without arguments: kafka, registry and redis
     # (the cluster is then listed too but only started on request, so it does not count).
     required=("${comps[@]}")
-    [[ ${#comps[@]} -gt 0 ]] || { comps=(kafka registry redis cluster); required=(kafka registry redis); }
+    [[ ${#comps[@]} -gt 0 ]] || { comps=(kafka registry redis cluster secure); required=(kafka registry redis); }
     rc=0
-    for c in kafka registry redis cluster; do
+    for c in kafka registry redis cluster secure; do
       [[ " ${comps[*]} " == *" $c "* ]] || continue
       if ! "${c}_status" && [[ " ${required[*]} " == *" $c "* ]]; then rc=1; fi
     done

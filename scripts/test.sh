@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs dependencies when missing, brings up the real services
-# (Kafka, schema registry, Redis, and the 3-master Redis Cluster for the cluster suite), then runs every layer:
-# unit, functional, cluster and fault. Services stay up for the next run; `npm run services:down` stops them.
+# (Kafka, schema registry, Redis, the 3-master Redis Cluster for the cluster suite, and the secured services of the
+# security suite), then runs every layer: unit, functional, cluster, fault and security. Services stay up for the
+# next run; `npm run services:down` stops them.
 # Only the cluster suite uses the Redis Cluster (127.0.0.1:7000-7002, or ATTUNE_REDIS_CLUSTER_NODES); the other
 # suites use the single Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [[ -d node_modules ]] || npm install --no-audit --no-fund
-bash scripts/services.sh up kafka registry redis cluster
+# secure: the TLS + ACL Redis and TLS Cluster and the broker's SASL_SSL listener of test/security (certificates
+# are made once and cached in the state dir; the secured Redis servers start in a few seconds).
+bash scripts/services.sh up kafka registry redis cluster secure
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
 report="$(mktemp -t attune-vitest.XXXXXX.json)"
 status=0

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig, topicNames, type Config } from '../config/config.js';
 import { KafkajsClient } from '../kafka/kafkajs-client.js';
 import { Codec } from '../stages/decode/codec.js';
+import { kafkaTransport, registryTransport } from '../security/transport.js';
 
 /** Flags common to commands that talk to the services; each mirrors an ATTUNE_* variable. */
 export function serviceOptions(cmd: Command): Command {
@@ -27,11 +28,11 @@ export function configFrom(opts: Record<string, unknown>): Config {
 }
 
 export function kafkaFor(cfg: Config) {
-  return new KafkajsClient(cfg.kafkaBrokers, cfg.kafkaClientId);
+  return new KafkajsClient(cfg.kafkaBrokers, cfg.kafkaClientId, kafkaTransport(cfg));
 }
 
 export async function codecFor(cfg: Config): Promise<Codec> {
-  const codec = new Codec(cfg.registryUrl, topicNames(cfg));
+  const codec = new Codec(cfg.registryUrl, topicNames(cfg), registryTransport(cfg));
   await codec.registerAll();
   return codec;
 }

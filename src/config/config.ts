@@ -13,6 +13,7 @@ interface Setting<T> {
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')]);
 const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port');
 const list = (item: z.ZodType<string, string>) =>
   z
@@ -66,6 +67,23 @@ export const SETTINGS = {
   watermarkMaxSkewMs: s('ATTUNE_WATERMARK_MAX_SKEW_MS', int(0, 86_400_000), 5 * 60_000, 'how far ahead of its record\'s Kafka timestamp an event may move the partition watermark, in ms (default 300000 = 5 min; events further ahead are still applied, but do not make other users\' events late)'),
   dedupeWindowRecords: s('ATTUNE_DEDUPE_WINDOW_RECORDS', int(0, 10_000_000), 100_000, 'how many offsets back on its partition an event id is remembered, to dead-letter a repeat as DUPLICATE_EVENT (0 disables; Redis keeps at most this many ids per partition)'),
   maxItems: s('ATTUNE_MAX_ITEMS', int(1000, 100_000_000), 1_000_000, 'the most distinct item ids one worker\'s recommender learns (catalog items and co-occurrence); events of further unknown items still count but are not learned'),
+  // Transport security (docs/security.md): TLS and SASL for Kafka, TLS and an ACL user for Redis, basic auth for the
+  // registry. A secret comes from its variable or from a *_FILE holding it (read at start-up, never logged); not both.
+  kafkaSsl: s('ATTUNE_KAFKA_SSL', bool, false, 'true to connect to the brokers over TLS (implied by ATTUNE_KAFKA_SSL_CA_FILE), false for plaintext'),
+  kafkaSslCaFile: s('ATTUNE_KAFKA_SSL_CA_FILE', z.string().min(1).optional(), undefined, 'the path of a PEM file with the CA certificate(s) that signed the brokers\' certificates; leave unset to trust the system CAs'),
+  kafkaSaslMechanism: s('ATTUNE_KAFKA_SASL_MECHANISM', z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(), undefined, 'scram-sha-512, scram-sha-256 or plain (with ATTUNE_KAFKA_SASL_USERNAME and a password); leave unset for no SASL'),
+  kafkaSaslUsername: s('ATTUNE_KAFKA_SASL_USERNAME', z.string().min(1).optional(), undefined, 'the SASL user name Attune logs in to Kafka with'),
+  kafkaSaslPassword: s('ATTUNE_KAFKA_SASL_PASSWORD', z.string().min(1).optional(), undefined, 'the SASL password (or use ATTUNE_KAFKA_SASL_PASSWORD_FILE)'),
+  kafkaSaslPasswordFile: s('ATTUNE_KAFKA_SASL_PASSWORD_FILE', z.string().min(1).optional(), undefined, 'the path of a file holding the SASL password (one line)'),
+  redisTls: s('ATTUNE_REDIS_TLS', bool, false, 'true to connect to Redis over TLS (implied by a rediss:// URL; needed for a TLS Redis Cluster)'),
+  redisTlsCaFile: s('ATTUNE_REDIS_TLS_CA_FILE', z.string().min(1).optional(), undefined, 'the path of a PEM file with the CA certificate(s) that signed the Redis servers\' certificates; leave unset to trust the system CAs'),
+  redisUsername: s('ATTUNE_REDIS_USERNAME', z.string().min(1).optional(), undefined, 'the Redis ACL user (AUTH <user> <password>); leave unset for the default user'),
+  redisPassword: s('ATTUNE_REDIS_PASSWORD', z.string().min(1).optional(), undefined, 'the Redis password (or use ATTUNE_REDIS_PASSWORD_FILE)'),
+  redisPasswordFile: s('ATTUNE_REDIS_PASSWORD_FILE', z.string().min(1).optional(), undefined, 'the path of a file holding the Redis password (one line)'),
+  registryUsername: s('ATTUNE_REGISTRY_USERNAME', z.string().min(1).optional(), undefined, 'the registry user for HTTP basic auth; leave unset for an open registry'),
+  registryPassword: s('ATTUNE_REGISTRY_PASSWORD', z.string().min(1).optional(), undefined, 'the registry password for HTTP basic auth (or use ATTUNE_REGISTRY_PASSWORD_FILE)'),
+  registryPasswordFile: s('ATTUNE_REGISTRY_PASSWORD_FILE', z.string().min(1).optional(), undefined, 'the path of a file holding the registry password (one line)'),
+  registryCaFile: s('ATTUNE_REGISTRY_CA_FILE', z.string().min(1).optional(), undefined, 'the path of a PEM file with the CA certificate(s) of an https:// registry; leave unset to trust the system CAs'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

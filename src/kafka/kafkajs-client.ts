@@ -9,6 +9,7 @@ import { DEFAULT_MAX_REQUEST_BYTES } from './port.js';
 import { chunkByBytes } from './chunk.js';
 import { log } from '../log.js';
 import { ProduceError, errorMessage } from '../errors.js';
+import { withKafkaHints, type KafkaTransport } from '../security/transport.js';
 
 // Route kafkajs's logs into ours at warn and above: its info lines are noise for operators.
 const kafkaLogCreator = () => ({ namespace, level, log: entry }: { namespace: string; level: number; log: { message: string } & Record<string, unknown> }) => {
@@ -19,14 +20,17 @@ const kafkaLogCreator = () => ({ namespace, level, log: entry }: { namespace: st
 
 export class KafkajsClient implements StreamClient {
   private readonly kafka: Kafka;
-  constructor(brokers: string[], clientId: string) {
-    this.kafka = new Kafka({
+  /** `transport`: TLS and SASL (kafkaTransport(cfg) in security/transport.ts); connect() failures they explain name the setting. */
+  constructor(brokers: string[], clientId: string, transport: KafkaTransport = {}) {
+    this.kafka = withKafkaHints(new Kafka({
       brokers,
       clientId,
       logLevel: logLevel.WARN,
       logCreator: kafkaLogCreator,
       retry: { initialRetryTime: 200, retries: 8 },
-    });
+      ...(transport.ssl !== undefined ? { ssl: transport.ssl } : {}),
+      ...(transport.sasl !== undefined ? { sasl: transport.sasl } : {}),
+    }), transport, brokers);
   }
   consumer(opts: { groupId: string; sessionTimeoutMs?: number }): StreamConsumer {
     const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;

@@ -7,6 +7,11 @@
  * after 2 reconnect attempts or after `redisCommandTimeoutMs` when Redis is paused or frozen. The client returned
  * (and every node `masters`/`readyMasters` hand out) rejects with those failures already mapped to the retriable
  * StateStoreUnavailableError (redis-errors.ts), so the runner pauses and retries and no caller maps them itself.
+ *
+ * Security (docs/security.md): TLS (a rediss:// URL or ATTUNE_REDIS_TLS, with ATTUNE_REDIS_TLS_CA_FILE) and an ACL
+ * user (ATTUNE_REDIS_USERNAME/PASSWORD) apply to the single Redis and to every Cluster node alike. Start-up checks
+ * (assertNoEviction, assertRedisAccess) need no admin rights and turn refused logins and missing permissions into
+ * ConfigErrors that name the setting.
  */
 import { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config/config.js';
@@ -15,6 +20,7 @@ import { log } from '../log.js';
 import { RECONNECT_BACKOFF, backoffMs } from '../retry.js';
 import { toStoreError, withStoreErrors } from './redis-errors.js';
 import { defineScripts, type ScriptCommands } from './scripts.js';
+import { explainRedisError, redisTransport, type RedisSecuritySettings } from '../security/transport.js';
 
 export type RedisClient = (Redis | Cluster) & ScriptCommands;
 
@@ -23,10 +29,11 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 export const reconnectDelayMs = (attempt: number) => backoffMs(attempt, RECONNECT_BACKOFF);
 
 export function createRedis(
-  cfg: Pick<Config, 'redisUrl' | 'redisClusterNodes'> & Partial<Pick<Config, 'redisCommandTimeoutMs'>>,
+  cfg: Pick<Config, 'redisUrl' | 'redisClusterNodes'> & Partial<Pick<Config, 'redisCommandTimeoutMs'>> & Partial<RedisSecuritySettings>,
   opts: { lazy?: boolean } = {},
 ): RedisClient {
   const perNode = {
+    ...redisTransport(cfg),
     // Fail commands instead of queueing them forever while Redis is away: the runner pauses and retries.
     maxRetriesPerRequest: 2,
     // A paused (CLIENT PAUSE) or frozen (SIGSTOP, GC, swap) Redis keeps the socket open: only a timeout notices.
@@ -52,14 +59,31 @@ export function createRedis(
   }
   // Without a listener ioredis prints every reconnect failure to stderr; log at most one line per 10 s instead.
   let lastLogged = 0;
-  client.on('error', (err: Error) => {
+  let wrapped: RedisClient | undefined;
+  const onError = (err: Error) => {
+    // A refused login or an untrusted certificate shows only here (commands just run out of retries): remember
+    // it, so that the start-up checks fail at once with the setting to fix instead of waiting for a Redis that is up.
+    const explained = explainRedisError(err);
+    if (explained instanceof ConfigError && wrapped) connectionConfigErrors.set(wrapped, explained);
     const now = Date.now();
     if (now - lastLogged < 10_000) return;
     lastLogged = now;
     log.warn({ err: err.message }, 'Redis connection error (the client keeps reconnecting)');
-  });
+  };
+  client.on('error', onError);
+  if (client instanceof Cluster) client.on('node error', onError);
   defineScripts(client);
-  return withStoreErrors(client) as RedisClient;
+  wrapped = withStoreErrors(client) as RedisClient;
+  return wrapped;
+}
+
+/** The last connection error of a client that a setting fixes (WRONGPASS, an untrusted certificate), if any. */
+const connectionConfigErrors = new WeakMap<object, ConfigError>();
+
+function startupError(client: object, err: unknown, keyPrefix?: string): unknown {
+  const explained = explainRedisError(err, keyPrefix);
+  if (explained instanceof ConfigError) return explained;
+  return connectionConfigErrors.get(client) ?? err;
 }
 
 /**
@@ -87,6 +111,9 @@ export async function readyMasters(client: Redis | Cluster, timeoutMs = 10_000):
   if (!(client instanceof Cluster)) return [client];
   const deadline = Date.now() + timeoutMs;
   while (client.status !== 'ready' || client.nodes('master').length === 0) {
+    // A refused login never gets ready: say so now rather than after the timeout.
+    const fatal = connectionConfigErrors.get(client);
+    if (fatal) throw fatal;
     if (Date.now() > deadline) throw toStoreError(new Error(`Cluster isn't ready after ${timeoutMs} ms (status ${client.status}): no master known`));
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -99,12 +126,15 @@ export async function readyMasters(client: Redis | Cluster, timeoutMs = 10_000):
  * Redis rejects writes (OOM), which the worker treats as retriable and waits out without advancing.
  */
 export async function assertNoEviction(client: Redis | Cluster): Promise<void> {
-  const nodes = await readyMasters(client);
   const bad: string[] = [];
-  for (const n of nodes) {
-    const res = (await n.config('GET', 'maxmemory-policy')) as string[];
-    const policy = res[1] ?? 'unknown';
-    if (policy !== 'noeviction') bad.push(`${n.options.host ?? '?'}:${n.options.port ?? '?'} has ${policy}`);
+  try {
+    const nodes = await readyMasters(client);
+    for (const n of nodes) {
+      const policy = await evictionPolicy(n);
+      if (policy !== undefined && policy !== 'noeviction') bad.push(`${n.options.host ?? '?'}:${n.options.port ?? '?'} has ${policy}`);
+    }
+  } catch (err) {
+    throw startupError(client, err);
   }
   if (bad.length) {
     throw new ConfigError(
@@ -113,5 +143,46 @@ export async function assertNoEviction(client: Redis | Cluster): Promise<void> {
         'noeviction` on every master, then CONFIG REWRITE), and use a Redis dedicated to Attune rather than a shared cache.',
       'REDIS_EVICTION_POLICY',
     );
+  }
+}
+
+/**
+ * A node's maxmemory-policy without admin rights. INFO memory (maxmemory_policy) first: a least-privilege ACL user
+ * and managed Redis services allow it, and a denied CONFIG GET at every start would fill the ACL LOG that
+ * operators watch for intrusions. CONFIG GET (@admin) only when INFO is denied or says nothing; with neither
+ * allowed, the check is skipped with a warning (undefined).
+ */
+async function evictionPolicy(n: Redis): Promise<string | undefined> {
+  try {
+    const policy = /^maxmemory_policy:(\S+)/m.exec(await n.info('memory'))?.[1];
+    if (policy) return policy;
+  } catch (err) {
+    if (!isNoPerm(err)) throw err;
+  }
+  try {
+    const res = (await n.config('GET', 'maxmemory-policy')) as string[];
+    return res[1] ?? 'unknown';
+  } catch (err) {
+    if (!isNoPerm(err)) throw err;
+  }
+  log.warn({ node: `${n.options.host ?? '?'}:${n.options.port ?? '?'}` }, 'cannot read maxmemory-policy (the Redis user may run neither INFO nor CONFIG GET): eviction check skipped; make sure the server runs with maxmemory-policy noeviction');
+  return undefined;
+}
+
+const isNoPerm = (err: unknown) => err instanceof Error && /^NOPERM\b/.test(err.message);
+
+/**
+ * Fails start-up with a ConfigError that names the fix when the Redis user cannot do what Attune does under
+ * `keyPrefix`: a Lua script that writes and deletes a key of the prefix (EVAL, SET, DEL and the key pattern), and
+ * a SCAN of the prefix on every master. Without it a restricted user would first fail deep inside bootstrap or
+ * the first micro-batch with a bare NOPERM.
+ */
+export async function assertRedisAccess(client: RedisClient, keyPrefix: string): Promise<void> {
+  const probe = `${keyPrefix}:{g}:access-probe`;
+  try {
+    await client.eval("redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.call('DEL', KEYS[1])", 1, probe);
+    for (const n of await readyMasters(client)) await n.scan('0', 'MATCH', `${keyPrefix}:*`, 'COUNT', 10);
+  } catch (err) {
+    throw startupError(client, err, keyPrefix);
   }
 }

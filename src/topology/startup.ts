@@ -2,7 +2,8 @@
 import type { Server } from 'node:http';
 import type { Config, TopicNames } from '../config/config.js';
 import type { StreamAdmin, StreamClient, StreamConsumer } from '../kafka/port.js';
-import { createRedis, assertNoEviction, type RedisClient } from '../stores/redis-client.js';
+import { createRedis, assertNoEviction, assertRedisAccess, type RedisClient } from '../stores/redis-client.js';
+import { registryTransport } from '../security/transport.js';
 import { RedisHealth } from '../stores/redis-health.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { Codec } from '../stages/decode/codec.js';
@@ -19,9 +20,9 @@ import { log } from '../log.js';
 export async function openStores(cfg: Config, kafka: StreamClient, topics: TopicNames, readiness: Readiness, http: Server): Promise<{ redis: RedisClient; codec: Codec; epoch: string }> {
   const redis = createRedis(cfg);
   const admin = kafka.admin();
-  const codec = new Codec(cfg.registryUrl, topics);
+  const codec = new Codec(cfg.registryUrl, topics, registryTransport(cfg));
   try {
-    await untilSuccess(() => assertNoEviction(redis), {
+    await untilSuccess(() => assertNoEviction(redis).then(() => assertRedisAccess(redis, cfg.keyPrefix)), {
       deadlineMs: cfg.redisStartupWaitMs,
       onRetry: (err, attempt, delayMs) => log.warn({ attempt, delayMs, err: errorMessage(err) }, 'Redis not reachable at start-up; waiting (ATTUNE_REDIS_STARTUP_WAIT_MS)'),
     });

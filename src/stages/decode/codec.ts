@@ -11,6 +11,7 @@ import type { CatalogItem, Recommendations, SegmentChange, UserEvent } from '../
 import { DecodeError, RegistryUnavailableError } from '../../errors.js';
 import type { TopicNames } from '../../config/config.js';
 import { PACKAGE_ROOT } from '../../package-root.js';
+import type { RegistryTransport } from '../../security/transport.js';
 
 const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas');
 
@@ -50,8 +51,9 @@ export class Codec {
   private readonly unknownIds = new Map<number, number>();
   private readonly unknownTtlMs = 60_000;
 
-  constructor(url: string, private readonly topics: TopicNames) {
-    this.registry = new SchemaRegistry({ host: url, retry: { retries: 3, initialRetryTimeInSecs: 0.2 } });
+  /** `transport`: basic-auth credentials and an https agent with a private CA (registryTransport(cfg)). */
+  constructor(url: string, private readonly topics: TopicNames, transport: RegistryTransport = {}) {
+    this.registry = new SchemaRegistry({ host: url, retry: { retries: 3, initialRetryTimeInSecs: 0.2 }, ...transport });
   }
 
   /** Registers (or finds) every schema; idempotent. */
