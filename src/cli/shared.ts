@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig, topicNames, type Config } from '../config/config.js';
 import { KafkajsClient } from '../kafka/kafkajs-client.js';
-import { Codec } from '../stages/decode/codec.js';
+import { Codec, codecOptions } from '../stages/decode/codec.js';
 
 /** Flags common to commands that talk to the services; each mirrors an ATTUNE_* variable. */
 export function serviceOptions(cmd: Command): Command {
@@ -30,8 +30,13 @@ export function kafkaFor(cfg: Config) {
   return new KafkajsClient(cfg.kafkaBrokers, cfg.kafkaClientId);
 }
 
-export async function codecFor(cfg: Config): Promise<Codec> {
-  const codec = new Codec(cfg.registryUrl, topicNames(cfg));
-  await codec.registerAll();
+/**
+ * The codec of a command. `register` (attune topics, attune replay: they write) registers the schemas and needs
+ * registry write rights; commands that only read look them up and fail naming `attune topics` when one is missing.
+ */
+export async function codecFor(cfg: Config, mode: 'register' | 'lookup'): Promise<Codec> {
+  const codec = new Codec(cfg.registryUrl, topicNames(cfg), codecOptions(cfg));
+  if (mode === 'register') await codec.registerAll();
+  else await codec.lookupAll();
   return codec;
 }

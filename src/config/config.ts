@@ -61,6 +61,16 @@ export const SETTINGS = {
   kafkaSessionTimeoutMs: s('ATTUNE_KAFKA_SESSION_TIMEOUT_MS', int(6_000, 300_000), 30_000, 'milliseconds before the group coordinator declares a silent worker dead and moves its partitions (6000 to 300000, within the broker\'s group.min/max.session.timeout.ms)'),
   onStateLoss: s('ATTUNE_ON_STATE_LOSS', z.enum(['halt', 'rebuild']), 'halt', 'halt (stop with exit 3 and wait for an operator) or rebuild (wipe what is left and replay the retained input from the earliest offset)'),
   watchdogMs: s('ATTUNE_WATCHDOG_MS', int(0, 86_400_000), 120_000, 'milliseconds without progress while there is lag (or outside the consumer group) before the worker exits non-zero for its supervisor to restart it; 0 disables the watchdog'),
+  // Hostile input at decode and validation (issue #10): the registry's failure handling, the Avro bomb guard,
+  // and the size rules of event contexts and catalog items.
+  registryTimeoutMs: s('ATTUNE_REGISTRY_TIMEOUT_MS', int(100, 120_000), 5_000, 'milliseconds before a schema registry request counts as failed (the micro-batch then waits and retries)'),
+  registryLookupsPerSecond: s('ATTUNE_REGISTRY_LOOKUPS_PER_SEC', int(1, 10_000), 20, 'registry lookups per second of schema ids not seen before (a flood of unknown ids waits for this rate instead of flooding the registry)'),
+  unknownSchemaCacheSize: s('ATTUNE_UNKNOWN_SCHEMA_CACHE', int(1, 1_000_000), 1_000, 'how many unknown or foreign schema ids are remembered (LRU, 60 s each)'),
+  avroMaxItems: s('ATTUNE_AVRO_MAX_ITEMS', int(1, 1_000_000), 10_000, 'the most array/map items one Avro record may hold, over all its arrays and maps (the bomb guard)'),
+  maxContextLength: s('ATTUNE_MAX_CONTEXT_LENGTH', int(1, 65_536), 512, 'the longest event context string (device, referrer, user agent) accepted, in characters'),
+  maxTitleLength: s('ATTUNE_MAX_TITLE_LENGTH', int(1, 65_536), 512, 'the longest catalog item title accepted, in characters'),
+  maxItemCategories: s('ATTUNE_MAX_ITEM_CATEGORIES', int(0, 10_000), 32, 'the most categories a catalog item may have'),
+  maxItemTags: s('ATTUNE_MAX_ITEM_TAGS', int(0, 10_000), 64, 'the most tags a catalog item may have'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
