@@ -14,7 +14,7 @@
  * A count or length the bytes cannot hold, or over a cap, is AVRO_LIMIT; anything else malformed is BAD_AVRO.
  */
 import type { Type } from 'avsc';
-import { DecodeError } from '../../errors.js';
+import { DecodeError, errorMessage } from '../../errors.js';
 
 export interface AvroGuardLimits {
   /** Items (array elements + map entries) in one record, over all its arrays and maps. */
@@ -204,4 +204,14 @@ export function guardAvro(type: Type, buf: Buffer, start: number, limits: AvroGu
   const w = new Walk(buf, start, limits);
   w.value(compileGuard(type), 0);
   if (w.pos !== buf.length) throw new DecodeError('BAD_AVRO', `${buf.length - w.pos} trailing byte(s) after the Avro value`);
+}
+
+/** The guard, then avsc: the value of `buf[start..]`, or a DecodeError (AVRO_LIMIT or BAD_AVRO). */
+export function decodeGuarded(type: Type, buf: Buffer, start: number, limits: AvroGuardLimits = DEFAULT_GUARD_LIMITS, schema = 'its schema'): unknown {
+  guardAvro(type, buf, start, limits);
+  try {
+    return type.fromBuffer(buf.subarray(start));
+  } catch (err) {
+    throw new DecodeError('BAD_AVRO', `the Avro body does not decode with ${schema}: ${errorMessage(err).slice(0, 200)}`, err);
+  }
 }

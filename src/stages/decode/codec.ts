@@ -15,20 +15,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import type { Type } from 'avsc';
 import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import type { CatalogItem, Recommendations, SegmentChange, UserEvent } from '../../domain/events.js';
-import { ConfigError, DecodeError, RegistryUnavailableError, errorMessage } from '../../errors.js';
+import { ConfigError, DecodeError, RegistryUnavailableError } from '../../errors.js';
 import type { Config, TopicNames } from '../../config/config.js';
 import { PACKAGE_ROOT } from '../../package-root.js';
-import { guardAvro, DEFAULT_GUARD_LIMITS, type AvroGuardLimits } from './avro-guard.js';
+import { decodeGuarded, DEFAULT_GUARD_LIMITS, type AvroGuardLimits } from './avro-guard.js';
+import { avro } from './avsc.js';
 import { ExpiringLru, TokenBucket } from './bounded.js';
 import { RegistryHttp, type RegistryAuth } from './registry-http.js';
-
-// avsc is the registry client's own Avro library (the one it encodes with): resolve it through the client, so
-// decoding and encoding use the same version without a second copy.
-const avro = createRequire(createRequire(import.meta.url).resolve('@kafkajs/confluent-schema-registry'))('avsc') as typeof import('avsc');
 const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas');
 
 export const SCHEMA_FILES = {
@@ -169,12 +165,7 @@ export class Codec {
   async decode(buf: Buffer | null, maxBytes: number, kind?: Kind): Promise<Record<string, unknown>> {
     const schemaId = frameSchemaId(buf, maxBytes);
     const type = await this.writerType(schemaId, kind);
-    guardAvro(type, buf as Buffer, 5, this.guard);
-    try {
-      return type.fromBuffer((buf as Buffer).subarray(5)) as Record<string, unknown>;
-    } catch (err) {
-      throw new DecodeError('BAD_AVRO', `the Avro body does not decode with schema ${schemaId}: ${errorMessage(err).slice(0, 200)}`, err);
-    }
+    return decodeGuarded(type, buf as Buffer, 5, this.guard, `schema ${schemaId}`) as Record<string, unknown>;
   }
 
   async decodeEvent(buf: Buffer | null, maxBytes: number): Promise<UserEvent> {
