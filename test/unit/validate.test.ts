@@ -9,9 +9,9 @@ const ok: UserEvent = {
   rating: null, sessionId: 's', context: null, properties: {},
 };
 
-function code(e: Partial<UserEvent>): string {
+function code(e: Partial<UserEvent>, key: string | null = null): string {
   try {
-    validateEvent({ ...ok, ...e } as UserEvent, DEFAULT_LIMITS, NOW);
+    validateEvent({ ...ok, ...e } as UserEvent, DEFAULT_LIMITS, NOW, key);
     return 'OK';
   } catch (err) {
     expect(err).toBeInstanceOf(ValidationError);
@@ -62,6 +62,30 @@ describe('validateEvent', () => {
       validateEvent({ ...ok, userId: 'secret-user', itemId: null }, DEFAULT_LIMITS, NOW);
     } catch (err) {
       expect((err as Error).message).not.toContain('secret-user');
+    }
+  });
+  it('dead-letters a record whose key is not the user id (the user would be split over partitions)', () => {
+    expect(code({}, 'u1')).toBe('OK');
+    expect(code({}, null)).toBe('OK');
+    expect(code({}, 'u2')).toBe('KEY_MISMATCH');
+    expect(code({}, '')).toBe('KEY_MISMATCH');
+    try {
+      validateEvent({ ...ok, userId: 'secret-user' }, DEFAULT_LIMITS, NOW, 'other-secret');
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/secret/);
+    }
+  });
+  it('accepts only ISO 3166-1 alpha-2 countries (or none)', () => {
+    const ctx = (country: string | null) => ({ context: { device: null, country, referrer: null, userAgent: null } });
+    expect(code(ctx('DE'))).toBe('OK');
+    expect(code(ctx(null))).toBe('OK');
+    for (const bad of ['de', 'DEU', 'Germany', '', 'D', 'D1', '__proto__', 'DE ', 'ÄÖ']) expect(code(ctx(bad)), bad).toBe('BAD_COUNTRY');
+  });
+  it('caps the context strings', () => {
+    const ctx = (over: Record<string, string>) => ({ context: { device: null, country: null, referrer: null, userAgent: null, ...over } });
+    for (const f of ['device', 'referrer', 'userAgent']) {
+      expect(code(ctx({ [f]: 'x'.repeat(DEFAULT_LIMITS.maxContextLength) })), f).toBe('OK');
+      expect(code(ctx({ [f]: 'x'.repeat(DEFAULT_LIMITS.maxContextLength + 1) })), f).toBe('BAD_CONTEXT');
     }
   });
 });
