@@ -64,7 +64,7 @@ export const SETTINGS = {
   // Hostile input at decode and validation (issue #10): the registry's failure handling, the Avro bomb guard,
   // and the size rules of event contexts and catalog items.
   registryTimeoutMs: s('ATTUNE_REGISTRY_TIMEOUT_MS', int(100, 120_000), 5_000, 'milliseconds before a schema registry request counts as failed (the micro-batch then waits and retries)'),
-  registryLookupsPerSecond: s('ATTUNE_REGISTRY_LOOKUPS_PER_SEC', int(1, 10_000), 20, 'registry lookups per second of schema ids not seen before (a flood of unknown ids waits for this rate instead of flooding the registry)'),
+  registryLookupsPerSecond: s('ATTUNE_REGISTRY_LOOKUPS_PER_SEC', int(1, 10_000), 50, 'registry lookups per second of schema ids not seen before (a flood of unknown ids waits for this rate instead of flooding the registry)'),
   unknownSchemaCacheSize: s('ATTUNE_UNKNOWN_SCHEMA_CACHE', int(1, 1_000_000), 1_000, 'how many unknown or foreign schema ids are remembered (LRU, 60 s each)'),
   avroMaxItems: s('ATTUNE_AVRO_MAX_ITEMS', int(1, 1_000_000), 10_000, 'the most array/map items one Avro record may hold, over all its arrays and maps (the bomb guard)'),
   maxContextLength: s('ATTUNE_MAX_CONTEXT_LENGTH', int(1, 65_536), 512, 'the longest event context string (device, referrer, user agent) accepted, in characters'),

@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Codec, codecOptions } from '../../src/stages/decode/codec.js';
+import { Codec, codecOptions, readSchema } from '../../src/stages/decode/codec.js';
 import { topicNames } from '../../src/config/config.js';
 import { ConfigError, DecodeError, RegistryUnavailableError } from '../../src/errors.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
@@ -95,6 +95,18 @@ describe('schema ids and subjects', () => {
     expect(((await failure(codec.decodeEvent(foreign, cfg.maxMessageBytes))) as DecodeError).code).toBe('FOREIGN_SCHEMA');
     // The same id is fine for a reader that accepts any registered schema (tools reading output topics).
     expect(await codec.decode(foreign, cfg.maxMessageBytes)).toEqual({ x: 'hello' });
+  });
+
+  it('a version registered to the topic\'s subject after start-up is accepted (producers evolve the schema)', async () => {
+    const codec = new Codec(cfg.registryUrl, topics, codecOptions(cfg));
+    await codec.lookupAll();
+    const evolved = JSON.parse(readSchema('events'));
+    evolved.fields.push({ name: `added_${cfg.topicPrefix}`, type: ['null', 'string'], default: null });
+    const reg = new SchemaRegistry({ host: cfg.registryUrl });
+    const { id } = await reg.register({ type: SchemaType.AVRO, schema: JSON.stringify(evolved) }, { subject: `${topics.events}-value` });
+    expect(id).not.toBe((await codec.lookupAll()).events);
+    const bytes = await reg.encode(id, { ...event, [`added_${cfg.topicPrefix}`]: 'x' });
+    expect(await codec.decodeEvent(bytes, cfg.maxMessageBytes)).toMatchObject({ eventId: 'e1', userId: 'u1' });
   });
 
   it('an id the registry does not know is UNKNOWN_SCHEMA, remembered without asking again', async () => {

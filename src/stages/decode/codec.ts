@@ -84,8 +84,9 @@ export class Codec {
   private ids: Partial<Record<Kind, number>> = {};
   /** Parsed writer schemas by id: only ids of this codec's subjects (or explicitly decoded ones), so bounded. */
   private readonly types = new Map<number, Type>();
-  /** Per subject, the schema ids of its versions seen so far. */
+  /** Per subject, the schema ids of its versions seen so far, and which versions those were. */
   private readonly subjectIds = new Map<Kind, Set<number>>();
+  private readonly seenVersions = new Map<Kind, Set<number>>();
   private readonly rejected: ExpiringLru<string, Rejection>;
   private readonly lookups: TokenBucket;
   private readonly guard: AvroGuardLimits;
@@ -94,7 +95,7 @@ export class Codec {
     this.registry = new SchemaRegistry({ host: url, retry: { retries: 3, initialRetryTimeInSecs: 0.2 } });
     this.http = new RegistryHttp(url, { auth: opts.auth, timeoutMs: opts.timeoutMs });
     this.rejected = new ExpiringLru(opts.unknownCacheSize ?? 1_000, opts.unknownTtlMs ?? 60_000);
-    const rate = opts.lookupsPerSecond ?? 20;
+    const rate = opts.lookupsPerSecond ?? 50;
     this.lookups = new TokenBucket(rate, rate);
     this.guard = opts.guard ?? DEFAULT_GUARD_LIMITS;
   }
@@ -136,6 +137,8 @@ export class Codec {
       if (found && typeof found.id === 'number') this.ids[kind] = found.id;
       else missing.push(`${SCHEMA_FILES[kind]} under subject ${subject}`);
     }
+    // The input topics' versions up front, so that the first records decode without waiting for a lookup.
+    if (!missing.length) for (const kind of ['events', 'items'] as const) await this.refreshSubject(kind);
     if (missing.length) {
       throw new ConfigError(
         `the schema registry has no ${missing.join(', ')}: register Attune's schemas with \`attune topics\` ` +
@@ -184,16 +187,18 @@ export class Codec {
     const before = this.rejected.get(cacheKey);
     if (before) throw rejection(before, id, kind && this.subject(kind));
     await this.lookups.take();
-    if (kind !== undefined) {
-      await this.refreshSubject(kind);
-      const t = this.subjectIds.get(kind)?.has(id) ? this.types.get(id) : undefined;
-      if (t) return t;
-    }
+    // One request settles an id the registry does not know (the flood case); only an id it knows costs a read of
+    // the subject's versions, which may have gained this one since they were last read.
     const found = await this.http.get<SchemaBody>(`/schemas/ids/${id}`);
     let why: Rejection;
     if (!found) why = 'UNKNOWN_SCHEMA';
-    else if (kind !== undefined) why = 'FOREIGN_SCHEMA';
-    else return this.parse(id, found);
+    else if (kind === undefined) return this.parse(id, found);
+    else {
+      await this.refreshSubject(kind);
+      const t = this.subjectIds.get(kind)?.has(id) ? this.types.get(id) : undefined;
+      if (t) return t;
+      why = 'FOREIGN_SCHEMA';
+    }
     this.rejected.set(cacheKey, why);
     throw rejection(why, id, kind && this.subject(kind));
   }
@@ -215,7 +220,6 @@ export class Codec {
       seen.add(v);
     }
   }
-  private readonly seenVersions = new Map<Kind, Set<number>>();
 
   private parse(id: number, body: SchemaBody): Type {
     if (body.schemaType && body.schemaType !== 'AVRO') throw new DecodeError('FOREIGN_SCHEMA', `schema id ${id} is a ${body.schemaType} schema, not Avro`);
