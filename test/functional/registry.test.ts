@@ -14,7 +14,11 @@ import { ConfigError, DecodeError, RegistryUnavailableError } from '../../src/er
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { startWorker } from '../../src/topology/worker.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig } from '../support/env.js';
+import { testConfig, waitFor } from '../support/env.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
+import { CatalogReader } from '../../src/stages/catalog/reader.js';
+import { Recommender } from '../../src/stages/recommend/model/recommender.js';
+import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 
 const cfg = testConfig();
 const topics = topicNames(cfg);
@@ -178,5 +182,37 @@ describe('a registry that cannot answer is retriable, never a dead letter', () =
     expect(err.message).toMatch(/unreachable.*ATTUNE_REGISTRY_URL/);
     const startErr = await failure(codec.lookupAll());
     expect(startErr).toBeInstanceOf(RegistryUnavailableError);
+  });
+});
+
+describe('the catalog reader under a registry outage', () => {
+  it('waits and retries instead of skipping the item, and has it once the registry answers', async () => {
+    const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, cfg);
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send(topics.items, [{ key: 'lamp', value: await producerCodec.encodeItem({ itemId: 'lamp', title: 'Lamp', categories: ['home'], tags: [], price: 5, available: true, deleted: false, updatedAt: 0 }) }]);
+    await producer.disconnect();
+
+    const rec = new Recommender(loadRecommenderConfig(cfg));
+    const reader = new CatalogReader(kafka, topics.items, cfg.groupId, new Codec(proxyUrl, topics, codecOptions(cfg)), rec, cfg.maxMessageBytes);
+    mode = 503;
+    const before = seen.length;
+    try {
+      const started = reader.start(60_000);
+      await waitFor(() => seen.length >= before + 3, 'the reader to ask the registry a few times', 30_000, 100);
+      expect(reader.items).toBe(0);
+      expect(rec.categoriesOf('lamp')).toBeUndefined();
+      mode = 'forward';
+      await started;
+      expect(reader.items).toBe(1);
+      expect(rec.categoriesOf('lamp')).toEqual(['home']);
+    } finally {
+      mode = 'forward';
+      await reader.stop();
+    }
   });
 });
