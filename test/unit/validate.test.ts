@@ -45,6 +45,12 @@ describe('validateEvent', () => {
     expect(code({ eventTime: NOW + DEFAULT_LIMITS.maxFutureMs + 1 })).toBe('TIME_IN_FUTURE');
     expect(code({ eventTime: Number.NaN })).toBe('BAD_TIME');
   });
+  it('times outside what a Date can hold are validation errors, not RangeErrors from formatting them', () => {
+    expect(code({ eventTime: 8.64e15 + 1 })).toBe('TIME_IN_FUTURE');
+    expect(code({ eventTime: Number.MAX_SAFE_INTEGER })).toBe('TIME_IN_FUTURE');
+    expect(code({ eventTime: -8.64e15 - 1 })).toBe('TIME_TOO_OLD');
+    expect(code({ eventTime: Number.MIN_SAFE_INTEGER })).toBe('TIME_TOO_OLD');
+  });
   it('checks quantities, prices and ratings', () => {
     expect(code({ quantity: 0 })).toBe('BAD_QUANTITY');
     expect(code({ quantity: 1.5 })).toBe('BAD_QUANTITY');

@@ -39,6 +39,11 @@ export const CONTROL = /[\u0000-\u001f\u007f]/;
 // ISO 3166-1 alpha-2 shape: the country becomes a trending scope and reason text, so free text would grow both forever.
 const COUNTRY = /^[A-Z]{2}$/;
 
+/** An ISO date when the time has one; Date covers ±8.64e15 ms only, and toISOString throws a RangeError beyond. */
+function when(t: number): string {
+  return Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : `${t} ms`;
+}
+
 export function checkId(name: string, value: unknown, max: number, required: boolean): void {
   if (value === null || value === undefined || value === '') {
     if (required) throw new ValidationError('MISSING_ID', `${name} is missing or empty`);
@@ -61,8 +66,8 @@ export function validateEvent(e: UserEvent, limits: ValidationLimits, now: numbe
   if (!KNOWN_TYPES.has(e.type)) throw new ValidationError('UNKNOWN_TYPE', `event type ${JSON.stringify(String(e.type)).slice(0, 40)} is not one of ${EVENT_TYPES.join(', ')}`);
   checkId('itemId', e.itemId, limits.maxIdLength, ITEM_TYPES.has(e.type));
   if (!Number.isFinite(e.eventTime)) throw new ValidationError('BAD_TIME', 'eventTime is not a number');
-  if (e.eventTime < limits.minEventTime) throw new ValidationError('TIME_TOO_OLD', `eventTime ${new Date(e.eventTime).toISOString()} is before the earliest plausible time ${new Date(limits.minEventTime).toISOString()}`);
-  if (e.eventTime > now + limits.maxFutureMs) throw new ValidationError('TIME_IN_FUTURE', `eventTime ${new Date(e.eventTime).toISOString()} is more than ${limits.maxFutureMs} ms ahead of the clock`);
+  if (e.eventTime < limits.minEventTime) throw new ValidationError('TIME_TOO_OLD', `eventTime ${when(e.eventTime)} is before the earliest plausible time ${new Date(limits.minEventTime).toISOString()}`);
+  if (e.eventTime > now + limits.maxFutureMs) throw new ValidationError('TIME_IN_FUTURE', `eventTime ${when(e.eventTime)} is more than ${limits.maxFutureMs} ms ahead of the clock`);
   if (e.quantity !== null && (!Number.isInteger(e.quantity) || e.quantity <= 0 || e.quantity > 1_000_000)) throw new ValidationError('BAD_QUANTITY', `quantity ${e.quantity} must be an integer from 1 to 1000000`);
   if (e.price !== null && (!Number.isFinite(e.price) || e.price < 0)) throw new ValidationError('BAD_PRICE', `price ${e.price} must be a finite number >= 0`);
   if (e.rating !== null && !Number.isFinite(e.rating)) throw new ValidationError('BAD_RATING', 'rating must be a finite number');
