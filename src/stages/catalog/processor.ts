@@ -20,8 +20,8 @@ import type { NodeSpec } from '../../topology/processor.js';
 
 export const catalogUpsertNode: NodeSpec = {
   name: 'upsert item',
-  does: 'catalog records → the item hash (idempotent); tombstones mark the item deleted',
-  stores: ['{i}:item'],
+  does: 'catalog records → the item hash (idempotent); tombstones mark the item deleted; invalid items dead-lettered once each',
+  stores: ['{i}:item', '{p}:dlq'],
   sinks: ['dlq'],
 };
 
