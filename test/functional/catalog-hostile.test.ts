@@ -1,7 +1,8 @@
 /**
  * Hostile records on the catalog topic: a categories array claiming 1e9 items (which ran every worker out of memory)
  * and records that break the item rules are dead-lettered once each, with their code, through the exactly-once
- * sink; the valid items around them reach the item hash and the worker stays healthy.
+ * sink; the valid items around them reach the item hash and the worker stays healthy. The same for the ~30-byte
+ * events-topic record whose properties map claims 2^40 entries (which wedged a worker at 100% CPU).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
@@ -9,6 +10,8 @@ import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import type { CatalogItem } from '../../src/domain/events.js';
 import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { StateStore } from '../../src/stores/state-store.js';
+import type { UserEvent } from '../../src/domain/events.js';
 
 const cfg = testConfig({ partitions: 1 });
 const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
@@ -76,6 +79,35 @@ describe('the catalog under hostile input', () => {
     ]);
     // Written through the exactly-once sink: its marks for the items partition are recorded with the state.
     expect(await redis.keys(`${cfg.keyPrefix}:*dlq*`)).not.toEqual([]);
+    expect((await fetch(`http://127.0.0.1:${worker.httpPort}/healthz`)).status).toBe(200);
+  });
+
+  it('a 2^40-entry map block on the events topic is dead-lettered and its neighbours are applied', async () => {
+    const { codec, producer, topics, redis } = pipe;
+    const ids = await codec.registerAll();
+    const view = (userId: string, i: number): UserEvent => ({
+      eventId: `${userId}-${i}`, userId, type: 'view', eventTime: Date.now() - 60_000, itemId: 'good1', quantity: null, price: null,
+      rating: null, sessionId: null, context: null, properties: {},
+    });
+    const str = (x: string) => Buffer.concat([long(x.length), Buffer.from(x)]);
+    // eventId, userId, type view, eventTime, five null unions, null context, then the map block: 2^40 entries.
+    const body = Buffer.concat([str('bomb-1'), str('mallory'), long(0), long(Date.now()), long(0), long(0), long(0), long(0), long(0), long(0), long(2 ** 40), str('k'), str('v')]);
+    const h = Buffer.alloc(5);
+    h.writeInt32BE(ids.events, 1);
+    expect(h.length + body.length).toBeLessThan(50); // a few dozen bytes
+    await producer.send(topics.events, [
+      { key: 'ann', value: await codec.encodeEvent(view('ann', 1)) },
+      { key: 'mallory', value: Buffer.concat([h, body]) },
+      { key: 'ben', value: await codec.encodeEvent(view('ben', 2)) },
+    ]);
+    const store = new StateStore(redis, cfg.keyPrefix);
+    await waitFor(async () => (await store.userCounts('ben')).view === '1', 'ben applied', 30_000);
+    expect((await store.userCounts('ann')).view).toBe('1');
+    const dead = await waitFor(async () => {
+      const r = (await readTopicToEnd(kafka, topics.dlq)).filter((x) => x.headers['attune.source.topic'] === topics.events);
+      return r.length ? r : null;
+    }, 'the bomb in the DLQ');
+    expect(dead.map((r) => r.headers['attune.error.code'])).toEqual(['AVRO_LIMIT']);
     expect((await fetch(`http://127.0.0.1:${worker.httpPort}/healthz`)).status).toBe(200);
   });
 });
