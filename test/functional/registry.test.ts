@@ -122,6 +122,12 @@ describe('schema ids and subjects', () => {
     const asked = seen.length;
     for (let i = 0; i < 50; i++) expect(((await failure(codec.decodeEvent(bytes, cfg.maxMessageBytes))) as DecodeError).code).toBe('UNKNOWN_SCHEMA');
     expect(seen.length).toBe(asked);
+    // Ids that no registry hands out (0, negative) are not even asked about.
+    for (const bad of [0, -1, -2_147_483_648]) {
+      bytes.writeInt32BE(bad, 1);
+      expect(((await failure(codec.decodeEvent(bytes, cfg.maxMessageBytes))) as DecodeError).code).toBe('UNKNOWN_SCHEMA');
+    }
+    expect(seen.length).toBe(asked);
   });
 
   it('lookups of ids not seen before are throttled, and a throttled record waits instead of failing', async () => {

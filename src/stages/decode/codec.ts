@@ -8,7 +8,7 @@
  *  2. the schema id must be a version of the topic's own subject: an id the registry does not know is
  *     UNKNOWN_SCHEMA, one it knows under another subject is FOREIGN_SCHEMA. Both answers are remembered in a bounded
  *     LRU (`unknownCacheSize` ids for `unknownTtlMs`), and lookups of ids not yet seen are throttled by a token
- *     bucket (`lookupsPerSecond`): a flood of made-up ids costs the registry a few requests a second, and a record
+ *     bucket (`lookupsPerSecond`): a flood of made-up ids costs the registry at most that many requests a second, and a record
  *     that finds the bucket empty waits for a token (it is never dead-lettered for it);
  *  3. the body is pre-walked by the bomb guard (avro-guard.ts) and only then decoded by avsc.
  * A registry that cannot answer (5xx, 429, 401/403, timeout, refused) is RegistryUnavailableError: retriable.
@@ -25,6 +25,7 @@ import { decodeGuarded, DEFAULT_GUARD_LIMITS, type AvroGuardLimits } from './avr
 import { avro } from './avsc.js';
 import { ExpiringLru, TokenBucket } from './bounded.js';
 import { RegistryHttp, type RegistryAuth } from './registry-http.js';
+
 const SCHEMA_DIR = join(PACKAGE_ROOT, 'schemas');
 
 export const SCHEMA_FILES = {
@@ -82,7 +83,7 @@ export class Codec {
   readonly registry: SchemaRegistry;
   private readonly http: RegistryHttp;
   private ids: Partial<Record<Kind, number>> = {};
-  /** Parsed writer schemas by id: only ids of this codec's subjects (or explicitly decoded ones), so bounded. */
+  /** Parsed writer schemas by id: the versions of this codec's subjects, and ids decoded without a topic (tools). */
   private readonly types = new Map<number, Type>();
   /** Per subject, the schema ids of its versions seen so far, and which versions those were. */
   private readonly subjectIds = new Map<Kind, Set<number>>();
@@ -183,6 +184,8 @@ export class Codec {
   private async writerType(id: number, kind: Kind | undefined): Promise<Type> {
     const ok = this.types.get(id);
     if (ok && (kind === undefined || this.subjectIds.get(kind)?.has(id))) return ok;
+    // Registries hand out positive ids only; asking about others could draw a 4xx that would read as an outage.
+    if (id <= 0) throw rejection('UNKNOWN_SCHEMA', id, undefined);
     const cacheKey = `${kind ?? '*'}:${id}`;
     const before = this.rejected.get(cacheKey);
     if (before) throw rejection(before, id, kind && this.subject(kind));
