@@ -228,7 +228,12 @@ export class Codec {
     if (body.schemaType && body.schemaType !== 'AVRO') throw new DecodeError('FOREIGN_SCHEMA', `schema id ${id} is a ${body.schemaType} schema, not Avro`);
     let t = this.types.get(id);
     if (!t) {
-      t = avro.Type.forSchema(JSON.parse(body.schema)) as Type;
+      try {
+        t = avro.Type.forSchema(JSON.parse(body.schema)) as Type;
+      } catch (err) {
+        // Not a schema this codec can read the record with: the record's fault, never a crash of the partition.
+        throw new DecodeError('FOREIGN_SCHEMA', `schema id ${id} is not an Avro schema Attune can read: ${String((err as Error).message).slice(0, 120)}`, err);
+      }
       this.types.set(id, t);
     }
     return t;
