@@ -209,7 +209,8 @@ export class Codec {
   /** Reads the subject's versions not seen before (a producer may have registered a new one). */
   private async refreshSubject(kind: Kind): Promise<void> {
     const subject = encodeURIComponent(this.subject(kind));
-    const versions = (await this.http.get<number[]>(`/subjects/${subject}/versions`)) ?? [];
+    const listed = await this.http.get<unknown>(`/subjects/${subject}/versions`);
+    const versions = Array.isArray(listed) ? listed.filter((v): v is number => typeof v === 'number') : [];
     const ids = this.subjectIds.get(kind) ?? new Set<number>();
     this.subjectIds.set(kind, ids);
     const seen = (this.seenVersions.get(kind) ?? new Set<number>());
@@ -217,7 +218,7 @@ export class Codec {
     for (const v of versions) {
       if (seen.has(v)) continue;
       const sv = await this.http.get<SchemaBody & { id: number }>(`/subjects/${subject}/versions/${v}`);
-      if (!sv) continue; // deleted meanwhile
+      if (!sv || typeof sv.id !== 'number') continue; // deleted meanwhile
       this.parse(sv.id, sv);
       ids.add(sv.id);
       seen.add(v);
