@@ -16,7 +16,7 @@ import type { Recommender } from '../recommend/model/recommender.js';
 import { errorMessage, isRetriable, RecordError } from '../../errors.js';
 import { log } from '../../log.js';
 import { backoffMs } from '../../retry.js';
-import { DEFAULT_LIMITS, type ValidationLimits } from '../validate/validate.js';
+import { checkId, DEFAULT_LIMITS, type ValidationLimits } from '../validate/validate.js';
 import { validateItem } from '../validate/item.js';
 
 export class CatalogReader {
@@ -56,6 +56,7 @@ export class CatalogReader {
           if (m.value === null) {
             const id = m.key?.toString('utf8');
             if (id) {
+              checkId('itemId (the tombstone\'s key)', id, this.limits.maxIdLength, true); // as the item processor
               this.rec.upsertItem({ itemId: id, title: null, categories: [], tags: [], price: null, available: false, deleted: true, updatedAt: 0 });
               this.onGone(id, source);
             }
