@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { loadConfig, topicNames, type Config } from '../config/config.js';
 import { KafkajsClient } from '../kafka/kafkajs-client.js';
-import { Codec } from '../stages/decode/codec.js';
-import { kafkaTransport, registryTransport } from '../security/transport.js';
+import { Codec, codecOptions } from '../stages/decode/codec.js';
+import { kafkaTransport } from '../security/transport.js';
 
 /** Flags common to commands that talk to the services; each mirrors an ATTUNE_* variable. */
 export function serviceOptions(cmd: Command): Command {
@@ -31,8 +31,13 @@ export function kafkaFor(cfg: Config) {
   return new KafkajsClient(cfg.kafkaBrokers, cfg.kafkaClientId, kafkaTransport(cfg));
 }
 
-export async function codecFor(cfg: Config): Promise<Codec> {
-  const codec = new Codec(cfg.registryUrl, topicNames(cfg), registryTransport(cfg));
-  await codec.registerAll();
+/**
+ * The codec of a command. `register` (attune topics, attune replay: they write) registers the schemas and needs
+ * registry write rights; commands that only read look them up and fail naming `attune topics` when one is missing.
+ */
+export async function codecFor(cfg: Config, mode: 'register' | 'lookup'): Promise<Codec> {
+  const codec = new Codec(cfg.registryUrl, topicNames(cfg), codecOptions(cfg));
+  if (mode === 'register') await codec.registerAll();
+  else await codec.lookupAll();
   return codec;
 }

@@ -84,6 +84,16 @@ export const SETTINGS = {
   registryPassword: s('ATTUNE_REGISTRY_PASSWORD', z.string().min(1).optional(), undefined, 'the registry password for HTTP basic auth (or use ATTUNE_REGISTRY_PASSWORD_FILE)'),
   registryPasswordFile: s('ATTUNE_REGISTRY_PASSWORD_FILE', z.string().min(1).optional(), undefined, 'the path of a file holding the registry password (one line)'),
   registryCaFile: s('ATTUNE_REGISTRY_CA_FILE', z.string().min(1).optional(), undefined, 'the path of a PEM file with the CA certificate(s) of an https:// registry; leave unset to trust the system CAs'),
+  // Hostile input at decode and validation (issue #10): the registry's failure handling, the Avro bomb guard,
+  // and the size rules of event contexts and catalog items.
+  registryTimeoutMs: s('ATTUNE_REGISTRY_TIMEOUT_MS', int(100, 120_000), 5_000, 'milliseconds before a schema registry request counts as failed (the micro-batch then waits and retries)'),
+  registryLookupsPerSecond: s('ATTUNE_REGISTRY_LOOKUPS_PER_SEC', int(1, 10_000), 50, 'registry lookups per second of schema ids not seen before (a flood of unknown ids waits for this rate instead of flooding the registry)'),
+  unknownSchemaCacheSize: s('ATTUNE_UNKNOWN_SCHEMA_CACHE', int(1, 1_000_000), 1_000, 'how many unknown or foreign schema ids are remembered (LRU, 60 s each)'),
+  avroMaxItems: s('ATTUNE_AVRO_MAX_ITEMS', int(1, 1_000_000), 10_000, 'the most array/map items one Avro record may hold, over all its arrays and maps (the bomb guard)'),
+  maxContextLength: s('ATTUNE_MAX_CONTEXT_LENGTH', int(1, 65_536), 512, 'the longest event context string (device, referrer, user agent) accepted, in characters'),
+  maxTitleLength: s('ATTUNE_MAX_TITLE_LENGTH', int(1, 65_536), 512, 'the longest catalog item title accepted, in characters'),
+  maxItemCategories: s('ATTUNE_MAX_ITEM_CATEGORIES', int(0, 10_000), 32, 'the most categories a catalog item may have'),
+  maxItemTags: s('ATTUNE_MAX_ITEM_TAGS', int(0, 10_000), 64, 'the most tags a catalog item may have'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -64,6 +64,23 @@ export async function* readRetailLines(path: string): AsyncGenerator<RetailLine>
   }
 }
 
+/**
+ * The data set names countries in English ("United Kingdom", "EIRE", "RSA"); events carry ISO 3166-1 alpha-2 codes
+ * (validation dead-letters anything else as BAD_COUNTRY). Names that are no single country (Unspecified, European
+ * Community, Channel Islands) become null: unknown.
+ */
+const ISO_COUNTRIES: Record<string, string> = {
+  'United Kingdom': 'GB', Germany: 'DE', France: 'FR', EIRE: 'IE', Spain: 'ES', Netherlands: 'NL', Belgium: 'BE',
+  Switzerland: 'CH', Portugal: 'PT', Australia: 'AU', Norway: 'NO', Italy: 'IT', Finland: 'FI', Cyprus: 'CY',
+  Sweden: 'SE', Austria: 'AT', Denmark: 'DK', Japan: 'JP', Poland: 'PL', Israel: 'IL', USA: 'US', 'Hong Kong': 'HK',
+  Singapore: 'SG', Iceland: 'IS', Canada: 'CA', Greece: 'GR', Malta: 'MT', 'United Arab Emirates': 'AE', RSA: 'ZA',
+  Lebanon: 'LB', Lithuania: 'LT', Brazil: 'BR', 'Czech Republic': 'CZ', Bahrain: 'BH', 'Saudi Arabia': 'SA',
+};
+
+export function isoCountry(name: string): string | null {
+  return Object.hasOwn(ISO_COUNTRIES, name) ? ISO_COUNTRIES[name]! : null;
+}
+
 export interface RetailEventOptions {
   /** Keep at most this many events (after ordering); for quick experiments. */
   limit?: number;
@@ -119,7 +136,7 @@ class EventAccumulator {
       price: Number.isFinite(l.unitPrice) ? l.unitPrice : null,
       rating: null,
       sessionId: l.invoiceNo,
-      context: { device: null, country: l.country || null, referrer: null, userAgent: null },
+      context: { device: null, country: isoCountry(l.country), referrer: null, userAgent: null },
       properties: {},
     };
     byKey.set(eventId, e);

@@ -40,6 +40,6 @@ export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, me
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
   const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
   const events = new EventsChain({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore });
-  const items = new ItemProcessor({ cfg, topics, codec, store, producer, metrics });
+  const items = new ItemProcessor({ cfg, topics, codec, store, deadLetters, metrics });
   return { store, rec, segments, recommend, recommendStore, events, items };
 }

@@ -6,7 +6,7 @@ import { createRedis, assertNoEviction, assertRedisAccess, type RedisClient } fr
 import { registryTransport } from '../security/transport.js';
 import { RedisHealth } from '../stores/redis-health.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { Codec } from '../stages/decode/codec.js';
+import { Codec, codecOptions } from '../stages/decode/codec.js';
 import type { Readiness } from './readiness.js';
 import { bootstrapState, readBootstrap, rebuildState } from '../stores/bootstrap.js';
 import { untilSuccess } from '../retry.js';
@@ -20,7 +20,7 @@ import { log } from '../log.js';
 export async function openStores(cfg: Config, kafka: StreamClient, topics: TopicNames, readiness: Readiness, http: Server): Promise<{ redis: RedisClient; codec: Codec; epoch: string }> {
   const redis = createRedis(cfg);
   const admin = kafka.admin();
-  const codec = new Codec(cfg.registryUrl, topics, registryTransport(cfg));
+  const codec = new Codec(cfg.registryUrl, topics, codecOptions(cfg));
   try {
     await untilSuccess(() => assertNoEviction(redis).then(() => assertRedisAccess(redis, cfg.keyPrefix)), {
       deadlineMs: cfg.redisStartupWaitMs,
@@ -32,7 +32,12 @@ export async function openStores(cfg: Config, kafka: StreamClient, topics: Topic
       onChange: (ok, why) => (ok ? log.info('Redis reachable again') : log.warn({ err: why }, 'Redis unreachable: not ready; micro-batches wait and retry')),
     });
     readiness.health.start();
-    await codec.registerAll();
+    // Looked up, not registered: the worker needs no registry write rights (`attune topics` registers them). A
+    // registry that does not answer yet is waited for as patiently as Redis; a missing schema fails at once.
+    await untilSuccess(() => codec.lookupAll(), {
+      deadlineMs: cfg.redisStartupWaitMs,
+      onRetry: (err, attempt, delayMs) => log.warn({ attempt, delayMs, err: errorMessage(err) }, 'schema registry not answering at start-up; waiting'),
+    });
     await admin.connect();
     const created = await ensureTopics(admin, cfg);
     if (created.length) log.info({ created }, 'created topics');

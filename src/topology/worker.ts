@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { startHttp } from '../http/server.js';
 import { loadSegmentSetup } from '../stages/segments/processor.js';
 import { CatalogReader } from '../stages/catalog/reader.js';
+import { validationLimits } from '../stages/validate/stage.js';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { createBatchHandler, type ChainRunner } from './batch-handler.js';
@@ -65,7 +66,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const sideJobFailed = (err: unknown, p: number, what: string) => stateLoss.sideJobFailed(err, `${topics.events}:${p}`, what);
 
   // The catalog as a global table (every worker reads all of it); an item that goes away corrects its holders.
-  const catalog = new CatalogReader(kafka, topics.items, cfg.groupId, codec, rec, cfg.maxMessageBytes);
+  const catalog = new CatalogReader(kafka, topics.items, cfg.groupId, codec, rec, cfg.maxMessageBytes, validationLimits(cfg));
   const holderDeps = {
     eventsTopic: topics.events, recommendationsTopic: topics.recommendations, tasks, store: recommendStore, recommend, producer, metrics,
     isActive: () => !readiness.stopping, isJoined: () => readiness.joined,

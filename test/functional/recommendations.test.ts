@@ -28,7 +28,7 @@ const T0 = Date.UTC(2011, 3, 1);
 let seq = 0;
 const buy = (userId: string, itemId: string, dayOffset = 0): UserEvent => ({
   eventId: `${userId}-${itemId}-${++seq}`, userId, type: 'purchase', eventTime: T0 + dayOffset * 86_400_000 + seq * 1000, itemId,
-  quantity: 1, price: 1, rating: null, sessionId: null, context: { device: null, country: 'France', referrer: null, userAgent: null }, properties: {},
+  quantity: 1, price: 1, rating: null, sessionId: null, context: { device: null, country: 'FR', referrer: null, userAgent: null }, properties: {},
 });
 const item = (itemId: string, title: string, available = true): CatalogItem => ({
   itemId, title, categories: ['kitchen'], tags: title.toLowerCase().split(' '), price: 1, available, deleted: false, updatedAt: 0,

@@ -7,6 +7,8 @@ import { createRedis } from '../../src/stores/redis-client.js';
 import { startWorker } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { ConfigError } from '../../src/errors.js';
+import { Codec } from '../../src/stages/decode/codec.js';
+import { topicNames } from '../../src/config/config.js';
 import { testConfig } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
@@ -47,6 +49,7 @@ describe('Redis settings', () => {
   it('starts once the policy is noeviction', async () => {
     server.cli('config', 'set', 'maxmemory-policy', 'noeviction');
     const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '' });
+    await new Codec(cfg.registryUrl, topicNames(cfg)).registerAll(); // as `attune topics` does: the worker only looks schemas up
     const worker = await startWorker(cfg, new KafkajsClient(cfg.kafkaBrokers, 'attune-test'));
     await worker.stop();
     expect(await worker.done).toBe(0);

@@ -15,7 +15,8 @@ import type { RedisClient } from '../../src/stores/redis-client.js';
 import type { Recommendations, UserEvent } from '../../src/domain/events.js';
 import { testConfig, waitFor, openPipeline } from '../support/env.js';
 
-const cfg = testConfig();
+// One partition: records keyed by their user (as KEY_MISMATCH demands) still share one order, bad between good.
+const cfg = testConfig({ partitions: 1 });
 const topics = topicNames(cfg);
 const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
 let worker: WorkerHandle;
@@ -54,30 +55,32 @@ describe('worker pipeline', () => {
     const alice = purchase('alice', 'a', 8);
     const enc = async (e: UserEvent) => ({ key: e.userId, value: await codec.encodeEvent(e) });
     const itemSchemaOnEvents = await codec.encodeItem({ itemId: 'x', title: 't', categories: [], tags: [], price: null, available: true, deleted: false, updatedAt: 0 });
-    // All to one key so they share a partition and order: bad records sit between good ones.
     await producer.send(topics.events, [
-      ...(await Promise.all(good.map(enc))).map((r) => ({ ...r, key: 'same' })),
+      ...(await Promise.all(good.map(enc))),
       { key: 'same', value: Buffer.from('garbage bytes, not avro') },
       { key: 'same', value: Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0, 1, 2, 3]) }, // unknown schema id
-      { key: 'same', value: itemSchemaOnEvents }, // decodes, but is not a user event
-      { key: 'same', value: await codec.encodeEvent({ ...purchase('erin', 'z', 9), eventTime: Date.UTC(1990, 0, 1) }) },
-      { key: 'same', value: await codec.encodeEvent({ ...purchase('erin', 'z', 10), itemId: null }) },
-      { key: 'same', value: await codec.encodeEvent(alice) },
+      { key: 'same', value: itemSchemaOnEvents }, // a schema of another subject (the items topic's)
+      { key: 'erin', value: await codec.encodeEvent({ ...purchase('erin', 'z', 9), eventTime: Date.UTC(1990, 0, 1) }) },
+      { key: 'erin', value: await codec.encodeEvent({ ...purchase('erin', 'z', 10), itemId: null }) },
+      await enc(alice),
+      { key: 'same', value: await codec.encodeEvent(purchase('frank', 'a', 11)) }, // keyed by something else than its user
     ]);
 
     await waitFor(async () => (await store.userCounts('alice')).purchase === '1', 'alice applied');
     expect((await store.userCounts('dave')).purchase).toBe('3');
     expect((await store.userCounts('erin')).purchase).toBeUndefined();
+    expect((await store.userCounts('frank')).purchase).toBeUndefined();
     expect(await store.topPopular(2)).toEqual([{ itemId: 'a', count: 4 }, { itemId: 'b', count: 2 }]);
 
-    const dlq = await waitFor(async () => { const r = await readTopicToEnd(kafka, topics.dlq); return r.length >= 5 ? r : null; }, '5 DLQ records');
-    expect(dlq.map((r) => r.headers['attune.error.code'])).toEqual(['BAD_MAGIC', 'UNKNOWN_SCHEMA', 'MISSING_ID', 'TIME_TOO_OLD', 'MISSING_ID']);
+    const dlq = await waitFor(async () => { const r = await readTopicToEnd(kafka, topics.dlq); return r.length >= 6 ? r : null; }, '6 DLQ records');
+    expect(dlq.map((r) => r.headers['attune.error.code'])).toEqual(['BAD_MAGIC', 'UNKNOWN_SCHEMA', 'FOREIGN_SCHEMA', 'TIME_TOO_OLD', 'MISSING_ID', 'KEY_MISMATCH']);
     expect(dlq[0].value?.toString()).toBe('garbage bytes, not avro');
     for (const r of dlq) {
       expect(r.headers['attune.source.topic']).toBe(topics.events);
       expect(r.headers['attune.error.stage']).toMatch(/^(decode|validate)$/);
       expect(Number(r.headers['attune.source.offset'])).toBeGreaterThanOrEqual(7);
       expect(r.headers['attune.error.message']).not.toContain('erin');
+      expect(r.headers['attune.error.message']).not.toContain('frank');
     }
 
     const out = await waitFor(async () => {

@@ -62,7 +62,7 @@ afterAll(async () => {
 describe('registry over HTTPS with basic auth', () => {
   it('the codec registers and round-trips a record with the credentials and the CA', async () => {
     const cfg = testConfig({ registryUrl: proxyUrl, registryUsername: USER, registryPassword: PASSWORD, registryCaFile: env.CA_FILE });
-    const codec = new Codec(cfg.registryUrl, topicNames(cfg), registryTransport(cfg));
+    const codec = new Codec(cfg.registryUrl, topicNames(cfg), { transport: registryTransport(cfg) });
     const before = seen.authorized;
     await codec.registerAll();
     const e = { eventId: 'e1', userId: 'u1', type: 'view', eventTime: Date.UTC(2014, 0, 1), itemId: 'i1', quantity: null, price: null, rating: null, sessionId: null, context: null, properties: {} };
@@ -73,7 +73,7 @@ describe('registry over HTTPS with basic auth', () => {
   it('without credentials the registry refuses the client (401), and no request passes the proxy', async () => {
     const cfg = testConfig({ registryUrl: proxyUrl, registryCaFile: env.CA_FILE });
     const before = { ...seen };
-    const err = await new Codec(cfg.registryUrl, topicNames(cfg), registryTransport(cfg)).registerAll().then(() => null, (e: unknown) => e);
+    const err = await new Codec(cfg.registryUrl, topicNames(cfg), { transport: registryTransport(cfg) }).registerAll().then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/401|Unauthorized/);
     expect(seen.refused).toBeGreaterThan(before.refused);

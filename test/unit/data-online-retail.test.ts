@@ -41,7 +41,7 @@ describe('online retail loader', () => {
       quantity: 6,
       price: 2.55,
       sessionId: '536365',
-      context: { country: 'United Kingdom' },
+      context: { country: 'GB' }, // the data set's 'United Kingdom', as an ISO 3166-1 alpha-2 code
     });
     expect(events.every((e) => !e.sessionId!.startsWith('C') && (e.quantity ?? 0) > 0)).toBe(true);
     const byId = new Map(catalog.map((c) => [c.itemId, c]));

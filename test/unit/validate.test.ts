@@ -9,9 +9,9 @@ const ok: UserEvent = {
   rating: null, sessionId: 's', context: null, properties: {},
 };
 
-function code(e: Partial<UserEvent>): string {
+function code(e: Partial<UserEvent>, key: string | null = null): string {
   try {
-    validateEvent({ ...ok, ...e } as UserEvent, DEFAULT_LIMITS, NOW);
+    validateEvent({ ...ok, ...e } as UserEvent, DEFAULT_LIMITS, NOW, key);
     return 'OK';
   } catch (err) {
     expect(err).toBeInstanceOf(ValidationError);
@@ -45,6 +45,12 @@ describe('validateEvent', () => {
     expect(code({ eventTime: NOW + DEFAULT_LIMITS.maxFutureMs + 1 })).toBe('TIME_IN_FUTURE');
     expect(code({ eventTime: Number.NaN })).toBe('BAD_TIME');
   });
+  it('times outside what a Date can hold are validation errors, not RangeErrors from formatting them', () => {
+    expect(code({ eventTime: 8.64e15 + 1 })).toBe('TIME_IN_FUTURE');
+    expect(code({ eventTime: Number.MAX_SAFE_INTEGER })).toBe('TIME_IN_FUTURE');
+    expect(code({ eventTime: -8.64e15 - 1 })).toBe('TIME_TOO_OLD');
+    expect(code({ eventTime: Number.MIN_SAFE_INTEGER })).toBe('TIME_TOO_OLD');
+  });
   it('checks quantities, prices and ratings', () => {
     expect(code({ quantity: 0 })).toBe('BAD_QUANTITY');
     expect(code({ quantity: 1.5 })).toBe('BAD_QUANTITY');
@@ -62,6 +68,30 @@ describe('validateEvent', () => {
       validateEvent({ ...ok, userId: 'secret-user', itemId: null }, DEFAULT_LIMITS, NOW);
     } catch (err) {
       expect((err as Error).message).not.toContain('secret-user');
+    }
+  });
+  it('dead-letters a record whose key is not the user id (the user would be split over partitions)', () => {
+    expect(code({}, 'u1')).toBe('OK');
+    expect(code({}, null)).toBe('OK');
+    expect(code({}, 'u2')).toBe('KEY_MISMATCH');
+    expect(code({}, '')).toBe('KEY_MISMATCH');
+    try {
+      validateEvent({ ...ok, userId: 'secret-user' }, DEFAULT_LIMITS, NOW, 'other-secret');
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/secret/);
+    }
+  });
+  it('accepts only ISO 3166-1 alpha-2 countries (or none)', () => {
+    const ctx = (country: string | null) => ({ context: { device: null, country, referrer: null, userAgent: null } });
+    expect(code(ctx('DE'))).toBe('OK');
+    expect(code(ctx(null))).toBe('OK');
+    for (const bad of ['de', 'DEU', 'Germany', '', 'D', 'D1', '__proto__', 'DE ', 'ÄÖ']) expect(code(ctx(bad)), bad).toBe('BAD_COUNTRY');
+  });
+  it('caps the context strings', () => {
+    const ctx = (over: Record<string, string>) => ({ context: { device: null, country: null, referrer: null, userAgent: null, ...over } });
+    for (const f of ['device', 'referrer', 'userAgent']) {
+      expect(code(ctx({ [f]: 'x'.repeat(DEFAULT_LIMITS.maxContextLength) })), f).toBe('OK');
+      expect(code(ctx({ [f]: 'x'.repeat(DEFAULT_LIMITS.maxContextLength + 1) })), f).toBe('BAD_CONTEXT');
     }
   });
 });

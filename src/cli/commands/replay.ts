@@ -21,7 +21,7 @@ export function register(program: Command) {
       await admin.connect();
       await ensureTopics(admin, cfg);
       await admin.disconnect();
-      const codec = await codecFor(cfg);
+      const codec = await codecFor(cfg, 'register');
       const producer = kafka.producer();
       await producer.connect();
       try {

@@ -14,7 +14,7 @@ export function register(program: Command) {
     .action(async (users: string[], opts) => {
       const cfg = configFrom(opts);
       const kafka = kafkaFor(cfg);
-      const codec = await codecFor(cfg);
+      const codec = await codecFor(cfg, 'lookup');
       const records = await readTopicToEnd(kafka, topicNames(cfg).recommendations);
       const latest = new Map<string, Recommendations>();
       const updates = new Map<string, number>();

@@ -11,7 +11,7 @@ export function register(program: Command) {
       await admin.connect();
       const created = await ensureTopics(admin, cfg);
       await admin.disconnect();
-      await codecFor(cfg); // registers the schemas under their TopicNameStrategy subjects
+      await codecFor(cfg, 'register'); // registers the schemas under their TopicNameStrategy subjects
       for (const s of topicSpecs(cfg)) {
         process.stdout.write(`${created.includes(s.topic) ? 'created ' : 'exists  '} ${s.topic} (${s.partitions} partitions${s.compacted ? ', compacted' : ''})\n`);
       }

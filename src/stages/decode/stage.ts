@@ -1,7 +1,7 @@
 /**
  * The decode stage: registry-framed Avro bytes → user events. A record that can never be decoded (not framed,
- * unknown schema id, bad Avro, over the size cap) goes to the batch's dead letters; a registry that cannot be
- * reached is retriable and fails the whole micro-batch, which the task retries.
+ * over the size cap, a schema id unknown or of another subject, an Avro bomb, bad Avro) goes to the batch's dead
+ * letters; a registry that cannot answer is retriable and fails the whole micro-batch, which the task retries.
  */
 import type { Config } from '../../config/config.js';
 import type { Codec } from './codec.js';

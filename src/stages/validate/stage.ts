@@ -1,11 +1,23 @@
-/** The validate stage: decoded events that break a rule (ids, type, implausible time, sizes) are dead-lettered. */
+/**
+ * The validate stage: decoded events that break a rule (ids, record key ≠ user id, type, implausible time, sizes,
+ * context) are dead-lettered.
+ */
 import type { Config } from '../../config/config.js';
 import type { EventBatch, StageFactory } from '../../topology/processor.js';
 import { deadLetterOrThrow } from '../dead-letter/record.js';
 import { DEFAULT_LIMITS, validateEvent, type ValidationLimits } from './validate.js';
 
 export function validationLimits(cfg: Config): ValidationLimits {
-  return { ...DEFAULT_LIMITS, maxIdLength: cfg.maxIdLength, maxFutureMs: cfg.maxFutureMs, minEventTime: cfg.minEventTime };
+  return {
+    ...DEFAULT_LIMITS,
+    maxIdLength: cfg.maxIdLength,
+    maxFutureMs: cfg.maxFutureMs,
+    minEventTime: cfg.minEventTime,
+    maxContextLength: cfg.maxContextLength,
+    maxTitleLength: cfg.maxTitleLength,
+    maxCategories: cfg.maxItemCategories,
+    maxTags: cfg.maxItemTags,
+  };
 }
 
 export const validateStage: StageFactory<{ cfg: Config }, EventBatch> = {
@@ -17,7 +29,7 @@ export const validateStage: StageFactory<{ cfg: Config }, EventBatch> = {
       async process(b) {
         for (const d of b.decoded) {
           try {
-            b.valid.push({ offset: d.offset, event: validateEvent(d.event, limits, b.now) });
+            b.valid.push({ offset: d.offset, event: validateEvent(d.event, limits, b.now, d.record.key === null ? null : d.record.key.toString('utf8')) });
           } catch (err) {
             b.dead.push({ offset: d.offset, record: deadLetterOrThrow(d.record, err, { topic: b.topic, partition: b.partition, groupId: cfg.groupId }) });
           }

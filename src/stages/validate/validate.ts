@@ -11,6 +11,12 @@ export interface ValidationLimits {
   minEventTime: number;
   maxProperties: number;
   maxPropertyLength: number;
+  /** device, referrer and userAgent of the context; the country has its own rule. */
+  maxContextLength: number;
+  /** Catalog items (item.ts). */
+  maxTitleLength: number;
+  maxCategories: number;
+  maxTags: number;
 }
 
 export const DEFAULT_LIMITS: ValidationLimits = {
@@ -19,15 +25,26 @@ export const DEFAULT_LIMITS: ValidationLimits = {
   minEventTime: Date.UTC(2000, 0, 1),
   maxProperties: 64,
   maxPropertyLength: 1024,
+  maxContextLength: 512,
+  maxTitleLength: 512,
+  maxCategories: 32,
+  maxTags: 64,
 };
 
 /** Event types that are about an item and so need an item id. */
 const ITEM_TYPES: ReadonlySet<EventType> = new Set(['view', 'click', 'add_to_cart', 'remove_from_cart', 'purchase', 'rating']);
 const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 // Control characters would corrupt keys and logs.
-const CONTROL = /[\u0000-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u001f\u007f]/;
+// ISO 3166-1 alpha-2 shape: the country becomes a trending scope and reason text, so free text would grow both forever.
+const COUNTRY = /^[A-Z]{2}$/;
 
-function checkId(name: string, value: unknown, max: number, required: boolean): void {
+/** An ISO date when the time has one; Date covers ±8.64e15 ms only, and toISOString throws a RangeError beyond. */
+function when(t: number): string {
+  return Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : `${t} ms`;
+}
+
+export function checkId(name: string, value: unknown, max: number, required: boolean): void {
   if (value === null || value === undefined || value === '') {
     if (required) throw new ValidationError('MISSING_ID', `${name} is missing or empty`);
     return;
@@ -37,20 +54,26 @@ function checkId(name: string, value: unknown, max: number, required: boolean): 
   if (CONTROL.test(value)) throw new ValidationError('BAD_ID', `${name} contains control characters`);
 }
 
-/** Throws ValidationError when the event is unusable; returns the event typed otherwise. */
-export function validateEvent(e: UserEvent, limits: ValidationLimits, now: number): UserEvent {
+/**
+ * Throws ValidationError when the event is unusable; returns the event typed otherwise. `key` is the Kafka record
+ * key (null when the record has none): present, it must be the user id, or the user's events would be split over
+ * two partitions (two tasks updating one user's state out of order loses updates).
+ */
+export function validateEvent(e: UserEvent, limits: ValidationLimits, now: number, key: string | null = null): UserEvent {
   checkId('eventId', e.eventId, limits.maxIdLength, true);
   checkId('userId', e.userId, limits.maxIdLength, true);
+  if (key !== null && key !== e.userId) throw new ValidationError('KEY_MISMATCH', 'the record key is not the event\'s userId: producers must key events by user id');
   if (!KNOWN_TYPES.has(e.type)) throw new ValidationError('UNKNOWN_TYPE', `event type ${JSON.stringify(String(e.type)).slice(0, 40)} is not one of ${EVENT_TYPES.join(', ')}`);
   checkId('itemId', e.itemId, limits.maxIdLength, ITEM_TYPES.has(e.type));
   if (!Number.isFinite(e.eventTime)) throw new ValidationError('BAD_TIME', 'eventTime is not a number');
-  if (e.eventTime < limits.minEventTime) throw new ValidationError('TIME_TOO_OLD', `eventTime ${new Date(e.eventTime).toISOString()} is before the earliest plausible time ${new Date(limits.minEventTime).toISOString()}`);
-  if (e.eventTime > now + limits.maxFutureMs) throw new ValidationError('TIME_IN_FUTURE', `eventTime ${new Date(e.eventTime).toISOString()} is more than ${limits.maxFutureMs} ms ahead of the clock`);
+  if (e.eventTime < limits.minEventTime) throw new ValidationError('TIME_TOO_OLD', `eventTime ${when(e.eventTime)} is before the earliest plausible time ${new Date(limits.minEventTime).toISOString()}`);
+  if (e.eventTime > now + limits.maxFutureMs) throw new ValidationError('TIME_IN_FUTURE', `eventTime ${when(e.eventTime)} is more than ${limits.maxFutureMs} ms ahead of the clock`);
   if (e.quantity !== null && (!Number.isInteger(e.quantity) || e.quantity <= 0 || e.quantity > 1_000_000)) throw new ValidationError('BAD_QUANTITY', `quantity ${e.quantity} must be an integer from 1 to 1000000`);
   if (e.price !== null && (!Number.isFinite(e.price) || e.price < 0)) throw new ValidationError('BAD_PRICE', `price ${e.price} must be a finite number >= 0`);
   if (e.rating !== null && !Number.isFinite(e.rating)) throw new ValidationError('BAD_RATING', 'rating must be a finite number');
   if (e.type === 'rating' && e.rating === null) throw new ValidationError('MISSING_RATING', 'a rating event needs a rating');
   checkId('sessionId', e.sessionId, limits.maxIdLength, false);
+  if (e.context) checkContext(e.context, limits);
   const props = Object.keys(e.properties ?? {});
   if (props.length > limits.maxProperties) throw new ValidationError('TOO_MANY_PROPERTIES', `${props.length} properties; at most ${limits.maxProperties} are accepted`);
   for (const k of props) {
@@ -58,4 +81,16 @@ export function validateEvent(e: UserEvent, limits: ValidationLimits, now: numbe
     if (k.length > limits.maxPropertyLength || v.length > limits.maxPropertyLength) throw new ValidationError('PROPERTY_TOO_LONG', `a property key or value is longer than ${limits.maxPropertyLength} characters`);
   }
   return e;
+}
+
+function checkContext(c: NonNullable<UserEvent['context']>, limits: ValidationLimits): void {
+  if (c.country !== null && c.country !== undefined && !COUNTRY.test(c.country)) {
+    throw new ValidationError('BAD_COUNTRY', `context.country ${JSON.stringify(c.country.slice(0, 8))}${c.country.length > 8 ? '…' : ''} is not an ISO 3166-1 alpha-2 code (two capital letters, e.g. DE) or null`);
+  }
+  for (const name of ['device', 'referrer', 'userAgent'] as const) {
+    const v = c[name];
+    if (typeof v === 'string' && v.length > limits.maxContextLength) {
+      throw new ValidationError('BAD_CONTEXT', `context.${name} is ${v.length} characters; at most ${limits.maxContextLength} are accepted (ATTUNE_MAX_CONTEXT_LENGTH)`);
+    }
+  }
 }
