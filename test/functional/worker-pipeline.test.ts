@@ -100,7 +100,7 @@ describe('worker pipeline', () => {
     expect(latest.get('dave')!.items.map((i) => i.itemId)).not.toContain('a');
     // The co-occurrence rows in Redis hold every pair once (in the smaller item's row) and the norms.
     const rowA = await redis.hgetall(`${cfg.keyPrefix}:{i:a}:co`);
-    expect(Number(rowA.b)).toBeGreaterThan(Number(rowA.c));
+    expect(Number(rowA['i:b'])).toBeGreaterThan(Number(rowA['i:c']));
     expect(Number(rowA._n)).toBeGreaterThan(0);
     const header = out.find((r) => r.key === 'alice')!.headers['attune.source'];
     expect(header).toMatch(new RegExp(`^${topics.events}:\\d+:12$`));
