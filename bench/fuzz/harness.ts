@@ -297,7 +297,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     let hostileId = 0;
     const recentValid: FuzzRecord[] = [];
     const ctx: KindContext = { r, shop, cfg, ids, foreignRecommendations, recentValid, nextId: () => `hx-${opts.seed}-${++hostileId}` };
-    const weights = kinds.map((k) => k.weight);
+    const weights = kinds.map((k) => k.weight / (k.burst ?? 1));
     const wsum = weights.reduce((a, b) => a + b, 0);
     const pickKind = () => {
       let x = r() * wsum;
@@ -308,20 +308,29 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const partitionMetadata = Array.from({ length: partitions }, (_, p) => ({ partitionId: p, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
     type Out = { src: SourceTopic; record: FuzzRecord; meta: Meta; clean?: Buffer };
     const send = async (out: Out[]) => {
-      // One produce per topic, chunked well below the broker's 1 MB, in order; offsets from each partition's base.
-      for (const src of ['events', 'items'] as const) {
+      // Per topic (the two in parallel), produces in order, chunked well below the broker's 1 MB; offsets from each
+      // partition's base offset in the produce response.
+      await Promise.all((['events', 'items'] as const).map(async (src) => {
         const mine = out.filter((o) => o.src === src);
         for (let i = 0; i < mine.length;) {
           const chunk: Out[] = [];
           let bytes = 0;
-          while (i < mine.length && chunk.length < 500 && (chunk.length === 0 || bytes + (mine[i]!.record.value?.length ?? 0) < 800_000)) {
+          while (i < mine.length && chunk.length < 2000 && (chunk.length === 0 || bytes + (mine[i]!.record.value?.length ?? 0) < 800_000)) {
             bytes += mine[i]!.record.value?.length ?? 0;
             chunk.push(mine[i++]!);
           }
           const topic = src === 'events' ? topics.events : topics.items;
           const withPartition = chunk.map((o) => ({ o, partition: DEFAULT_PARTITIONER({ topic, partitionMetadata, message: { key: o.record.key, value: o.record.value } }) }));
           const partitionOf = new Map(withPartition.map(({ o, partition }) => [o, partition]));
-          const res = await producer!.send({ topic, acks: -1, messages: withPartition.map(({ o, partition }) => ({ key: o.record.key, value: o.record.value, partition })) });
+          // The clean copy (valid records only) for the reference run: same keys, so the same partitions and order.
+          const clean = chunk.filter((o) => o.clean);
+          const cleanSent = clean.length
+            ? producer!.send({ topic: src === 'events' ? refTopics.events : refTopics.items, acks: -1, messages: clean.map((o) => ({ key: o.record.key, value: o.clean!, partition: partitionOf.get(o)! })) })
+            : Promise.resolve([]);
+          const [res] = await Promise.all([
+            producer!.send({ topic, acks: -1, messages: withPartition.map(({ o, partition }) => ({ key: o.record.key, value: o.record.value, partition })) }),
+            cleanSent,
+          ]);
           const base = new Map(res.map((m) => [m.partition, Number(m.baseOffset)]));
           const seen = new Map<number, number>();
           for (const { o, partition } of withPartition) {
@@ -329,14 +338,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
             seen.set(partition, k + 1);
             metas.set(`${src}:${partition}:${base.get(partition)! + k}`, o.meta);
           }
-          // The clean copy (valid records only) for the reference run: same keys, so the same partitions and order.
-          const clean = chunk.filter((o) => o.clean);
-          if (clean.length) {
-            await producer!.send({ topic: src === 'events' ? refTopics.events : refTopics.items, acks: -1, messages: clean.map((o) => ({ key: o.record.key, value: o.clean!, partition: partitionOf.get(o)! })) });
-          }
           produced += chunk.length;
         }
-      }
+      }));
     };
     const keyString = (k: FuzzRecord['key']) => (k === null ? null : typeof k === 'string' ? k : k.toString('utf8'));
     const validEvent = (): Out => {
@@ -363,7 +367,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const itemUpdateEvery = 20;
     while (hostileLeft > 0 || validLeft > 0) {
       const out: Out[] = [];
-      while (out.length < 500 && (hostileLeft > 0 || validLeft > 0)) {
+      while (out.length < 2000 && (hostileLeft > 0 || validLeft > 0)) {
         if (r() * (hostileLeft + validLeft) < hostileLeft) {
           const k = pickKind();
           const made = kinds[k]!.make(ctx);

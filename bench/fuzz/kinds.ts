@@ -41,6 +41,8 @@ export interface Kind {
   stage: Stage;
   /** Relative share of the hostile records. */
   weight: number;
+  /** Records per draw (a burst), 1 when absent: a kind is drawn with probability ∝ weight / burst. */
+  burst?: number;
   /** What it is, for the table in the report and docs/fuzzing.md. */
   what: string;
   /** One record, or a burst of several (each counts as one record of the kind). */
@@ -145,10 +147,10 @@ export function buildKinds(cfg: Config): Kind[] {
       const e = baseEvent(c);
       return eventRecord(c, { ...e, properties: { blob: 'z'.repeat(cfg.maxMessageBytes + int(c.r, 1, 4000)) } });
     }),
-    ev('oversize-burst', 'TOO_LARGE', 'decode', 0.5, "20 oversize records in a row on one key: their DLQ copies exceed the broker's 1 MB", (c) => {
+    { ...ev('oversize-burst', 'TOO_LARGE', 'decode', 0.5, "20 oversize records in a row on one key: their DLQ copies exceed the broker's 1 MB", (c) => {
       const e = baseEvent(c);
       return Array.from({ length: 20 }, () => eventRecord(c, { ...e, eventId: c.nextId(), properties: { blob: 'z'.repeat(cfg.maxMessageBytes + int(c.r, 1, 8000)) } }));
-    }),
+    }), burst: 20 },
     // The bomb guard: a length or block count the bytes cannot hold, in every string and map of the schema.
     ...EVENT_STRING_FIELDS.map((field) => ev(`bomb-len:${field}`, 'AVRO_LIMIT', 'decode', 0.6, `a string length of 1e9..2^62 at ${field}`, (c) => {
       const e = baseEvent(c);
