@@ -181,7 +181,9 @@ export function encodeEventBody(e: EventFields, opt: EncodeOptions<EventStringFi
     w.block(props, ([k, v]) => { str('properties.key', k); str('properties.value', v); });
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
+    return { body: w.toBuffer(), boundaries: w.boundaries };
   }
+  if (opt.bomb) throw new Error(`no bomb placed at ${opt.bomb.field}: the record has no value there (null or empty)`);
   return { body: w.toBuffer(), boundaries: w.boundaries };
 }
 
@@ -217,6 +219,8 @@ export function encodeItemBody(i: ItemFields, opt: EncodeOptions<ItemStringField
     w.long(i.updatedAt);
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
+    return { body: w.toBuffer(), boundaries: w.boundaries };
   }
+  if (opt.bomb) throw new Error(`no bomb placed at ${opt.bomb.field}: the record has no value there (null or empty)`);
   return { body: w.toBuffer(), boundaries: w.boundaries };
 }

@@ -153,7 +153,8 @@ export function buildKinds(cfg: Config): Kind[] {
     }), burst: 20 },
     // The bomb guard: a length or block count the bytes cannot hold, in every string and map of the schema.
     ...EVENT_STRING_FIELDS.map((field) => ev(`bomb-len:${field}`, 'AVRO_LIMIT', 'decode', 0.6, `a string length of 1e9..2^62 at ${field}`, (c) => {
-      const e = baseEvent(c);
+      // Every optional string present, so that the bomb's field is written (the encoder refuses a bomb it cannot place).
+      const e = { ...baseEvent(c), context: { device: 'mobile', country: 'GB', referrer: 'https://www.google.com/', userAgent: 'Mozilla/5.0' } };
       return eventRecord(c, e, e.userId, { bomb: { field, claim: pick(c.r, BOMB_CLAIMS), tail: int(c.r, 0, 16) } });
     })),
     ev('bomb-count:properties', 'AVRO_LIMIT', 'decode', 1, 'a properties map block count of 1e9..2^62', (c) => {

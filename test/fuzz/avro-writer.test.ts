@@ -8,7 +8,8 @@ import { topicNames } from '../../src/config/config.js';
 import { Codec } from '../../src/stages/decode/codec.js';
 import { DecodeError } from '../../src/errors.js';
 import { EVENT_STRING_FIELDS, encodeEventBody, encodeItemBody, frame } from '../../bench/fuzz/avro.js';
-import { Shop } from '../../bench/fuzz/shop.js';
+import { buildKinds, type KindContext } from '../../bench/fuzz/kinds.js';
+import { Shop, rng } from '../../bench/fuzz/shop.js';
 import { testConfig } from '../support/env.js';
 
 /** Reads the zig-zag varint at `at` (BigInt, exact up to 2^63). */
@@ -87,6 +88,32 @@ describe('the fuzzer\'s Avro writer', () => {
       let i = 0;
       while (b[i] === p[i]) i++;
       expect(readLong(b, i).value, field).toBe(1_000_000_000n);
+    }
+  });
+
+  it('refuses a bomb it cannot place (a null field), so no kind passes a valid record off as a bomb', () => {
+    const e = { ...shop.next(), itemId: null, context: null };
+    expect(() => encodeEventBody(e, { bomb: { field: 'itemId', claim: 2n ** 40n } })).toThrow(/no bomb placed at itemId/);
+    expect(() => encodeEventBody(e, { bomb: { field: 'context.referrer', claim: 2n ** 40n } })).toThrow(/no bomb placed/);
+  });
+
+  it('every kind makes its records, framed with the schema id it means', () => {
+    for (let i = 0; i < 50; i++) shop.next();
+    const recent = [{ key: 'c10000', value: frame(ids.events, encodeEventBody(shop.next()).body) }];
+    let n = 0;
+    const ctx: KindContext = { r: rng(3), shop, cfg, ids, foreignRecommendations: frame(ids.recommendations, Buffer.from([2, 97, 0, 2, 120, 0, 0, 2])), recentValid: recent, nextId: () => `hx-${++n}` };
+    for (const k of buildKinds(cfg)) {
+      for (let i = 0; i < 30; i++) {
+        const made = k.make(ctx);
+        for (const rec of Array.isArray(made) ? made : [made]) {
+          if (k.code === 'AVRO_LIMIT' || k.code === 'BAD_AVRO' || k.stage === 'validate' || k.code === 'TOO_LARGE') {
+            expect(rec.value![0], k.name).toBe(0);
+            expect(rec.value!.readInt32BE(1), k.name).toBe(k.topic === 'events' ? ids.events : ids.items);
+          }
+          if (k.code === 'TOO_LARGE') expect(rec.value!.length, k.name).toBeGreaterThan(cfg.maxMessageBytes);
+          else if (rec.value) expect(rec.value.length, k.name).toBeLessThanOrEqual(cfg.maxMessageBytes);
+        }
+      }
     }
   });
 });
