@@ -368,10 +368,19 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     while (hostileLeft > 0 || validLeft > 0) {
       const out: Out[] = [];
       while (out.length < 2000 && (hostileLeft > 0 || validLeft > 0)) {
+        let k = -1;
+        let made: FuzzRecord[] = [];
         if (r() * (hostileLeft + validLeft) < hostileLeft) {
-          const k = pickKind();
-          const made = kinds[k]!.make(ctx);
-          for (const rec of Array.isArray(made) ? made : [made]) {
+          // A kind that cannot make a record yet (a duplicate before any valid event) is drawn again.
+          for (let tries = 0; tries < 20 && !made.length; tries++) {
+            k = pickKind();
+            const m = kinds[k]!.make(ctx);
+            made = Array.isArray(m) ? m : [m];
+          }
+          if (!made.length && validLeft === 0) throw new Error(`kinds ${kinds.map((x) => x.name).join(', ')} made no record: they need valid events (--valid > 0)`);
+        }
+        if (made.length) {
+          for (const rec of made) {
             out.push({ src: kinds[k]!.topic, record: rec, meta: { kind: k, len: rec.value?.length ?? -1, key: keyString(rec.key) } });
             kindCounts[k]!++;
             hostile++;

@@ -151,7 +151,8 @@ export async function dumpPrefix(redis: RedisClient, prefix: string): Promise<Ma
       else if (type === 'zset') {
         const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
         const z: Record<string, string> = {};
-        for (let i = 0; i < flat.length; i += 2) z[flat[i]] = flat[i + 1];
+        // defineProperty: a member named `__proto__` would otherwise set the prototype and vanish from the dump.
+        for (let i = 0; i < flat.length; i += 2) Object.defineProperty(z, flat[i], { value: flat[i + 1], enumerable: true, writable: true, configurable: true });
         value = z;
       } else value = `<${type}>`;
       return [key.slice(strip.length), { type, value }];
@@ -212,8 +213,8 @@ function diff(a: unknown, b: unknown, path: string, st: CompareStats): string | 
     const ka = Object.keys(a).sort();
     const kb = Object.keys(b).sort();
     if (ka.join('\u0000') !== kb.join('\u0000')) {
-      const onlyA = ka.filter((k) => !(k in b));
-      const onlyB = kb.filter((k) => !(k in a));
+      const onlyA = ka.filter((k) => !Object.hasOwn(b, k));
+      const onlyB = kb.filter((k) => !Object.hasOwn(a, k));
       return `${path}{keys: only chaos ${JSON.stringify(onlyA.slice(0, 5))}, only reference ${JSON.stringify(onlyB.slice(0, 5))}}`;
     }
     for (const k of ka) {
@@ -256,7 +257,7 @@ export interface ComparisonResult {
 }
 
 function short(v: unknown, n = 300): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
@@ -299,7 +300,7 @@ export function compareDumps(chaos: Map<string, Dumped>, reference: Map<string, 
       const hb = Object.fromEntries(Object.entries(b.value as Record<string, string>).map(([f, v]) => [f, norm(1, v)!]));
       for (const f of new Set([...Object.keys(ha), ...Object.keys(hb)])) {
         const rule = fieldRules.find((x) => x.field!.test(f));
-        if (rule?.drop && f in ha && f in hb) {
+        if (rule?.drop && Object.hasOwn(ha, f) && Object.hasOwn(hb, f)) {
           ha[f] = dropJson(ha[f], rule.drop);
           hb[f] = dropJson(hb[f], rule.drop);
         } else if (rule) {
@@ -308,8 +309,9 @@ export function compareDumps(chaos: Map<string, Dumped>, reference: Map<string, 
           continue;
         }
         res.fieldsCompared++;
-        if (!(f in ha) || !(f in hb)) {
-          miss(`${shape} ${fieldShape(f)}`, `${key} field ${f}: only in the ${f in ha ? 'chaos' : 'reference'} state (${short(ha[f] ?? hb[f])})`);
+        // Own fields only: an id such as `constructor` or `toString` is a field of every plain object's prototype.
+        if (!Object.hasOwn(ha, f) || !Object.hasOwn(hb, f)) {
+          miss(`${shape} ${fieldShape(f)}`, `${key} field ${f}: only in the ${Object.hasOwn(ha, f) ? 'chaos' : 'reference'} state (${short(Object.hasOwn(ha, f) ? ha[f] : hb[f])})`);
           continue;
         }
         const d = diff(ha[f], hb[f], f, st);
@@ -457,7 +459,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     const h = v.value as Record<string, string>;
     const w = want.get(user) ?? new Map<string, number>();
     for (const t of new Set([...w.keys(), ...Object.keys(h).filter((f) => f !== 'firstSeen' && f !== 'lastSeen')])) {
-      const got = Number(h[t] ?? 0);
+      const got = Number((Object.hasOwn(h, t) ? h[t] : undefined) ?? 0);
       const exp = w.get(t) ?? 0;
       if (got < exp) lost += exp - got;
       if (got > exp) doubled += got - exp;
@@ -477,7 +479,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   for (const e of events) if (e.type === 'purchase' && e.itemId) pop.set(e.itemId, (pop.get(e.itemId) ?? 0) + 1);
   const popGot = (state.get('{g}:popularity')?.value ?? {}) as Record<string, string>;
   for (const item of new Set([...pop.keys(), ...Object.keys(popGot)])) {
-    const got = Number(popGot[item] ?? 0);
+    const got = Number((Object.hasOwn(popGot, item) ? popGot[item] : undefined) ?? 0);
     const exp = pop.get(item) ?? 0;
     if (got !== exp) miss(`popularity of ${item}: ${got} in Redis, input has ${exp}`);
   }
@@ -512,9 +514,10 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     const h = v.value as Record<string, string>;
     for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => !x.startsWith('o:'))])) {
       checked++;
-      const got = Number(h[f] ?? 0);
+      const hf = Object.hasOwn(h, f) ? h[f] : undefined;
+      const got = Number(hf ?? 0);
       const exp = want.get(f) ?? 0;
-      if (!sameNumber(got, exp, st)) miss(`co-occurrence ${m[1]} / ${f}: ${h[f] ?? 'missing'} in Redis, ${exp} offline`);
+      if (!sameNumber(got, exp, st)) miss(`co-occurrence ${m[1]} / ${f}: ${hf ?? 'missing'} in Redis, ${exp} offline`);
     }
   }
   for (const [row, fields] of expected) if (!rows.has(row)) miss(`co-occurrence row ${row} missing in Redis (${fields.size} fields offline)`);
