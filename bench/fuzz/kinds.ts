@@ -64,9 +64,7 @@ const longString = (r: Rand, n: number) => 'x'.repeat(n - 6) + int(r, 100000, 99
 /** A valid event of an active (not skewed) user, with a fresh id, stamped now. */
 function baseEvent(c: KindContext): EventFields & UserEvent {
   const r = c.r;
-  let userId = c.shop.activeUser();
-  for (let i = 0; i < 5 && c.shop.isSkewed(userId); i++) userId = c.shop.activeUser();
-  if (c.shop.isSkewed(userId)) userId = c.shop.users[0]!.id;
+  const userId = c.shop.activeRegularUser() ?? c.shop.users[0]!.id;
   const item = pick(r, c.shop.catalog);
   return {
     eventId: c.nextId(), userId, type: 'view', eventTime: Date.now() - 1000, itemId: item.itemId,
@@ -229,7 +227,11 @@ export function buildKinds(cfg: Config): Kind[] {
       // Nothing to duplicate before the first valid event: no record (the harness draws again).
       return c.recentValid.length ? { ...pick(c.r, c.recentValid) } : [];
     }),
-    ev('too-late', 'TOO_LATE', 'process', 1, 'a valid event 3-30 h behind its partition watermark (beyond ATTUNE_ALLOWED_LATENESS_MS)', (c) => eventRecord(c, { ...baseEvent(c), eventTime: Date.now() - int(c.r, 3 * H, 30 * H) })),
+    ev('too-late', 'TOO_LATE', 'process', 1, 'a valid event 3-30 h behind its partition watermark (beyond ATTUNE_ALLOWED_LATENESS_MS)', (c) => {
+      // Only behind a watermark: a user with valid events before it on its partition (none yet: drawn again).
+      if (c.shop.activeRegularUser() === null) return [];
+      return eventRecord(c, { ...baseEvent(c), eventTime: Date.now() - int(c.r, 3 * H, 30 * H) });
+    }),
 
     // The catalog topic: the same framing and bomb guard, and the item rules.
     it('item:empty-value', 'EMPTY_VALUE', 'decode', 1, 'a zero-length item value (not a tombstone)', (c) => ({ key: baseItem(c).itemId, value: Buffer.alloc(0) })),

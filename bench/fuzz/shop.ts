@@ -167,6 +167,15 @@ export class Shop {
     return this.active.length ? pick(this.r, this.active) : this.users[0]!.id;
   }
 
+  /** An active user whose clock is right, or null before there is one. */
+  activeRegularUser(): string | null {
+    for (let i = 0; i < 20 && this.active.length; i++) {
+      const u = pick(this.r, this.active);
+      if (!this.isSkewed(u)) return u;
+    }
+    return this.active.find((u) => !this.isSkewed(u)) ?? null;
+  }
+
   /** True for users whose clock is ahead. */
   isSkewed(userId: string): boolean {
     return this.users.find((u) => u.id === userId)?.skewMs !== 0;
