@@ -582,14 +582,13 @@ function renameTopics(dump: Map<string, Dumped>, from: string, to: string): Map<
 
 /**
  * Keys holding a number that is not finite: a hash field or string that is exactly NaN/Infinity (what JavaScript's
- * String(NaN) or Redis's HINCRBYFLOAT overflow leaves), or a sorted-set score that is. Sets and lists hold ids, and
- * `NaN` is one of the nasty ids, so they are not looked at; nor are the catalog's item hashes (free text).
+ * String(NaN) or Redis's HINCRBYFLOAT overflow leaves: an item's price from a NaN), or a sorted-set score that is.
+ * Sets and lists hold ids, and `NaN` is one of the nasty ids, so they are not looked at (no shop title is NaN).
  */
 function nonFinite(dump: Map<string, Dumped>): string[] {
   const bad: string[] = [];
   const re = /^-?(nan|inf|infinity)$/i;
   for (const [k, v] of dump) {
-    if (/^\{i:[^}]*\}:item$/.test(k)) continue;
     let vals: string[] = [];
     if (v.type === 'string') vals = [v.value as string];
     else if (v.type === 'hash' || v.type === 'zset') vals = Object.values(v.value as Record<string, string>);
