@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Tests are layered as in ioredis: unit (pure logic, no I/O), functional (real Kafka, registry, Redis),
 // cluster (real Redis Cluster), fault (processes killed, servers stopped), chaos (workers SIGKILLed at random while
 // ~100k events replay on the Redis Cluster, state verified key by key; its own 10-minute timeout), security (SASL_SSL
-// Kafka, TLS + ACL Redis and Cluster, basic-auth registry: `services.sh up secure`). `npm test` runs them all. Chaos sits in the functional project so that it never runs alongside another integration file.
+// Kafka, TLS + ACL Redis and Cluster, basic-auth registry: `services.sh up secure`), fuzz (20,000 hostile records
+// into a worker process, bench/fuzz; its own 6-minute timeout). `npm test` runs them all.
+// Chaos and fuzz sit in the functional project so that they never run alongside another integration file.
 export default defineConfig({
   test: {
     projects: [
@@ -13,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'functional',
-          include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/security/**/*.test.ts'],
+          include: ['test/functional/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fault/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/security/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
           // Per test and hook, unless an `it` sets its own (chaos: 10 min). Inside a test, each wait has its own
           // bound (waitFor in test/support/env.ts, 60 s by default): a functional wait must cover a group handover
           // after a restart (see waitForSoleOwner), a fault wait also the 30 s session timeout after a SIGKILL.

@@ -258,7 +258,7 @@ export interface ComparisonResult {
 }
 
 function short(v: unknown, n = 300): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
@@ -301,7 +301,7 @@ export function compareDumps(chaos: Map<string, Dumped>, reference: Map<string, 
       const hb = Object.fromEntries(Object.entries(b.value as Record<string, string>).map(([f, v]) => [f, norm(1, v)!]));
       for (const f of new Set([...Object.keys(ha), ...Object.keys(hb)])) {
         const rule = fieldRules.find((x) => x.field!.test(f));
-        if (rule?.drop && f in ha && f in hb) {
+        if (rule?.drop && Object.hasOwn(ha, f) && Object.hasOwn(hb, f)) {
           ha[f] = dropJson(ha[f], rule.drop);
           hb[f] = dropJson(hb[f], rule.drop);
         } else if (rule) {
@@ -310,8 +310,9 @@ export function compareDumps(chaos: Map<string, Dumped>, reference: Map<string, 
           continue;
         }
         res.fieldsCompared++;
-        if (!(f in ha) || !(f in hb)) {
-          miss(`${shape} ${fieldShape(f)}`, `${key} field ${f}: only in the ${f in ha ? 'chaos' : 'reference'} state (${short(ha[f] ?? hb[f])})`);
+        // Own fields only: an id such as `constructor` or `toString` is a field of every plain object's prototype.
+        if (!Object.hasOwn(ha, f) || !Object.hasOwn(hb, f)) {
+          miss(`${shape} ${fieldShape(f)}`, `${key} field ${f}: only in the ${Object.hasOwn(ha, f) ? 'chaos' : 'reference'} state (${short(Object.hasOwn(ha, f) ? ha[f] : hb[f])})`);
           continue;
         }
         const d = diff(ha[f], hb[f], f, st);
@@ -459,7 +460,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     const h = v.value as Record<string, string>;
     const w = want.get(user) ?? new Map<string, number>();
     for (const t of new Set([...w.keys(), ...Object.keys(h).filter((f) => f !== 'firstSeen' && f !== 'lastSeen')])) {
-      const got = Number(h[t] ?? 0);
+      const got = Number((Object.hasOwn(h, t) ? h[t] : undefined) ?? 0);
       const exp = w.get(t) ?? 0;
       if (got < exp) lost += exp - got;
       if (got > exp) doubled += got - exp;
@@ -515,9 +516,10 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     const h = v.value as Record<string, string>;
     for (const f of new Set([...want.keys(), ...Object.keys(h).filter((x) => Keys.parseCoocField(x).kind !== 'offset')])) {
       checked++;
-      const got = Number(h[f] ?? 0);
+      const hf = Object.hasOwn(h, f) ? h[f] : undefined;
+      const got = Number(hf ?? 0);
       const exp = want.get(f) ?? 0;
-      if (!sameNumber(got, exp, st)) miss(`co-occurrence ${m[1]} / ${f}: ${h[f] ?? 'missing'} in Redis, ${exp} offline`);
+      if (!sameNumber(got, exp, st)) miss(`co-occurrence ${m[1]} / ${f}: ${hf ?? 'missing'} in Redis, ${exp} offline`);
     }
   }
   for (const [row, fields] of expected) if (!rows.has(row)) miss(`co-occurrence row ${row} missing in Redis (${fields.size} fields offline)`);
