@@ -23,7 +23,7 @@ import type { Config, TopicNames } from '../../config/config.js';
 import { PACKAGE_ROOT } from '../../package-root.js';
 import { registryTransport, type RegistryTransport } from '../../security/transport.js';
 import { decodeGuarded, DEFAULT_GUARD_LIMITS, type AvroGuardLimits } from './avro-guard.js';
-import { avro } from './avsc.js';
+import { readerType } from './avsc.js';
 import { ExpiringLru, TokenBucket } from './bounded.js';
 import { RegistryHttp } from './registry-http.js';
 
@@ -235,7 +235,7 @@ export class Codec {
     let t = this.types.get(id);
     if (!t) {
       try {
-        t = avro.Type.forSchema(JSON.parse(body.schema)) as Type;
+        t = readerType(JSON.parse(body.schema));
       } catch (err) {
         // Not a schema this codec can read the record with: the record's fault, never a crash of the partition.
         throw new DecodeError('FOREIGN_SCHEMA', `schema id ${id} is not an Avro schema Attune can read: ${String((err as Error).message).slice(0, 120)}`, err);
