@@ -5,15 +5,16 @@
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { avro } from '../../src/stages/decode/avsc.js';
+import { avro, readerType } from '../../src/stages/decode/avsc.js';
 import { decodeGuarded, guardAvro, DEFAULT_GUARD_LIMITS } from '../../src/stages/decode/avro-guard.js';
 import { readSchema, toCatalogItem, toUserEvent } from '../../src/stages/decode/codec.js';
 import { DecodeError, ValidationError } from '../../src/errors.js';
 import { DEFAULT_LIMITS, validateEvent } from '../../src/stages/validate/validate.js';
 import { validateItem } from '../../src/stages/validate/item.js';
 
-const eventType = avro.Type.forSchema(JSON.parse(readSchema('events')));
-const itemType = avro.Type.forSchema(JSON.parse(readSchema('items')));
+// The types the codec decodes with (exact longs): the guard must understand them.
+const eventType = readerType(JSON.parse(readSchema('events')));
+const itemType = readerType(JSON.parse(readSchema('items')));
 
 // ---- a tiny Avro writer: just enough to place a bomb anywhere in the two schemas ----
 /** Zig-zag varint of any integer up to 2^62 (bombs claim counts far beyond 2^31). */

@@ -33,7 +33,8 @@ describe('exact longs', () => {
   });
 
   it('inside records and unions too (the event schema\'s eventTime and optional longs)', () => {
-    const t = readerType({ type: 'record', name: 'R', fields: [{ name: 't', type: 'long' }, { name: 'o', type: ['null', 'long'] }] });
+    // eventTime is a long with a logical type: that form must be exact too.
+    const t = readerType({ type: 'record', name: 'R', fields: [{ name: 't', type: { type: 'long', logicalType: 'timestamp-millis' } }, { name: 'o', type: ['null', 'long'] }] });
     const buf = Buffer.concat([longBytes(-8_640_000_000_000_000n), Buffer.from([2]), longBytes(5_000_000_000_000_001n)]);
     expect(t.fromBuffer(buf)).toMatchObject({ t: -8_640_000_000_000_000, o: 5_000_000_000_000_001 });
   });

@@ -62,7 +62,8 @@ function compile(t: Type, seen: Map<Type, Node>): Node {
     case 'null': return { kind: 'fixedWidth', bytes: 0, min: 0 };
     case 'boolean': return { kind: 'boolean', min: 1 };
     case 'int': return { kind: 'varint', int: true, min: 1 };
-    case 'long': return { kind: 'varint', int: false, min: 1 };
+    case 'long':
+    case 'abstract:long': return { kind: 'varint', int: false, min: 1 }; // abstract: the exact long of avsc.ts
     case 'float': return { kind: 'fixedWidth', bytes: 4, min: 4 };
     case 'double': return { kind: 'fixedWidth', bytes: 8, min: 8 };
     case 'string':

@@ -31,7 +31,12 @@ export const exactLong = avro.types.LongType.__with({
   compare: (a: number, b: number) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
-/** Parses a writer schema for decoding (longs exact, see exactLong). */
+/**
+ * Parses a writer schema for decoding, every long exact (see exactLong). A type hook, not `registry: {long}`: the
+ * registry only replaces the bare name 'long', and a `{"type": "long", "logicalType": ...}` (eventTime) would still
+ * get avsc's own long.
+ */
 export function readerType(schema: unknown): import('avsc').Type {
-  return avro.Type.forSchema(schema as import('avsc').Schema, { registry: { long: exactLong } });
+  const isLong = (s: unknown) => s === 'long' || (typeof s === 'object' && s !== null && (s as { type?: unknown }).type === 'long');
+  return avro.Type.forSchema(schema as import('avsc').Schema, { typeHook: (s) => (isLong(s) ? exactLong : undefined) });
 }
