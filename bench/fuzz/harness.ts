@@ -56,6 +56,7 @@ export const DLQ_STAGES = new Set(['decode', 'validate', 'process', 'produce']);
  */
 export const FUZZ_EXCLUSIONS: Exclusion[] = [
   { key: /^\{p:[^}]*\}:(progress|inflight|dlq)$/, why: "a partition's offsets and dead-letter bookkeeping: offsets of the fuzzed topic, which also holds the hostile records" },
+  { key: /^\{p:[^}]*\}:dedupe(-state)?$/, why: 'the dedupe window: event id → offset of its record (offsets of the fuzzed topic) and the duplicates after progress; it also holds the ids of hostile too-late events, which passed validation. What it decides is checked record by record: every duplicate-event in the DLQ, no valid event in it' },
   { key: /^\{p:[^}]*\}:segstate$/, why: "a partition's segment bookkeeping: its last offset, its count of too-late events (the hostile side sends some), its wall clock" },
   // The verifier's patterns for these stop at the first `}` of the user or item id; nasty ids contain braces
   // (`a}b{c`), so the same exclusions, for any id (reasons: EXCLUSIONS in test/support/verifier.ts).
