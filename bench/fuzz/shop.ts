@@ -10,18 +10,10 @@
  * ahead, so every user's own events stay in time order (the offline checks learn them in that order).
  */
 import type { CatalogItem, UserEvent } from '../../src/domain/events.js';
+// The chaos run's seeded PRNG (mulberry32): one implementation for both.
+import { rng } from '../../test/support/chaos.js';
+export { rng };
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type Rand = () => number;
 export const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

@@ -4,20 +4,17 @@
  * gets (a wrong password, no CA, TLS against the plaintext port) is a ConfigError naming the setting to fix, also as
  * `attune worker`'s last line, with no secret in the output.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { startWorker } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
 import { Codec } from '../../src/stages/decode/codec.js';
 import { topicNames, type Config } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { createRedis } from '../../src/stores/redis-client.js';
-import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { kafkaTransport } from '../../src/security/transport.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor } from '../support/env.js';
+import { openPipeline, testConfig, waitFor } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 import { secureEnv } from './support.js';
 
@@ -48,24 +45,9 @@ async function connectError(cfg: Config): Promise<unknown> {
 
 describe('Kafka over SASL_SSL', () => {
   const cfg = sasl();
-  const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test', kafkaTransport(cfg));
-  const redis = createRedis(cfg);
-
-  afterAll(async () => {
-    await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-    await redis.quit();
-  });
 
   it('runs the worker pipeline: events in over TLS + SCRAM-SHA-512, state in Redis, recommendations out', async () => {
-    const topics = topicNames(cfg);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, cfg);
-    await admin.disconnect();
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
+    const { kafka, topics, codec, producer, redis, close } = await openPipeline(cfg);
     const worker = await startWorker(cfg, kafka);
     try {
       const send = async (events: UserEvent[]) =>
@@ -80,7 +62,7 @@ describe('Kafka over SASL_SSL', () => {
       expect((await store.userCounts('alice')).purchase).toBe('1');
     } finally {
       await worker.stop();
-      await producer.disconnect();
+      await close();
     }
     // The topics the worker used are the SASL_SSL broker's: the same broker on its plaintext port lists them too.
     expect((await readTopicToEnd(new KafkajsClient(plaintextBrokers, 'attune-test'), topics.recommendations)).some((r) => r.key === 'alice')).toBe(true);

@@ -4,6 +4,7 @@ import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { loadConfig, topicNames, type Config } from '../../src/config/config.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
+import { kafkaTransport } from '../../src/security/transport.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { Codec } from '../../src/stages/decode/codec.js';
 import { createRedis } from '../../src/stores/redis-client.js';
@@ -83,7 +84,8 @@ export function sleep(ms: number) {
 
 /** What a pipeline test needs besides the worker: its topics, registered schemas, a producer, a Redis client. */
 export async function openPipeline(cfg: Config) {
-  const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test');
+  // With the config's transport, so that the security suite opens the same pipeline over SASL_SSL.
+  const kafka = new KafkajsClient(cfg.kafkaBrokers, 'attune-test', kafkaTransport(cfg));
   const topics = topicNames(cfg);
   const admin = kafka.admin();
   await admin.connect();

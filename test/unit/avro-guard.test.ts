@@ -6,6 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { avro, readerType } from '../../src/stages/decode/avsc.js';
+import { longBytes } from '../support/avro-bytes.js';
 import { decodeGuarded, guardAvro, DEFAULT_GUARD_LIMITS } from '../../src/stages/decode/avro-guard.js';
 import { readSchema, toCatalogItem, toUserEvent } from '../../src/stages/decode/codec.js';
 import { DecodeError, ValidationError } from '../../src/errors.js';
@@ -17,18 +18,7 @@ const eventType = readerType(JSON.parse(readSchema('events')));
 const itemType = readerType(JSON.parse(readSchema('items')));
 
 // ---- a tiny Avro writer: just enough to place a bomb anywhere in the two schemas ----
-/** Zig-zag varint of any integer up to 2^62 (bombs claim counts far beyond 2^31). */
-function long(n: number | bigint): Buffer {
-  let z = BigInt(n) >= 0n ? BigInt(n) * 2n : -BigInt(n) * 2n - 1n;
-  const out: number[] = [];
-  do {
-    let b = Number(z & 0x7fn);
-    z >>= 7n;
-    if (z > 0n) b |= 0x80;
-    out.push(b);
-  } while (z > 0n);
-  return Buffer.from(out);
-}
+const long = longBytes;
 const str = (s: string, claim?: number | bigint) => Buffer.concat([long(claim ?? Buffer.byteLength(s)), Buffer.from(s)]);
 const nul = () => long(0);
 const some = (b: Buffer) => Buffer.concat([long(1), b]);

@@ -1,19 +1,7 @@
 /** Longs decode exactly: avsc alone flips the sign of longs beyond ±2^52 (−8.64e15 became +8.64e15). */
 import { describe, it, expect } from 'vitest';
 import { readerType, avro } from '../../src/stages/decode/avsc.js';
-
-/** The Avro encoding of a long: zig-zag, then a base-128 varint (exact, with BigInt). */
-function longBytes(v: bigint): Buffer {
-  let z = v >= 0n ? v << 1n : ((-v) << 1n) - 1n;
-  const out: number[] = [];
-  do {
-    let b = Number(z & 0x7fn);
-    z >>= 7n;
-    if (z > 0n) b |= 0x80;
-    out.push(b);
-  } while (z > 0n);
-  return Buffer.from(out);
-}
+import { longBytes } from '../support/avro-bytes.js';
 
 describe('exact longs', () => {
   const exact = readerType('long');
