@@ -168,7 +168,10 @@ class KafkajsAdmin implements StreamAdmin {
         topic: s.topic,
         numPartitions: s.partitions,
         replicationFactor: 1,
-        configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        configEntries: [
+          ...(s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ...(s.logAppendTime ? [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] : []),
+        ],
       })),
     });
     const deadline = Date.now() + 30_000;

@@ -74,6 +74,8 @@ export interface TopicSpec {
   topic: string;
   partitions: number;
   compacted?: boolean;
+  /** The broker stamps each record with its append time (message.timestamp.type=LogAppendTime), whatever the producer says. */
+  logAppendTime?: boolean;
 }
 
 export interface StreamAdmin {

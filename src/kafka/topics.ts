@@ -6,7 +6,9 @@ import type { StreamAdmin, TopicSpec } from './port.js';
 export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'>): TopicSpec[] {
   const t = topicNames(cfg);
   return [
-    { topic: t.events, partitions: cfg.partitions },
+    // Append time, not the producer's clock: lateness, the watermark cap and the future-time rule are judged
+    // against the record's timestamp, which must then be the same in every replay and beyond a producer's reach.
+    { topic: t.events, partitions: cfg.partitions, logAppendTime: true },
     { topic: t.items, partitions: cfg.partitions, compacted: true },
     { topic: t.recommendations, partitions: cfg.partitions, compacted: true },
     { topic: t.segmentChanges, partitions: cfg.partitions },

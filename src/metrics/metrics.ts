@@ -21,6 +21,10 @@ export function createMetrics() {
       name: 'attune_isolated_records_total', help: 'Records that failed alone with a non-retriable processing error, isolated by bisection and dead-lettered (PROCESS_FAILED), by source topic',
       labelNames: ['topic'] as const, registers: [registry],
     }),
+    unreadableStates: new Counter({
+      name: 'attune_unreadable_states_total', help: 'Users whose stored state could not be read when only a due timer needed them: the timer was dropped (the state needs a repair or an erasure), by source topic',
+      labelNames: ['topic'] as const, registers: [registry],
+    }),
     batchSeconds: new Histogram({
       name: 'attune_batch_duration_seconds', help: 'Time to process one micro-batch end to end (decode to commit)',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],

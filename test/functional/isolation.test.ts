@@ -44,6 +44,29 @@ async function start(cfg: ReturnType<typeof testConfig>, kafka: Awaited<ReturnTy
 }
 
 describe('failure isolation', () => {
+  it('an unreadable state reached only through its due timer drops the timer; the other users\' records are applied', async () => {
+    const { cfg, p, store } = await setUp({ microBatchSize: 100 });
+    const worker = await start(cfg, p.kafka);
+    const send = async (events: UserEvent[]) =>
+      p.producer.send(p.topics.events, await Promise.all(events.map(async (e) => ({ key: e.userId, value: await p.codec.encodeEvent(e) }))));
+    await send([purchase('ann', 'item1', 0)]);
+    await waitFor(async () => (await store.userCounts('ann')).purchase === '1', 'the first event applied');
+    // Tim's stored feature state is corrupt and his timer falls due within the next micro-batch: every later
+    // micro-batch of the partition loads him for that timer alone.
+    const keys = new Keys(cfg.keyPrefix);
+    await p.redis.hset(keys.userFeatures('tim'), 's', '{"corrupt": tim');
+    await p.redis.zadd(keys.partitionTimers(p.topics.events, 0), T0 + 5_000, 'tim');
+    await send(Array.from({ length: 30 }, (_, i) => purchase(['ann', 'ben', 'cid'][i % 3], `item${i % 5}`, 10 + i)));
+    await waitFor(async () => ((await store.readProgress(p.topics.events, 0)) ?? -1) >= 30, 'the partition applied to its end');
+    expect((await store.userCounts('ann')).purchase).toBe('11');
+    expect((await store.userCounts('ben')).purchase).toBe('10');
+    expect((await store.userCounts('cid')).purchase).toBe('10');
+    expect(await readTopicToEnd(p.kafka, p.topics.dlq)).toHaveLength(0);
+    expect(await p.redis.zscore(keys.partitionTimers(p.topics.events, 0), 'tim')).toBeNull();
+    expect((await worker.metrics.unreadableStates.get()).values[0].value).toBe(1);
+    expect((await worker.metrics.isolated.get()).values.reduce((n, v) => n + v.value, 0)).toBe(0);
+  });
+
   it('one record failing alone goes to the DLQ once with PROCESS_FAILED; every other record is applied', async () => {
     const { cfg, p, store } = await setUp({ microBatchSize: 100 });
     // A corrupt stored state for one user: JSON.parse throws in the recommend stage for each batch holding them.

@@ -54,7 +54,8 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { Config, TopicNames } from '../../config/config.js';
 import type { RedisClient } from '../../stores/redis-client.js';
 import { Keys } from '../../stores/keys.js';
-import { RecordError } from '../../errors.js';
+import { RecordError, isRetriable } from '../../errors.js';
+import { log } from '../../log.js';
 import type { FeatureConfig } from './features/config.js';
 import { eventCategories, type CategoryLookup } from './features/state.js';
 import { clampedWatermark, TOO_LATE } from './features/watermark.js';
@@ -115,15 +116,30 @@ export class SegmentProcessor {
     let maxWm = stored.watermark;
     for (const r of todo) maxWm = clampedWatermark(maxWm, r.event.eventTime, watermarkCap(r));
     const due = maxWm === null ? [] : await d.store.dueTimers(topic, partition, maxWm);
-    const ids = [...new Set([...todo.map((r) => r.event.userId), ...due])];
+    const withRecords = new Set(todo.map((r) => r.event.userId));
+    const ids = [...new Set([...withRecords, ...due])];
     const users = new Map<string, StoredUser>();
-    const loaded = await Promise.all(ids.map((id) => d.store.loadUser(id, topic, partition)));
-    ids.forEach((id, i) => users.set(id, loaded[i]!));
+    // A user with records of this micro-batch whose stored state cannot be read fails the micro-batch (isolation
+    // then dead-letters that user's records). A user here only for a due timer has no record to dead-letter: were
+    // its unreadable state to fail the micro-batch, every later micro-batch of the partition would fail on the same
+    // timer and all of their records would be dead-lettered. Its timer is dropped instead, loudly.
+    const unreadable: string[] = [];
+    const loaded = await Promise.all(ids.map((id) => d.store.loadUser(id, topic, partition).catch((err: unknown) => {
+      if (withRecords.has(id) || isRetriable(err)) throw err;
+      unreadable.push(id);
+      return null;
+    })));
+    ids.forEach((id, i) => { if (loaded[i]) users.set(id, loaded[i]); });
+    if (unreadable.length) {
+      log.error({ topic, partition, users: unreadable.length }, 'stored feature state of users with a due timer cannot be read: their timers are dropped (their state needs a repair or an erasure)');
+      d.metrics.unreadableStates.inc({ topic }, unreadable.length);
+    }
     const lookup = await this.categoryLookup(todo);
 
     const res = runSegmentBatch(records, stored, users, progress, {
       features: d.featureConfig, segments: d.rules, itemCategories: lookup, clock: this.now, watermarkCap,
     });
+    for (const id of unreadable) res.timers.push([id, false]);
 
     await Promise.all([...res.writes].map(([id, w]) => d.store.commitUser(id, topic, partition, w.expectedOffset, w.next.offset, w.next)));
     await d.store.commitPartition(topic, partition, stored.raw, {

@@ -20,6 +20,18 @@ export function validationLimits(cfg: Config): ValidationLimits {
   };
 }
 
+/**
+ * The clock a record's time rules are judged by: its Kafka timestamp (the broker's append time on the events topic,
+ * topics.ts), cut to the worker's clock. Not the worker's clock alone: a micro-batch can be re-run (a retry, a
+ * bisection, a replay after a crash) seconds or hours later, and an event near the future limit would then be
+ * dead-lettered in one attempt and applied in the next. Only a record stamped ahead of the worker's clock (a
+ * producer-set time on a topic not created by `attune topics`) is judged by the clock of its attempt.
+ */
+export function recordClock(timestamp: string, now: number): number {
+  const t = Number(timestamp);
+  return Number.isFinite(t) && t > 0 ? Math.min(t, now) : now;
+}
+
 export const validateStage: StageFactory<{ cfg: Config }, EventBatch> = {
   node: { name: 'validate', does: 'ids, type, time and size rules (pure)', stores: [], sinks: [] },
   create({ cfg }) {
@@ -29,7 +41,7 @@ export const validateStage: StageFactory<{ cfg: Config }, EventBatch> = {
       async process(b) {
         for (const d of b.decoded) {
           try {
-            b.valid.push({ offset: d.offset, event: validateEvent(d.event, limits, b.now, d.record.key === null ? null : d.record.key.toString('utf8')) });
+            b.valid.push({ offset: d.offset, event: validateEvent(d.event, limits, recordClock(d.record.timestamp, b.now), d.record.key === null ? null : d.record.key.toString('utf8')) });
           } catch (err) {
             b.dead.push({ offset: d.offset, record: deadLetterOrThrow(d.record, err, { topic: b.topic, partition: b.partition, groupId: cfg.groupId }) });
           }
