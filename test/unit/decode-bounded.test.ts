@@ -47,4 +47,12 @@ describe('TokenBucket', () => {
     await b.take();
     expect(performance.now() - t0).toBeGreaterThanOrEqual(80); // two tokens at 20/s ≈ 100 ms
   });
+  it('take(maxWaitMs) gives up when no token comes in time, so a micro-batch never waits past a heartbeat', async () => {
+    const b = new TokenBucket(2, 1);
+    expect(await b.take(100)).toBe(true);
+    const t0 = performance.now();
+    expect(await b.take(100)).toBe(false); // the next token is 500 ms away
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(await b.take(1_000)).toBe(true);
+  });
 });

@@ -50,10 +50,17 @@ export class TokenBucket {
     return true;
   }
 
-  async take(): Promise<void> {
+  /**
+   * Takes a token, waiting for it at most `maxWaitMs`; false when none came in time. Bounded because the caller
+   * is a micro-batch: a wait longer than the group's session timeout without a heartbeat would cost the partitions.
+   */
+  async take(maxWaitMs = Infinity): Promise<boolean> {
+    const deadline = this.now() + maxWaitMs;
     for (;;) {
-      if (this.tryTake()) return;
-      await new Promise((r) => setTimeout(r, Math.max(1, this.waitMs())));
+      if (this.tryTake()) return true;
+      const wait = Math.max(1, this.waitMs());
+      if (this.now() + wait > deadline) return false;
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 

@@ -76,6 +76,9 @@ export function codecOptions(cfg: Config): CodecOptions {
 
 type Rejection = 'UNKNOWN_SCHEMA' | 'FOREIGN_SCHEMA';
 
+/** The longest one decode waits for a registry lookup token before failing its micro-batch retriably. */
+const LOOKUP_WAIT_MS = 1_000;
+
 interface SchemaBody {
   schema: string;
   schemaType?: string;
@@ -194,7 +197,11 @@ export class Codec {
     const cacheKey = `${kind ?? '*'}:${id}`;
     const before = this.rejected.get(cacheKey);
     if (before) throw rejection(before, id, kind && this.subject(kind));
-    await this.lookups.take();
+    // A flood of new ids waits here, but never long: past a second the micro-batch fails retriably and the partition
+    // task retries it with backoff, heartbeating; the ids settled so far stay in the caches.
+    if (!(await this.lookups.take(LOOKUP_WAIT_MS))) {
+      throw new RegistryUnavailableError(`schema id lookups are over ATTUNE_REGISTRY_LOOKUPS_PER_SEC (a flood of schema ids not seen before): the micro-batch waits and retries`);
+    }
     // One request settles an id the registry does not know (the flood case); only an id it knows costs a read of
     // the subject's versions, which may have gained this one since they were last read.
     const found = await this.http.get<SchemaBody>(`/schemas/ids/${id}`);
