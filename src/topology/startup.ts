@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import type { Config, TopicNames } from '../config/config.js';
 import type { StreamAdmin, StreamClient, StreamConsumer } from '../kafka/port.js';
 import { createRedis, assertNoEviction, assertRedisAccess, type RedisClient } from '../stores/redis-client.js';
-import { registryTransport } from '../security/transport.js';
 import { RedisHealth } from '../stores/redis-health.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { Codec, codecOptions } from '../stages/decode/codec.js';

@@ -222,3 +222,14 @@ describe('the catalog reader under a registry outage', () => {
     }
   });
 });
+
+describe('registry URLs with credentials', () => {
+  it('never name the credentials in an error, and send them as basic auth', async () => {
+    const { RegistryHttp } = await import('../../src/stages/decode/registry-http.js');
+    const http = new RegistryHttp('http://reader:s3cret-pw@127.0.0.1:9/apis/ccompat/v7', { timeoutMs: 500 });
+    const err = await http.get('/subjects').then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/127\.0\.0\.1:9/);
+    expect(err?.message).not.toContain('s3cret-pw');
+    expect(err?.message).not.toContain('reader:');
+  });
+});

@@ -22,7 +22,7 @@ export function register(program: Command) {
       await ensureTopics(admin, cfg);
       await admin.disconnect();
       const codec = await codecFor(cfg, 'register');
-      const producer = kafka.producer();
+      const producer = kafka.producer({ maxRequestBytes: cfg.kafkaMaxRequestBytes });
       await producer.connect();
       try {
         process.stderr.write(`reading ${csv}...\n`);

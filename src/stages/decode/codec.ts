@@ -65,6 +65,9 @@ export interface CodecOptions {
 
 /** The codec settings of a deployment's config. */
 export function codecOptions(cfg: Config): CodecOptions {
+  if (cfg.registryCaFile && !cfg.registryUrl.startsWith('https:')) {
+    throw new ConfigError(`ATTUNE_REGISTRY_CA_FILE is set but ATTUNE_REGISTRY_URL (${new URL(cfg.registryUrl).origin}) is not https://: use the registry's https:// URL, or unset the CA file`);
+  }
   return {
     transport: registryTransport(cfg),
     timeoutMs: cfg.registryTimeoutMs,

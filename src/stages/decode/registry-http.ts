@@ -32,11 +32,17 @@ export class RegistryHttp {
   private readonly agent?: HttpAgent;
 
   constructor(url: string, opts: RegistryHttpOptions = {}) {
-    this.base = url.replace(/\/+$/, '');
+    // Credentials in the URL go into the header, never into the messages that name the URL.
+    const u = new URL(url);
+    const fromUrl = u.username ? { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
+    u.username = '';
+    u.password = '';
+    this.base = u.toString().replace(/\/+$/, '');
     this.agent = opts.agent;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.headers = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
-    if (opts.auth) this.headers.authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+    const auth = opts.auth ?? fromUrl;
+    if (auth) this.headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
   }
 
   /** The JSON body, or null on 404; throws RegistryUnavailableError on anything else that is not a 2xx. */
