@@ -7,6 +7,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer } from 'node:net';
 import { StateStore } from '../../src/stores/state-store.js';
+import { Codec } from '../../src/stages/decode/codec.js';
+import { topicNames } from '../../src/config/config.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
@@ -122,6 +124,8 @@ describe('Redis unreachable for 30 s mid-stream', () => {
   it('waits for a Redis that is not up yet at start-up instead of exiting', async () => {
     const httpPort = await freePort();
     const cfg = testConfig({ redisUrl: server.url, redisClusterNodes: '', httpPort });
+    // The schemas are registered as `attune topics` leaves them: the worker only looks them up.
+    await new Codec(cfg.registryUrl, topicNames(cfg)).registerAll();
     await server.stop();
     const down = Date.now();
     worker = spawnWorker(cfg);
