@@ -59,10 +59,16 @@ export function checkId(name: string, value: unknown, max: number, required: boo
  * key (null when the record has none): present, it must be the user id, or the user's events would be split over
  * two partitions (two tasks updating one user's state out of order loses updates).
  */
-export function validateEvent(e: UserEvent, limits: ValidationLimits, now: number, key: string | null = null): UserEvent {
+/**
+ * `key`: the record's key (null: the record has none); leave it out where there is no record (references, tools).
+ * A record without a key is spread over partitions by the producer's partitioner, so its user's state would be
+ * split like that of a record keyed by someone else: both are KEY_MISMATCH.
+ */
+export function validateEvent(e: UserEvent, limits: ValidationLimits, now: number, key?: string | null): UserEvent {
   checkId('eventId', e.eventId, limits.maxIdLength, true);
   checkId('userId', e.userId, limits.maxIdLength, true);
-  if (key !== null && key !== e.userId) throw new ValidationError('KEY_MISMATCH', 'the record key is not the event\'s userId: producers must key events by user id');
+  if (key === null) throw new ValidationError('KEY_MISMATCH', 'the record has no key: producers must key events by user id, or a user\'s events are spread over partitions');
+  if (key !== undefined && key !== e.userId) throw new ValidationError('KEY_MISMATCH', 'the record key is not the event\'s userId: producers must key events by user id');
   if (!KNOWN_TYPES.has(e.type)) throw new ValidationError('UNKNOWN_TYPE', `event type ${JSON.stringify(String(e.type)).slice(0, 40)} is not one of ${EVENT_TYPES.join(', ')}`);
   checkId('itemId', e.itemId, limits.maxIdLength, ITEM_TYPES.has(e.type));
   if (!Number.isFinite(e.eventTime)) throw new ValidationError('BAD_TIME', 'eventTime is not a number');
