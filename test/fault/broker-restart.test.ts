@@ -84,21 +84,29 @@ describe('broker stopped and restarted mid-run', () => {
     if (process.env.ATTUNE_TEST_DUMP) (await import('node:fs')).writeFileSync(process.env.ATTUNE_TEST_DUMP, worker.output());
     await sleep(1500);
     // The expectation comes from the input log itself: a producer retry across the broker restart may have
-    // written a record twice (kafkajs's producer is not idempotent); the worker must count what is in the log.
+    // written a record twice (kafkajs's producer is not idempotent). The dedupe stage applies each event id once
+    // and dead-letters the later copies as DUPLICATE_EVENT, so the worker must count the log's distinct events.
     const log: UserEvent[] = [];
     for (const r of await readTopicToEnd(new KafkajsClient(cfg.kafkaBrokers, 'attune-test'), topics.events)) {
       log.push((await codec.decode(r.value, 1e6)) as unknown as UserEvent);
     }
     expect(log.length).toBeGreaterThanOrEqual(EVENTS);
-    const duplicates = log.length - new Set(log.map((e) => e.eventId)).size;
-    await waitFor(async () => (await counted()) >= log.length, 'every record of the log applied', 30_000);
-    expect(await counted()).toBe(log.length);
+    const distinct = [...new Map(log.map((e) => [e.eventId, e] as const)).values()];
+    const duplicates = log.length - distinct.length;
+    await waitFor(async () => (await counted()) >= distinct.length, 'every distinct event of the log applied', 30_000);
+    expect(await counted()).toBe(distinct.length);
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(log.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(distinct.filter((e) => e.userId === `user${u}`).length);
     }
     const popularity = await store.topPopular(1000);
-    expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(log.length);
-    for (const p of popularity) expect(p.count, p.itemId).toBe(log.filter((e) => e.itemId === p.itemId).length);
+    expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(distinct.length);
+    for (const p of popularity) expect(p.count, p.itemId).toBe(distinct.filter((e) => e.itemId === p.itemId).length);
+    const dlq = await waitFor(async () => {
+      const r = await readTopicToEnd(new KafkajsClient(cfg.kafkaBrokers, 'attune-test'), topics.dlq);
+      return r.length >= duplicates ? r : null;
+    }, 'the duplicate copies dead-lettered', 30_000);
+    expect(dlq.length).toBe(duplicates);
+    for (const r of dlq) expect(r.headers['attune.error.code']).toBe('DUPLICATE_EVENT');
     expect(worker.output()).not.toMatch(/watchdog:/);
     console.log(`broker restart: stop took ${stoppedIn} ms, start took ${startedIn} ms, broker away ${downFor} ms; second half (${EVENTS - half} events) applied ${resumedIn} ms after it was produced; ${duplicates} duplicate records in the input log`);
 
