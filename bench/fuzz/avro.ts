@@ -9,6 +9,7 @@
  * an enum its symbol index (long); arrays and maps are blocks: a count (long; negative = -count followed by the
  * block's byte size), the items (a map item is a string key then the value), ended by a zero count.
  */
+import type { CatalogItem } from '../../src/domain/events.js';
 
 export class AvroWriter {
   private readonly chunks: Buffer[] = [];
@@ -187,16 +188,8 @@ export function encodeEventBody(e: EventFields, opt: EncodeOptions<EventStringFi
   return { body: w.toBuffer(), boundaries: w.boundaries };
 }
 
-export interface ItemFields {
-  itemId: string;
-  title: string | null;
-  categories: string[];
-  tags: string[];
-  price: number | null;
-  available: boolean;
-  deleted: boolean;
-  updatedAt: number | bigint;
-}
+/** A catalog item as the writer takes it: updatedAt may be a BigInt (times beyond 2^53). */
+export type ItemFields = Omit<CatalogItem, 'updatedAt'> & { updatedAt: number | bigint };
 
 export function encodeItemBody(i: ItemFields, opt: EncodeOptions<ItemStringField | ItemArrayField> = {}): { body: Buffer; boundaries: number[] } {
   const w = new AvroWriter();
