@@ -99,7 +99,7 @@ describe('validateEvent', () => {
 
 describe('the clock of the time rules', () => {
   it('is the record\'s timestamp cut to the worker\'s clock, so a re-run judges a record as the first attempt did', async () => {
-    const { recordClock } = await import('../../src/stages/validate/stage.js');
+    const { recordClock } = await import('../../src/stages/validate/validate.js');
     expect(recordClock('1000', 5000)).toBe(1000);
     expect(recordClock('9000', 5000)).toBe(5000); // stamped ahead of the worker: its clock
     expect(recordClock('-1', 5000)).toBe(5000);

@@ -55,6 +55,7 @@ import type { Config, TopicNames } from '../../config/config.js';
 import type { RedisClient } from '../../stores/redis-client.js';
 import { Keys } from '../../stores/keys.js';
 import { RecordError, isRetriable } from '../../errors.js';
+import { recordClock } from '../validate/validate.js';
 import { log } from '../../log.js';
 import type { FeatureConfig } from './features/config.js';
 import { eventCategories, type CategoryLookup } from './features/state.js';
@@ -195,12 +196,9 @@ export class SegmentProcessor {
     const skew = this.d.cfg.watermarkMaxSkewMs;
     const wall = this.now();
     if (!raw) return () => wall + skew;
-    const ts = new Map<number, number>();
-    for (const r of raw) ts.set(Number(r.offset), Number(r.timestamp));
-    return (r) => {
-      const t = ts.get(r.offset);
-      return (t !== undefined && Number.isFinite(t) && t > 0 ? Math.min(t, wall) : wall) + skew;
-    };
+    const clock = new Map<number, number>();
+    for (const r of raw) clock.set(Number(r.offset), recordClock(r.timestamp, wall));
+    return (r) => (clock.get(r.offset) ?? wall) + skew;
   }
 
   /** Known users (loaded users with feature state) and member set states for the partition script. */

@@ -100,3 +100,16 @@ function checkContext(c: NonNullable<UserEvent['context']>, limits: ValidationLi
     }
   }
 }
+
+/**
+ * The clock a record's time rules are judged by: its Kafka timestamp (the broker's append time on the events topic,
+ * topics.ts), cut to the worker's clock. Not the worker's clock alone: a micro-batch can be re-run (a retry, a
+ * bisection, a replay after a crash) seconds or hours later, and an event near the future limit would then be
+ * dead-lettered in one attempt and applied in the next. The segments stage caps the watermark by the same clock. Only a record stamped ahead of the worker's clock (a
+ * producer-set time on a topic not created by `attune topics`) is judged by the clock of its attempt.
+ */
+export function recordClock(timestamp: string, now: number): number {
+  const t = Number(timestamp);
+  return Number.isFinite(t) && t > 0 ? Math.min(t, now) : now;
+}
+
