@@ -94,6 +94,14 @@ export const SETTINGS = {
   maxTitleLength: s('ATTUNE_MAX_TITLE_LENGTH', int(1, 65_536), 512, 'the longest catalog item title accepted, in characters'),
   maxItemCategories: s('ATTUNE_MAX_ITEM_CATEGORIES', int(0, 10_000), 32, 'the most categories a catalog item may have'),
   maxItemTags: s('ATTUNE_MAX_ITEM_TAGS', int(0, 10_000), 64, 'the most tags a catalog item may have'),
+  // Users' rights (issue #11, docs/privacy.md): consent, erasure, pseudonymised state, what the DLQ may copy.
+  demo: s('ATTUNE_DEMO', bool, false, 'true only for a demo on public data (a missing pseudonymisation key then falls back to a public demo key)'),
+  pseudonymKey: s('ATTUNE_PSEUDONYM_KEY', z.string().min(1).optional(), undefined, 'a secret of at least 32 bytes for the HMAC-SHA256 pseudonyms of user ids (e.g. `openssl rand -base64 32`), the same on every worker; or use ATTUNE_PSEUDONYM_KEY_FILE'),
+  pseudonymKeyFile: s('ATTUNE_PSEUDONYM_KEY_FILE', z.string().min(1).optional(), undefined, 'the path of a file holding the pseudonymisation key (one line)'),
+  pseudonymKeyPrevious: s('ATTUNE_PSEUDONYM_KEY_PREVIOUS', z.string().min(1).optional(), undefined, 'during a key rotation only: the previous pseudonymisation key, so that erasures recorded under it are still honoured (docs/privacy.md, Key rotation)'),
+  consentDefault: s('ATTUNE_CONSENT_DEFAULT', z.enum(['granted', 'denied']), 'granted', 'granted (opt-out: users are personalized until they deny) or denied (opt-in: only users who granted `personalization` are)'),
+  consentAnonymousAggregates: s('ATTUNE_CONSENT_ANONYMOUS_AGGREGATES', bool, false, 'true to let events of users without personalization consent still count in popularity (an aggregate without user ids); false (default) to ignore them entirely'),
+  dlqValues: s('ATTUNE_DLQ_VALUES', z.enum(['keep', 'drop']), 'keep', 'keep (dead letters carry the original key and value bytes, for diagnosis) or drop (headers only: no copy of personal data in the DLQ)'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -132,6 +140,8 @@ export function topicNames(cfg: Pick<Config, 'topicPrefix'>) {
     recommendations: `${p}.recommendations`,
     segmentChanges: `${p}.segment-changes`,
     dlq: `${p}.dlq`,
+    /** The erasure ledger: compacted, keyed by the erased user's pseudonym (docs/privacy.md). */
+    erasures: `${p}.erasures`,
   };
 }
 export type TopicNames = ReturnType<typeof topicNames>;

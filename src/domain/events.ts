@@ -21,6 +21,15 @@ export interface EventContext {
   userAgent: string | null;
 }
 
+/** One purpose of a consent event (schemas/user-event.avsc `consent`). `personalization` gates everything per user. */
+export interface ConsentChoice {
+  purpose: string;
+  status: 'granted' | 'denied' | 'revoked';
+}
+
+/** The purpose whose status decides whether a user is personalized at all (docs/privacy.md). */
+export const PERSONALIZATION = 'personalization';
+
 export interface UserEvent {
   eventId: string;
   userId: string;
@@ -34,6 +43,8 @@ export interface UserEvent {
   sessionId: string | null;
   context: EventContext | null;
   properties: Record<string, string>;
+  /** Consent events only: the purposes and their new status (absent or null on other events and old writers). */
+  consent?: ConsentChoice[] | null;
 }
 
 export interface CatalogItem {

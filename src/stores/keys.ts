@@ -26,6 +26,8 @@ export class Keys {
 
   /** Hash: the user's recommender state (JSON under "s") and its applied offset per source partition. */
   userRecommender(userId: string) { return this.user(userId, 'rec'); }
+  /** Hash: the data subject behind the pseudonym: `id` (the real id, sealed) and `consent` (status and history JSON). */
+  userSubject(userId: string) { return this.user(userId, 'subject'); }
   /** Hash: an item's co-occurrence row: `i:<other item>` (pairs with greater item ids), its norm `_n`, applied
    *  offsets `o:<topic>:<partition>` (field names: `coocItemField`, `COOC_NORM_FIELD`, `parseCoocField`). */
   itemCooc(itemId: string) { return `${this.prefix}:{i:${itemId}}:co`; }

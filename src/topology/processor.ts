@@ -28,8 +28,17 @@ export interface EventBatch {
   readonly now: number;
   /** decode → validate: every decodable record's event, with the record (for its dead letter). */
   decoded: Array<OffsetEvent & { record: InboundRecord }>;
-  /** validate → segments: the events that passed validation. */
+  /**
+   * validate → rights: the events that passed validation (raw user ids). The rights stage replaces it with what
+   * the per-user stages may see: user ids replaced by pseudonyms, events without consent or before a recorded
+   * erasure removed, resets marked (see OffsetEvent).
+   */
   valid: OffsetEvent[];
+  /**
+   * rights → emit: real user ids (record keys) whose personalization ends with this micro-batch (erased with no
+   * later event, or consent withdrawn): the emit stage sends a tombstone for them instead of any list.
+   */
+  withdrawn: Set<string>;
   /** segments → ingest, recommend: the valid events that are not too late. */
   onTime: OffsetEvent[];
   /**
@@ -69,6 +78,6 @@ export function newEventBatch(
   return {
     topic, partition, records, now,
     lastOffset: opts.lastOffset ?? Number(records[records.length - 1].offset),
-    decoded: [], valid: [], onTime: [], dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
+    decoded: [], valid: [], withdrawn: new Set(), onTime: [], dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
   };
 }

@@ -9,9 +9,24 @@ export type UserRecordDelta = [number, string, string | false, number];
 /** [offset, itemId, delta]. */
 export type PopularityDelta = [number, string, number];
 
+/** Why a user's state is reset at an event (the rights stage sets it; docs/privacy.md). */
+export type ResetCause = 'erasure' | 'consent';
+
+/**
+ * A valid event at its source offset. After the rights stage (src/stages/rights/), `event.userId` is the user's
+ * pseudonym, and:
+ *  - `reset` set: the user's per-user state is reset to empty at this offset (erasure, or personalization consent
+ *    withdrawn), segments are exited with that cause, and the event is not activity (not counted, not learned);
+ *    later events of the user in the micro-batch start a new profile;
+ *  - `anonymous` set: the user has no personalization consent, but the deployment lets such events count in
+ *    anonymous aggregates (ATTUNE_CONSENT_ANONYMOUS_AGGREGATES): only popularity sees it; per-user stages skip it.
+ * Consent and erase events without `reset` never reach the later stages.
+ */
 export interface OffsetEvent {
   offset: number;
   event: UserEvent;
+  reset?: ResetCause;
+  anonymous?: true;
 }
 
 export interface IngestPlan {
