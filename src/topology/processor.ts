@@ -35,10 +35,12 @@ export interface EventBatch {
    */
   valid: OffsetEvent[];
   /**
-   * rights → emit: real user ids (record keys) whose personalization ends with this micro-batch (erased with no
-   * later event, or consent withdrawn): the emit stage sends a tombstone for them instead of any list.
+   * rights → recommend, emit: users (by pseudonym) whose personalization ends with this micro-batch — erased with
+   * no later event, or personalization consent withdrawn and not granted again — with their real id (the record
+   * key) and the offset of the event that ended it. Recommend computes and stores no list for them; emit sends a
+   * tombstone (null value) keyed by the real id, with `attune.source` at that offset, instead of any list.
    */
-  withdrawn: Set<string>;
+  withdrawn: Map<string, { userId: string; offset: number }>;
   /** segments → ingest, recommend: the valid events that are not too late. */
   onTime: OffsetEvent[];
   /**
@@ -78,6 +80,6 @@ export function newEventBatch(
   return {
     topic, partition, records, now,
     lastOffset: opts.lastOffset ?? Number(records[records.length - 1].offset),
-    decoded: [], valid: [], withdrawn: new Set(), onTime: [], dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
+    decoded: [], valid: [], withdrawn: new Map(), onTime: [], dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
   };
 }

@@ -9,4 +9,9 @@
 export interface Identities {
   /** The real ids of `pseudonyms`, as far as they are known. Never throws for a missing user. */
   resolve(pseudonyms: Iterable<string>): Promise<Map<string, string>>;
+  /**
+   * Those of `pseudonyms` that may be personalized now (their stored personalization consent, else
+   * ATTUNE_CONSENT_DEFAULT). For work outside a micro-batch that would emit a list (e.g. a holder correction).
+   */
+  personalizable(pseudonyms: Iterable<string>): Promise<Set<string>>;
 }
