@@ -5,14 +5,20 @@
  * watermark, offset, too-late offsets and pending changes, the timer index, and the complete change list of the
  * range to emit and count. Why a replay of this kind is exactly-once is argued in the header of processor.ts
  * (frozen users, stored pending changes, timers as hints). No I/O: no Redis, no Kafka.
+ *
+ * Rights marks, as in the reference engine: an `anonymous` record is skipped entirely (no step of any user: no
+ * lateness, watermark, timers or features; its user need not be loaded); a `reset` record is a step of its user
+ * only — never too late, no watermark move, no timers — that exits every segment (cause = the reset's cause, event
+ * time `resetTime`) and clears the user's features, segments and timer, offset-gated like an event.
  */
 import type { SegmentChange } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
 import type { FeatureConfig } from './features/config.js';
-import { applyEvent, type CategoryLookup } from './features/state.js';
+import { applyEvent, emptyFeatureState, type CategoryLookup } from './features/state.js';
 import { createFeatureView } from './features/view.js';
 import { clampedWatermark, classifyLateness } from './features/watermark.js';
 import type { CompiledSegments } from './core/compile.js';
+import { resetTime } from './core/engine.js';
 import { TimerHeap } from './core/timer-heap.js';
 import { segmentChanges, TIME_CAUSE, timerDue } from './core/tracker.js';
 import type { PendingChange, StoredUser } from './stored.js';
@@ -69,7 +75,8 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Replays `records` (valid events in offset order) for one partition given the loaded state. `users` must hold
- * every user of a record with offset > partition.offset and every user whose timer may fall due (it is not
+ * every user of a record with offset > partition.offset (anonymous records excepted: they are skipped) and every
+ * user whose timer may fall due (it is not
  * mutated). `progress` is the events processor's progress offset (-1 when none). With `advanceTo` and no
  * records it is a punctuation: the watermark moves to `advanceTo` and due timers fire.
  */
@@ -98,9 +105,7 @@ export function runSegmentBatch(
   const storedLate = new Set(lateOffsets);
   const tooLate: OffsetEvent[] = [];
 
-  const reevaluate = (id: string, u: StoredUser, now: number, cause: string, step: number) => {
-    const view = createFeatureView(u.features, opts.features);
-    const next = [...opts.segments.evaluate(view, now)].sort();
+  const record = (id: string, u: StoredUser, next: string[], now: number, cause: string, step: number) => {
     const emittedAt = opts.clock();
     for (const c of segmentChanges(id, u.segments, next, now, cause, emittedAt)) {
       const pc: PendingChange = { ...c, o: step };
@@ -110,13 +115,18 @@ export function runSegmentBatch(
       list.push(pc);
     }
     u.segments = next;
+    active.add(id);
+  };
+
+  const reevaluate = (id: string, u: StoredUser, now: number, cause: string, step: number) => {
+    const view = createFeatureView(u.features, opts.features);
+    record(id, u, [...opts.segments.evaluate(view, now)].sort(), now, cause, step);
     const nct = opts.segments.nextChangeTime(view, now);
     const due = nct === null ? null : timerDue(nct, opts.features.timerResolutionMs);
     if (due !== u.due) {
       u.due = due;
       if (due !== null) heap.push(due, id);
     }
-    active.add(id);
   };
 
   const fireDue = (upTo: number, step: number) => {
@@ -137,6 +147,17 @@ export function runSegmentBatch(
       continue; // the partition state already reflects this step
     }
     const e = r.event;
+    if (r.anonymous) continue; // absent for this stage (only popularity counts it, in ingest)
+    if (r.reset) {
+      const u = mem.get(e.userId);
+      if (!u) throw new Error(`runSegmentBatch: user of offset ${k} was not loaded`);
+      if (k <= u.offset) continue; // frozen: the user's state already reflects this reset
+      record(e.userId, u, [], resetTime(wm, e.eventTime), r.reset, k);
+      // Forgotten as if never seen; its heap entry goes stale (fireDue skips a due that is not the user's).
+      u.features = emptyFeatureState();
+      u.due = null;
+      continue;
+    }
     if (classifyLateness(e.eventTime, wm, opts.features.allowedLatenessMs) === 'too_late') {
       tooLate.push(r);
       lateOffsets.push(k);

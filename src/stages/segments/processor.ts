@@ -44,6 +44,23 @@
  *    hold), not deltas, so a replay rewrites the same values: exactly-once by idempotence, in the partition's slot.
  *  - Rules re-evaluation (a changed rule file re-evaluates every known user): rules-reevaluation.ts, through the
  *    same CAS scripts, counted under `r:<topic>:<partition>`; its header completes this argument.
+ *  - Users' rights marks (core/engine.ts header). An `anonymous` record is no step of any user: it moves nothing
+ *    (watermark, timers, features) and loads nobody, so skipping it is trivially the same in every attempt and
+ *    every cut. A `reset` record at offset k is a step of its user only: offset-gated like an event (k <= the
+ *    user's o: skipped, the stored state already reflects it, its exits are in `lc:`/`pending` or were emitted),
+ *    never classified too late and never moving the watermark, so the watermark at every step — and with it every
+ *    other user's lateness and timers, and the reset's own exit time max(watermark, event time) — is the same
+ *    whether or not the reset is replayed. Its exits come from the user's state at step k, which the frozen-user
+ *    argument above makes the same in every attempt; they join the change list like any change (counted once in
+ *    `{g}:segcounts` by offset, re-emitted on a replay). The cleared state is written with the user's offset, so
+ *    later events (this batch or a later one) build a fresh profile exactly once; the cleared due removes the
+ *    user's timer entry (a due never fires for a frozen user still holds: the reset sets no due). A reset user is
+ *    kept out of `{p}:users` additions and skipped by rules re-evaluations while its state is empty (n = 0), as
+ *    the engine forgets it.
+ *  - Egress: state (pending changes, `lc:`, timers, members, known users) is keyed by the pseudonym the rights
+ *    stage put in `event.userId`; the produced records carry the real id, resolved right before producing
+ *    (publish.ts). A change whose user no longer resolves (erased meanwhile) is not emitted, but still counted:
+ *    counts follow memberships, and the erasure's own exits take them back down.
  */
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../../kafka/port.js';
 import type { Codec } from '../decode/codec.js';
@@ -53,6 +70,7 @@ import type { OffsetEvent } from '../ingest/plan.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Config, TopicNames } from '../../config/config.js';
 import type { RedisClient } from '../../stores/redis-client.js';
+import type { Identities } from '../rights/identities.js';
 import { Keys } from '../../stores/keys.js';
 import { RecordError, isRetriable } from '../../errors.js';
 import { recordClock } from '../validate/validate.js';
@@ -91,6 +109,8 @@ export interface SegmentProcessorDeps {
   now?: () => number;
   /** The worker's in-memory catalog (every worker reads all of it); without it categories come from Redis. */
   catalog?: CategoryLookup;
+  /** Pseudonym → real id for the produced segment changes (publish.ts). */
+  identities: Identities;
 }
 
 /** The processor: load → runSegmentBatch → CAS writes (users, then partition) → counts → produce. */
@@ -112,10 +132,11 @@ export class SegmentProcessor {
     await this.ensureRules(topic, partition);
     if (records.length === 0) return { changes: 0, tooLate: [] };
     const [stored, progress] = await Promise.all([d.store.loadPartition(topic, partition), d.store.readProgress(topic, partition)]);
-    const todo = records.filter((r) => r.offset > stored.offset);
+    // Anonymous records are absent for this stage; resets are steps of their user but never move the watermark.
+    const todo = records.filter((r) => r.offset > stored.offset && !r.anonymous);
     const watermarkCap = this.watermarkCap(raw);
     let maxWm = stored.watermark;
-    for (const r of todo) maxWm = clampedWatermark(maxWm, r.event.eventTime, watermarkCap(r));
+    for (const r of todo) if (!r.reset) maxWm = clampedWatermark(maxWm, r.event.eventTime, watermarkCap(r));
     const due = maxWm === null ? [] : await d.store.dueTimers(topic, partition, maxWm);
     const withRecords = new Set(todo.map((r) => r.event.userId));
     const ids = [...new Set([...withRecords, ...due])];
@@ -135,7 +156,7 @@ export class SegmentProcessor {
       log.error({ topic, partition, users: unreadable.length }, 'stored feature state of users with a due timer cannot be read: their timers are dropped (their state needs a repair or an erasure)');
       d.metrics.unreadableStates.inc({ topic }, unreadable.length);
     }
-    const lookup = await this.categoryLookup(todo);
+    const lookup = await this.categoryLookup(todo.filter((r) => !r.reset));
 
     const res = runSegmentBatch(records, stored, users, progress, {
       features: d.featureConfig, segments: d.rules, itemCategories: lookup, clock: this.now, watermarkCap,
@@ -201,14 +222,17 @@ export class SegmentProcessor {
     return (r) => (clock.get(r.offset) ?? wall) + skew;
   }
 
-  /** Known users (loaded users with feature state) and member set states for the partition script. */
+  /**
+   * Known users (loaded users with feature state; a user a reset left empty is not added) and member set states
+   * for the partition script.
+   */
   private extras(users: ReadonlyMap<string, StoredUser>, writes: ReadonlyMap<string, UserWrite>): PartitionExtras {
     const known: string[] = [];
     const finals = new Map<string, string[]>();
     for (const [id, u] of users) {
-      const w = writes.get(id);
-      if ((w ? w.next.offset : u.offset) >= 0) known.push(id);
-      finals.set(id, w ? w.next.segments : u.segments);
+      const fin = writes.get(id)?.next ?? u;
+      if (fin.offset >= 0 && fin.features.n > 0) known.push(id);
+      finals.set(id, fin.segments);
     }
     return { knownUsers: known, members: memberStates(memberSegmentIds(this.d.rules), finals) };
   }

@@ -9,6 +9,9 @@ import type { TopicNames } from '../../config/config.js';
 import type { CompiledSegments } from './core/compile.js';
 import type { FeatureStore } from './store.js';
 import type { PendingChange } from './stored.js';
+import type { Identities } from '../rights/identities.js';
+import type { SegmentChange } from '../../domain/events.js';
+import { log } from '../../log.js';
 
 export interface PublishDeps {
   topics: TopicNames;
@@ -17,6 +20,33 @@ export interface PublishDeps {
   producer: StreamProducer;
   metrics: Metrics;
   rules: CompiledSegments;
+  /** Pseudonym → real id: the stage's state knows users by pseudonym, its output records by their real id. */
+  identities: Identities;
+}
+
+/**
+ * The output records of `changes` (userId = pseudonym), keyed by and carrying the real user id: one `resolve` for
+ * the whole list. A change whose pseudonym does not resolve (the user was erased meanwhile) yields no record; only
+ * their number is logged (never an id or a pseudonym). `headers` gives each record's headers.
+ */
+export async function segmentChangeRecords<C extends SegmentChange>(
+  d: Pick<PublishDeps, 'codec' | 'identities'>, changes: readonly C[], headers: (c: C) => Record<string, string>, where: Record<string, unknown>,
+): Promise<OutboundRecord[]> {
+  if (changes.length === 0) return [];
+  const ids = await d.identities.resolve(new Set(changes.map((c) => c.userId)));
+  const out: OutboundRecord[] = [];
+  let unresolved = 0;
+  for (const c of changes) {
+    const id = ids.get(c.userId);
+    if (id === undefined) {
+      unresolved++;
+      continue;
+    }
+    const change: SegmentChange = { userId: id, segmentId: c.segmentId, change: c.change, eventTime: c.eventTime, cause: c.cause, emittedAt: c.emittedAt };
+    out.push({ key: id, value: await d.codec.encodeSegmentChange(change), headers: headers(c) });
+  }
+  if (unresolved) log.debug({ ...where, changes: unresolved }, 'segment changes of users no longer known (erased meanwhile) not emitted');
+  return out;
 }
 
 /**
@@ -32,14 +62,8 @@ export async function countAndEmit(
     .filter((c) => seq(c) <= last)
     .map((c) => [seq(c), c.segmentId, c.change === 'enter' ? 1 : -1]);
   await d.store.applyCounts(field, last, deltas);
-  if (changes.length) {
-    const out: OutboundRecord[] = [];
-    for (const c of changes) {
-      const { o, ...change } = c;
-      out.push({ key: c.userId, value: await d.codec.encodeSegmentChange(change), headers: { 'attune.source': `${topic}:${partition}:${o}` } });
-    }
-    await d.producer.send(d.topics.segmentChanges, out);
-  }
+  const out = await segmentChangeRecords(d, changes, (c) => ({ 'attune.source': `${topic}:${partition}:${c.o}` }), { topic, partition });
+  if (out.length) await d.producer.send(d.topics.segmentChanges, out);
   for (const c of fresh) d.metrics.segmentChanges.inc({ segment: c.segmentId, change: c.change });
   if (changes.length) await refreshMemberGauges(d);
 }

@@ -10,7 +10,7 @@ import { segmentChanges, RULES_CAUSE, timerDue } from './core/tracker.js';
 import type { StoredUser } from './stored.js';
 
 /**
- * Every given user (with feature state) evaluated at the partition watermark `now` with `rules`. Changes carry
+ * Every given user (with feature state; one a reset left empty, n = 0, is skipped) evaluated at the partition watermark `now` with `rules`. Changes carry
  * cause "rules" and event time `now`, in (user, segment) order.
  * `writes` are the users whose segments or timer changed (offset and pending unchanged); `finals` all users.
  */
@@ -22,6 +22,11 @@ export function reevaluateUsers(
   const finals: Array<[string, StoredUser]> = [];
   ids.forEach((id, i) => {
     const u = users[i]!;
+    // A user a reset left empty is forgotten (core/engine.ts): nothing to evaluate, state unchanged.
+    if (u.features.n === 0) {
+      finals.push([id, u]);
+      return;
+    }
     const view = createFeatureView(u.features, features);
     const next = [...rules.evaluate(view, now)].sort();
     const nct = rules.nextChangeTime(view, now);

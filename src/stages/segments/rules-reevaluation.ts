@@ -11,15 +11,18 @@
  *    them under `r:<topic>:<partition>` with sequence rgen·1e9 + the user's index (so a re-run skips deltas
  *    already counted) → CAS-write the users (offset unchanged) → timers and member sets through the partition
  *    script (CAS on o and wm).
+ *  - Users a reset left empty (feature state with no event, n = 0) are not evaluated: the reference engine has
+ *    forgotten them (core/engine.ts), and an empty profile must not enter a segment no event put it in.
+ *  - Records carry the real user id (publish.ts `segmentChangeRecords`, one resolve per chunk); a user erased
+ *    meanwhile gets no record, its counts and state are written all the same.
  *  - A crash re-runs it from the start at the next assignment / batch: users already written yield no change,
  *    the others recompute the same changes (re-emitted, counted once). Only a restart with yet other rules
  *    between the crash and the re-run can leave an emitted change that its re-run does not confirm.
  */
-import type { OutboundRecord } from '../../kafka/port.js';
 import { log } from '../../log.js';
 import { Keys } from '../../stores/keys.js';
 import type { FeatureConfig } from './features/config.js';
-import { refreshMemberGauges, type PublishDeps } from './publish.js';
+import { refreshMemberGauges, segmentChangeRecords, type PublishDeps } from './publish.js';
 import { memberSegmentIds, memberStates, reevaluateUsers } from './reevaluate-users.js';
 
 export interface RulesReevaluationDeps extends PublishDeps {
@@ -73,16 +76,9 @@ export class RulesReevaluation {
       const loaded = await Promise.all(chunk.map((id) => d.store.loadUser(id, topic, partition)));
       const plan = reevaluateUsers(chunk, loaded, W, d.rules, d.featureConfig, emittedAt);
       const last = base + Math.min(start + chunkSize, ids.length);
-      if (plan.changes.length) {
-        const out: OutboundRecord[] = [];
-        for (const c of plan.changes) {
-          out.push({
-            key: c.userId, value: await d.codec.encodeSegmentChange(c),
-            headers: { 'attune.source': `${topic}:${partition}:${stored.offset}`, 'attune.rules': `${fp}:${stored.rgen + 1}` },
-          });
-        }
-        await d.producer.send(d.topics.segmentChanges, out);
-      }
+      const headers = { 'attune.source': `${topic}:${partition}:${stored.offset}`, 'attune.rules': `${fp}:${stored.rgen + 1}` };
+      const out = await segmentChangeRecords(d, plan.changes, () => headers, { topic, partition });
+      if (out.length) await d.producer.send(d.topics.segmentChanges, out);
       await d.store.applyCounts(field, last, plan.changes.map((c) => [seqOf.get(c.userId)!, c.segmentId, c.change === 'enter' ? 1 : -1]));
       await Promise.all(plan.writes.map(([id, u]) => d.store.commitUser(id, topic, partition, u.offset, u.offset, u)));
       const finals = new Map(plan.finals.map(([id, u]) => [id, u.segments] as [string, string[]]));

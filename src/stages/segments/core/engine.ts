@@ -5,10 +5,20 @@
  * event to the user's features and evaluate the user's segments at the watermark; finally reschedule the user's
  * timer at nextChangeTime rounded up to the timer resolution. A fired timer evaluates at its due time with cause
  * "time". Since everything happens per event, the output does not depend on how the stream is batched.
+ *
+ * Users' rights marks (set by the rights stage, src/stages/ingest/plan.ts `OffsetEvent`):
+ *  - `anonymous`: the event is absent for this stage: no lateness check, no watermark move, no timers, no features.
+ *  - `reset`: never too late (an erasure must not be dropped for lateness) and no watermark move, no timers fired
+ *    (it is not activity). The user exits every segment they are in, with cause `erasure` / `consent` and event
+ *    time max(watermark, the event's time) (the event's time before any watermark: then the user has no state, so
+ *    no exit): the time an ordinary event at that step is evaluated at, a function of the input only. Then the user
+ *    is forgotten (features, segments, timer), exactly as if never seen: a later event starts a fresh profile,
+ *    and a rules re-evaluation does not evaluate them.
  */
 import { TimerHeap } from './timer-heap.js';
 import type { SegmentChange, UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from '../features/config.js';
+import type { OffsetEvent } from '../../ingest/plan.js';
 import { applyEvent, dict, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
 import { createFeatureView } from '../features/view.js';
 import { clampedWatermark, classifyLateness, TOO_LATE, type Lateness } from '../features/watermark.js';
@@ -43,6 +53,14 @@ export interface EngineOptions {
   clock?: () => number;
 }
 
+/** The rights marks of a record (see the header). */
+export type RecordMarks = Pick<OffsetEvent, 'reset' | 'anonymous'>;
+
+/** Event time of the exits a reset causes: the time an ordinary event at that step is evaluated at. */
+export function resetTime(watermark: number | null, eventTime: number): number {
+  return watermark === null ? eventTime : Math.max(watermark, eventTime);
+}
+
 export class PartitionEngine {
   private watermark: number | null;
   private readonly users = new Map<string, UserRecord>();
@@ -70,7 +88,9 @@ export class PartitionEngine {
    * `cap`: the highest watermark this event may set (its record's Kafka timestamp plus the allowed skew, see
    * `clampedWatermark`); the event is still evaluated at max(watermark, its time).
    */
-  process(event: UserEvent, cap = Infinity): ProcessResult {
+  process(event: UserEvent, cap = Infinity, marks: RecordMarks = {}): ProcessResult {
+    if (marks.anonymous) return { lateness: 'on_time', rejected: null, changes: [] };
+    if (marks.reset) return { lateness: 'on_time', rejected: null, changes: this.reset(event.userId, marks.reset, event.eventTime) };
     const lateness = classifyLateness(event.eventTime, this.watermark, this.opts.features.allowedLatenessMs);
     if (lateness === 'too_late') return { lateness, rejected: TOO_LATE, changes: [] };
     const now = this.watermark === null ? event.eventTime : Math.max(this.watermark, event.eventTime);
@@ -81,6 +101,19 @@ export class PartitionEngine {
     applyEvent(rec.features, event, this.opts.features, this.opts.itemCategories);
     changes.push(...this.reevaluate(event.userId, rec, now, event.eventId));
     return { lateness, rejected: null, changes };
+  }
+
+  /**
+   * Resets the user at a `reset` event (see the header): exits of every segment with `cause` at
+   * resetTime(watermark, eventTime), then the user is forgotten. A user in no segment yields no change.
+   */
+  reset(userId: string, cause: string, eventTime: number): SegmentChange[] {
+    const rec = this.users.get(userId);
+    if (!rec) return [];
+    const now = resetTime(this.watermark, eventTime);
+    const changes = segmentChanges(userId, rec.segments, [], now, cause, this.opts.clock?.() ?? now);
+    this.users.delete(userId); // its timer entry in the heap goes stale: fireDue skips users it does not know
+    return changes;
   }
 
   /** Punctuation (e.g. wall-clock fallback on an idle partition): advances the watermark, fires due timers. */
