@@ -64,6 +64,27 @@ export interface BatchResult {
   timers: Array<[string, number | false]>;
 }
 
+/**
+ * What a micro-batch must load before `runSegmentBatch`: the users of its records after the partition's offset
+ * (anonymous records excepted: no step of anyone), the highest watermark the batch can reach (resets do not move
+ * it; due timers up to it must be loaded) and the events whose features need item categories (resets apply none).
+ */
+export function batchInputs(
+  records: readonly OffsetEvent[], partition: Pick<BatchPartitionState, 'offset' | 'watermark'>, watermarkCap?: (r: OffsetEvent) => number,
+): { users: Set<string>; maxWatermark: number | null; featureEvents: OffsetEvent[] } {
+  const users = new Set<string>();
+  const featureEvents: OffsetEvent[] = [];
+  let maxWatermark = partition.watermark;
+  for (const r of records) {
+    if (r.offset <= partition.offset || r.anonymous) continue;
+    users.add(r.event.userId);
+    if (r.reset) continue;
+    featureEvents.push(r);
+    maxWatermark = clampedWatermark(maxWatermark, r.event.eventTime, watermarkCap?.(r));
+  }
+  return { users, maxWatermark, featureEvents };
+}
+
 const changeKey = (c: PendingChange) => `${c.o}\u0000${c.userId}\u0000${c.segmentId}\u0000${c.change}\u0000${c.eventTime}`;
 
 /** Canonical order = the reference engine's: by step, then time, timers before the event, user, segment. */

@@ -77,12 +77,12 @@ import { recordClock } from '../validate/validate.js';
 import { log } from '../../log.js';
 import type { FeatureConfig } from './features/config.js';
 import { eventCategories, type CategoryLookup } from './features/state.js';
-import { clampedWatermark, TOO_LATE } from './features/watermark.js';
+import { TOO_LATE } from './features/watermark.js';
 import type { CompiledSegments } from './core/compile.js';
 import { FeatureStore, type PartitionExtras } from './store.js';
 import type { StoredUser } from './stored.js';
 import type { SegmentSetup } from './setup.js';
-import { runSegmentBatch, type UserWrite } from './batch.js';
+import { batchInputs, runSegmentBatch, type UserWrite } from './batch.js';
 import { memberSegmentIds, memberStates } from './reevaluate-users.js';
 import { countAndEmit } from './publish.js';
 import { RulesReevaluation } from './rules-reevaluation.js';
@@ -133,12 +133,9 @@ export class SegmentProcessor {
     if (records.length === 0) return { changes: 0, tooLate: [] };
     const [stored, progress] = await Promise.all([d.store.loadPartition(topic, partition), d.store.readProgress(topic, partition)]);
     // Anonymous records are absent for this stage; resets are steps of their user but never move the watermark.
-    const todo = records.filter((r) => r.offset > stored.offset && !r.anonymous);
     const watermarkCap = this.watermarkCap(raw);
-    let maxWm = stored.watermark;
-    for (const r of todo) if (!r.reset) maxWm = clampedWatermark(maxWm, r.event.eventTime, watermarkCap(r));
+    const { users: withRecords, maxWatermark: maxWm, featureEvents } = batchInputs(records, stored, watermarkCap);
     const due = maxWm === null ? [] : await d.store.dueTimers(topic, partition, maxWm);
-    const withRecords = new Set(todo.map((r) => r.event.userId));
     const ids = [...new Set([...withRecords, ...due])];
     const users = new Map<string, StoredUser>();
     // A user with records of this micro-batch whose stored state cannot be read fails the micro-batch (isolation
@@ -156,7 +153,7 @@ export class SegmentProcessor {
       log.error({ topic, partition, users: unreadable.length }, 'stored feature state of users with a due timer cannot be read: their timers are dropped (their state needs a repair or an erasure)');
       d.metrics.unreadableStates.inc({ topic }, unreadable.length);
     }
-    const lookup = await this.categoryLookup(todo.filter((r) => !r.reset));
+    const lookup = await this.categoryLookup(featureEvents);
 
     const res = runSegmentBatch(records, stored, users, progress, {
       features: d.featureConfig, segments: d.rules, itemCategories: lookup, clock: this.now, watermarkCap,

@@ -1,7 +1,8 @@
 /**
  * The features & segments stage of the events chain. It runs before ingest and recommend because it classifies
  * lateness against the partition's watermark: the events it dead-letters as too late (TOO_LATE) must not reach
- * the other state either.
+ * the other state either. Rights marks (#11): an `anonymous` event is not processed here but stays in `onTime`
+ * (ingest counts it in popularity); a `reset` is never too late, so it always stays in `onTime` too.
  */
 import type { EventBatch, StageFactory } from '../../topology/processor.js';
 import type { SegmentProcessor } from './processor.js';
