@@ -15,7 +15,10 @@ export class StateStore {
     this.keys = new Keys(keyPrefix);
   }
 
-  /** Applies one user's records; returns how many were new (the rest were replays). */
+  /**
+   * Applies one user's records (the user by pseudonym; resets as RESET_RECORD records, see ingest/plan.ts);
+   * returns how many were new (the rest were replays).
+   */
   async applyUser(userId: string, field: string, recentCap: number, records: UserRecordDelta[]): Promise<number> {
     const k = this.keys;
     const res = await this.redis.applyUserEvents(

@@ -9,6 +9,7 @@ import { bootstrapState, missingGuards, readBootstrap, rebuildState } from '../.
 import { guardKeyFor, runFenced, fenceField } from '../../src/stores/guard.js';
 import { testConfig } from '../support/env.js';
 import { DedupeStore } from '../../src/stages/dedupe/store.js';
+import { RESET_RECORD } from '../../src/stages/ingest/plan.js';
 
 let redis: RedisClient;
 let store: StateStore;
@@ -37,6 +38,24 @@ describe('applyUserEvents', () => {
     expect(counts).toMatchObject({ view: '2', purchase: '1', consent: '1', firstSeen: '100', lastSeen: '400' });
     expect(await store.recentItems('u1')).toEqual(['a', 'b']);
     expect(await store.purchasedFlags('u1', ['a', 'b'])).toEqual([false, true]);
+  });
+  it('a reset record clears counts, recent items and purchases at its offset, uncounted; a replay is a no-op', async () => {
+    const recs: [number, string, string | false, number][] = [
+      [1, 'purchase', 'a', 100], [2, 'view', 'b', 200], [3, RESET_RECORD, false, 300], [4, 'view', 'c', 400],
+    ];
+    expect(await store.applyUser('ur', field, 20, recs)).toBe(4);
+    const after = { counts: await store.userCounts('ur'), recent: await store.recentItems('ur'), bought: await store.purchasedFlags('ur', ['a', 'c']) };
+    // Only what came after the reset: the reset itself is no count, and nothing before it survives.
+    expect(after).toEqual({ counts: { view: '1', firstSeen: '400', lastSeen: '400' }, recent: ['c'], bought: [false, false] });
+    // The same records again (a replay), and a replay that overlaps the reset: nothing changes.
+    expect(await store.applyUser('ur', field, 20, recs)).toBe(0);
+    expect(await store.applyUser('ur', field, 20, recs.slice(2))).toBe(0);
+    expect({ counts: await store.userCounts('ur'), recent: await store.recentItems('ur'), bought: await store.purchasedFlags('ur', ['a', 'c']) }).toEqual(after);
+    // A reset as the user's last record leaves no activity at all, and keeps the offset gate.
+    expect(await store.applyUser('ur', field, 20, [[5, RESET_RECORD, false, 500]])).toBe(1);
+    expect(await redis.exists(store.keys.userCounts('ur'), store.keys.userRecent('ur'), store.keys.userPurchased('ur'))).toBe(0);
+    expect(await store.applyUser('ur', field, 20, [[4, 'view', 'c', 400], [5, RESET_RECORD, false, 500]])).toBe(0);
+    expect(await redis.exists(store.keys.userCounts('ur'))).toBe(0);
   });
   it('caps the distinct recent items', async () => {
     const recs = Array.from({ length: 10 }, (_, i) => [i, 'view', `i${i}`, i] as [number, string, string, number]);

@@ -12,6 +12,15 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import type { OutboundRecord } from '../../src/kafka/port.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { testConfig } from '../support/env.js';
+import type { Identities } from '../../src/stages/rights/identities.js';
+
+/** Holders are pseudonyms; `real` maps those that resolve, `consenting` those that may be personalized. */
+function identities(real: Record<string, string>, consenting: string[], calls: string[] = []): Identities {
+  return {
+    resolve: async (ps) => { calls.push('resolve'); return new Map([...ps].filter((p) => p in real).map((p) => [p, real[p]])); },
+    personalizable: async (ps) => { calls.push('personalizable'); return new Set([...ps].filter((p) => consenting.includes(p))); },
+  };
+}
 
 const T = Date.UTC(2011, 0, 1);
 const buy = (userId: string, itemId: string, i: number): UserEvent => ({
@@ -19,25 +28,26 @@ const buy = (userId: string, itemId: string, i: number): UserEvent => ({
   rating: null, sessionId: null, context: null, properties: {},
 });
 
-function setUp() {
+function setUp(opts: { holders?: string[]; ids?: Identities; lh?: string } = {}) {
   const cfg = testConfig();
   const rec = new Recommender(loadRecommenderConfig(cfg));
   rec.collaborative.setEpoch(cfg.decayEpoch);
   rec.learnBatch([buy('bob', 'a', 1), buy('bob', 'b', 2), buy('carol', 'a', 3), buy('carol', 'c', 4)]);
   const log: string[] = [];
-  let stored = JSON.stringify({ h: { i: ['a'], w: [1], t: [T] }, p: [], c: null, lt: T + 5000, lh: 'an older list', li: ['gone'] });
+  let stored = JSON.stringify({ h: { i: ['a'], w: [1], t: [T] }, p: [], c: null, lt: T + 5000, lh: opts.lh ?? 'an older list', li: ['gone'] });
   const store = {
     loadUser: async () => ({ offset: 5, state: stored }),
     commitUser: async (_u: string, _f: string, _e: number, _n: number, state: string) => { log.push('commit'); stored = state; },
     updateHolders: async () => { log.push('holders'); },
-    holders: async () => ['alice'],
+    holders: async () => opts.holders ?? ['P-alice'],
     userPartition: async () => 0,
   };
   const stage = new RecommendStage({
     cfg, rec, metrics: createMetrics(), topics: {} as RecommendDeps['topics'], producer: {} as RecommendDeps['producer'],
     codec: { encodeRecommendations: async () => Buffer.from('list') } as unknown as RecommendDeps['codec'],
     store: store as unknown as RecommendDeps['store'],
-    state: { saveRecommendations: async () => { log.push('save'); } } as unknown as RecommendDeps['state'],
+    state: { saveRecommendations: async (r: { userId: string }) => { log.push(`save ${r.userId}`); } } as unknown as RecommendDeps['state'],
+    identities: opts.ids ?? identities({ 'P-alice': 'alice' }, ['P-alice']),
   });
   const tasks = new Tasks(async () => 1);
   tasks.assign([{ topic: 'ev', partitions: [0] }]);
@@ -46,6 +56,7 @@ function setUp() {
   const metrics = createMetrics();
   const deps = {
     eventsTopic: 'ev', recommendationsTopic: 'recs', tasks, store, recommend: stage, metrics,
+    identities: opts.ids ?? identities({ 'P-alice': 'alice' }, ['P-alice']),
     producer: {
       connect: async () => {}, disconnect: async () => {},
       send: async (_t: string, records: OutboundRecord[]) => {
@@ -67,13 +78,36 @@ describe('holder correction', () => {
 
     heal();
     await correctHolders(deps, 'gone', 'items:0:8');
-    expect(log.slice(1)).toEqual(['send', 'commit', 'holders', 'save']);
+    // The stored list is under (and holds) the pseudonym; the record is keyed by the real id.
+    expect(log.slice(1)).toEqual(['send', 'commit', 'holders', 'save P-alice']);
     expect(sent).toHaveLength(1);
+    expect(sent[0].key).toBe('alice');
     expect(sent[0].headers).toEqual({ 'attune.source': 'items:0:8' });
     expect((await metrics.recommendationsOut.get()).values[0].value).toBe(1);
 
     // Committed now: the same correction again changes nothing and emits nothing.
     await correctHolders(deps, 'gone', 'items:0:9');
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe('holder correction and users\' rights', () => {
+  it('corrects only holders who may be personalized and whose id resolves, with one consent and one resolve call', async () => {
+    const calls: string[] = [];
+    const ids = identities({ 'P-alice': 'alice', 'P-dan': 'dan' }, ['P-alice', 'P-erased'], calls);
+    const { deps, sent, heal } = setUp({ holders: ['P-alice', 'P-dan', 'P-erased'], ids });
+    heal();
+    await correctHolders(deps, 'gone', 'items:0:8');
+    // P-dan withdrew consent (not personalizable); P-erased is personalizable by default but has no id any more.
+    expect(sent.map((r) => r.key)).toEqual(['alice']);
+    expect(calls).toEqual(['personalizable', 'resolve']);
+  });
+
+  it('leaves a user alone whose state has no list since a reset (a withdrawal committed after the consent check)', async () => {
+    const { deps, sent, log, heal } = setUp({ lh: '' });
+    heal();
+    await correctHolders(deps, 'gone', 'items:0:8');
+    expect(sent).toEqual([]);
+    expect(log).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ const ev = (userId: string, type: UserEvent['type'], itemId: string | null, t: n
 });
 
 describe('planIngest', () => {
-  it('groups records per user in offset order and counts purchases for popularity', () => {
+  it('groups records per user in offset order and counts purchases for popularity; consent and erase requests are not activity', () => {
     const plan = planIngest([
       { offset: 10, event: ev('a', 'view', 'x', 1) },
       { offset: 11, event: ev('b', 'purchase', 'y', 2) },
@@ -15,7 +15,7 @@ describe('planIngest', () => {
       { offset: 13, event: ev('a', 'consent', null, 4) },
     ]);
     expect([...plan.users.keys()]).toEqual(['a', 'b']);
-    expect(plan.users.get('a')).toEqual([[10, 'view', 'x', 1], [12, 'purchase', 'x', 3], [13, 'consent', false, 4]]);
+    expect(plan.users.get('a')).toEqual([[10, 'view', 'x', 1], [12, 'purchase', 'x', 3]]);
     expect(plan.popularity).toEqual([[11, 'y', 1], [12, 'x', 1]]);
   });
 });

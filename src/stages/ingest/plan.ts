@@ -4,8 +4,18 @@
  */
 import type { UserEvent } from '../../domain/events.js';
 
-/** [offset, type, itemId or false, eventTime]: compact because it travels to Lua as JSON. */
+/**
+ * [offset, type, itemId or false, eventTime]: compact because it travels to Lua as JSON. A reset (see OffsetEvent)
+ * travels as type RESET_RECORD: applyUserEvents-4.lua clears the user's counts, recent items and purchases at that
+ * offset, in order with the user's other records, and does not count it.
+ */
 export type UserRecordDelta = [number, string, string | false, number];
+
+/**
+ * The type of a reset record in a UserRecordDelta. Not an event type (validation admits only EVENT_TYPES), so no
+ * event can be mistaken for a reset, and never a field of the counts hash (a reset is not counted).
+ */
+export const RESET_RECORD = '!reset';
 /** [offset, itemId, delta]. */
 export type PopularityDelta = [number, string, number];
 
@@ -30,7 +40,10 @@ export interface OffsetEvent {
 }
 
 export interface IngestPlan {
-  /** Per user, its records in offset order (users in first-seen order, so the plan is deterministic). */
+  /**
+   * Per user (pseudonym), its records in offset order (users in first-seen order, so the plan is deterministic):
+   * activity and resets; no anonymous record (no per-user state without consent).
+   */
   users: Map<string, UserRecordDelta[]>;
   popularity: PopularityDelta[];
 }
@@ -40,13 +53,31 @@ export function popularityWeight(e: UserEvent): number {
   return e.type === 'purchase' && e.itemId ? 1 : 0;
 }
 
+/**
+ * Consent and erase events are rights requests, not activity: they never count (as a reset they clear the
+ * user's activity; without `reset` the rights stage does not pass them on, and should one arrive it is ignored).
+ */
+function isRightsRequest(e: UserEvent): boolean {
+  return e.type === 'consent' || e.type === 'erase';
+}
+
 export function planIngest(records: OffsetEvent[]): IngestPlan {
   const users = new Map<string, UserRecordDelta[]>();
   const popularity: PopularityDelta[] = [];
-  for (const { offset, event: e } of records) {
-    let list = users.get(e.userId);
-    if (!list) users.set(e.userId, (list = []));
-    list.push([offset, e.type, e.itemId ?? false, e.eventTime]);
+  const userList = (u: string): UserRecordDelta[] => {
+    let list = users.get(u);
+    if (!list) users.set(u, (list = []));
+    return list;
+  };
+  for (const { offset, event: e, reset, anonymous } of records) {
+    if (reset) {
+      // A per-user delta like the others (offset-gated in the script, in order with the user's records).
+      userList(e.userId).push([offset, RESET_RECORD, false, e.eventTime]);
+      continue;
+    }
+    if (isRightsRequest(e)) continue;
+    // Anonymous (no personalization consent, anonymous aggregates allowed): popularity only.
+    if (!anonymous) userList(e.userId).push([offset, e.type, e.itemId ?? false, e.eventTime]);
     const w = popularityWeight(e);
     if (w !== 0) popularity.push([offset, e.itemId as string, w]);
   }

@@ -1,14 +1,34 @@
 /**
  * The recommend stage of the events topology. The recommender model (model/) lives in the worker's
  * memory, the same code `attune eval` measures; Redis holds what must survive and be shared:
- *   - each user's recommender state ({u:<id>}:rec), written with compare-and-set on the applied offset;
+ *   - each user's recommender state ({u:<P>}:rec, P the user's pseudonym), written with compare-and-set on the
+ *     applied offset;
  *   - the co-occurrence counts, one row per item ({i:<item>}:co), written as the micro-batch's combined deltas
  *     (one script call per touched row), so several workers can add to the same row;
  *   - the shared decay epoch.
  * Per micro-batch: load the batch's users → learn the new records in memory (neighbour lists change at once)
- * → write rows, then users → recommend for every user of the batch → emit the lists that changed.
- * Write order matters for exact replays: rows before users, so a user state that already reflects a record
- * implies every row of that record's micro-batch is written too.
+ * → write rows, then users → recommend for every user of the batch still personalized → emit the lists that
+ * changed, keyed by the user's real id (Identities).
+ * Users' rights (the rights stage marks the records, ingest/plan.ts):
+ *   - a `reset` record resets the user's state (history, purchases, country) at its offset, in order with the
+ *     user's other records and offset-gated like them: the user's later records start from empty. The user's last
+ *     emitted list is withdrawn: the user leaves the holders of its items (`li` of the stored state) and {u}:recs
+ *     is deleted;
+ *   - a user in the batch's `withdrawn` gets no list (computed, stored or emitted; emit sends the tombstone); the
+ *     reset state is still written;
+ *   - `anonymous` records feed trending only (an in-memory anonymous aggregate), never a user's state: see
+ *     learnAnonymous below.
+ * Write order matters for exact replays:
+ *   (1) rows before users, so a user state that already reflects a record implies every row of that record's
+ *       micro-batch is written too;
+ *   (2) a reset's clean-up (holders of the old list, {u}:recs) before the user's commit, so a state that reflects
+ *       a reset implies its clean-up is done; a replay before the commit redoes it (idempotent: SREM, DEL) with
+ *       the same `li`, as the stored state is still the one before the reset;
+ *   (3) the new list's holders and {u}:recs after the commit: a replayed user (state already committed) adds the
+ *       holders again and emits and stores the list again, as for any replayed user.
+ * None of this adds a batch-level gate: rows stay the only writes gated per batch, so the in-flight cut-set
+ * argument of topology/events-chain.ts is unchanged. A user's records are learned once (the user's offset gate)
+ * whatever the micro-batch cuts, and learnBatch applies resets in order, so any cut gives the same state.
  */
 import { crashPoint } from '../../topology/crash-points.js';
 import { createHash } from 'node:crypto';
@@ -18,7 +38,8 @@ import type { Config, TopicNames } from '../../config/config.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Recommendations, UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
-import { Recommender, strategyLabel } from './model/recommender.js';
+import type { Identities } from '../rights/identities.js';
+import { Recommender, strategyLabel, type LearnRecord } from './model/recommender.js';
 import { newUserState, type UserState } from './model/user-state.js';
 import { pairFromKey } from './model/deltas.js';
 import type { RecommenderStore } from './store.js';
@@ -48,6 +69,29 @@ export interface RecommendDeps {
   producer: StreamProducer;
   metrics: Metrics;
   rec: Recommender;
+  /** The real user ids of the records (keyed by the real id); the stages know users by pseudonym. */
+  identities: Identities;
+}
+
+/** The users (by pseudonym) whose personalization ends with the micro-batch (EventBatch.withdrawn). */
+export interface Withdrawn {
+  has(pseudonym: string): boolean;
+}
+const NO_ONE: Withdrawn = { has: () => false };
+
+/** One user of a holder correction: the pseudonym keys the state, the real id keys the record. */
+export interface CorrectedUser {
+  pseudonym: string;
+  userId: string;
+}
+
+/**
+ * The records that reach a user's state: resets, and ordinary events of personalized users. Consent and erase
+ * events without a reset are not activity (the rights stage does not pass them; should one arrive it is ignored).
+ */
+function isPersonal(r: OffsetEvent): boolean {
+  if (r.reset !== undefined) return true;
+  return !r.anonymous && r.event.type !== 'consent' && r.event.type !== 'erase';
 }
 
 export class RecommendStage {
@@ -97,20 +141,42 @@ export class RecommendStage {
 
   /**
    * Learns the micro-batch's records that the users' stored states do not reflect yet, writes rows then users,
-   * and returns the recommendation records to emit (lists that changed, and every list of a replayed user).
+   * and returns the recommendation records to emit (lists that changed, and every list of a replayed user), keyed
+   * by the real user id. `withdrawn` (EventBatch.withdrawn): users who get no list.
    */
-  async process(topic: string, partition: number, records: OffsetEvent[], lastOffset: number): Promise<OutboundRecord[]> {
+  async process(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, withdrawn: Withdrawn = NO_ONE): Promise<OutboundRecord[]> {
     if (records.length === 0) return [];
     const field = Keys.partitionField(topic, partition);
     if (!this.epochReady) await this.checkEpoch();
 
-    const users = [...new Set(records.map((r) => r.event.userId))];
+    this.learnAnonymous(field, records);
+    const personal = records.filter(isPersonal);
+    if (personal.length === 0) return [];
+    const users = [...new Set(personal.map((r) => r.event.userId))];
     this.hold(users);
     try {
-      return await this.processUsers(topic, partition, records, lastOffset, field, users);
+      return await this.processUsers(topic, partition, personal, lastOffset, field, users, withdrawn);
     } finally {
       this.release(users);
     }
+  }
+
+  /**
+   * Anonymous records (no personalization consent, ATTUNE_CONSENT_ANONYMOUS_AGGREGATES=true) are not learned per
+   * user: co-occurrence needs the user's history, which is not kept without consent. They feed trending only, an
+   * anonymous aggregate that lives in memory (like all of trending, it starts empty with the worker and is not
+   * part of the replayed state). No user state gates them, so a per-partition mark of the highest anonymous offset
+   * learned keeps a retried or bisected micro-batch from counting one twice in this worker.
+   */
+  private readonly anonymousUpTo = new Map<string, number>();
+  private learnAnonymous(field: string, records: OffsetEvent[]): void {
+    let upTo = this.anonymousUpTo.get(field) ?? -1;
+    for (const r of records) {
+      if (!r.anonymous || r.reset !== undefined || r.offset <= upTo) continue;
+      this.d.rec.learnAnonymous(r.event);
+      upTo = r.offset;
+    }
+    this.anonymousUpTo.set(field, upTo);
   }
 
   /**
@@ -133,7 +199,7 @@ export class RecommendStage {
     }
   }
 
-  private async processUsers(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, field: string, users: string[]): Promise<OutboundRecord[]> {
+  private async processUsers(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, field: string, users: string[], withdrawn: Withdrawn): Promise<OutboundRecord[]> {
     const { d } = this;
     const { rec } = d;
     const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));
@@ -149,7 +215,7 @@ export class RecommendStage {
     });
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
-    const delta = rec.learnBatch(fresh.map((r) => r.event));
+    const delta = rec.learnBatch(fresh.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)));
     this.warnIfItemsRefused();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
@@ -171,12 +237,13 @@ export class RecommendStage {
     await d.store.applyRows(rows, field, lastOffset);
     crashPoint('after-rows');
 
-    // Recommend for every user of the batch, at the time of the user's newest event.
+    // Recommend for every user of the batch but the withdrawn, at the time of the user's newest event.
     const newest = new Map<string, UserEvent>();
     for (const r of records) newest.set(r.event.userId, r.event);
     const lists = new Map<string, Recommendations>();
     const generatedAt = Date.now();
     for (const u of users) {
+      if (withdrawn.has(u)) continue;
       const src = newest.get(u)!;
       const items = rec.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: src.context?.country ?? null });
       lists.set(u, { userId: u, items, strategy: strategyLabel(rec.strategy), sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt });
@@ -185,28 +252,51 @@ export class RecommendStage {
     // Users next; their offset moves to the newest record they saw.
     const userLast = new Map<string, number>();
     for (const r of records) userLast.set(r.event.userId, r.offset);
-    const emit: string[] = [];
+    const freshUsers = new Set(fresh.map((r) => r.event.userId));
+    const resetUsers = new Set(fresh.filter((r) => r.reset !== undefined).map((r) => r.event.userId));
+    const emit = new Set<string>();
     await Promise.all(users.map(async (u) => {
-      const hash = listHash(lists.get(u)!);
-      const replayed = !fresh.some((r) => r.event.userId === u);
-      // A replayed user's list is emitted again: the crash may have come between apply and produce.
-      if (replayed || hash !== lastHash.get(u)) emit.push(u);
-      const items = lists.get(u)!.items.map((i) => i.itemId);
-      if (replayed) {
-        // The holders index may have missed this list if the crash came before it was updated.
-        await d.store.updateHolders(u, [], items);
+      const list = lists.get(u); // none: withdrawn
+      const hash = list ? listHash(list) : '';
+      const items = list ? list.items.map((i) => i.itemId) : [];
+      if (!freshUsers.has(u)) {
+        // Replayed: the state (and a reset's clean-up, (2) in the header) is committed. The list is emitted
+        // again, as the crash may have come between apply and produce; the holders index may have missed it.
+        if (list) {
+          emit.add(u);
+          await d.store.updateHolders(u, [], items);
+        }
         return;
+      }
+      let before = lastItems.get(u)!;
+      let beforeHash = lastHash.get(u)!;
+      if (resetUsers.has(u) || withdrawn.has(u)) {
+        // The last emitted list is withdrawn before the commit ((2) in the header): a reset starts a new
+        // profile, and a withdrawn user keeps no list (the tombstone replaces it downstream).
+        await d.store.clearList(u, before);
+        before = [];
+        beforeHash = '';
       }
       const state = this.toStored(rec.users.get(u)!, hash, items);
       await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
-      if (hash !== lastHash.get(u)) await d.store.updateHolders(u, lastItems.get(u)!, items);
+      if (list && hash !== beforeHash) {
+        emit.add(u);
+        await d.store.updateHolders(u, before, items);
+      }
     }));
 
+    // The records carry the real id: one lookup for the batch. A user that does not resolve (erased meanwhile)
+    // gets nothing, neither record nor stored list.
+    const emitting = users.filter((u) => emit.has(u));
+    const ids = emitting.length > 0 ? await d.identities.resolve(emitting) : new Map<string, string>();
     const out: OutboundRecord[] = [];
-    for (const u of users.filter((x) => emit.includes(x))) {
+    for (const u of emitting) {
+      const userId = ids.get(u);
+      if (userId === undefined) continue;
       const list = lists.get(u)!;
+      // Stored under the pseudonym, and holding it: Redis keeps no raw user id.
       await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
-      out.push({ key: u, value: await d.codec.encodeRecommendations(list), headers: { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` } });
+      out.push({ key: userId, value: await d.codec.encodeRecommendations({ ...list, userId }), headers: { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` } });
     }
     if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');
     return out;
@@ -255,14 +345,15 @@ export class RecommendStage {
    * Recomputes one user's list after the catalog changed (an item in it became unavailable or was deleted) and
    * emits it when it changed. Runs as a job of the user's partition task, so it never overlaps a micro-batch;
    * the user's state keeps its offset (compare-and-set with the same value), only the list fields change.
-   * Returns the record to emit, or null.
+   * The state is keyed by the pseudonym, the record by the real id (the caller resolved it, and checked that the
+   * user may be personalized). Returns the record to emit, or null.
    */
-  async correct(topic: string, partition: number, userId: string, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
-    this.hold([userId]);
+  async correct(topic: string, partition: number, user: CorrectedUser, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
+    this.hold([user.pseudonym]);
     try {
-      return await this.correctUser(topic, partition, userId, source, emit);
+      return await this.correctUser(topic, partition, user, source, emit);
     } finally {
-      this.release([userId]);
+      this.release([user.pseudonym]);
     }
   }
 
@@ -271,22 +362,26 @@ export class RecommendStage {
    * it was, so the next correction (or event) emits it again (re-emission is idempotent for consumers: same list,
    * same attune.source).
    */
-  private async correctUser(topic: string, partition: number, userId: string, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
+  private async correctUser(topic: string, partition: number, user: CorrectedUser, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
     const { d } = this;
+    const p = user.pseudonym;
     const field = Keys.partitionField(topic, partition);
-    const stored = await d.store.loadUser(userId, field);
+    const stored = await d.store.loadUser(p, field);
     if (!stored.state || stored.offset < 0) return null;
     const parsed = JSON.parse(stored.state) as StoredState;
-    d.rec.users.set(userId, this.toUserState(parsed));
-    const items = d.rec.recommend(userId, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
-    const list: Recommendations = { userId, items, strategy: strategyLabel(d.rec.strategy), sourceEventId: null, sourceEventTime: null, generatedAt: Date.now() };
+    // No list since a reset (or a withdrawal): nothing to correct. This also covers a withdrawal that a micro-batch
+    // committed after the caller checked the user's consent (the job runs after that micro-batch, in the task).
+    if (parsed.lh === '') return null;
+    d.rec.users.set(p, this.toUserState(parsed));
+    const items = d.rec.recommend(p, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
+    const list: Recommendations = { userId: p, items, strategy: strategyLabel(d.rec.strategy), sourceEventId: null, sourceEventTime: null, generatedAt: Date.now() };
     const hash = listHash(list);
     if (hash === parsed.lh) return null;
     const ids = items.map((i) => i.itemId);
-    const out: OutboundRecord = { key: userId, value: await d.codec.encodeRecommendations(list), headers: { 'attune.source': source } };
+    const out: OutboundRecord = { key: user.userId, value: await d.codec.encodeRecommendations({ ...list, userId: user.userId }), headers: { 'attune.source': source } };
     await emit?.(out);
-    await d.store.commitUser(userId, field, stored.offset, stored.offset, JSON.stringify(this.toStored(d.rec.users.get(userId)!, hash, ids)));
-    await d.store.updateHolders(userId, parsed.li ?? [], ids);
+    await d.store.commitUser(p, field, stored.offset, stored.offset, JSON.stringify(this.toStored(d.rec.users.get(p)!, hash, ids)));
+    await d.store.updateHolders(p, parsed.li ?? [], ids);
     await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
     return out;
   }

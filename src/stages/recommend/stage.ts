@@ -12,8 +12,9 @@ export const recommendStage: StageFactory<{ recommend: RecommendStage }, EventBa
     return {
       node: this.node,
       async process(b) {
-        // Lists that changed, and every list of a replayed user (a crash may have come between apply and produce).
-        b.out = await recommend.process(b.topic, b.partition, b.onTime, b.lastOffset);
+        // Lists that changed, and every list of a replayed user (a crash may have come between apply and produce);
+        // none for the users whose personalization ends with the batch (emit sends their tombstones).
+        b.out = await recommend.process(b.topic, b.partition, b.onTime, b.lastOffset, b.withdrawn);
         crashPoint('after-apply');
       },
     };

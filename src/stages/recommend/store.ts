@@ -89,6 +89,17 @@ export class RecommenderStore {
     ]);
   }
 
+  /**
+   * Withdraws a user's list (a rights reset): the user leaves the holders of its items and the stored list
+   * ({u}:recs) is deleted. Idempotent, so a replay may repeat it.
+   */
+  async clearList(userId: string, items: string[]): Promise<void> {
+    await Promise.all([
+      ...[...new Set(items)].map((i) => this.redis.srem(this.keys.itemHolders(i), userId)),
+      this.redis.del(this.keys.userRecommendations(userId)),
+    ]);
+  }
+
   async holders(itemId: string): Promise<string[]> {
     return this.redis.smembers(this.keys.itemHolders(itemId));
   }

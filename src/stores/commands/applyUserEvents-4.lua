@@ -9,10 +9,14 @@
 
   ARGV[1] applied field           o:<topic>:<partition>
   ARGV[2] recent cap              distinct recent items to keep
-  ARGV[3] records                 JSON array of [offset, type, itemId or false, eventTime], offsets ascending
+  ARGV[3] records                 JSON array of [offset, type, itemId or false, eventTime], offsets ascending;
+                                  type '!reset' (RESET_RECORD in src/stages/ingest/plan.ts): the user's rights reset
+                                  (erasure, consent withdrawn) — counts, recent and purchased are deleted at that
+                                  offset, and the record itself is not counted
 
   Returns
-   >= 0        number of records applied (records at or below the stored offset are skipped: replays are no-ops)
+   >= 0        number of records applied, resets included (records at or below the stored offset are skipped:
+               replays are no-ops, a reset the state already reflects included)
    E_BAD_ARGS  ARGV[3] is not a JSON array (a bug in the caller; nothing written)
 
   The #!lua shebang makes Redis refuse the script under OOM before it writes anything.
@@ -30,6 +34,11 @@ local newest = last
 local applied = applyAbove(records, last, function(r)
   local offset, etype, item, t = r[1], r[2], r[3], r[4]
   newest = offset
+  if etype == '!reset' then
+    -- Later records of the batch start from empty; the applied offset stays (it gates the replays).
+    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+    return
+  end
   redis.call('HINCRBY', KEYS[1], etype, 1)
   local seen = tonumber(redis.call('HGET', KEYS[1], 'lastSeen') or '0')
   if t > seen then redis.call('HSET', KEYS[1], 'lastSeen', t) end

@@ -148,11 +148,18 @@ export interface InternedInteraction {
   item: number;
   weight: number;
   time: number;
+  /**
+   * A reset of the user's history at this place (users' rights: erasure, consent withdrawn); item, weight and
+   * time are ignored. Later interactions of the user start from the empty history.
+   */
+  reset?: true;
 }
 
 /**
  * Pure: the combined deltas of a micro-batch, given each user's history before the batch. A user appearing
- * several times in the batch sees their own earlier events of the batch. Events with weight ≤ 0 are skipped.
+ * several times in the batch sees their own earlier events of the batch (up to a reset, which empties the
+ * history: `histories` then holds the history after it, empty when nothing followed). Events with weight ≤ 0
+ * are skipped.
  */
 export function batchDeltas(
   events: readonly InternedInteraction[],
@@ -162,6 +169,10 @@ export function batchDeltas(
 ): CoocBatchDelta {
   const out = new CoocBatchDelta();
   for (const e of events) {
+    if (e.reset) {
+      out.histories.set(e.userId, EMPTY_HISTORY);
+      continue;
+    }
     if (!(e.weight > 0)) continue;
     const h = out.histories.get(e.userId) ?? historyOf(e.userId) ?? EMPTY_HISTORY;
     out.histories.set(e.userId, interactionDeltas(h, e.item, e.weight, e.time, scaleAt(e.time), p, out));

@@ -27,6 +27,23 @@ export interface RecommendOptions {
   country?: string | null;
 }
 
+/**
+ * A reset of one user's recommender state, at its place in a micro-batch (users' rights: an erasure, or
+ * personalization consent withdrawn): the user's history, purchase log and country start again empty. What the
+ * user's earlier events added to the anonymous aggregates (co-occurrence, trending) stays.
+ */
+export interface UserReset {
+  readonly reset: true;
+  readonly userId: string;
+}
+
+/** What `learnBatch` takes: events, and resets in order with them. */
+export type LearnRecord = UserEvent | UserReset;
+
+function isReset(r: LearnRecord): r is UserReset {
+  return (r as Partial<UserReset>).reset === true;
+}
+
 export interface RecommenderOptions {
   /** The strategy the recommender runs (default: the hybrid). */
   strategy?: StrategyFactory;
@@ -143,6 +160,28 @@ export class Recommender {
     this.learned++;
   }
 
+  /** Resets the user's state (see UserReset); the per-event counterpart of a reset in `learnBatch`. */
+  resetUser(userId: string): void {
+    this.users.set(userId, newUserState());
+  }
+
+  /**
+   * An event of a user without personalization consent, where the deployment lets such events feed anonymous
+   * aggregates (ATTUNE_CONSENT_ANONYMOUS_AGGREGATES): trending only (global, the event's country, the item's
+   * category) — an anonymous aggregate in memory. Never the user's state, and never co-occurrence: a pair needs
+   * the user's history, which is not kept without consent.
+   */
+  learnAnonymous(e: UserEvent): void {
+    if (e.itemId === null) return;
+    const w = this.weights[e.type] ?? 0;
+    if (!(w > 0)) return;
+    const item = this.items.tryIntern(e.itemId);
+    if (item < 0) return; // past limits.maxItems
+    this.ensureItem(item);
+    if (e.eventTime > this.now) this.now = e.eventTime;
+    this.addTrending(e.context?.country ?? null, item, w, e.eventTime);
+  }
+
   /** Trending increments of one event: global, the user's country, the item's category (cached scope handles). */
   private addTrending(country: string | null, item: number, w: number, t: number): void {
     const tr = this.trending;
@@ -215,12 +254,20 @@ export class Recommender {
   /**
    * Micro-batch path (the worker's): learns events in order like `learn`, but combines the co-occurrence
    * deltas per key and returns them, so the caller can write exactly these to a shared store.
-   * Users' states must already be in `users` (loaded by the caller).
+   * Users' states must already be in `users` (loaded by the caller). A reset (UserReset) gives its user a new
+   * empty state at its place: the user's later records of the batch start from it, the earlier ones were learned
+   * against the old state (their co-occurrence deltas stay in the result).
    */
-  learnBatch(events: readonly UserEvent[]): CoocBatchDelta {
+  learnBatch(events: readonly LearnRecord[]): CoocBatchDelta {
     const interactions: InternedInteraction[] = [];
-    const learnable: UserEvent[] = [];
+    // Parallel to interactions: the event learned, or null for a reset.
+    const learnable: Array<UserEvent | null> = [];
     for (const e of events) {
+      if (isReset(e)) {
+        interactions.push({ userId: e.userId, item: -1, weight: 0, time: 0, reset: true });
+        learnable.push(null);
+        continue;
+      }
       if (e.itemId === null) continue;
       const w = this.weights[e.type] ?? 0;
       if (!(w > 0)) continue;
@@ -233,7 +280,12 @@ export class Recommender {
     const delta = batchDeltas(interactions, (u) => this.users.get(u)?.history, this.collaborative.scaleAt, this.collaborative.params);
     this.collaborative.applyBatch(delta);
     learnable.forEach((e, k) => {
-      const { item, weight: w, time: t } = interactions[k];
+      const { userId, item, weight: w, time: t } = interactions[k];
+      if (e === null) {
+        // The history after the reset comes from delta.histories below (empty when nothing followed).
+        this.users.set(userId, newUserState());
+        return;
+      }
       let u = this.users.get(e.userId);
       if (!u) this.users.set(e.userId, (u = newUserState()));
       if (t > this.now) this.now = t;
