@@ -2,10 +2,13 @@
  * `npm run bench` — the recommender benchmark of the recommender issue; writes BENCHMARKS.md.
  *   (a) in process: events/s on the full prequential replay, learn only and test + learn (median of --runs);
  *   (b) the worker with Redis state, end to end: events/s until the group's lag is 0 and Redis commands per event
- *       (median of --worker-runs, at most 3 full replays).
+ *       (median of --worker-runs, at most 3 full replays);
+ *   (c) erasure latency under a paced load (bench/erasure.ts): erase produced → tombstone, → last key gone, at
+ *       1,000, 2,500 and 5,000 events/s on one worker process, 5 erasures/s, ≤ 60 s of load per rate.
  * Options: --events N (worker replay length; default all 386,354), --runs N (in-process runs, default 3),
- * --worker-runs N (default 3), --quick (1 in-process run, 1 worker run of 50,000 events), --no-worker,
- * --no-inprocess, --out FILE (default BENCHMARKS.md), --timeout S (per worker run, default 600).
+ * --worker-runs N (default 3), --quick (1 in-process run, 1 worker run of 50,000 events, 20 s of erasure load
+ * per rate), --no-worker, --no-inprocess, --no-erasure, --erasure-rates A,B,C, --erasure-seconds S (≤ 60),
+ * --out FILE (default BENCHMARKS.md), --timeout S (per worker run, default 600).
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
 import { execFileSync } from 'node:child_process';
@@ -54,6 +57,21 @@ if (!flag('--no-worker')) {
   } catch (err) {
     log(`  worker bench failed: ${(err as Error).stack ?? err}`);
     wb = { prefix: '-', partitions: NaN, microBatch: NaN, produceSeconds: NaN, runs: [], errors: [String((err as Error).message ?? err)] };
+  }
+}
+
+let erasureLines: string[] = [];
+if (!flag('--no-erasure')) {
+  const rates = opt('--erasure-rates', '1000,2500,5000').split(',').map(Number).filter((x) => x > 0);
+  const seconds = Math.min(60, Number(opt('--erasure-seconds', quick ? '20' : '60')));
+  log(`(c) erasure latency at ${rates.join(', ')} events/s, ${seconds} s of load each`);
+  const { benchErasure, erasureSection } = await import('./erasure.js');
+  try {
+    const eb = await benchErasure(events, catalog, { rates, seconds, erasuresPerSecond: 5, drainMs: 60_000, log });
+    erasureLines = erasureSection(eb, `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`);
+  } catch (err) {
+    log(`  erasure bench failed: ${(err as Error).stack ?? err}`);
+    erasureLines = ['## (c) Erasure latency under load', '', `Failed: ${(err as Error).message ?? err}`, ''];
   }
 }
 
@@ -106,6 +124,7 @@ if (wb) {
   }
   if (wb.errors.length) lines.push('Errors:', '', ...wb.errors.map((e) => `- ${e}`), '');
 }
+if (erasureLines.length) lines.push(...erasureLines);
 lines.push('## What limits it', '', LIMITS, '');
 lines.push('## History', '', HISTORY, '');
 writeFileSync(out, lines.join('\n'));
