@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_PSEUDONYM_KEY } from './test/support/test-key.js';
 
 // Tests are layered as in ioredis: unit (pure logic, no I/O), functional (real Kafka, registry, Redis),
 // cluster (real Redis Cluster), fault (processes killed, servers stopped), chaos (workers SIGKILLed at random while
@@ -6,12 +7,16 @@ import { defineConfig } from 'vitest/config';
 // Kafka, TLS + ACL Redis and Cluster, basic-auth registry: `services.sh up secure`), fuzz (20,000 hostile records
 // into a worker process, bench/fuzz; its own 6-minute timeout). `npm test` runs them all.
 // Chaos and fuzz sit in the functional project so that they never run alongside another integration file.
+// Every test process and every worker it spawns (they inherit process.env, see test/support/worker-process.ts)
+// pseudonymise user ids with one fixed test secret, so a test can compute the pseudonym a worker keys a user by.
+const PSEUDONYM = { ATTUNE_PSEUDONYM_KEY: TEST_PSEUDONYM_KEY };
+
 export default defineConfig({
   test: {
     projects: [
       // Unit: pure logic, no I/O; 20 s is only a guard against a hang.
       // Logs are silent there: the isolation tests log an error per isolated record by design.
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000, env: { ATTUNE_LOG_LEVEL: 'silent' } } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000, env: { ATTUNE_LOG_LEVEL: 'silent', ...PSEUDONYM } } },
       {
         test: {
           name: 'functional',
@@ -23,6 +28,7 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Integration suites share one broker and one Redis: run files one at a time.
           fileParallelism: false,
+          env: PSEUDONYM,
         },
       },
     ],

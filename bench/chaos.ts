@@ -116,6 +116,8 @@ if (!existsSync(join(ROOT, 'CHAOS.md'))) {
     'SIGTERM, and the state is compared key by key with a fault-free reference run (exclusions and their reasons: `EXCLUSIONS`',
     'in test/support/verifier.ts), counts and co-occurrence rows with the input log, the recommendations topic is checked for a',
     'record per user, and the distinct segment changes emitted (deduplicated by source, as consumers do) with the reference run\'s.',
+    'Consent withdrawals (~3% of users, a third re-granted later) and erasures (~1%) are injected into the replayed log,',
+    'seeded; the input checks apply them by an independent oracle (test/support/rights-oracle.ts).',
     'The CI version (`npx vitest run test/chaos/chaos.test.ts`, part of `npm test`) runs the first 100,000 events over 60 s.', '');
 }
 md.push(`## ${startedAt.toISOString()} — ${failure ? 'FAILED TO RUN' : passed ? 'passed' : 'VERIFICATION FAILED'}`, '');
@@ -128,6 +130,8 @@ if (result) {
   md.push('| figure | value |', '|---|---|',
     `| events replayed (users, catalog items) | ${f.events.toLocaleString('en')} (${r.users.toLocaleString('en')}, ${f.catalogItems.toLocaleString('en')}) |`,
     `| partitions, workers, micro-batch | ${f.partitions}, ${f.workers}, ${f.microBatchSize} |`,
+    `| rights events injected: consent withdrawals, re-grants, erasures (with later events) | ${f.rights.withdrawals}, ${f.rights.regrants}, ${f.rights.erasures} (${f.rights.erasuresWithLaterEvents}) |`,
+    `| users ending erased / withdrawn, checked in the state; tombstones; contradicting records / segment changes | ${r.input.rights.erasedChecked} / ${r.input.rights.withdrawnChecked}; ${r.recommendations.tombstones}; **${r.recommendations.wrong.length}** / **${r.segmentChanges.rights.length}** |`,
     `| chaos window (replay at ${Math.round(f.events / chaosSeconds)} events/s) | ${f.chaosSeconds.toFixed(1)} s |`,
     `| SIGKILLs (of group members; the others were still starting) / restarts (seed ${f.seed}) | ${f.kills} (${f.killsOfMembers}) / ${f.restarts} |`,
     `| unexpected exits | ${f.unexpectedExits.length}${f.unexpectedExits.length ? ` (${f.unexpectedExits.map((u) => `code ${u.code}`).join(', ')})` : ''} |`,

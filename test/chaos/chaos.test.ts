@@ -3,7 +3,10 @@
  * in one group on the 3-master Redis Cluster, a random worker SIGKILLed every uniform(0, 6) s and restarted at once;
  * then catch-up, SIGTERM (exit 0), and the verifier: state key by key equal to a fault-free reference run, every
  * event counted exactly once, co-occurrence rows equal to the offline recommender, and a recommendation record for
- * every user. The long version (full data set, 300 s) is `npm run chaos` (bench/chaos.ts), same harness.
+ * every user. Consent withdrawals, re-grants and erasures are injected into the log (seeded, see injectRights):
+ * the verifier checks them against an independent oracle (nothing counted without consent, nothing of an erased
+ * user left, a tombstone as last list of a user ending without personalization).
+ * The long version (full data set, 300 s) is `npm run chaos` (bench/chaos.ts), same harness.
  *
  * Sizes can be overridden for a quick local try: CHAOS_EVENTS, CHAOS_SECONDS; CHAOS_SEED replays a kill schedule.
  */
@@ -26,7 +29,22 @@ describe('kill -9 chaos: 3 workers, 3-master Redis Cluster', () => {
     expect(report.lost).toBe(0);
     expect(report.doubled).toBe(0);
     expect(report.usersWithoutRecs).toBe(0);
-    expect(report.events).toBe(EVENTS);
+    // Every event of the data set and every injected rights event is valid.
+    const injected = figures.rights.withdrawals + figures.rights.regrants + figures.rights.erasures;
+    expect(figures.events).toBe(EVENTS + injected);
+    expect(report.events).toBe(figures.events);
+    // The rights events were there and were checked: some users end erased, some withdrawn, some erased users
+    // came back (state restarted from their later events), and the tombstones are on the output.
+    expect(figures.rights.withdrawals).toBeGreaterThan(0);
+    expect(figures.rights.erasures).toBeGreaterThan(0);
+    expect(figures.rights.erasuresWithLaterEvents).toBeGreaterThan(0);
+    expect(report.input.rights.consentEvents).toBe(figures.rights.withdrawals + figures.rights.regrants);
+    expect(report.input.rights.eraseEvents).toBe(figures.rights.erasures);
+    expect(report.input.rights.erasedChecked).toBeGreaterThan(0);
+    expect(report.input.rights.withdrawnChecked).toBeGreaterThan(0);
+    expect(report.recommendations.tombstones).toBeGreaterThan(0);
+    expect(report.recommendations.wrong).toEqual([]);
+    expect(report.segmentChanges.rights).toEqual([]);
     expect(report.keysCompared).toBeGreaterThan(report.users * 4);
   }, 600_000);
 });

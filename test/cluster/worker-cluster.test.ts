@@ -21,7 +21,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { EventType, Recommendations, UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor } from '../support/env.js';
+import { testConfig, waitFor, pseudonymOf } from '../support/env.js';
 
 const CLUSTER_NODES = process.env.ATTUNE_REDIS_CLUSTER_NODES || '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
 // No wall-clock punctuation: both runs must see exactly the same inputs.
@@ -160,7 +160,7 @@ describe('worker on a 3-master Redis Cluster', () => {
     const all = [...phase1, ...phase2];
     for (let u = 0; u < USERS; u++) {
       const mine = all.filter((e) => e.userId === `user${u}`);
-      const counts = await b.store.userCounts(`user${u}`);
+      const counts = await b.store.userCounts(pseudonymOf(`user${u}`));
       for (const t of new Set(mine.map((e) => e.type))) expect(Number(counts[t]), `user${u} ${t}`).toBe(mine.filter((e) => e.type === t).length);
     }
     const purchases = all.filter((e) => e.type === 'purchase');

@@ -17,7 +17,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, pseudonymOf } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -96,7 +96,7 @@ describe('broker stopped and restarted mid-run', () => {
     await waitFor(async () => (await counted()) >= distinct.length, 'every distinct event of the log applied', 30_000);
     expect(await counted()).toBe(distinct.length);
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(distinct.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase), `user${u}`).toBe(distinct.filter((e) => e.userId === `user${u}`).length);
     }
     const popularity = await store.topPopular(1000);
     expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(distinct.length);

@@ -8,7 +8,7 @@
  * once; every user has a recommendation record, and the last one emitted is the list Redis holds as current.
  */
 import { describe, it, expect } from 'vitest';
-import { openPipeline, testConfig, waitFor, syntheticPurchases, purchasesCounted, sleep } from '../support/env.js';
+import { openPipeline, testConfig, waitFor, syntheticPurchases, purchasesCounted, sleep, pseudonymOf } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
@@ -61,7 +61,7 @@ async function crashAndRecover(point: CrashPoint, pass: number) {
     // State: every purchase exactly once.
     expect(await purchasesCounted(store, USERS)).toBe(EVENTS);
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await store.userCounts(`user${u}`)).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
     }
 
     // Dead letters: every poison record once.
@@ -115,7 +115,7 @@ async function crashDuringBisection(heal: boolean) {
   const cfg = testConfig({ microBatchSize: 20, partitions: 1 });
   const p = await openPipeline(cfg);
   const store = new StateStore(p.redis, cfg.keyPrefix);
-  const recKey = new Keys(cfg.keyPrefix).userRecommender('mallory');
+  const recKey = new Keys(cfg.keyPrefix).userRecommender(pseudonymOf('mallory'));
   try {
     const events: UserEvent[] = syntheticPurchases(200, 10, 7);
     const at = 50;

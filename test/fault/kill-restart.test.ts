@@ -10,7 +10,7 @@ import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { RecommenderStore } from '../../src/stages/recommend/store.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline, pseudonymOf } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 
 const cfg = testConfig({ microBatchSize: 50 });
@@ -58,7 +58,7 @@ describe('SIGKILL mid-stream and restart', () => {
     expect(total).toBe(EVENTS);
     for (let u = 0; u < USERS; u++) {
       const expected = events.filter((e) => e.userId === `user${u}`).length;
-      expect(Number((await store.userCounts(`user${u}`)).purchase)).toBe(expected);
+      expect(Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase)).toBe(expected);
     }
     const popularity = await store.topPopular(1000);
     expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);

@@ -30,7 +30,7 @@ import { produceEvents } from '../../src/replay/producer.js';
 import type { RedisClient } from '../../src/stores/redis-client.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline, pseudonymOf } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 const cfg = testConfig({ microBatchSize: 50, partitions: 6, kafkaSessionTimeoutMs: 6000 });
@@ -270,7 +270,7 @@ describe('rebalance storm', () => {
     const off: string[] = [];
     for (let u = 0; u < USERS; u++) {
       const want = events.filter((e) => e.userId === `user${u}`).length;
-      const got = Number((await store.userCounts(`user${u}`)).purchase ?? 0);
+      const got = Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase ?? 0);
       if (got !== want) off.push(`user${u}: ${got} (want ${want}, ${got > want ? '+' : ''}${got - want})`);
     }
     const finalCount = await purchasesCounted(store, USERS);

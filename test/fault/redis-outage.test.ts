@@ -11,7 +11,7 @@ import { Codec } from '../../src/stages/decode/codec.js';
 import { topicNames } from '../../src/config/config.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { produceEvents } from '../../src/replay/producer.js';
-import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, sleep, syntheticPurchases, purchasesCounted, openPipeline, pseudonymOf } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -82,7 +82,7 @@ describe('Redis unreachable for 30 s mid-stream', () => {
     await sleep(1500); // a duplicate application would show up now
     expect(await counted()).toBe(EVENTS);
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await store.userCounts(`user${u}`)).purchase), `user${u}`).toBe(events.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase), `user${u}`).toBe(events.filter((e) => e.userId === `user${u}`).length);
     }
     const popularity = await store.topPopular(1000);
     expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);
@@ -105,7 +105,7 @@ describe('Redis unreachable for 30 s mid-stream', () => {
     const store = new StateStore(pipeline.redis, cfg.keyPrefix);
     worker = spawnWorker(cfg, { ATTUNE_WATCHDOG_MS: '5000' });
     const producing = produceEvents(producer, codec, topics, events.slice(0, 2000), { rate: 400, batchSize: 50 });
-    await waitFor(async () => Number((await store.userCounts('user0')).purchase ?? 0) > 5, 'some events applied', 30_000);
+    await waitFor(async () => Number((await store.userCounts(pseudonymOf('user0'))).purchase ?? 0) > 5, 'some events applied', 30_000);
     server.freeze();
     const frozenAt = Date.now();
     try {

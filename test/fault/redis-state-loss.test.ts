@@ -11,7 +11,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { produceEvents } from '../../src/replay/producer.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, syntheticPurchases, purchasesCounted, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, syntheticPurchases, purchasesCounted, openPipeline, pseudonymOf } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 
@@ -67,7 +67,7 @@ describe('Redis restarted empty mid-run', () => {
     await waitFor(async () => (await counted()) >= EVENTS, 'the rebuild to apply every event', 120_000);
     const rebuildMs = Date.now() - started;
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await new StateStore(redis, cfg.keyPrefix).userCounts(`user${u}`)).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await new StateStore(redis, cfg.keyPrefix).userCounts(pseudonymOf(`user${u}`))).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
     }
     const popularity = await new StateStore(redis, cfg.keyPrefix).topPopular(1000);
     expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);
@@ -101,7 +101,7 @@ describe('Redis restarted empty mid-run', () => {
     expect(worker.output()).toMatch(/state rebuilt empty under a new epoch/);
     const store = new StateStore(redis, cfg.keyPrefix);
     for (let u = 0; u < USERS; u++) {
-      expect(Number((await store.userCounts(`user${u}`)).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
+      expect(Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase)).toBe(events.filter((e) => e.userId === `user${u}`).length);
     }
     const popularity = await store.topPopular(1000);
     expect(popularity.reduce((a, p) => a + p.count, 0)).toBe(EVENTS);

@@ -9,7 +9,7 @@ import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import type { CatalogItem } from '../../src/domain/events.js';
-import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 
@@ -101,8 +101,8 @@ describe('the catalog under hostile input', () => {
       { key: 'ben', value: await codec.encodeEvent(view('ben', 2)) },
     ]);
     const store = new StateStore(redis, cfg.keyPrefix);
-    await waitFor(async () => (await store.userCounts('ben')).view === '1', 'ben applied', 30_000);
-    expect((await store.userCounts('ann')).view).toBe('1');
+    await waitFor(async () => (await store.userCounts(pseudonymOf('ben'))).view === '1', 'ben applied', 30_000);
+    expect((await store.userCounts(pseudonymOf('ann'))).view).toBe('1');
     const dead = await waitFor(async () => {
       const r = (await readTopicToEnd(kafka, topics.dlq)).filter((x) => x.headers['attune.source.topic'] === topics.events);
       return r.length ? r : null;

@@ -21,7 +21,7 @@ import { RecommendStage } from '../../src/stages/recommend/processor.js';
 import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 
 const cfg = testConfig({ partitions: 1, microBatchSize: 50 });
 const topics = topicNames(cfg);
@@ -61,7 +61,7 @@ afterAll(async () => {
 describe('hostile ids and clocks', () => {
   it('dead-letter only the resent event id, and nothing as too late', async () => {
     const store = new StateStore(pipeline.redis, cfg.keyPrefix);
-    await waitFor(async () => Object.keys(await store.userCounts('n9')).length > 0 || null, 'the last event applied');
+    await waitFor(async () => Object.keys(await store.userCounts(pseudonymOf('n9'))).length > 0 || null, 'the last event applied');
     const dlq = await waitFor(async () => { const r = await readTopicToEnd(pipeline.kafka, topics.dlq); return r.length ? r : null; }, 'a dead letter');
     expect(dlq.map((r) => [r.headers['attune.error.code'], r.headers['attune.error.stage']])).toEqual([['DUPLICATE_EVENT', 'validate']]);
     expect(dlq[0]!.headers['attune.source.offset']).toBe(String(valid.length));
@@ -72,7 +72,7 @@ describe('hostile ids and clocks', () => {
     const store = new StateStore(redis, cfg.keyPrefix);
     const users = new Map<string, number>();
     for (const e of applied) users.set(e.userId, (users.get(e.userId) ?? 0) + 1);
-    for (const [u, n] of users) expect((await store.userCounts(u)).purchase, u).toBe(String(n));
+    for (const [u, n] of users) expect((await store.userCounts(pseudonymOf(u))).purchase, u).toBe(String(n));
 
     const pop = new Map<string, number>();
     for (const e of applied) pop.set(e.itemId!, (pop.get(e.itemId!) ?? 0) + 1);
@@ -130,7 +130,7 @@ describe('hostile ids and clocks', () => {
     await stage.process(topic, 0, [3, 4].map((o) => ({ offset: o, event: buy('m0', '__proto__', BASE + o) })), 4);
     expect(rec.users.size).toBe(0);
     // Evicted is not forgotten: the next micro-batch reloaded m0 from Redis and extended its history.
-    const state = JSON.parse((await pipeline.redis.hget(new Keys(cfg.keyPrefix).userRecommender('m0'), 's'))!) as { h: { i: string[] } };
+    const state = JSON.parse((await pipeline.redis.hget(new Keys(cfg.keyPrefix).userRecommender(pseudonymOf('m0')), 's'))!) as { h: { i: string[] } };
     expect(state.h.i).toEqual(['plain', '__proto__']);
   });
 });

@@ -17,7 +17,7 @@ import { bootstrapState } from '../../src/stores/bootstrap.js';
 import { FeatureStore } from '../../src/stages/segments/store.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { maxRecordBytes } from '../../src/kafka/chunk.js';
-import { testConfig, waitFor, openPipeline, sleep } from '../support/env.js';
+import { testConfig, waitFor, openPipeline, sleep, pseudonymOf } from '../support/env.js';
 
 const T0 = Date.UTC(2011, 5, 1);
 const purchase = (userId: string, itemId: string, i: number): UserEvent => ({
@@ -50,19 +50,19 @@ describe('failure isolation', () => {
     const send = async (events: UserEvent[]) =>
       p.producer.send(p.topics.events, await Promise.all(events.map(async (e) => ({ key: e.userId, value: await p.codec.encodeEvent(e) }))));
     await send([purchase('ann', 'item1', 0)]);
-    await waitFor(async () => (await store.userCounts('ann')).purchase === '1', 'the first event applied');
+    await waitFor(async () => (await store.userCounts(pseudonymOf('ann'))).purchase === '1', 'the first event applied');
     // Tim's stored feature state is corrupt and his timer falls due within the next micro-batch: every later
     // micro-batch of the partition loads him for that timer alone.
     const keys = new Keys(cfg.keyPrefix);
-    await p.redis.hset(keys.userFeatures('tim'), 's', '{"corrupt": tim');
-    await p.redis.zadd(keys.partitionTimers(p.topics.events, 0), T0 + 5_000, 'tim');
+    await p.redis.hset(keys.userFeatures(pseudonymOf('tim')), 's', '{"corrupt": tim');
+    await p.redis.zadd(keys.partitionTimers(p.topics.events, 0), T0 + 5_000, pseudonymOf('tim'));
     await send(Array.from({ length: 30 }, (_, i) => purchase(['ann', 'ben', 'cid'][i % 3], `item${i % 5}`, 10 + i)));
     await waitFor(async () => ((await store.readProgress(p.topics.events, 0)) ?? -1) >= 30, 'the partition applied to its end');
-    expect((await store.userCounts('ann')).purchase).toBe('11');
-    expect((await store.userCounts('ben')).purchase).toBe('10');
-    expect((await store.userCounts('cid')).purchase).toBe('10');
+    expect((await store.userCounts(pseudonymOf('ann'))).purchase).toBe('11');
+    expect((await store.userCounts(pseudonymOf('ben'))).purchase).toBe('10');
+    expect((await store.userCounts(pseudonymOf('cid'))).purchase).toBe('10');
     expect(await readTopicToEnd(p.kafka, p.topics.dlq)).toHaveLength(0);
-    expect(await p.redis.zscore(keys.partitionTimers(p.topics.events, 0), 'tim')).toBeNull();
+    expect(await p.redis.zscore(keys.partitionTimers(p.topics.events, 0), pseudonymOf('tim'))).toBeNull();
     expect((await worker.metrics.unreadableStates.get()).values[0].value).toBe(1);
     expect((await worker.metrics.isolated.get()).values.reduce((n, v) => n + v.value, 0)).toBe(0);
   });
@@ -70,7 +70,7 @@ describe('failure isolation', () => {
   it('one record failing alone goes to the DLQ once with PROCESS_FAILED; every other record is applied', async () => {
     const { cfg, p, store } = await setUp({ microBatchSize: 100 });
     // A corrupt stored state for one user: JSON.parse throws in the recommend stage for each batch holding them.
-    await p.redis.hset(new Keys(cfg.keyPrefix).userRecommender('mallory'), 's', '{"corrupt": mallory');
+    await p.redis.hset(new Keys(cfg.keyPrefix).userRecommender(pseudonymOf('mallory')), 's', '{"corrupt": mallory');
     const users = ['ann', 'ben', 'cid', 'dee', 'eve'];
     const events: UserEvent[] = [];
     for (let i = 0; i < 40; i++) events.push(purchase(users[i % users.length], `item${i % 7}`, i));
@@ -79,7 +79,7 @@ describe('failure isolation', () => {
     const worker = await start(cfg, p.kafka);
 
     await waitFor(async () => ((await store.readProgress(p.topics.events, 0)) ?? -1) >= events.length - 1, 'the partition applied to its end');
-    for (const u of users) expect(Number((await store.userCounts(u)).purchase)).toBe(8);
+    for (const u of users) expect(Number((await store.userCounts(pseudonymOf(u))).purchase)).toBe(8);
     const dlq = await readTopicToEnd(p.kafka, p.topics.dlq);
     expect(dlq).toHaveLength(1);
     expect(dlq[0].headers).toMatchObject({
@@ -95,8 +95,8 @@ describe('failure isolation', () => {
     // The partition goes on: the next events (mallory's too: each one fails alone) are handled the same way.
     await p.producer.send(p.topics.events, await Promise.all([purchase('ann', 'item9', 50), purchase('mallory', 'item2', 51), purchase('ben', 'item9', 52)]
       .map(async (e) => ({ key: e.userId, value: await p.codec.encodeEvent(e) }))));
-    await waitFor(async () => (await store.userCounts('ben')).purchase === '9', 'the next micro-batch applied');
-    expect((await store.userCounts('ann')).purchase).toBe('9');
+    await waitFor(async () => (await store.userCounts(pseudonymOf('ben'))).purchase === '9', 'the next micro-batch applied');
+    expect((await store.userCounts(pseudonymOf('ann'))).purchase).toBe('9');
     const after = await waitFor(async () => { const r = await readTopicToEnd(p.kafka, p.topics.dlq); return r.length >= 2 ? r : null; }, 'the second dead letter');
     expect(after.map((r) => r.headers['attune.source.offset'])).toEqual(['23', `${events.length + 1}`]);
   });
@@ -111,7 +111,7 @@ describe('failure isolation', () => {
     await p.producer.send(p.topics.events, [{ key: 'ann', value: await p.codec.encodeEvent(purchase('ann', 'item1', 1)) }]);
     await start(cfg, p.kafka);
 
-    await waitFor(async () => (await store.userCounts('ann')).purchase === '1', 'the event after the burst applied', 120_000);
+    await waitFor(async () => (await store.userCounts(pseudonymOf('ann'))).purchase === '1', 'the event after the burst applied', 120_000);
     const dlq = await readTopicToEnd(p.kafka, p.topics.dlq);
     expect(dlq).toHaveLength(300);
     expect(new Set(dlq.map((r) => r.headers['attune.source.offset'])).size).toBe(300); // each exactly once

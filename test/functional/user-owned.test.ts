@@ -4,6 +4,8 @@
  * every key of the run's prefix is SCANned and every set/zset member, hash field, list element and JSON value is
  * looked at. Every trace of a test user must be one `ownedBy` returns for that user (so a stage that starts writing
  * a user id somewhere undeclared fails here), and every instance it returns that the stages must have written exists.
+ * The stages key users by pseudonym (issue #11): the traces looked for are the pseudonyms, and the RAW user id must
+ * appear nowhere in Redis — no key, member, field or value (the pseudonymisation guarantee).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { Keys } from '../../src/stores/keys.js';
 import { scanKeys } from '../../src/stores/maintenance.js';
 import { USER_OWNED, ownedBy, readOwnerContext, userOfKey, keyPatternOf, type OwnedInstance } from '../../src/stores/user-owned.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 import { caughtUp } from '../support/verifier.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-owned-'));
@@ -32,6 +34,9 @@ const keys = new Keys(cfg.keyPrefix);
 
 const USERS = Array.from({ length: 6 }, (_, i) => `owner-${i}`);
 const BUYERS = new Set(USERS.slice(0, 3));
+/** Pseudonym -> real id: Redis names each test user by its pseudonym only. */
+const REAL = new Map(USERS.map((u) => [pseudonymOf(u, cfg), u]));
+const P = (u: string) => pseudonymOf(u, cfg);
 const T0 = Date.UTC(2011, 5, 1, 10, 0, 0);
 let n = 0;
 const event = (userId: string, type: 'view' | 'purchase', item: number): UserEvent => ({
@@ -72,28 +77,41 @@ describe('what a user owns', () => {
   it('declares every key, membership and mention the stages write for a user, and they all exist', async () => {
     await pipe.producer.send(pipe.topics.events, await Promise.all(input.map(async (e) => ({ key: e.userId, value: await pipe.codec.encodeEvent(e) }))));
     await waitFor(async () => (await caughtUp(pipe.kafka, pipe.redis, cfg)).done, 'every events partition applied');
-    await waitFor(async () => (await Promise.all(USERS.map((u) => pipe.redis.exists(keys.userRecommendations(u))))).every((x) => x === 1), 'every list stored');
+    await waitFor(async () => (await Promise.all(USERS.map((u) => pipe.redis.exists(keys.userRecommendations(P(u)))))).every((x) => x === 1), 'every list stored');
 
     const memberSegments = loadSegmentSetup(cfg).rules.segments.filter((s) => s.members).map((s) => s.id);
     expect(memberSegments).toEqual(['buyer']);
     const owned = new Map<string, OwnedInstance[]>();
     for (const u of USERS) {
-      const ctx = await readOwnerContext(pipe.redis, keys, u, memberSegments);
+      const ctx = await readOwnerContext(pipe.redis, keys, P(u), memberSegments);
       // Keyed by user id, so each user's state came from exactly one events partition.
       expect(ctx.partitions.map((p) => p.topic), u).toEqual([pipe.topics.events]);
       expect(ctx.heldItems.length, u).toBeGreaterThan(0);
-      owned.set(u, ownedBy(keys, u, ctx));
+      owned.set(u, ownedBy(keys, P(u), ctx));
     }
     const id = (key: string, what = '') => `${key}\u0000${what}`;
     const declared = new Set([...owned.values()].flat().map((x) => id(x.key, x.member ?? x.field ?? '')));
-    const users = new Set(USERS);
+    const users = new Set(REAL.keys());
 
     // 1. Every trace of a test user in the whole prefix is declared.
     const all: string[] = [];
     for await (const batch of scanKeys(pipe.redis, `${cfg.keyPrefix}:*`, 500)) all.push(...batch);
     expect(all.length).toBeGreaterThan(50);
     let traces = 0;
+    let rawChecked = 0;
+    // No raw user id anywhere: key names, members, field names, values (JSON or not).
+    const noRawId = (where: string, text: string) => {
+      rawChecked++;
+      for (const u of USERS) expect(text.includes(u), `${where} holds the raw user id ${u}`).toBe(false);
+    };
     for (const key of all.sort()) {
+      noRawId(`key name ${key}`, key);
+      const raw = await tracesOf(key);
+      for (const m of raw.members) noRawId(`${key} (${raw.type}) member`, m);
+      for (const [f, v] of Object.entries(raw.fields)) {
+        noRawId(`${key} field name ${f}`, f);
+        noRawId(`${key}${f ? ` field ${f}` : ''} value`, v);
+      }
       const uid = userOfKey(key);
       if (uid !== null) {
         expect(users.has(uid), `${key}: a key of a user who sent no event`).toBe(true);
@@ -109,7 +127,7 @@ describe('what a user owns', () => {
       }
       for (const [f, v] of Object.entries(t.fields)) {
         expect(users.has(f), `${key} has a hash field named after user ${f}, undeclared`).toBe(false);
-        for (const u of USERS) {
+        for (const u of users) {
           if (!v.includes(JSON.stringify(u))) continue;
           expect(declared.has(id(key, f)), `${key}${f ? ` field ${f}` : ''} names ${u} in its value, undeclared`).toBe(true);
           traces++;
@@ -117,16 +135,18 @@ describe('what a user owns', () => {
       }
     }
     expect(traces).toBeGreaterThan(USERS.length * 10);
+    expect(rawChecked).toBeGreaterThan(all.length);
 
     // 2. Every instance the stages must have written exists. Entries present only under a condition say which
     //    users have them here; an entry without a rule fails, so a new entry needs one.
-    const features = new Map(await Promise.all(USERS.map(async (u) => [u, await pipe.redis.hgetall(keys.userFeatures(u))] as const)));
+    const features = new Map(await Promise.all(USERS.map(async (u) => [u, await pipe.redis.hgetall(keys.userFeatures(P(u)))] as const)));
     const segs = (u: string) => JSON.parse(features.get(u)!.seg ?? '[]') as string[];
     const expectedWhen: Record<string, ((u: string, x: OwnedInstance) => boolean) | null> = {
       recent: () => true, // every event has an item
       purchased: (u) => BUYERS.has(u),
       segments: (u) => segs(u).length > 0,
       recs: () => true, // waited for above, TTL of days
+      subject: () => true, // the sealed id and consent of every user with a passing event (all of them here)
       timers: (u) => features.get(u)!.due !== undefined,
       members: (u, x) => segs(u).includes(x.key.slice(x.key.lastIndexOf(':') + 1)),
       'pending-changes': null, // holds the user only if the partition's last micro-batch changed the user's segments

@@ -13,7 +13,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { RedisClient } from '../../src/stores/redis-client.js';
 import type { Recommendations, UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 
 // One partition: records keyed by their user (as KEY_MISMATCH demands) still share one order, bad between good.
 const cfg = testConfig({ partitions: 1 });
@@ -66,10 +66,10 @@ describe('worker pipeline', () => {
       { key: 'same', value: await codec.encodeEvent(purchase('frank', 'a', 11)) }, // keyed by something else than its user
     ]);
 
-    await waitFor(async () => (await store.userCounts('alice')).purchase === '1', 'alice applied');
-    expect((await store.userCounts('dave')).purchase).toBe('3');
-    expect((await store.userCounts('erin')).purchase).toBeUndefined();
-    expect((await store.userCounts('frank')).purchase).toBeUndefined();
+    await waitFor(async () => (await store.userCounts(pseudonymOf('alice'))).purchase === '1', 'alice applied');
+    expect((await store.userCounts(pseudonymOf('dave'))).purchase).toBe('3');
+    expect((await store.userCounts(pseudonymOf('erin'))).purchase).toBeUndefined();
+    expect((await store.userCounts(pseudonymOf('frank'))).purchase).toBeUndefined();
     expect(await store.topPopular(2)).toEqual([{ itemId: 'a', count: 4 }, { itemId: 'b', count: 2 }]);
 
     const dlq = await waitFor(async () => { const r = await readTopicToEnd(kafka, topics.dlq); return r.length >= 6 ? r : null; }, '6 DLQ records');

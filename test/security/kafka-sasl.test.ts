@@ -14,7 +14,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { kafkaTransport } from '../../src/security/transport.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { openPipeline, testConfig, waitFor } from '../support/env.js';
+import { openPipeline, testConfig, waitFor, pseudonymOf } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 import { secureEnv } from './support.js';
 
@@ -54,12 +54,12 @@ describe('Kafka over SASL_SSL', () => {
         producer.send(topics.events, await Promise.all(events.map(async (e) => ({ key: e.userId, value: await codec.encodeEvent(e) }))));
       const store = new StateStore(redis, cfg.keyPrefix);
       await send([purchase('bob', 'a', 1), purchase('bob', 'b', 2), purchase('carol', 'a', 3), purchase('carol', 'c', 4)]);
-      await waitFor(async () => (await store.userCounts('bob')).purchase === '2' && (await store.userCounts('carol')).purchase === '2', 'bob and carol applied');
+      await waitFor(async () => (await store.userCounts(pseudonymOf('bob'))).purchase === '2' && (await store.userCounts(pseudonymOf('carol'))).purchase === '2', 'bob and carol applied');
       await send([purchase('alice', 'a', 5)]);
       const rec = await waitFor(async () => (await readTopicToEnd(kafka, topics.recommendations)).find((r) => r.key === 'alice') ?? null, "alice's recommendations");
       const forAlice = (await codec.decode(rec.value, 1e6)) as unknown as { items: { itemId: string }[] };
       expect(forAlice.items.map((i) => i.itemId).sort()).toEqual(['b', 'c']);
-      expect((await store.userCounts('alice')).purchase).toBe('1');
+      expect((await store.userCounts(pseudonymOf('alice'))).purchase).toBe('1');
     } finally {
       await worker.stop();
       await close();

@@ -15,7 +15,7 @@ import { createRedis, assertNoEviction, assertRedisAccess } from '../../src/stor
 import { StateStore } from '../../src/stores/state-store.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import type { UserEvent } from '../../src/domain/events.js';
-import { testConfig, waitFor, openPipeline } from '../support/env.js';
+import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 import { spawnWorker } from '../support/worker-process.js';
 import { adminNodes, attuneAclRules, deleteByPattern, makeAclUser, secureEnv } from './support.js';
 
@@ -36,9 +36,9 @@ async function runPipeline(cfg: Config) {
     const store = new StateStore(pipeline.redis, cfg.keyPrefix);
     // Users sit on different partitions: the co-buyers first, then alice, so her list sees their pairs.
     await send([purchase('bob', 'a', 1), purchase('bob', 'b', 2), purchase('carol', 'a', 3), purchase('carol', 'c', 4)]);
-    await waitFor(async () => (await store.userCounts('bob')).purchase === '2' && (await store.userCounts('carol')).purchase === '2', 'bob and carol applied');
+    await waitFor(async () => (await store.userCounts(pseudonymOf('bob'))).purchase === '2' && (await store.userCounts(pseudonymOf('carol'))).purchase === '2', 'bob and carol applied');
     await send([purchase('alice', 'a', 5)]);
-    await waitFor(async () => (await store.userCounts('alice')).purchase === '1', 'alice applied');
+    await waitFor(async () => (await store.userCounts(pseudonymOf('alice'))).purchase === '1', 'alice applied');
     const recs = await waitFor(async () => {
       const out = await readTopicToEnd(pipeline.kafka, topicNames(cfg).recommendations);
       return out.find((r) => r.key === 'alice') ?? null;

@@ -10,12 +10,18 @@
  *
  * The kill schedule comes from a seeded RNG (printed), so `CHAOS_SEED=<seed>` replays the same schedule (the
  * interleaving with the workers' progress still varies: it is a chaos test).
+ *
+ * Users' rights ride along (`injectRights`, seeded too): consent withdrawals for ~3% of the users at a random point
+ * of their history, re-grants later for a third of those, erasures for ~1% (most with later events), each an event
+ * of the user keyed by the user id; the verifier checks what they must leave (and remove) against an independent
+ * oracle.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { topicNames, type Config } from '../../src/config/config.js';
 import type { CatalogItem, UserEvent } from '../../src/domain/events.js';
+import { PERSONALIZATION } from '../../src/domain/events.js';
 import { loadRetailDataset } from '../../src/data/online-retail.js';
 import { KafkajsClient } from '../../src/kafka/kafkajs-client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
@@ -62,7 +68,9 @@ export interface ChaosTick {
 
 export interface ChaosFigures {
   seed: number;
+  /** Events replayed: the data set's plus the injected rights events. */
   events: number;
+  rights: RightsInjected;
   catalogItems: number;
   partitions: number;
   workers: number;
@@ -103,6 +111,77 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** What `injectRights` added to the log. */
+export interface RightsInjected {
+  users: number;
+  /** Consent events withdrawing personalization (status denied or revoked). */
+  withdrawals: number;
+  /** Consent events granting it again, later, to a third of the withdrawn users. */
+  regrants: number;
+  erasures: number;
+  /** Erased users with events of theirs after the erasure (their state must restart from those). */
+  erasuresWithLaterEvents: number;
+}
+
+const WITHDRAW_SHARE = 0.03;
+const ERASE_SHARE = 0.01;
+
+/**
+ * The log with rights events of some users inserted, seeded: ~3% of the users withdraw personalization at a random
+ * point of their history (before their k-th event, k uniform in 0..n: possibly before the first or after the last),
+ * a third of those grant it again at a random later point; ~1% others are erased before their k-th event, k uniform in
+ * 1..n (at least one event before it: there is state to remove; most have later events). The two groups are
+ * disjoint, and a user is erased at most once, so how each user must end does not depend on where micro-batches are
+ * cut. Each inserted event takes the time of the event before it, so the log stays in time order.
+ */
+export function injectRights(events: readonly UserEvent[], seed: number): { events: UserEvent[]; injected: RightsInjected } {
+  // Its own stream, so that the kill schedule of a seed is the same with or without rights events.
+  const random = rng(seed ^ 0x5eed1e55);
+  const byUser = new Map<string, number[]>();
+  events.forEach((e, i) => {
+    let l = byUser.get(e.userId);
+    if (!l) byUser.set(e.userId, (l = []));
+    l.push(i);
+  });
+  // Inserted before events[at] (at = events.length: at the end); `seq` keeps a user's withdrawal before its re-grant.
+  const inserts: Array<{ at: number; seq: number; event: UserEvent }> = [];
+  const injected: RightsInjected = { users: byUser.size, withdrawals: 0, regrants: 0, erasures: 0, erasuresWithLaterEvents: 0 };
+  const timeBefore = (at: number) => events[Math.max(0, at - 1)]!.eventTime;
+  const base = (userId: string, type: 'consent' | 'erase', at: number, n: number): UserEvent => ({
+    eventId: `chaos-rights-${type}-${n}`, userId, type, eventTime: timeBefore(at), itemId: null, quantity: null, price: null,
+    rating: null, sessionId: null, context: null, properties: {},
+  });
+  let seq = 0;
+  for (const [userId, idx] of byUser) {
+    const pick = random();
+    const at = (k: number) => (k < idx.length ? idx[k]! : events.length);
+    if (pick < WITHDRAW_SHARE) {
+      const k = Math.floor(random() * (idx.length + 1));
+      const status = random() < 0.5 ? 'denied' : 'revoked';
+      inserts.push({ at: at(k), seq: seq++, event: { ...base(userId, 'consent', at(k), seq), consent: [{ purpose: PERSONALIZATION, status }] } });
+      injected.withdrawals++;
+      if (random() < 1 / 3) {
+        const k2 = k + Math.floor(random() * (idx.length - k + 1));
+        inserts.push({ at: at(k2), seq: seq++, event: { ...base(userId, 'consent', at(k2), seq), consent: [{ purpose: PERSONALIZATION, status: 'granted' }] } });
+        injected.regrants++;
+      }
+    } else if (pick < WITHDRAW_SHARE + ERASE_SHARE) {
+      const k = 1 + Math.floor(random() * idx.length);
+      inserts.push({ at: at(k), seq: seq++, event: base(userId, 'erase', at(k), seq) });
+      injected.erasures++;
+      if (k < idx.length) injected.erasuresWithLaterEvents++;
+    }
+  }
+  inserts.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  const out: UserEvent[] = [];
+  let j = 0;
+  for (let i = 0; i <= events.length; i++) {
+    while (j < inserts.length && inserts[j]!.at === i) out.push(inserts[j++]!.event);
+    if (i < events.length) out.push(events[i]!);
+  }
+  return { events: out, injected };
+}
+
 interface Slot {
   proc: WorkerProcess;
   /** Set right before the harness kills or stops it, so its exit is not counted as unexpected. */
@@ -120,7 +199,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const t0 = Date.now();
   const random = rng(seed);
 
-  const { events, catalog } = opts.data ?? await loadRetailDataset(DATA_SET, { limit: opts.limit });
+  const loaded = opts.data ?? await loadRetailDataset(DATA_SET, { limit: opts.limit });
+  const { catalog } = loaded;
+  const { events, injected } = injectRights(loaded.events, seed);
   const cfg = testConfig({
     partitions,
     microBatchSize,
@@ -135,7 +216,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const logDir = join(tmpdir(), `attune-chaos-${cfg.keyPrefix}`);
   mkdirSync(logDir, { recursive: true });
   const rate = events.length / opts.chaosSeconds;
-  say(`chaos: seed ${seed} (CHAOS_SEED=${seed} replays the kill schedule); ${events.length} events, ${catalog.length} items, `
+  say(`chaos: seed ${seed} (CHAOS_SEED=${seed} replays the kill schedule and the rights events); ${events.length} events `
+    + `(${injected.withdrawals} consent withdrawals, ${injected.regrants} re-grants, ${injected.erasures} erasures of which `
+    + `${injected.erasuresWithLaterEvents} with later events, among ${injected.users} users), ${catalog.length} items, `
     + `${partitions} partitions, ${workers} workers, micro-batch ${microBatchSize}, replay at ${Math.round(rate)} events/s over `
     + `${opts.chaosSeconds} s, a kill every uniform(0, ${maxGap / 1000}) s; prefix ${cfg.keyPrefix}; worker logs in ${logDir}`);
 
@@ -250,7 +333,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     opts.onTick?.({ phase: 'reference', produced, total: events.length, lag: 0, kills });
     const report = await verifyDeployment(cfg, kafka, redis, events, { referenceTimeoutMs: opts.referenceTimeoutMs ?? 300_000, log: say });
     const figures: ChaosFigures = {
-      seed, events: events.length, catalogItems: catalog.length, partitions, workers, microBatchSize, kills, killsOfMembers, restarts,
+      seed, events: events.length, rights: injected, catalogItems: catalog.length, partitions, workers, microBatchSize, kills, killsOfMembers, restarts,
       unexpectedExits: unexpected, chaosSeconds, produceSeconds, catchUpSeconds, finalExitCodes, shutdownSeconds,
       verifySeconds: report.verifySeconds, referenceSeconds: report.referenceSeconds, totalSeconds: (Date.now() - t0) / 1000, logDir,
     };
@@ -268,7 +351,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     if (!opts.keep && process.env.CHAOS_KEEP !== '1') {
       await deleteKeysWithPrefix(redis, cfg.keyPrefix).catch(() => 0);
       await deleteKeysWithPrefix(redis, referenceConfig(cfg).keyPrefix).catch(() => 0);
-      await admin.deleteTopics(Object.values(topics)).catch(() => []);
+      // With the reference run's own erasure ledger (verifier.ts referenceConfig).
+      const refLedger = (() => { try { return [topicNames(referenceConfig(cfg)).erasures]; } catch { return []; } })();
+      await admin.deleteTopics([...Object.values(topics), ...refLedger]).catch(() => []);
     }
     await admin.disconnect().catch(() => {});
     await redis.quit().catch(() => {});
@@ -281,6 +366,11 @@ export function summary({ figures: f, report: r }: ChaosResult): string {
   return [
     `chaos figures (seed ${f.seed}):`,
     `  events ${f.events} (${r.users} users, ${f.catalogItems} catalog items), ${f.partitions} partitions, ${f.workers} workers, micro-batch ${f.microBatchSize}`,
+    `  rights events injected: ${f.rights.withdrawals} consent withdrawals, ${f.rights.regrants} re-grants, ${f.rights.erasures} erasures `
+      + `(${f.rights.erasuresWithLaterEvents} with later events); the oracle: ${r.input.rights.dropped} events dropped without consent, `
+      + `resets ${JSON.stringify(r.input.rights.resets)}, users ending ${JSON.stringify(r.input.rights.endings)}; `
+      + `${r.input.rights.erasedChecked} erased and ${r.input.rights.withdrawnChecked} withdrawn users checked in the state, `
+      + `${r.recommendations.tombstones} tombstones, ${r.recommendations.wrong.length} records and ${r.segmentChanges.rights.length} segment changes against them`,
     `  chaos window ${f.chaosSeconds.toFixed(1)} s: ${f.kills} kills (SIGKILL; ${f.killsOfMembers} of group members, the others still starting), ${f.restarts} restarts, ${f.unexpectedExits.length} unexpected exits`
       + (f.unexpectedExits.length ? ` (${f.unexpectedExits.map((u) => `w${u.slot}: code ${u.code} signal ${u.signal}`).join(', ')})` : ''),
     `  catch-up ${f.catchUpSeconds.toFixed(1)} s, SIGTERM exit codes ${JSON.stringify(f.finalExitCodes)} (${f.shutdownSeconds.toFixed(1)} s)`,

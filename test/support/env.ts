@@ -10,6 +10,12 @@ import { Codec } from '../../src/stages/decode/codec.js';
 import { createRedis } from '../../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import type { StateStore } from '../../src/stores/state-store.js';
+import { pseudonymizerFor, type Pseudonymizer, type PseudonymKeySettings } from '../../src/stages/rights/pseudonym.js';
+import { TEST_PSEUDONYM_KEY } from './test-key.js';
+
+// Harnesses run outside vitest too (bench/chaos.ts, bench/fuzz, bench/rebuild.ts): they and the workers they spawn
+// (which inherit process.env) need the same key as under vitest (vitest.config.ts sets it), or no worker starts.
+process.env.ATTUNE_PSEUDONYM_KEY ??= TEST_PSEUDONYM_KEY;
 
 export function uniqueName(prefix: string): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
@@ -27,6 +33,8 @@ export function testConfig(overrides: Partial<Record<keyof Config, unknown>> = {
     microBatchSize: 200,
     // Suites use the single Redis unless they ask for the cluster (test/cluster), whatever the shell exports.
     redisClusterNodes: '',
+    // The test secret (vitest.config.ts): pseudonymOf must compute the pseudonyms the worker writes.
+    pseudonymKey: process.env.ATTUNE_PSEUDONYM_KEY,
     ...overrides,
   });
 }
@@ -119,9 +127,24 @@ export function syntheticPurchases(count: number, users: number, items: number):
   }));
 }
 
-/** Purchases counted in Redis over the users `user0` … `user<users-1>` of syntheticPurchases. */
+const pseudonymizers = new Map<string, Pseudonymizer>();
+
+/**
+ * The pseudonym the workers key `userId` by in Redis (keys, set members, timers, holders): the rights stage replaces
+ * every user id by it (src/stages/rights/pseudonym.ts). With the config's key when given (a test that overrides
+ * it), else the test secret every test process and spawned worker shares (vitest.config.ts).
+ * Output topics (recommendations, segment changes, tombstones, DLQ) stay keyed by the real id.
+ */
+export function pseudonymOf(userId: string, cfg?: Partial<PseudonymKeySettings>): string {
+  const key = cfg?.pseudonymKey ?? process.env.ATTUNE_PSEUDONYM_KEY ?? TEST_PSEUDONYM_KEY;
+  let p = pseudonymizers.get(key);
+  if (!p) pseudonymizers.set(key, (p = pseudonymizerFor({ pseudonymKey: key, demo: false })));
+  return p.pseudonym(userId);
+}
+
+/** Purchases counted in Redis over the users `user0` … `user<users-1>` of syntheticPurchases (read by pseudonym). */
 export async function purchasesCounted(store: StateStore, users: number): Promise<number> {
   let n = 0;
-  for (let u = 0; u < users; u++) n += Number((await store.userCounts(`user${u}`)).purchase ?? 0);
+  for (let u = 0; u < users; u++) n += Number((await store.userCounts(pseudonymOf(`user${u}`))).purchase ?? 0);
   return n;
 }

@@ -14,6 +14,12 @@
  *     the `Recommender` run offline over the input log; plus the output topics: every user with a valid event has at
  *     least one (non-tombstone) record on the recommendations topic, and the distinct segment changes the workers
  *     emitted (deduplicated by their attune.source header, as consumers do) are exactly those of the reference run.
+ *
+ * Users' rights (issue #11): both the reference run and the direct checks honour consent and erasure. The direct
+ * checks take what consent and erasure leave of the log from an independent oracle (./rights-oracle.ts, not the
+ * rights stage's plan); Redis is read by pseudonym (keys, set members), outputs by real id. Users whose last point
+ * leaves them without personalization must have no per-user state (an erased user: no key and no membership at all)
+ * and a tombstone as their last recommendations record.
  */
 import { Cluster } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
@@ -31,7 +37,10 @@ import { keyPatternOf, ownedEntry } from '../../src/stores/user-owned.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { Keys } from '../../src/stores/keys.js';
 import { startWorker } from '../../src/topology/worker.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
 import { log } from '../../src/log.js';
+import { pseudonymOf } from './env.js';
+import { rightsOutcome, type Ending, type RightsOutcome } from './rights-oracle.js';
 
 // ------------------------------------------------------------------------------------------------ exclusions
 
@@ -350,9 +359,24 @@ function fieldShape(f: string): string {
 
 // ------------------------------------------------------------------------------------------------ reference run
 
-/** The config of the reference run: same topics, own key prefix and group, no wall-clock punctuation. */
+/**
+ * The setting that names the erasure ledger topic on its own (ATTUNE_TOPIC_ERASURES; default `<prefix>.erasures`).
+ * The reference run reads the deployment's events topic, so it cannot take another topic prefix, but it must not
+ * share the deployment's ledger: loaded at start-up, the chaos workers' entries would make it skip every event of an
+ * erased user before the erasure — events the chaos run did count into the anonymous aggregates (popularity,
+ * co-occurrence) before the erasure — and its own appends would land in the deployment's ledger.
+ */
+export const ERASURES_TOPIC_SETTING = 'erasuresTopic';
+
+/** The config of the reference run: same events and items topics, own key prefix, group and erasure ledger, no
+ *  wall-clock punctuation. */
 export function referenceConfig(cfg: Config): Config {
-  return { ...cfg, keyPrefix: `${cfg.keyPrefix}ref`, groupId: `${cfg.groupId}-ref`, segmentIdleMs: 0, httpPort: 0, watchdogMs: 0 };
+  const ref: Config = { ...cfg, keyPrefix: `${cfg.keyPrefix}ref`, groupId: `${cfg.groupId}-ref`, segmentIdleMs: 0, httpPort: 0, watchdogMs: 0 };
+  (ref as unknown as Record<string, unknown>)[ERASURES_TOPIC_SETTING] = `${topicNames(cfg).erasures}-ref`;
+  if (topicNames(ref).erasures === topicNames(cfg).erasures) {
+    throw new Error(`the reference run needs its own erasure ledger: topicNames(cfg).erasures must honour the ${ERASURES_TOPIC_SETTING} setting (ATTUNE_TOPIC_ERASURES)`);
+  }
+  return ref;
 }
 
 /** True when every events partition's applied progress under `prefix` reached the partition's end offset. */
@@ -381,6 +405,14 @@ export async function caughtUp(kafka: StreamClient, redis: RedisClient, cfg: Con
 export async function buildReference(cfg: Config, kafka: StreamClient, redis: RedisClient, opts: { timeoutMs: number; onLag?: (lag: number) => void }): Promise<{ cfg: Config; seconds: number }> {
   const ref = referenceConfig(cfg);
   const t0 = Date.now();
+  // Its own erasure ledger (see referenceConfig) must exist before the worker loads it.
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, ref);
+  } finally {
+    await admin.disconnect();
+  }
   const level = log.level;
   // Its info lines would drown the harness's output: at most warnings (never more verbose than the caller's level).
   if (process.env.ATTUNE_REFERENCE_LOG_LEVEL) log.level = process.env.ATTUNE_REFERENCE_LOG_LEVEL;
@@ -427,9 +459,39 @@ export interface InputCheck {
   mismatches: string[];
   mismatchCount: number;
   coocFieldsChecked: number;
+  /** What consent and erasure did to the log, by the oracle (./rights-oracle.ts). */
+  rights: RightsFigures;
 }
 
-/** Per-user counts, popularity and co-occurrence rows of `cfg.keyPrefix` against the input log, by pure code. */
+export interface RightsFigures {
+  consentEvents: number;
+  eraseEvents: number;
+  /** Ordinary events of users not personalized at the time: counted nowhere per user. */
+  dropped: number;
+  resets: { erasure: number; consent: number };
+  /** Users by how they end (personalized, erased, withdrawn, never). */
+  endings: Record<Ending, number>;
+  /** Users that must have no trace at all / no per-user content, checked in the state. */
+  erasedChecked: number;
+  withdrawnChecked: number;
+}
+
+/** The rights settings of a config (the oracle's only inputs besides the log). */
+export function rightsOf(cfg: Config, events: readonly UserEvent[]): RightsOutcome {
+  return rightsOutcome(events, { consentDefault: cfg.consentDefault, consentAnonymousAggregates: cfg.consentAnonymousAggregates });
+}
+
+/** Pseudonym -> real id of every user of the log (state is keyed by pseudonym). */
+function pseudonymsOf(cfg: Config, events: readonly UserEvent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) if (!out.has(e.userId)) out.set(e.userId, pseudonymOf(e.userId, cfg));
+  return new Map([...out].map(([u, p]) => [p, u]));
+}
+
+/**
+ * Per-user counts, popularity and co-occurrence rows of `cfg.keyPrefix` against the input log, by pure code, with
+ * consent and erasure applied by the independent oracle; plus the state of users that end without personalization.
+ */
 export async function checkAgainstInput(cfg: Config, redis: RedisClient, events: UserEvent[], dump?: Map<string, Dumped>): Promise<InputCheck> {
   // Events are replayed in time order (the loader sorts them), so no record is behind its partition's watermark:
   // none may be dead-lettered as TOO_LATE, and every valid event must be applied.
@@ -440,13 +502,18 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   let mismatchCount = 0;
   const miss = (m: string) => { mismatchCount++; if (mismatches.length < 20) mismatches.push(m); };
   const state = dump ?? await dumpPrefix(redis, cfg.keyPrefix);
+  const rights = rightsOf(cfg, events);
+  const realOf = pseudonymsOf(cfg, events);
+  // Mismatch lines name users by real id where known (a test log, not a production log), else by pseudonym.
+  const who = (p: string) => realOf.get(p) ?? `<pseudonym ${p} of no input user>`;
 
-  // Per-user counts by type: lost = Σ shortfalls, doubled = Σ excesses (users that should not exist count too).
+  // Per-user counts by type, of the events since the user's last reset: lost = Σ shortfalls, doubled = Σ excesses
+  // (users that should not exist count too). Consent and erase events are never counted.
   const want = new Map<string, Map<string, number>>();
-  for (const e of events) {
-    let m = want.get(e.userId);
-    if (!m) want.set(e.userId, (m = new Map()));
-    m.set(e.type, (m.get(e.type) ?? 0) + 1);
+  for (const [u, list] of rights.survivors) {
+    const m = new Map<string, number>();
+    for (const e of list) m.set(e.type, (m.get(e.type) ?? 0) + 1);
+    if (m.size) want.set(u, m);
   }
   let lost = 0;
   let doubled = 0;
@@ -455,7 +522,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   for (const [key, v] of state) {
     const m = countKey.exec(key);
     if (!m) continue;
-    const user = m[1];
+    const user = who(m[1]);
     seen.add(user);
     const h = v.value as Record<string, string>;
     const w = want.get(user) ?? new Map<string, number>();
@@ -464,7 +531,7 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
       const exp = w.get(t) ?? 0;
       if (got < exp) lost += exp - got;
       if (got > exp) doubled += got - exp;
-      if (got !== exp) miss(`user ${user} ${t}: counted ${got}, input has ${exp}`);
+      if (got !== exp) miss(`user ${user} ${t}: counted ${got}, input has ${exp} (since the user's last reset)`);
     }
   }
   for (const [user, w] of want) {
@@ -475,9 +542,10 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     }
   }
 
-  // Popularity: purchases per item.
+  // Popularity: purchases per item, of every passing event (an aggregate: a later reset leaves it), plus those of
+  // users without personalization when anonymous aggregates are allowed.
   const pop = new Map<string, number>();
-  for (const e of events) if (e.type === 'purchase' && e.itemId) pop.set(e.itemId, (pop.get(e.itemId) ?? 0) + 1);
+  for (const e of [...rights.passing, ...rights.anonymous]) if (e.type === 'purchase' && e.itemId) pop.set(e.itemId, (pop.get(e.itemId) ?? 0) + 1);
   const popGot = (state.get('{g}:popularity')?.value ?? Object.create(null)) as Record<string, string>;
   for (const item of new Set([...pop.keys(), ...Object.keys(popGot)])) {
     const got = Number(Object.hasOwn(popGot, item) ? popGot[item] : 0);
@@ -485,10 +553,14 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     if (got !== exp) miss(`popularity of ${item}: ${got} in Redis, input has ${exp}`);
   }
 
-  // Co-occurrence rows: the recommender run offline over the log, with the deployment's decay epoch.
+  // Co-occurrence rows: the recommender run offline over the passing events, with the deployment's decay epoch; a
+  // reset forgets the user's history (later events pair only with later items), the pairs already counted stay.
   const rec = new Recommender(loadRecommenderConfig(cfg));
   rec.collaborative.setEpoch(cfg.decayEpoch);
-  for (const e of events) rec.learnBatch([e]);
+  for (const s of rights.steps) {
+    if (s.kind === 'reset') rec.users.delete(s.userId);
+    else rec.learnBatch([s.event]);
+  }
   const expected = new Map<string, Map<string, number>>();
   const put = (row: string, field: string, v: number) => {
     let m = expected.get(row);
@@ -523,25 +595,129 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     }
   }
   for (const [row, fields] of expected) if (!rows.has(row)) miss(`co-occurrence row ${row} missing in Redis (${fields.size} fields offline)`);
-  return { events: events.length, users: want.size, lost, doubled, mismatches, mismatchCount, coocFieldsChecked: checked };
+
+  const ended = checkEndedUsers(state, rights, realOf, miss);
+  const endings = { personalized: 0, erased: 0, withdrawn: 0, never: 0 } as Record<Ending, number>;
+  for (const e of rights.endings.values()) endings[e]++;
+  return {
+    events: events.length, users: rights.endings.size, lost, doubled, mismatches, mismatchCount, coocFieldsChecked: checked,
+    rights: {
+      consentEvents: events.filter((e) => e.type === 'consent').length,
+      eraseEvents: events.filter((e) => e.type === 'erase').length,
+      dropped: rights.dropped, resets: rights.resets, endings, ...ended,
+    },
+  };
 }
 
-/** Users with a valid event but no (non-tombstone) record on the recommendations topic. */
-export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Config, events: UserEvent[]): Promise<{ missing: string[]; records: number; usersWithRecs: number; reEmitted: number }> {
+/** `{u:<P>}:<what>` (prefix stripped) → [P, what]; null for other keys. */
+const USER_KEY = /^\{u:(.*)\}:([a-z-]+)$/;
+
+/**
+ * Users that end without personalization, in the state: an erased user (or one of whom nothing ever passed) has no
+ * key and no membership at all; a withdrawn user no counts, recent items, purchases, current list or segment
+ * content, no timer, no segment membership and holds no item list. (A withdrawn user may keep bookkeeping: applied
+ * offsets, the subject hash with the consent history, offsets in the features and recommender hashes.)
+ */
+function checkEndedUsers(state: Map<string, Dumped>, rights: RightsOutcome, realOf: Map<string, string>, miss: (m: string) => void): { erasedChecked: number; withdrawnChecked: number } {
+  const ending = (p: string): Ending | undefined => {
+    const u = realOf.get(p);
+    return u === undefined ? undefined : rights.endings.get(u);
+  };
+  const gone = (e: Ending | undefined) => e === 'erased' || e === 'never';
+  let erasedChecked = 0;
+  let withdrawnChecked = 0;
+  for (const e of rights.endings.values()) {
+    if (gone(e)) erasedChecked++;
+    else if (e === 'withdrawn') withdrawnChecked++;
+  }
+  for (const [key, v] of state) {
+    const m = USER_KEY.exec(key);
+    if (m) {
+      const [, p, what] = m;
+      const e = ending(p);
+      if (gone(e)) {
+        miss(`${e} user ${realOf.get(p)}: ${key} still exists (${v.type})`);
+      } else if (e === 'withdrawn') {
+        if (['counts', 'recent', 'purchased', 'recs', 'segments'].includes(what)) miss(`withdrawn user ${realOf.get(p)}: ${key} still exists (${short(v.value, 120)})`);
+        if (what === 'features') {
+          const h = v.value as Record<string, string>;
+          for (const f of ['s', 'due']) if (Object.hasOwn(h, f)) miss(`withdrawn user ${realOf.get(p)}: ${key} field ${f} still set (${short(h[f], 120)})`);
+          if (Object.hasOwn(h, 'seg') && h.seg !== '[]') miss(`withdrawn user ${realOf.get(p)}: ${key} still in segments ${short(h.seg, 120)}`);
+        }
+      }
+      continue;
+    }
+    // Memberships: partition indexes (users, timers, member sets) and item holders name users by pseudonym.
+    if (v.type !== 'set' && v.type !== 'zset') continue;
+    const members = v.type === 'set' ? (v.value as string[]) : Object.keys(v.value as Record<string, string>);
+    const holders = /^\{i:.*\}:holders$/.test(key);
+    const partitionIndex = /^\{p:[^}]*\}:(users|timers|members:.*)$/.exec(key);
+    if (!holders && !partitionIndex) continue;
+    for (const p of members) {
+      const e = ending(p);
+      if (gone(e)) miss(`${e} user ${realOf.get(p)}: still a member of ${key}`);
+      else if (e === 'withdrawn' && (holders || partitionIndex![1] !== 'users')) miss(`withdrawn user ${realOf.get(p)}: still a member of ${key}`);
+    }
+  }
+  return { erasedChecked, withdrawnChecked };
+}
+
+export interface RecommendationCheck {
+  /** Users whose state holds personalization at the end but who have no list record (non-tombstone) at all. */
+  missing: string[];
+  /** Users whose last record contradicts how they end (a list after their last reset, or a list where a tombstone
+   *  must be last), and records under a key that is no input user id (a pseudonym leaked out, say). */
+  wrong: string[];
+  records: number;
+  usersWithRecs: number;
+  reEmitted: number;
+  tombstones: number;
+}
+
+/**
+ * The recommendations topic against the log: every user who ends personalized has a list record (non-tombstone),
+ * and the last record of one who had a reset is a list; every user who ends erased or withdrawn has a tombstone as
+ * last record (a consumer that keeps the latest record per key then holds no list of theirs); a user of whom
+ * nothing ever passed has no record; every record is keyed by an input user's real id.
+ */
+export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Config, events: UserEvent[]): Promise<RecommendationCheck> {
   const recs = await readTopicToEnd(kafka, topicNames(cfg).recommendations, 300_000);
+  const rights = rightsOf(cfg, events);
   const have = new Set<string>();
+  // Records of one key are on one partition, in order: the last one read is the last one written.
+  const lastIsList = new Map<string, boolean>();
   // A record whose (user, attune.source) was emitted before: a list re-emitted by the replay of a micro-batch that a
   // kill cut short between its apply and its commit — evidence that kills did land mid-batch.
   const sources = new Set<string>();
+  const wrong: string[] = [];
   let reEmitted = 0;
+  let tombstones = 0;
   for (const r of recs) {
-    if (r.key !== null && r.value !== null && r.value.length > 0) have.add(r.key);
+    const list = r.value !== null && r.value.length > 0;
+    if (r.key !== null && list) have.add(r.key);
+    if (!list) tombstones++;
+    if (r.key !== null) lastIsList.set(r.key, list);
+    if (r.key === null || !rights.endings.has(r.key)) {
+      if (wrong.length < 1000) wrong.push(`a recommendations record keyed ${JSON.stringify(r.key)}: no input user has that id`);
+    }
     const id = `${r.key}\u0000${r.headers['attune.source'] ?? ''}`;
     if (sources.has(id)) reEmitted++;
     else sources.add(id);
   }
-  const users = new Set(events.map((e) => e.userId));
-  return { missing: [...users].filter((u) => !have.has(u)), records: recs.length, usersWithRecs: have.size, reEmitted };
+  const hadReset = new Set(rights.steps.filter((s) => s.kind === 'reset').map((s) => (s as { userId: string }).userId));
+  const missing: string[] = [];
+  for (const [u, end] of rights.endings) {
+    const last = lastIsList.get(u);
+    if (end === 'personalized') {
+      if (!have.has(u)) missing.push(u);
+      else if (hadReset.has(u) && last !== true) wrong.push(`user ${u} ends personalized after a reset, but the last recommendations record is a tombstone`);
+    } else if (end === 'never') {
+      if (last !== undefined) wrong.push(`user ${u}: nothing of the user ever passed (no consent), but the recommendations topic has a record`);
+    } else if (last !== false) {
+      wrong.push(`user ${u} ends ${end}: the last recommendations record must be a tombstone, it is ${last === undefined ? 'absent' : 'a list'}`);
+    }
+  }
+  return { missing, wrong, records: recs.length, usersWithRecs: have.size, reEmitted, tombstones };
 }
 
 /** End offset of every partition of a topic (to tell the chaos workers' records from the reference run's). */
@@ -579,6 +755,33 @@ async function segmentChangesOf(kafka: StreamClient, cfg: Config, from: Map<numb
   return { distinct, records, duplicates };
 }
 
+/**
+ * The distinct segment changes (identities of `segmentChangesOf`) against how users end: every change names an input
+ * user by real id (never a pseudonym); a user who ends erased or withdrawn has left every segment it entered (as many
+ * exits as enters per segment: changes alternate), and one of whom nothing ever passed has no change.
+ */
+export function checkSegmentChangesOfEndedUsers(distinct: Iterable<string>, rights: RightsOutcome): string[] {
+  const wrong: string[] = [];
+  const balance = new Map<string, number>();
+  for (const id of distinct) {
+    const [user, segment, change] = JSON.parse(id) as [string, string, string];
+    const end = rights.endings.get(user);
+    if (end === undefined) {
+      wrong.push(`a segment change of ${JSON.stringify(user)}: no input user has that id (${id})`);
+      continue;
+    }
+    if (end === 'never') wrong.push(`user ${user}: nothing of the user ever passed, but a segment change was emitted (${id})`);
+    if (end !== 'erased' && end !== 'withdrawn') continue;
+    const k = JSON.stringify([user, segment]);
+    balance.set(k, (balance.get(k) ?? 0) + (change === 'enter' ? 1 : -1));
+  }
+  for (const [k, n] of balance) {
+    const [user, segment] = JSON.parse(k) as [string, string];
+    if (n !== 0) wrong.push(`user ${user} ends ${rights.endings.get(user)} but is still in segment ${segment} (${n > 0 ? `${n} more enters than exits` : `${-n} more exits than enters`})`);
+  }
+  return wrong;
+}
+
 export interface SegmentChangeCheck {
   chaosRecords: number;
   chaosDistinct: number;
@@ -589,6 +792,8 @@ export interface SegmentChangeCheck {
   missing: string[];
   /** Emitted by the chaos workers but not by the reference run (a change that did not happen). */
   extra: string[];
+  /** Against the oracle: changes of unknown users, users ending erased/withdrawn still in a segment. */
+  rights: string[];
 }
 
 // ------------------------------------------------------------------------------------------------ the report
@@ -603,6 +808,8 @@ export interface VerifyReport {
   lost: number;
   doubled: number;
   usersWithoutRecs: number;
+  /** Recommendation records against consent and erasure (see usersWithoutRecommendations). */
+  recommendations: RecommendationCheck;
   comparison: ComparisonResult;
   input: InputCheck;
   segmentChanges: SegmentChangeCheck;
@@ -622,7 +829,8 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
   const t0 = Date.now();
   const valid = validEvents(events, cfg);
   const out = await usersWithoutRecommendations(kafka, cfg, valid);
-  say(`verify: ${out.records} recommendation records for ${out.usersWithRecs} users read back (${out.reEmitted} re-emitted by replays)`);
+  say(`verify: ${out.records} recommendation records for ${out.usersWithRecs} users read back (${out.reEmitted} re-emitted by replays, `
+    + `${out.tombstones} tombstones; ${out.wrong.length} contradict consent or erasure)`);
   // The reference run writes to the same output topics: what is there now is the chaos workers' output.
   const changesEnd = await endOffsets(kafka, topicNames(cfg).segmentChanges);
   const chaosChanges = await segmentChangesOf(kafka, cfg, null, changesEnd);
@@ -636,9 +844,11 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
     referenceDistinct: refChanges.distinct.size,
     missing: [...refChanges.distinct].filter((x) => !chaosChanges.distinct.has(x)),
     extra: [...chaosChanges.distinct].filter((x) => !refChanges.distinct.has(x)),
+    rights: checkSegmentChangesOfEndedUsers(chaosChanges.distinct, rightsOf(cfg, valid)),
   };
   say(`verify: segment changes: ${segmentChanges.chaosDistinct} distinct emitted (${segmentChanges.chaosDuplicates} re-emitted), `
-    + `reference ${segmentChanges.referenceDistinct}; missing ${segmentChanges.missing.length}, extra ${segmentChanges.extra.length}`);
+    + `reference ${segmentChanges.referenceDistinct}; missing ${segmentChanges.missing.length}, extra ${segmentChanges.extra.length}, `
+    + `against consent and erasure ${segmentChanges.rights.length}`);
   const t1 = Date.now();
   const [chaosDump, refDump] = await Promise.all([dumpPrefix(redis, cfg.keyPrefix), dumpPrefix(redis, ref.cfg.keyPrefix)]);
   if (chaosDump.size === 0 || refDump.size === 0) throw new Error(`nothing to compare: ${chaosDump.size} chaos keys, ${refDump.size} reference keys`);
@@ -654,11 +864,15 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
       ...comparison.mismatches, ...input.mismatches,
       ...segmentChanges.missing.map((x) => `segment change emitted by the reference run only: ${x}`),
       ...segmentChanges.extra.map((x) => `segment change emitted by the chaos workers only: ${x}`),
+      ...segmentChanges.rights,
+      ...out.wrong,
     ].slice(0, 20),
-    mismatchCount: comparison.mismatchCount + input.mismatchCount + segmentChanges.missing.length + segmentChanges.extra.length,
+    mismatchCount: comparison.mismatchCount + input.mismatchCount + segmentChanges.missing.length + segmentChanges.extra.length
+      + segmentChanges.rights.length + out.wrong.length,
     lost: input.lost,
     doubled: input.doubled,
     usersWithoutRecs: out.missing.length,
+    recommendations: out,
     comparison,
     input,
     segmentChanges,
