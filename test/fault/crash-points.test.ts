@@ -81,7 +81,7 @@ async function crashAndRecover(point: CrashPoint, pass: number) {
     }
     for (let u = 0; u < USERS; u++) {
       const id = `user${u}`;
-      const current = await store.getRecommendations(id);
+      const current = await store.getRecommendations(pseudonymOf(id));
       expect(current, id).not.toBeNull();
       expect(last.get(id)?.items.map((i) => i.itemId), id).toEqual(current!.items.map((i) => i.itemId));
     }

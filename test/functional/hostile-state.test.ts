@@ -122,6 +122,8 @@ describe('hostile ids and clocks', () => {
     const stage = new RecommendStage({
       cfg, topics, codec: pipeline.codec, store: new RecommenderStore(pipeline.redis, cfg.keyPrefix), state: new StateStore(pipeline.redis, cfg.keyPrefix),
       producer: pipeline.producer, metrics: createMetrics(), rec,
+      // Driven directly with ids as pseudonyms: each resolves to itself, everyone may be personalized.
+      identities: { resolve: async (ps) => new Map([...ps].map((p) => [p, p])), personalizable: async (ps) => new Set(ps) },
     });
     const topic = `${topics.events}-direct`;
     const first = await stage.process(topic, 0, [0, 1, 2].map((o) => ({ offset: o, event: buy(`m${o}`, 'plain', BASE + o) })), 2);
