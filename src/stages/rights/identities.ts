@@ -6,6 +6,11 @@
  * (pseudonym.ts). An id that cannot be resolved (the user was erased meanwhile) is absent from the answer: the
  * caller emits nothing for that user.
  */
+import type { SubjectStore } from '../../stores/subject-store.js';
+import { log } from '../../log.js';
+import { currentStatus, parseConsent } from './consent.js';
+import type { Pseudonymizer } from './pseudonym.js';
+
 export interface Identities {
   /** The real ids of `pseudonyms`, as far as they are known. Never throws for a missing user. */
   resolve(pseudonyms: Iterable<string>): Promise<Map<string, string>>;
@@ -15,11 +20,6 @@ export interface Identities {
    */
   personalizable(pseudonyms: Iterable<string>): Promise<Set<string>>;
 }
-
-import type { SubjectStore } from '../../stores/subject-store.js';
-import { log } from '../../log.js';
-import { currentStatus, parseConsent } from './consent.js';
-import type { Pseudonymizer } from './pseudonym.js';
 
 /** The pseudonyms kept in memory (the users of recent micro-batches): 22 + ~20 characters each. */
 export const DEFAULT_IDENTITY_CACHE = 100_000;
