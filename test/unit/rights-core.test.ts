@@ -149,3 +149,10 @@ describe('SubjectIdentities', () => {
     expect(await new SubjectIdentities(store({}, consents), A, 'denied').personalizable(['p1', 'p2', 'p3'])).toEqual(new Set(['p2']));
   });
 });
+
+describe('the erasures topic', () => {
+  it('is created with the others, compacted', async () => {
+    const { topicSpecs } = await import('../../src/kafka/topics.js');
+    expect(topicSpecs({ topicPrefix: 'p', partitions: 6 }).find((s) => s.topic === 'p.erasures')).toEqual({ topic: 'p.erasures', partitions: 1, compacted: true });
+  });
+});
