@@ -9,6 +9,9 @@ export ATTUNE_TOPIC_PREFIX="${ATTUNE_TOPIC_PREFIX:-attune-demo}"
 export ATTUNE_KEY_PREFIX="${ATTUNE_KEY_PREFIX:-attune-demo}"
 export ATTUNE_GROUP_ID="${ATTUNE_GROUP_ID:-attune-demo-workers}"
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
+# A demo on public data: without ATTUNE_PSEUDONYM_KEY the worker pseudonymises user ids with the public demo key
+# (warned). Anything that is not a demo must set a key of its own.
+export ATTUNE_DEMO=true
 attune() { node bin/attune.js "$@"; }
 
 step() { printf '\n== %s\n' "$*"; }

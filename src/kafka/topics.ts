@@ -13,6 +13,9 @@ export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'>): Top
     { topic: t.recommendations, partitions: cfg.partitions, compacted: true },
     { topic: t.segmentChanges, partitions: cfg.partitions },
     { topic: t.dlq, partitions: 1 },
+    // The erasure ledger (stages/rights/ledger.ts): every worker reads all of it at start-up; compacted, so it keeps
+    // one entry per erased user for ever (the entries hold pseudonyms and offsets, no personal data).
+    { topic: t.erasures, partitions: 1, compacted: true },
   ];
 }
 

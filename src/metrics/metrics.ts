@@ -63,6 +63,14 @@ export function createMetrics() {
       name: 'attune_state_restarts_total', help: 'In-process restarts on a lost or rebuilt state, by reason (lost, rebuilt)',
       labelNames: ['reason'] as const, registers: [registry],
     }),
+    rightsEvents: new Counter({
+      name: 'attune_rights_events_total', help: 'Valid events by what the rights stage did with them: passed (to the per-user stages), no_consent (dropped: the user is not personalized), anonymous (counted in anonymous aggregates only), erased_before (before the user\'s recorded erasure)',
+      labelNames: ['outcome'] as const, registers: [registry],
+    }),
+    erasures: new Counter({
+      name: 'attune_erasures_total', help: 'Erasures carried out (ledger entry recorded, the user\'s state swept); a replay redoes them idempotently and counts again',
+      registers: [registry],
+    }),
     ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
   };
 }

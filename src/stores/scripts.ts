@@ -143,4 +143,6 @@ export interface ScriptCommands {
   ): Promise<number>;
   applySegmentCounts(counts: string, applied: string, field: string, last: number, deltas: string): Promise<number>;
   dedupeEvents(ids: string, state: string, progress: string, window: number, batchLast: number, records: string): Promise<number | number[]>;
+  writeSubject(subject: string, sealedId: string, consentMode: 'keep' | 'set' | 'del', consent: string): Promise<number>;
+  eraseUser(numKeys: number, subject: string, ...keysThenMode: string[]): Promise<number>;
 }

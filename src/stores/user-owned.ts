@@ -78,6 +78,8 @@ export const USER_OWNED: readonly OwnedEntry[] = [
   userKey('segments', 'userSegments', 'set', 'segments: commitSegmentUser-2.lua', 'when the user is in a segment'),
   userKey('rec', 'userRecommender', 'hash', 'recommend: commitRecUser-1.lua (RecommenderStore.commitUser)'),
   userKey('recs', 'userRecommendations', 'string', 'recommend: StateStore.saveRecommendations (SET with TTL)', 'when a list was emitted, until its TTL'),
+  userKey('subject', 'userSubject', 'hash', 'rights: writeSubject-1.lua (SubjectStore.write)',
+    'when the user had a personalized event (field `id`, the sealed real id) or made a consent choice (field `consent`)'),
 
   { name: 'known-users', kind: 'partition-member', builder: 'partitionUsers', type: 'set', writtenBy: 'segments: commitSegmentPartition-3.lua',
     find: VIA_PARTITIONS, presence: 'always', erasure: 'remove-member' },

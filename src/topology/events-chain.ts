@@ -1,6 +1,6 @@
 /**
  * The processor chain of the events topic, run once per micro-batch by the partition's task:
- *   decode → validate → dead-letter → segments → ingest → recommend → emit
+ *   decode → validate → dedupe → dead-letter → rights → segments → ingest → recommend → emit → erase
  * between a write-ahead in-flight cut and the partition's progress. The stages are declared once
  * (`EVENT_STAGES`); the topology diagram is built from the same list. Every step is idempotent, so the task may
  * retry a whole micro-batch after a retriable error, and failure isolation (isolation.ts) may run its halves.
@@ -38,6 +38,7 @@ import { segmentsStage } from '../stages/segments/stage.js';
 import { ingestStage } from '../stages/ingest/stage.js';
 import { recommendStage } from '../stages/recommend/stage.js';
 import { emitStage } from '../stages/emit/stage.js';
+import { eraseStage, rightsStage, type RightsRuntime } from '../stages/rights/stage.js';
 import { newEventBatch, type EventBatch, type Processor, type StageFactory } from './processor.js';
 import type { DeadLetterSink } from '../stages/dead-letter/sink.js';
 import type { SegmentProcessor } from '../stages/segments/processor.js';
@@ -55,12 +56,14 @@ export interface EventsChainDeps extends DecodeDeps {
   segments: SegmentProcessor;
   recommend: RecommendStage;
   recommendStore: RecommenderStore;
+  /** Users' rights (stages/rights/): pseudonyms, the erasure ledger, the subjects, identities. */
+  rights: RightsRuntime;
   now?: () => number;
 }
 
 /** The events topic's stages, in order. */
 export const EVENT_STAGES: ReadonlyArray<StageFactory<EventsChainDeps, EventBatch>> = [
-  decodeStage, validateStage, dedupeStage, deadLetterStage, segmentsStage, ingestStage, recommendStage, emitStage,
+  decodeStage, validateStage, dedupeStage, deadLetterStage, rightsStage, segmentsStage, ingestStage, recommendStage, emitStage, eraseStage,
 ];
 
 export interface MicroBatchResult {

@@ -16,6 +16,12 @@ import { createSegmentProcessor, type SegmentSetup } from '../stages/segments/pr
 import { ItemProcessor } from '../stages/catalog/processor.js';
 import { EventsChain } from './events-chain.js';
 import { maxRecordBytes } from '../kafka/chunk.js';
+import { SubjectStore } from '../stores/subject-store.js';
+import { SubjectIdentities } from '../stages/rights/identities.js';
+import { ErasureLedger } from '../stages/rights/ledger.js';
+import { Pseudonymizer, pseudonymizerFor, pseudonymSecret } from '../stages/rights/pseudonym.js';
+import type { RightsRuntime } from '../stages/rights/stage.js';
+import { memberSegmentIds } from '../stages/segments/reevaluate-users.js';
 
 export interface ProcessorsDeps {
   cfg: Config;
@@ -26,20 +32,53 @@ export interface ProcessorsDeps {
   producer: StreamProducer;
   metrics: Metrics;
   segmentSetup: SegmentSetup;
+  /** The pseudonymizer (pseudonymizerFor(cfg)); the worker builds it before connecting anything. */
+  names?: Pseudonymizer;
 }
 
-export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup }: ProcessorsDeps) {
+/** How long reading the whole erasure ledger may take at start-up or on an assignment. */
+export const LEDGER_READ_TIMEOUT_MS = 120_000;
+
+/**
+ * The users' rights runtime: the pseudonymizer (a ConfigError without a key outside demo mode), the previous key's
+ * during a rotation, the erasure ledger (not loaded yet: `ledger.load()` before the consumer joins), the subjects
+ * store and the identities the output stages resolve real ids with.
+ */
+export function buildRights(
+  { cfg, topics, kafka, redis, producer, segmentSetup, names }: Pick<ProcessorsDeps, 'cfg' | 'topics' | 'kafka' | 'redis' | 'producer' | 'segmentSetup' | 'names'>,
+): RightsRuntime {
+  const current = names ?? pseudonymizerFor(cfg);
+  const previous = cfg.pseudonymKeyPrevious ? new Pseudonymizer(pseudonymSecret({ pseudonymKey: cfg.pseudonymKeyPrevious, demo: false })) : undefined;
+  const subjects = new SubjectStore(redis, cfg.keyPrefix);
+  const memberSegments = memberSegmentIds(segmentSetup.rules);
+  return {
+    names: current,
+    ledger: new ErasureLedger({ current, previous, read: () => readTopicToEnd(kafka, topics.erasures, LEDGER_READ_TIMEOUT_MS), producer, topic: topics.erasures }),
+    subjects,
+    identities: new SubjectIdentities(subjects, current, cfg.consentDefault),
+    memberSegments: () => memberSegments,
+    plans: new WeakMap(),
+  };
+}
+
+export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names }: ProcessorsDeps) {
   const store = new StateStore(redis, cfg.keyPrefix);
+  const rights = buildRights({ cfg, topics, kafka, redis, producer, segmentSetup, names });
+  const { identities } = rights;
   // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
   const rec = new Recommender(loadRecommenderConfig(cfg));
   const deadLetters = new DeadLetterSink({
     store, producer, dlqTopic: topics.dlq, maxRecordBytes: maxRecordBytes(cfg.kafkaMaxRequestBytes),
     readBack: (sinceMs) => readTopicToEnd(kafka, topics.dlq, 60_000, { sinceMs }),
+    dropValues: cfg.dlqValues === 'drop',
   });
-  const segments = createSegmentProcessor(segmentSetup, { cfg, topics, codec, redis, producer, deadLetters, deadLetter, metrics, catalog: (id) => rec.categoriesOf(id) });
+  // `identities` resolves pseudonyms to the real ids the outputs are keyed by (stages/rights/identities.ts).
+  const segmentDeps = { cfg, topics, codec, redis, producer, deadLetters, deadLetter, metrics, catalog: (id: string) => rec.categoriesOf(id), identities };
+  const segments = createSegmentProcessor(segmentSetup, segmentDeps);
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
-  const recommend = new RecommendStage({ cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec });
-  const events = new EventsChain({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore });
+  const recommendDeps = { cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec, identities };
+  const recommend = new RecommendStage(recommendDeps);
+  const events = new EventsChain({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore, rights });
   const items = new ItemProcessor({ cfg, topics, codec, store, deadLetters, metrics });
-  return { store, rec, segments, recommend, recommendStore, events, items };
+  return { store, rec, segments, recommend, recommendStore, events, items, rights };
 }

@@ -26,10 +26,19 @@ export interface TimerSpec {
   stage: string;
 }
 
+/** A topic a stage writes and another reads back into memory at start-up (a changelog of worker state). */
+export interface LogSpec {
+  topic: string;
+  writtenBy: string;
+  loadedBy: string;
+  when: string;
+}
+
 export interface Topology {
   sources: SourceSpec[];
   timers: TimerSpec[];
   sinks: Record<NodeSpec['sinks'][number], string>;
+  logs: LogSpec[];
 }
 
 const catalogReaderNode: NodeSpec = { name: 'catalog', does: 'in-memory catalog of every worker (global table)', stores: [], sinks: [] };
@@ -47,6 +56,7 @@ export function buildTopology(topics: TopicNames): Topology {
       { name: 'holder correction', when: 'an item goes away', stage: 'recommend' },
     ],
     sinks: { recommendations: topics.recommendations, segmentChanges: topics.segmentChanges, dlq: topics.dlq },
+    logs: [{ topic: topics.erasures, writtenBy: 'erase', loadedBy: 'rights', when: 'start-up, assignment' }],
   };
 }
 
@@ -81,6 +91,11 @@ export function toMermaid(t: Topology): string {
       for (const sink of node.sinks) lines.push(`  ${ids[k]} --> ${topic(t.sinks[sink])}`);
     });
   });
+  for (const l of t.logs) {
+    const tid = topic(l.topic);
+    lines.push(`  ${stageIds.get(l.writtenBy)} --> ${tid}`);
+    lines.push(`  ${tid} -. "loaded (${l.when})" .-> ${stageIds.get(l.loadedBy)}`);
+  }
   for (const timer of t.timers) {
     const tid = `timer_${id(timer.name)}`;
     lines.push(`  ${tid}(("${timer.name}<br/><small>${timer.when}</small>")) -.-> ${stageIds.get(timer.stage)}`);

@@ -26,6 +26,8 @@ import { startTimers } from './timers.js';
 import { closeServer, openStores, stopConsumer } from './startup.js';
 import { buildProcessors } from './processors.js';
 import { startShutdown } from './shutdown.js';
+import { pseudonymizerFor } from '../stages/rights/pseudonym.js';
+import type { ErasureLedger } from '../stages/rights/ledger.js';
 
 /** The code `done` resolves with when the worker stopped to start again on a lost or rebuilt state. */
 export const RESTART = 75;
@@ -42,6 +44,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const topics = topicNames(cfg);
   // The rule file is checked before anything connects: a bad rule stops start-up with its id and line:col.
   const segmentSetup = loadSegmentSetup(cfg);
+  // So is the pseudonymisation key: without one (outside demo mode) the worker refuses to start (ConfigError).
+  const names = pseudonymizerFor(cfg);
   const metrics = createMetrics();
   const readiness = new Readiness(metrics);
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
@@ -49,7 +53,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const { redis, codec, epoch } = await openStores(cfg, kafka, topics, readiness, http.server);
   const producer = kafka.producer({ maxRequestBytes: cfg.kafkaMaxRequestBytes });
   await producer.connect();
-  const { store, rec, segments, recommend, recommendStore, events, items } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup });
+  const { store, rec, segments, recommend, recommendStore, events, items, rights } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names });
   log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
   const tasks = new Tasks((topic, p) => store.acquireFence(topic, p));
 
@@ -69,6 +73,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const catalog = new CatalogReader(kafka, topics.items, cfg.groupId, codec, rec, cfg.maxMessageBytes, validationLimits(cfg));
   const holderDeps = {
     eventsTopic: topics.events, recommendationsTopic: topics.recommendations, tasks, store: recommendStore, recommend, producer, metrics,
+    identities: rights.identities,
     isActive: () => !readiness.stopping, isJoined: () => readiness.joined,
   };
   catalog.onGone = (itemId, source) => {
@@ -76,6 +81,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   };
   await catalog.start();
   log.info({ items: catalog.items }, 'catalog loaded');
+
+  // The erasure ledger before the consumer joins: no event of an erased user may be processed before it is known.
+  await loadLedger(rights.ledger, 'start-up');
 
   // The group consumer: positions on assignment, one task per partition, the batch handler.
   const offsetsAdmin = kafka.admin(); // earliest offsets on assignment, and the watchdog's lag probe
@@ -96,6 +104,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     watchdog.joined();
     tasks.assign(assigned);
     metrics.ready.set(1);
+    // Erasures another worker appended since this one loaded the ledger (a partition taken over): read before the
+    // partitions' first micro-batches, which wait for the positioning. A failure keeps the ledger known so far.
+    await loadLedger(rights.ledger, 'assignment').catch((err) => log.warn({ err: errorMessage(err) }, 'could not re-read the erasure ledger on assignment; going on with the entries loaded before'));
     await positioning.position(assigned);
     log.info({ assigned }, 'partitions assigned');
     // A changed rule file re-evaluates every known user of the partition, as a job of its task (never alongside
@@ -162,4 +173,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     exit(code);
   };
   return { httpPort: http.port, metrics, stop: () => stop(0), done };
+}
+
+/** Reads the erasure ledger topic (logged by count and time only: entries name pseudonyms). */
+async function loadLedger(ledger: ErasureLedger, when: string): Promise<void> {
+  const t0 = Date.now();
+  const read = await ledger.load();
+  log.info({ when, entries: ledger.size, read, ms: Date.now() - t0 }, 'erasure ledger loaded');
 }

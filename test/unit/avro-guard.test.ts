@@ -41,12 +41,25 @@ function block(field: string, entries: string[][], bomb: Bomb): Buffer {
   return Buffer.concat([long(entries.length), body, long(0)]);
 }
 
-function userEvent(bomb: Bomb = null): Buffer {
+/** The consent array (records of a purpose string and a status enum index), with an optional bomb in its header or a purpose. */
+function consentBlock(choices: Array<[string, number]>, bomb: Bomb): Buffer {
+  const body = Buffer.concat(choices.map(([purpose, status], i) => Buffer.concat([s(`consent[${i}]`, purpose, bomb), long(status)])));
+  if (bomb?.at === 'block:consent') {
+    const claim = bomb.count ?? BIG;
+    return Buffer.concat(bomb.neg ? [long(-BigInt(claim)), long(body.length), body, long(0)] : [long(claim), body, long(0)]);
+  }
+  return Buffer.concat([long(choices.length), body, long(0)]);
+}
+
+/** `consent`: null (the default: written as the null branch) or the choices of a consent event. */
+function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Array<[string, number]> | null } = {}): Buffer {
+  const consent = opts.consent === undefined ? (bomb?.at.includes('consent') ? [['personalization', 1], ['ads', 0]] as Array<[string, number]> : null) : opts.consent;
   return Buffer.concat([
     s('eventId', 'e1', bomb), s('userId', 'u1', bomb), long(0) /* view */, long(Date.UTC(2024, 0, 1)),
     some(s('itemId', 'i1', bomb)), some(long(2)), some(dbl(9.5)), nul(), some(s('sessionId', 's1', bomb)),
     some(Buffer.concat([some(s('device', 'phone', bomb)), some(s('country', 'DE', bomb)), some(s('referrer', 'r', bomb)), some(s('userAgent', 'ua', bomb))])),
-    block('properties', [['k', 'v'], ['k2', 'v2']], bomb),
+    block('properties', opts.props ?? [['k', 'v'], ['k2', 'v2']], bomb),
+    consent === null ? nul() : some(consentBlock(consent, bomb)),
   ]);
 }
 
@@ -74,6 +87,10 @@ describe('the hand-written bodies', () => {
     expect(itemType.fromBuffer(item())).toMatchObject({ itemId: 'i1', categories: ['books', 'sf'], tags: ['new'], price: 3 });
     expect(decodeGuarded(eventType, userEvent(), 0)).toEqual(eventType.fromBuffer(userEvent()));
     expect(decodeGuarded(itemType, item(), 0)).toEqual(itemType.fromBuffer(item()));
+    const consent = userEvent(null, { consent: [['personalization', 1], ['ads', 2]] });
+    expect(decodeGuarded(eventType, consent, 0)).toMatchObject({ consent: [{ purpose: 'personalization', status: 'denied' }, { purpose: 'ads', status: 'revoked' }] });
+    expect(toUserEvent(decodeGuarded(eventType, consent, 0) as Record<string, unknown>).consent).toEqual([{ purpose: 'personalization', status: 'denied' }, { purpose: 'ads', status: 'revoked' }]);
+    expect(toUserEvent(decodeGuarded(eventType, userEvent(), 0) as Record<string, unknown>).consent).toBeNull();
   });
 });
 
@@ -83,6 +100,10 @@ describe('bombs are caught before avsc runs', () => {
     ...ITEM_STRINGS.map((f) => [`item string ${f}`, () => item({ at: `str:${f}` })] as [string, () => Buffer]),
     ['user event properties map, 2^40 entries', () => userEvent({ at: 'block:properties' })],
     ['user event properties map, -2^40 entries with a size', () => userEvent({ at: 'block:properties', neg: true })],
+    ['user event consent array, 2^40 choices', () => userEvent({ at: 'block:consent' })],
+    ['user event consent array, -2^40 choices with a size', () => userEvent({ at: 'block:consent', neg: true })],
+    ['user event consent array, 1e9 choices', () => userEvent({ at: 'block:consent', count: 1e9 })],
+    ['user event consent purpose string', () => userEvent({ at: 'str:consent[1]' })],
     ['item categories, 1e9 items', () => item({ at: 'block:categories', count: 1e9 })],
     ['item categories, 2^40 items', () => item({ at: 'block:categories' })],
     ['item categories, -2^40 items with a size', () => item({ at: 'block:categories', neg: true })],
@@ -107,9 +128,13 @@ describe('bombs are caught before avsc runs', () => {
 
   it('the total-items cap holds over all arrays and maps of one record', () => {
     const many = Array.from({ length: 60 }, (_, i) => [`k${i}`, 'v']);
-    const body = Buffer.concat([userEvent().subarray(0, userEvent().length - block('properties', [['k', 'v'], ['k2', 'v2']], null).length), block('properties', many, null)]);
+    const body = userEvent(null, { props: many });
     expect(codeOf(() => decodeGuarded(eventType, body, 0))).toBe('OK');
     expect(codeOf(() => decodeGuarded(eventType, body, 0, { ...DEFAULT_GUARD_LIMITS, maxItems: 59 }))).toBe('AVRO_LIMIT');
+    // The consent choices count into the same cap: 58 entries + 2 choices = 60.
+    const both = userEvent(null, { props: many.slice(0, 58), consent: [['a', 0], ['b', 1]] });
+    expect(codeOf(() => decodeGuarded(eventType, both, 0))).toBe('OK');
+    expect(codeOf(() => decodeGuarded(eventType, both, 0, { ...DEFAULT_GUARD_LIMITS, maxItems: 59 }))).toBe('AVRO_LIMIT');
   });
 
   it('zero-width items (an array of nulls) get a hard cap, since bytes cannot bound them', () => {

@@ -21,7 +21,7 @@ describe('the topology diagram', () => {
   it('is built from the stages the events chain runs, in their order', () => {
     const t = buildTopology(topicNames({ topicPrefix: 'x' }));
     expect(t.sources[0].chain.map((n) => n.name)).toEqual(EVENT_STAGES.map((s) => s.node.name));
-    expect(t.sources[0].chain.map((n) => n.name)).toEqual(['decode', 'validate', 'dedupe', 'dead-letter', 'segments', 'ingest', 'recommend', 'emit']);
+    expect(t.sources[0].chain.map((n) => n.name)).toEqual(['decode', 'validate', 'dedupe', 'dead-letter', 'rights', 'segments', 'ingest', 'recommend', 'emit', 'erase']);
     const m = toMermaid(t);
     for (const topic of Object.values(topicNames({ topicPrefix: 'x' }))) expect(m).toContain(`[("${topic}")]`);
   });

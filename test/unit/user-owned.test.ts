@@ -63,6 +63,7 @@ describe('the user-owned registry', () => {
       ['segments', 'attune:{u:u1}:segments', null],
       ['rec', 'attune:{u:u1}:rec', null],
       ['recs', 'attune:{u:u1}:recs', null],
+      ['subject', 'attune:{u:u1}:subject', null],
       ['known-users', 'attune:{p:ev:2}:users', 'u1'],
       ['timers', 'attune:{p:ev:2}:timers', 'u1'],
       ['members', 'attune:{p:ev:2}:members:vip', 'u1'],

@@ -27,8 +27,43 @@ describe('validateEvent', () => {
     expect(code({ itemId: null })).toBe('MISSING_ID');
   });
   it('does not need an item for consent or erase', () => {
-    expect(code({ type: 'consent', itemId: null })).toBe('OK');
+    expect(code({ type: 'consent', itemId: null, consent: [{ purpose: 'personalization', status: 'denied' }] })).toBe('OK');
     expect(code({ type: 'erase', itemId: null })).toBe('OK');
+  });
+  describe('consent', () => {
+    const consent = (choices: Array<{ purpose: string; status: string }> | null, type: UserEvent['type'] = 'consent') =>
+      code({ type, itemId: null, consent: choices as UserEvent['consent'] });
+    it('needs 1..16 choices on a consent event', () => {
+      expect(consent(null)).toBe('BAD_CONSENT');
+      expect(consent([])).toBe('BAD_CONSENT');
+      const many = Array.from({ length: 17 }, (_, i) => ({ purpose: `p${i}`, status: 'granted' }));
+      expect(consent(many)).toBe('BAD_CONSENT');
+      expect(consent(many.slice(0, 16))).toBe('OK');
+    });
+    it('checks purposes and statuses, and refuses duplicates', () => {
+      expect(consent([{ purpose: 'Personalization', status: 'granted' }])).toBe('BAD_CONSENT');
+      expect(consent([{ purpose: '9lives', status: 'granted' }])).toBe('BAD_CONSENT');
+      expect(consent([{ purpose: 'a'.repeat(65), status: 'granted' }])).toBe('BAD_CONSENT');
+      expect(consent([{ purpose: 'a'.repeat(64), status: 'granted' }])).toBe('OK');
+      expect(consent([{ purpose: 'ads.email_v-2', status: 'revoked' }])).toBe('OK');
+      expect(consent([{ purpose: 'personalization', status: 'unknown' }])).toBe('BAD_CONSENT');
+      expect(consent([{ purpose: 'analytics', status: 'granted' }, { purpose: 'analytics', status: 'denied' }])).toBe('BAD_CONSENT');
+    });
+    it('refuses choices on any other event, and accepts none or null there', () => {
+      expect(code({ consent: [{ purpose: 'personalization', status: 'granted' }] })).toBe('BAD_CONSENT');
+      expect(consent([{ purpose: 'personalization', status: 'granted' }], 'erase')).toBe('BAD_CONSENT');
+      expect(code({ consent: [] })).toBe('OK');
+      expect(code({ consent: null })).toBe('OK');
+    });
+    it('never puts the user id or a bad purpose in the message', () => {
+      try {
+        validateEvent({ ...ok, userId: 'alice@example.com', type: 'consent', itemId: null, consent: [{ purpose: 'alice@example.com', status: 'granted' }] }, DEFAULT_LIMITS, NOW);
+        expect.unreachable();
+      } catch (err) {
+        expect((err as ValidationError).code).toBe('BAD_CONSENT');
+        expect((err as Error).message).not.toContain('alice');
+      }
+    });
   });
   it('bounds id length and rejects control characters', () => {
     expect(code({ userId: 'x'.repeat(129) })).toBe('ID_TOO_LONG');

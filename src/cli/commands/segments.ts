@@ -3,6 +3,9 @@ import { configFrom, serviceOptions } from '../shared.js';
 import { createRedis } from '../../stores/redis-client.js';
 import { FeatureStore } from '../../stages/segments/store.js';
 import { loadSegmentSetup } from '../../stages/segments/processor.js';
+import { SubjectStore } from '../../stores/subject-store.js';
+import { SubjectIdentities } from '../../stages/rights/identities.js';
+import { pseudonymizerFor } from '../../stages/rights/pseudonym.js';
 
 /** `attune segments [--members id]`: member counts per segment (Redis), and the members of one segment. */
 export function register(program: Command) {
@@ -19,9 +22,18 @@ export function register(program: Command) {
         let configured: Array<{ id: string; members: boolean }> = [];
         try { configured = [...loadSegmentSetup(cfg).rules.segments]; } catch { /* rule file unreadable: counts only */ }
         const ids = [...new Set([...configured.map((s) => s.id), ...Object.keys(counts).filter((k) => (counts[k] ?? 0) !== 0)])];
-        const members = opts.members ? await store.segmentMembers(String(opts.members)) : undefined;
+        // Member sets hold pseudonyms (stages/rights/): the real ids are read from the subjects' sealed ids, which
+        // needs the deployment's ATTUNE_PSEUDONYM_KEY. Members without one (erased meanwhile) are counted, not shown.
+        let members: string[] | undefined;
+        let unresolved = 0;
+        if (opts.members) {
+          const pseudonyms = await store.segmentMembers(String(opts.members));
+          const ids = await new SubjectIdentities(new SubjectStore(redis, cfg.keyPrefix), pseudonymizerFor(cfg), cfg.consentDefault).resolve(pseudonyms);
+          members = pseudonyms.flatMap((p) => (ids.has(p) ? [ids.get(p)!] : [])).sort();
+          unresolved = pseudonyms.length - members.length;
+        }
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ counts: Object.fromEntries(ids.map((id) => [id, counts[id] ?? 0])), ...(members ? { segment: opts.members, members } : {}) }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ counts: Object.fromEntries(ids.map((id) => [id, counts[id] ?? 0])), ...(members ? { segment: opts.members, members, unresolved } : {}) }, null, 2) + '\n');
           return;
         }
         for (const id of ids) {
@@ -31,7 +43,10 @@ export function register(program: Command) {
         if (members) {
           const s = configured.find((c) => c.id === opts.members);
           if (s && !s.members) process.stdout.write(`\nsegment ${opts.members} has no member set (add \`members: true\` to its rule and restart the worker)\n`);
-          else process.stdout.write(`\n${members.length} members of ${opts.members}:\n${members.join('\n')}${members.length ? '\n' : ''}`);
+          else {
+            process.stdout.write(`\n${members.length} members of ${opts.members}:\n${members.join('\n')}${members.length ? '\n' : ''}`);
+            if (unresolved) process.stdout.write(`(${unresolved} more without a readable id: erased meanwhile, or ATTUNE_PSEUDONYM_KEY is not the workers' key)\n`);
+          }
         }
       } finally {
         await redis.quit().catch(() => {});

@@ -18,6 +18,8 @@ export const MAX_MESSAGE_BYTES = 500;
 export const MAX_NAME_BYTES = 100;
 /** Header of a DLQ copy whose value was cut to fit: the original value's length in bytes. */
 export const TRUNCATED_HEADER = 'attune.value.truncated';
+/** Header of a DLQ copy written without the record's key and value (ATTUNE_DLQ_VALUES=drop). */
+export const VALUE_DROPPED_HEADER = 'attune.value.dropped';
 /** Header of a DLQ copy whose key was cut to fit (a key alone near the cap): the original key's length in bytes. */
 export const KEY_TRUNCATED_HEADER = 'attune.key.truncated';
 
@@ -123,4 +125,13 @@ export function fitDeadLetter(r: OutboundRecord, maxBytes: number): OutboundReco
 export function deadLetterOrThrow(record: InboundRecord, err: unknown, src: DeadLetterSource): OutboundRecord {
   if (isRetriable(err) || !(err instanceof RecordError)) throw err;
   return deadLetter(record, err, src);
+}
+
+/**
+ * The DLQ copy without the original key and value (ATTUNE_DLQ_VALUES=drop): headers only, plus
+ * `attune.value.dropped: "true"`, so the dead-letter topic holds no copy of personal data (the headers never carry
+ * a user id). What failed, where and when stays diagnosable; the record itself is read from the source topic.
+ */
+export function dropValue(r: OutboundRecord): OutboundRecord {
+  return { key: null, value: null, headers: { ...(r.headers ?? {}), [VALUE_DROPPED_HEADER]: 'true' } };
 }

@@ -14,7 +14,7 @@ import type { StateStore } from '../../stores/state-store.js';
 import type { ReadRecord } from '../../output/read-topic.js';
 import { log } from '../../log.js';
 import { crashPoint } from '../../topology/crash-points.js';
-import { fitDeadLetter } from './record.js';
+import { dropValue, fitDeadLetter } from './record.js';
 
 /**
  * The stage that dead-lettered a record (a record is dead-lettered by one stage only). Each keeps its own marks,
@@ -38,6 +38,8 @@ export interface DeadLetterSinkDeps {
   readBack: (sinceMs?: number) => Promise<ReadRecord[]>;
   /** The largest dead-letter record produced (kafka/chunk.ts maxRecordBytes of the request cap). */
   maxRecordBytes: number;
+  /** ATTUNE_DLQ_VALUES=drop: copies without the original key and value (record.ts dropValue). */
+  dropValues?: boolean;
   now?: () => number;
 }
 
@@ -65,7 +67,7 @@ export class DeadLetterSink {
     }
     if (last <= marks.done) return [];
     if (todo.length) {
-      todo = todo.map((r) => fitDeadLetter(r, d.maxRecordBytes));
+      todo = todo.map((r) => fitDeadLetter(d.dropValues ? dropValue(r) : r, d.maxRecordBytes));
       await d.store.markDeadLetters(topic, partition, 'begin', stage, last, (d.now ?? Date.now)());
       await d.producer.send(d.dlqTopic, todo);
       crashPoint('after-dlq');

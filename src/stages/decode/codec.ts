@@ -283,7 +283,24 @@ export function toUserEvent(r: Record<string, unknown>): UserEvent {
     sessionId: str(r.sessionId),
     context: ctx ? { device: str(ctx.device), country: str(ctx.country), referrer: str(ctx.referrer), userAgent: str(ctx.userAgent) } : null,
     properties,
+    consent: toConsent(r.consent),
   };
+}
+
+/**
+ * The consent choices of a decoded record: null when the field is absent (records of writers older than the field)
+ * or null. Elements of an unexpected shape are kept with their raw values, so validation (BAD_CONSENT) refuses the
+ * event instead of the mapping silently dropping a choice.
+ */
+function toConsent(v: unknown): UserEvent['consent'] {
+  if (v === null || v === undefined) return null;
+  type Status = NonNullable<UserEvent['consent']>[number]['status'];
+  // 'unknown' (the enum's default for symbols a newer writer adds) is not a status: validation refuses it.
+  if (!Array.isArray(v)) return [{ purpose: '', status: 'unknown' as Status }];
+  return v.map((c) => {
+    const o = (c ?? {}) as Record<string, unknown>;
+    return { purpose: typeof o.purpose === 'string' ? o.purpose : '', status: (typeof o.status === 'string' ? o.status : 'unknown') as Status };
+  });
 }
 
 export function toCatalogItem(r: Record<string, unknown>): CatalogItem {

@@ -1,7 +1,9 @@
 /**
  * The emit stage: the micro-batch's recommendation records go out in source-offset order, after everything is
  * applied. Each carries `attune.source = <topic>:<partition>:<offset>`, so a consumer can drop the duplicate a
- * replay re-emits.
+ * replay re-emits. A user whose personalization ended in the micro-batch (`b.withdrawn`: erased, or consent
+ * withdrawn) gets no list but one tombstone (key = the real id, value null: the compacted topic then forgets the
+ * user's last list), at the offset of the event that ended it.
  */
 import type { TopicNames } from '../../config/config.js';
 import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
@@ -15,10 +17,11 @@ export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProdu
     return {
       node: this.node,
       async process(b) {
+        if (b.withdrawn.size) b.out = withTombstones(b.out, b.topic, b.partition, b.withdrawn);
         b.out.sort((x, y) => sourceOffset(x) - sourceOffset(y));
         await producer.send(topics.recommendations, b.out);
         crashPoint('after-produce');
-        metrics.recommendationsOut.inc(b.out.length);
+        metrics.recommendationsOut.inc(b.out.filter((r) => r.value !== null).length);
       },
     };
   },
@@ -27,4 +30,13 @@ export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProdu
 function sourceOffset(r: OutboundRecord): number {
   const h = r.headers?.['attune.source'] ?? '';
   return Number(h.slice(h.lastIndexOf(':') + 1));
+}
+
+/** `out` without any record of a withdrawn user, plus one tombstone per withdrawn user (pure). */
+export function withTombstones(out: OutboundRecord[], topic: string, partition: number, withdrawn: EventBatch['withdrawn']): OutboundRecord[] {
+  const gone = new Set([...withdrawn.values()].map((w) => w.userId));
+  const keyOf = (r: OutboundRecord) => (r.key === null ? null : r.key.toString());
+  const kept = out.filter((r) => !gone.has(keyOf(r) as string));
+  for (const w of withdrawn.values()) kept.push({ key: w.userId, value: null, headers: { 'attune.source': `${topic}:${partition}:${w.offset}` } });
+  return kept;
 }

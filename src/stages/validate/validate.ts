@@ -80,6 +80,7 @@ export function validateEvent(e: UserEvent, limits: ValidationLimits, now: numbe
   if (e.type === 'rating' && e.rating === null) throw new ValidationError('MISSING_RATING', 'a rating event needs a rating');
   checkId('sessionId', e.sessionId, limits.maxIdLength, false);
   if (e.context) checkContext(e.context, limits);
+  checkConsent(e);
   const props = Object.keys(e.properties ?? {});
   if (props.length > limits.maxProperties) throw new ValidationError('TOO_MANY_PROPERTIES', `${props.length} properties; at most ${limits.maxProperties} are accepted`);
   for (const k of props) {
@@ -87,6 +88,36 @@ export function validateEvent(e: UserEvent, limits: ValidationLimits, now: numbe
     if (k.length > limits.maxPropertyLength || v.length > limits.maxPropertyLength) throw new ValidationError('PROPERTY_TOO_LONG', `a property key or value is longer than ${limits.maxPropertyLength} characters`);
   }
   return e;
+}
+
+/** Consent purposes: short lower-case names (they are JSON keys of the subject hash and appear in docs, never ids). */
+export const CONSENT_PURPOSE = /^[a-z][a-z0-9_.-]{0,63}$/;
+export const MAX_CONSENT_CHOICES = 16;
+const CONSENT_STATUSES: ReadonlySet<string> = new Set(['granted', 'denied', 'revoked']);
+
+/**
+ * A consent event carries 1..16 choices of distinct, well-formed purposes with a real status (`unknown` is the
+ * enum's fallback for a symbol this worker does not know: acting on it could grant what the user denied). Any other
+ * event must carry none: a consent change hidden in a view would be applied by nobody. Messages hold no user id.
+ */
+function checkConsent(e: UserEvent): void {
+  const choices = e.consent ?? [];
+  if (e.type !== 'consent') {
+    if (choices.length > 0) throw new ValidationError('BAD_CONSENT', `a ${e.type} event carries consent choices; only consent events may`);
+    return;
+  }
+  if (choices.length === 0) throw new ValidationError('BAD_CONSENT', 'a consent event needs at least one choice');
+  if (choices.length > MAX_CONSENT_CHOICES) throw new ValidationError('BAD_CONSENT', `a consent event carries ${choices.length} choices; at most ${MAX_CONSENT_CHOICES} are accepted`);
+  const seen = new Set<string>();
+  for (const c of choices) {
+    if (typeof c.purpose !== 'string' || !CONSENT_PURPOSE.test(c.purpose)) {
+      // Not quoted: a bad purpose is free input and could hold anything, the user id included.
+      throw new ValidationError('BAD_CONSENT', `a consent purpose is not a lower-case name matching ${CONSENT_PURPOSE.source}`);
+    }
+    if (!CONSENT_STATUSES.has(c.status)) throw new ValidationError('BAD_CONSENT', `consent status ${JSON.stringify(String(c.status).slice(0, 16))} of purpose ${c.purpose} is not granted, denied or revoked`);
+    if (seen.has(c.purpose)) throw new ValidationError('BAD_CONSENT', `consent purpose ${c.purpose} appears twice`);
+    seen.add(c.purpose);
+  }
 }
 
 function checkContext(c: NonNullable<UserEvent['context']>, limits: ValidationLimits): void {

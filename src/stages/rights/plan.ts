@@ -1,0 +1,184 @@
+/**
+ * The rights stage's pure core: what the per-user stages may see of a micro-batch, and what the stage must write
+ * (docs/privacy.md, the design of #11). Each user's events are taken in offset order:
+ *  - an event before the user's recorded erasure (ledger.ts `erasedBefore`) is skipped (no resurrection);
+ *  - an erase event passes with `reset: 'erasure'` and resets every purpose to the default;
+ *  - a consent event changes the purposes it lists; it passes (`reset: 'consent'`) only when it takes
+ *    personalization from granted to not granted, else it is not activity and goes no further;
+ *  - an ordinary event passes when the user is personalized; else it is dropped, or passed `anonymous` when the
+ *    deployment lets such events count in anonymous aggregates.
+ * Everything passed is a copy with `event.userId` = the pseudonym. The status a user starts from is read from the
+ * stored history at the user's first offset in the attempt (consent.ts), so every decision is the same whatever
+ * the micro-batch cuts, given the subject the previous cut wrote (test/unit/rights-plan.test.ts checks it).
+ */
+import { PERSONALIZATION, type UserEvent } from '../../domain/events.js';
+import type { OffsetEvent } from '../ingest/plan.js';
+import { parseConsent, rewriteHistory, serializeConsent, statusAt, type HistoryEntry, type SubjectConsent } from './consent.js';
+import { erasedBefore, type LedgerEntry } from './ledger.js';
+
+/** A valid event with the Kafka timestamp of its record (ms): the ledger compares it across partitions. */
+export interface RightsInput {
+  offset: number;
+  event: UserEvent;
+  timestamp: number;
+}
+
+/** The stored subject of a pseudonym (`{u:P}:subject`), null fields when absent. */
+export interface StoredSubject {
+  id: string | null;
+  consent: string | null;
+}
+
+export interface Naming {
+  pseudonym(userId: string): string;
+  seal(userId: string): string;
+}
+
+export interface RightsContext {
+  topic: string;
+  partition: number;
+  names: Naming;
+  /** The subject of each pseudonym of the batch (absent or null: none stored). */
+  subjects: ReadonlyMap<string, StoredSubject | null>;
+  /** The recorded erasure of a user, matched under the current and the previous key (ledger.ts). */
+  ledger: { lookup(userId: string): LedgerEntry | undefined };
+  consentDefault: 'granted' | 'denied';
+  anonymousAggregates: boolean;
+}
+
+export type RightsOutcome = 'passed' | 'no_consent' | 'anonymous' | 'erased_before';
+
+/** One subject hash write: `id` (sealed) and `consent` (JSON; null = delete the field), each only when it changes. */
+export interface SubjectWrite {
+  pseudonym: string;
+  id?: string;
+  consent?: string | null;
+}
+
+export interface Erasure {
+  pseudonym: string;
+  userId: string;
+  /** The user's last erase event of the batch. */
+  offset: number;
+  /** Its record's Kafka timestamp (the ledger's `at`). */
+  at: number;
+  /** No personalized event after it: the sweep deletes everything the user owns. */
+  sweep: boolean;
+  /** The sweep keeps the subject hash: consent choices made after the erasure live in it. */
+  keepSubject: boolean;
+}
+
+export interface RightsPlan {
+  pass: OffsetEvent[];
+  withdrawn: Map<string, { userId: string; offset: number }>;
+  writes: SubjectWrite[];
+  erasures: Erasure[];
+  /** The real id of each pseudonym of the batch (Identities). */
+  ids: Map<string, string>;
+  /** How many events each outcome had (consent events that only change a status count in none). */
+  outcomes: Record<RightsOutcome, number>;
+  /** Pseudonyms whose stored consent did not parse (treated as none; the caller warns with the count). */
+  unreadable: number;
+}
+
+interface UserRun {
+  userId: string;
+  pseudonym: string;
+  personalized: boolean;
+  consent: SubjectConsent;
+  /** First offset of the user in this attempt: the history is read and rewritten from there. */
+  start: number;
+  changes: HistoryEntry[];
+  erased: { offset: number; at: number } | null;
+  /** A personalized event passed after the last erasure (or in the batch, without one). */
+  personalizedSince: boolean;
+  endedAt: number | null;
+}
+
+export function planRights(events: readonly RightsInput[], ctx: RightsContext): RightsPlan {
+  const dflt = ctx.consentDefault === 'granted';
+  const runs = new Map<string, UserRun>();
+  const plan: RightsPlan = {
+    pass: [], withdrawn: new Map(), writes: [], erasures: [], ids: new Map(),
+    outcomes: { passed: 0, no_consent: 0, anonymous: 0, erased_before: 0 }, unreadable: 0,
+  };
+  for (const { offset, event, timestamp } of events) {
+    let run = runs.get(event.userId);
+    if (!run) {
+      const pseudonym = ctx.names.pseudonym(event.userId);
+      let consent: SubjectConsent;
+      try {
+        consent = parseConsent(ctx.subjects.get(pseudonym)?.consent);
+      } catch {
+        plan.unreadable++;
+        consent = parseConsent(null);
+      }
+      run = {
+        userId: event.userId, pseudonym, consent, start: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
+        personalized: statusAt(consent.h, offset, dflt),
+      };
+      runs.set(event.userId, run);
+      plan.ids.set(pseudonym, event.userId);
+    }
+    const ledger = ctx.ledger.lookup(event.userId);
+    if (ledger && erasedBefore(ledger, ctx.topic, ctx.partition, offset, timestamp)) {
+      plan.outcomes.erased_before++;
+      continue;
+    }
+    const copy = (): UserEvent => ({ ...event, userId: run.pseudonym });
+    if (event.type === 'erase') {
+      plan.pass.push({ offset, event: copy(), reset: 'erasure' });
+      plan.outcomes.passed++;
+      run.consent = { p: {}, h: [] };
+      run.changes = [];
+      run.erased = { offset, at: timestamp };
+      run.personalized = dflt;
+      run.personalizedSince = false;
+      run.endedAt = offset;
+    } else if (event.type === 'consent') {
+      let next = run.personalized;
+      for (const c of event.consent ?? []) {
+        run.consent.p[c.purpose] = [c.status, event.eventTime];
+        if (c.purpose === PERSONALIZATION) next = c.status === 'granted';
+      }
+      if (next !== run.personalized) run.changes.push([offset, next ? 1 : 0]);
+      if (run.personalized && !next) {
+        plan.pass.push({ offset, event: copy(), reset: 'consent' });
+        plan.outcomes.passed++;
+        run.endedAt = offset;
+      }
+      run.personalized = next;
+    } else if (run.personalized) {
+      plan.pass.push({ offset, event: copy() });
+      plan.outcomes.passed++;
+      run.personalizedSince = true;
+      run.endedAt = null;
+    } else if (ctx.anonymousAggregates) {
+      plan.pass.push({ offset, event: copy(), anonymous: true });
+      plan.outcomes.anonymous++;
+    } else {
+      plan.outcomes.no_consent++;
+    }
+  }
+
+  for (const run of runs.values()) {
+    if (run.endedAt !== null) plan.withdrawn.set(run.pseudonym, { userId: run.userId, offset: run.endedAt });
+    const stored = ctx.subjects.get(run.pseudonym) ?? null;
+    const restart = run.erased !== null;
+    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.consent.h, run.start, run.changes, restart) });
+    const sweep = restart && !run.personalizedSince;
+    const write: SubjectWrite = { pseudonym: run.pseudonym };
+    // The sweep deletes the subject with the rest; what it keeps (a consent chosen after the erasure) is written first.
+    const storedConsent = sweep ? null : stored?.consent ?? null;
+    if (consent !== storedConsent) write.consent = consent;
+    if (run.personalizedSince) {
+      const sealed = ctx.names.seal(run.userId);
+      if (sweep || sealed !== stored?.id) write.id = sealed;
+    }
+    if (write.id !== undefined || write.consent !== undefined) plan.writes.push(write);
+    if (run.erased) {
+      plan.erasures.push({ pseudonym: run.pseudonym, userId: run.userId, offset: run.erased.offset, at: run.erased.at, sweep, keepSubject: sweep && consent !== null });
+    }
+  }
+  return plan;
+}

@@ -1,0 +1,168 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import type { UserEvent } from '../../src/domain/events.js';
+import { planRights, type RightsInput, type RightsPlan, type StoredSubject } from '../../src/stages/rights/plan.js';
+import { ErasureLedger, type LedgerEntry } from '../../src/stages/rights/ledger.js';
+import { Pseudonymizer } from '../../src/stages/rights/pseudonym.js';
+
+const names = new Pseudonymizer('t'.repeat(32));
+const TOPIC = 'attune.events';
+const base: Omit<UserEvent, 'userId' | 'type' | 'eventId'> = {
+  eventTime: Date.UTC(2026, 0, 1), itemId: null, quantity: null, price: null, rating: null, sessionId: null, context: null, properties: {},
+};
+
+type Kind = 'view' | 'grant' | 'deny' | 'revoke' | 'other' | 'erase';
+function event(offset: number, user: string, kind: Kind): RightsInput {
+  const e: UserEvent = { ...base, eventId: `e${offset}`, userId: user, type: 'view', itemId: 'i1' };
+  if (kind === 'erase') Object.assign(e, { type: 'erase', itemId: null });
+  else if (kind !== 'view') {
+    const purpose = kind === 'other' ? 'analytics' : 'personalization';
+    const status = kind === 'grant' || kind === 'other' ? 'granted' : kind === 'deny' ? 'denied' : 'revoked';
+    Object.assign(e, { type: 'consent', itemId: null, consent: [{ purpose, status }] });
+  }
+  return { offset, event: e, timestamp: 1_000 + offset };
+}
+
+/** A worker's state across micro-batches: the subject hashes and the ledger, updated as the stage does. */
+class World {
+  subjects = new Map<string, StoredSubject>();
+  ledger = new ErasureLedger({ current: names, read: async () => [], producer: { send: async () => {} } as never, topic: 'x' });
+  constructor(readonly dflt: 'granted' | 'denied', readonly anon: boolean) {}
+
+  run(batch: RightsInput[]): RightsPlan {
+    const p = planRights(batch, {
+      topic: TOPIC, partition: 0, names, subjects: this.subjects, ledger: this.ledger, consentDefault: this.dflt, anonymousAggregates: this.anon,
+    });
+    return p;
+  }
+
+  /** What the erase stage does after emit: the ledger, the subject writes, the sweep. */
+  apply(p: RightsPlan): void {
+    for (const e of p.erasures) this.ledger.add(e.pseudonym, { v: 1, topic: TOPIC, partition: 0, offset: e.offset, at: e.at });
+    for (const w of p.writes) {
+      const s = this.subjects.get(w.pseudonym) ?? { id: null, consent: null };
+      if (w.id !== undefined) s.id = w.id;
+      if (w.consent !== undefined) s.consent = w.consent;
+      this.subjects.set(w.pseudonym, s);
+    }
+    for (const e of p.erasures) {
+      if (!e.sweep) continue;
+      const s = this.subjects.get(e.pseudonym);
+      if (e.keepSubject && s) this.subjects.set(e.pseudonym, { id: null, consent: s.consent });
+      else this.subjects.delete(e.pseudonym);
+    }
+  }
+}
+
+/** Each event's decision: dropped (and why) or passed (with its marks). */
+function decisions(p: RightsPlan, batch: RightsInput[]): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const x of p.pass) out.set(x.offset, `pass:${x.reset ?? ''}:${x.anonymous ? 'anon' : ''}:${x.event.userId}`);
+  for (const x of batch) if (!out.has(x.offset)) out.set(x.offset, 'drop');
+  return out;
+}
+
+const arbRun = fc.record({
+  kinds: fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom<Kind>('view', 'view', 'grant', 'deny', 'revoke', 'other', 'erase')), { minLength: 1, maxLength: 60 }),
+  cuts: fc.array(fc.integer({ min: 1, max: 59 }), { maxLength: 8 }),
+  dflt: fc.constantFrom<'granted' | 'denied'>('granted', 'denied'),
+  anon: fc.boolean(),
+});
+
+function split<T>(xs: T[], cuts: number[]): T[][] {
+  const at = [...new Set(cuts.filter((c) => c < xs.length))].sort((a, b) => a - b);
+  const out: T[][] = [];
+  let from = 0;
+  for (const c of [...at, xs.length]) {
+    if (c > from) out.push(xs.slice(from, c));
+    from = c;
+  }
+  return out;
+}
+
+describe('planRights', () => {
+  it('decides every event the same whatever the micro-batch cuts', () => {
+    fc.assert(fc.property(arbRun, ({ kinds, cuts, dflt, anon }) => {
+      const events = kinds.map(([u, k], i) => event(i, `user-${u}`, k));
+      const whole = new World(dflt, anon);
+      const one = whole.run(events);
+      whole.apply(one);
+      const expected = decisions(one, events);
+      const cut = new World(dflt, anon);
+      const got = new Map<number, string>();
+      for (const b of split(events, cuts)) {
+        const p = cut.run(b);
+        cut.apply(p);
+        for (const [o, d] of decisions(p, b)) got.set(o, d);
+      }
+      expect(got).toEqual(expected);
+      expect(cut.subjects).toEqual(whole.subjects);
+    }), { numRuns: 400 });
+  });
+
+  it('a replay after the micro-batch was applied decides the same, skipping only what an erasure recorded covers', () => {
+    fc.assert(fc.property(arbRun, ({ kinds, cuts, dflt, anon }) => {
+      const events = kinds.map(([u, k], i) => event(i, `user-${u}`, k));
+      const w = new World(dflt, anon);
+      for (const b of split(events, cuts)) {
+        const first = w.run(b);
+        w.apply(first);
+        const subjectsAfter = structuredClone(w.subjects);
+        const again = w.run(b);
+        const erasedAt = new Map(first.erasures.map((e) => [e.userId, e.offset]));
+        const d1 = decisions(first, b);
+        for (const [o, d] of decisions(again, b)) {
+          const x = b.find((e) => e.offset === o)!;
+          const e = erasedAt.get(x.event.userId);
+          if (e !== undefined && o < e) expect(d).toBe('drop');
+          else expect(d).toBe(d1.get(o));
+        }
+        w.apply(again);
+        expect(w.subjects).toEqual(subjectsAfter); // idempotent writes
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('passes pseudonymised copies and marks resets and withdrawals', () => {
+    const w = new World('granted', false);
+    const p = w.run([event(10, 'alice', 'view'), event(11, 'alice', 'deny'), event(12, 'alice', 'view'), event(13, 'bob', 'erase')]);
+    const P = names.pseudonym('alice');
+    expect(p.pass.map((x) => [x.offset, x.reset ?? null, x.event.userId])).toEqual([[10, null, P], [11, 'consent', P], [13, 'erasure', names.pseudonym('bob')]]);
+    expect(p.outcomes).toEqual({ passed: 3, no_consent: 1, anonymous: 0, erased_before: 0 });
+    expect(p.withdrawn).toEqual(new Map([[P, { userId: 'alice', offset: 11 }], [names.pseudonym('bob'), { userId: 'bob', offset: 13 }]]));
+    expect(p.erasures).toEqual([{ pseudonym: names.pseudonym('bob'), userId: 'bob', offset: 13, at: 1013, sweep: true, keepSubject: false }]);
+    const alice = p.writes.find((x) => x.pseudonym === P)!;
+    expect(names.unseal(alice.id!)).toBe('alice');
+    expect(JSON.parse(alice.consent!)).toEqual({ p: { personalization: ['denied', base.eventTime] }, h: [[11, 0]] });
+    expect(p.ids.get(P)).toBe('alice');
+    // The original events are untouched.
+    expect(p.pass.every((x) => x.event.userId !== 'alice')).toBe(true);
+  });
+
+  it('opt-in: nothing passes before a grant; anonymous aggregates pass marked events', () => {
+    const w = new World('denied', true);
+    const p = w.run([event(1, 'u', 'view'), event(2, 'u', 'grant'), event(3, 'u', 'view')]);
+    expect(p.pass.map((x) => [x.offset, !!x.anonymous])).toEqual([[1, true], [3, false]]);
+    expect(p.withdrawn.size).toBe(0);
+  });
+
+  it('a later personalized event ends a withdrawal and keeps the subject from the sweep', () => {
+    const w = new World('granted', false);
+    const p = w.run([event(1, 'u', 'erase'), event(2, 'u', 'view')]);
+    expect(p.withdrawn.size).toBe(0);
+    expect(p.erasures[0]).toMatchObject({ sweep: false });
+  });
+
+  it('skips events before a recorded erasure, by offset on its partition and by time on others', () => {
+    const w = new World('granted', false);
+    const entry: LedgerEntry = { v: 1, topic: TOPIC, partition: 0, offset: 5, at: 1005 };
+    w.ledger.add(names.pseudonym('u'), entry);
+    const p = w.run([event(4, 'u', 'view'), event(5, 'u', 'erase'), event(6, 'u', 'view')]);
+    expect(p.pass.map((x) => x.offset)).toEqual([5, 6]);
+    expect(p.outcomes.erased_before).toBe(1);
+    const other = planRights([{ ...event(1, 'u', 'view'), timestamp: 1004 }, { ...event(2, 'u', 'view'), timestamp: 1005 }], {
+      topic: TOPIC, partition: 1, names, subjects: new Map(), ledger: w.ledger, consentDefault: 'granted', anonymousAggregates: false,
+    });
+    expect(other.pass.map((x) => x.offset)).toEqual([2]);
+  });
+});

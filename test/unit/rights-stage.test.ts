@@ -1,0 +1,57 @@
+import { describe, it, expect } from 'vitest';
+import { rightsStage, eraseStage, type RightsRuntime } from '../../src/stages/rights/stage.js';
+import { ErasureLedger } from '../../src/stages/rights/ledger.js';
+import { Pseudonymizer } from '../../src/stages/rights/pseudonym.js';
+import { SubjectIdentities } from '../../src/stages/rights/identities.js';
+import { newEventBatch } from '../../src/topology/processor.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import type { UserEvent } from '../../src/domain/events.js';
+import type { SubjectStore } from '../../src/stores/subject-store.js';
+import type { InboundRecord } from '../../src/kafka/port.js';
+
+const names = new Pseudonymizer('s'.repeat(32));
+const ev = (userId: string, type: UserEvent['type']): UserEvent => ({
+  eventId: `${userId}-${type}`, userId, type, eventTime: 1, itemId: type === 'view' ? 'i1' : null, quantity: null, price: null, rating: null,
+  sessionId: null, context: null, properties: {},
+});
+
+function runtime(calls: string[]) {
+  const subjects = {
+    load: async () => new Map(),
+    write: async (w: unknown[]) => void calls.push(`write:${w.length}`),
+    sweep: async (p: string, keep: boolean) => { calls.push(`sweep:${p === names.pseudonym('bob')}:${keep}`); return 1; },
+    sealedIds: async (ps: string[]) => ps.map(() => null),
+    consents: async (ps: string[]) => ps.map(() => null),
+  } as unknown as SubjectStore;
+  const producer = { connect: async () => {}, disconnect: async () => {}, send: async (t: string, rs: unknown[]) => void calls.push(`ledger:${t}:${rs.length}`) };
+  const rt: RightsRuntime = {
+    names, subjects, plans: new WeakMap(), memberSegments: () => ['seg'],
+    ledger: new ErasureLedger({ current: names, read: async () => [], producer, topic: 'x.erasures' }),
+    identities: new SubjectIdentities(subjects, names, 'granted'),
+  };
+  return rt;
+}
+
+describe('the rights and erase stages', () => {
+  it('replace valid events by pseudonymised ones, then record the erasure before writing and sweeping', async () => {
+    const calls: string[] = [];
+    const rights = runtime(calls);
+    const metrics = createMetrics();
+    const records: InboundRecord[] = [0, 1, 2].map((o) => ({ offset: String(o), key: null, value: null, timestamp: String(1000 + o), headers: {} }));
+    const b = newEventBatch('ev', 0, records, 5_000);
+    b.valid = [{ offset: 0, event: ev('alice', 'view') }, { offset: 1, event: ev('bob', 'view') }, { offset: 2, event: ev('bob', 'erase') }];
+    await rightsStage.create({ cfg: { consentDefault: 'granted', consentAnonymousAggregates: false }, rights, metrics }).process(b);
+    expect(b.valid.map((v) => [v.offset, v.event.userId, v.reset ?? null])).toEqual([
+      [0, names.pseudonym('alice'), null], [1, names.pseudonym('bob'), null], [2, names.pseudonym('bob'), 'erasure'],
+    ]);
+    expect(b.withdrawn).toEqual(new Map([[names.pseudonym('bob'), { userId: 'bob', offset: 2 }]]));
+    expect(await rights.identities.resolve([names.pseudonym('alice')])).toEqual(new Map([[names.pseudonym('alice'), 'alice']]));
+    await eraseStage.create({ rights, metrics }).process(b);
+    expect(calls).toEqual(['ledger:x.erasures:1', 'write:1', 'sweep:true:false']);
+    expect(rights.ledger.lookup('bob')).toEqual({ v: 1, topic: 'ev', partition: 0, offset: 2, at: 1002 });
+    expect((await rights.identities.resolve([names.pseudonym('bob')])).size).toBe(0);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('attune_rights_events_total{outcome="passed"} 3');
+    expect(text).toContain('attune_erasures_total 1');
+  });
+});
