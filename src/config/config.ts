@@ -101,6 +101,7 @@ export const SETTINGS = {
   pseudonymKeyPrevious: s('ATTUNE_PSEUDONYM_KEY_PREVIOUS', z.string().min(1).optional(), undefined, 'during a key rotation only: the previous pseudonymisation key, so that erasures recorded under it are still honoured (docs/privacy.md, Key rotation)'),
   consentDefault: s('ATTUNE_CONSENT_DEFAULT', z.enum(['granted', 'denied']), 'granted', 'granted (opt-out: users are personalized until they deny) or denied (opt-in: only users who granted `personalization` are)'),
   consentAnonymousAggregates: s('ATTUNE_CONSENT_ANONYMOUS_AGGREGATES', bool, false, 'true to let events of users without personalization consent still count in popularity (an aggregate without user ids); false (default) to ignore them entirely'),
+  erasuresTopic: s('ATTUNE_TOPIC_ERASURES', z.string().regex(/^[A-Za-z0-9._-]{1,249}$/).optional(), undefined, 'the erasure ledger topic (default <ATTUNE_TOPIC_PREFIX>.erasures); set it only for a second deployment that reads the same events topic into its own state'),
   dlqValues: s('ATTUNE_DLQ_VALUES', z.enum(['keep', 'drop']), 'keep', 'keep (dead letters carry the original key and value bytes, for diagnosis) or drop (headers only: no copy of personal data in the DLQ)'),
 } satisfies Record<string, Setting<unknown>>;
 
@@ -132,7 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 }
 
 /** Topic names derive from one prefix so that several deployments can share a cluster. */
-export function topicNames(cfg: Pick<Config, 'topicPrefix'>) {
+export function topicNames(cfg: Pick<Config, 'topicPrefix'> & Partial<Pick<Config, 'erasuresTopic'>>) {
   const p = cfg.topicPrefix;
   return {
     events: `${p}.events`,
@@ -141,7 +142,7 @@ export function topicNames(cfg: Pick<Config, 'topicPrefix'>) {
     segmentChanges: `${p}.segment-changes`,
     dlq: `${p}.dlq`,
     /** The erasure ledger: compacted, keyed by the erased user's pseudonym (docs/privacy.md). */
-    erasures: `${p}.erasures`,
+    erasures: cfg.erasuresTopic ?? `${p}.erasures`,
   };
 }
 export type TopicNames = ReturnType<typeof topicNames>;

@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { topicNames } from '../config/config.js';
 import type { StreamAdmin, TopicSpec } from './port.js';
 
-export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'>): TopicSpec[] {
+export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'> & Partial<Pick<Config, 'erasuresTopic'>>): TopicSpec[] {
   const t = topicNames(cfg);
   return [
     // Append time, not the producer's clock: lateness, the watermark cap and the future-time rule are judged
@@ -19,6 +19,6 @@ export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'>): Top
   ];
 }
 
-export async function ensureTopics(admin: StreamAdmin, cfg: Pick<Config, 'topicPrefix' | 'partitions'>): Promise<string[]> {
+export async function ensureTopics(admin: StreamAdmin, cfg: Pick<Config, 'topicPrefix' | 'partitions'> & Partial<Pick<Config, 'erasuresTopic'>>): Promise<string[]> {
   return admin.ensureTopics(topicSpecs(cfg));
 }
