@@ -45,8 +45,8 @@ class World {
       if (w.consent !== undefined) s.consent = w.consent;
       this.subjects.set(w.pseudonym, s);
     }
-    for (const e of p.erasures) {
-      if (!e.sweep) continue;
+    const swept = [...p.erasures.filter((e) => e.sweep), ...p.clears.map((c) => ({ pseudonym: c.pseudonym, keepSubject: true }))];
+    for (const e of swept) {
       const s = this.subjects.get(e.pseudonym);
       if (e.keepSubject && s) this.subjects.set(e.pseudonym, { id: null, consent: s.consent });
       else this.subjects.delete(e.pseudonym);
@@ -100,7 +100,7 @@ describe('planRights', () => {
     }), { numRuns: 400 });
   });
 
-  it('a replay after the micro-batch was applied decides the same, skipping only what an erasure recorded covers', () => {
+  it('a replay after the micro-batch was applied decides the same, skipping only what a recorded erasure or withdrawal covers', () => {
     fc.assert(fc.property(arbRun, ({ kinds, cuts, dflt, anon }) => {
       const events = kinds.map(([u, k], i) => event(i, `user-${u}`, k));
       const w = new World(dflt, anon);
@@ -110,11 +110,17 @@ describe('planRights', () => {
         const subjectsAfter = structuredClone(w.subjects);
         const again = w.run(b);
         const erasedAt = new Map(first.erasures.map((e) => [e.userId, e.offset]));
+        // The last withdrawal the first run recorded in the user's history (a `0` entry).
+        const withdrewAt = (user: string) => {
+          const c = subjectsAfter.get(names.pseudonym(user))?.consent;
+          const h: Array<[number, number]> = c ? JSON.parse(c).h : [];
+          return h.reduce((m, [o, after]) => (after === 0 && o > m ? o : m), -1);
+        };
         const d1 = decisions(first, b);
         for (const [o, d] of decisions(again, b)) {
           const x = b.find((e) => e.offset === o)!;
           const e = erasedAt.get(x.event.userId);
-          if (e !== undefined && o < e) expect(d).toBe('drop');
+          if ((e !== undefined && o < e) || o < withdrewAt(x.event.userId)) expect(d).toBe('drop');
           else expect(d).toBe(d1.get(o));
         }
         w.apply(again);
@@ -128,7 +134,7 @@ describe('planRights', () => {
     const p = w.run([event(10, 'alice', 'view'), event(11, 'alice', 'deny'), event(12, 'alice', 'view'), event(13, 'bob', 'erase')]);
     const P = names.pseudonym('alice');
     expect(p.pass.map((x) => [x.offset, x.reset ?? null, x.event.userId])).toEqual([[10, null, P], [11, 'consent', P], [13, 'erasure', names.pseudonym('bob')]]);
-    expect(p.outcomes).toEqual({ passed: 3, no_consent: 1, anonymous: 0, erased_before: 0 });
+    expect(p.outcomes).toEqual({ withdrawn_before: 0, passed: 3, no_consent: 1, anonymous: 0, erased_before: 0 });
     expect(p.withdrawn).toEqual(new Map([[P, { userId: 'alice', offset: 11 }], [names.pseudonym('bob'), { userId: 'bob', offset: 13 }]]));
     expect(p.erasures).toEqual([{ pseudonym: names.pseudonym('bob'), userId: 'bob', offset: 13, at: 1013, sweep: true, keepSubject: false }]);
     const alice = p.writes.find((x) => x.pseudonym === P)!;

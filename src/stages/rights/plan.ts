@@ -1,7 +1,10 @@
 /**
  * The rights stage's pure core: what the per-user stages may see of a micro-batch, and what the stage must write
  * (docs/privacy.md, the design of #11). Each user's events are taken in offset order:
- *  - an event before the user's recorded erasure (ledger.ts `erasedBefore`) is skipped (no resurrection);
+ *  - an event before the user's recorded erasure (ledger.ts `erasedBefore`) is skipped (no resurrection), and so is
+ *    one before the user's last recorded withdrawal (a `0` entry of the stored history): both are written by the
+ *    erase stage only after every stage of the micro-batch holding them completed, so the events before them are
+ *    fully processed, and the sweep after them removed the state a re-run would otherwise rebuild from nothing;
  *  - an erase event passes with `reset: 'erasure'` and resets every purpose to the default;
  *  - a consent event changes the purposes it lists; it passes (`reset: 'consent'`) only when it takes
  *    personalization from granted to not granted, else it is not activity and goes no further;
@@ -46,7 +49,7 @@ export interface RightsContext {
   anonymousAggregates: boolean;
 }
 
-export type RightsOutcome = 'passed' | 'no_consent' | 'anonymous' | 'erased_before';
+export type RightsOutcome = 'passed' | 'no_consent' | 'anonymous' | 'erased_before' | 'withdrawn_before';
 
 /** One subject hash write: `id` (sealed) and `consent` (JSON; null = delete the field), each only when it changes. */
 export interface SubjectWrite {
@@ -73,6 +76,13 @@ export interface RightsPlan {
   withdrawn: Map<string, { userId: string; offset: number }>;
   writes: SubjectWrite[];
   erasures: Erasure[];
+  /**
+   * Users whose personalization consent was withdrawn with no personalized event after it (and who are not swept
+   * for an erasure): the erase stage sweeps their state except the subject hash, so a withdrawn user keeps no
+   * profile — not even the offsets a stage wrote at the reset. The withdrawal entry in the history (written first)
+   * is what keeps a re-run from rebuilding the swept profile (see the skip rule above).
+   */
+  clears: Array<{ pseudonym: string; offset: number }>;
   /** The real id of each pseudonym of the batch (Identities). */
   ids: Map<string, string>;
   /** How many events each outcome had (consent events that only change a status count in none). */
@@ -93,14 +103,18 @@ interface UserRun {
   /** A personalized event passed after the last erasure (or in the batch, without one). */
   personalizedSince: boolean;
   endedAt: number | null;
+  /** The last consent withdrawal with no personalized event after it (and no erasure after it). */
+  withdrewAt: number | null;
+  /** Events before this offset were processed by an attempt that completed (last withdrawal of the stored history). */
+  clearedBefore: number;
 }
 
 export function planRights(events: readonly RightsInput[], ctx: RightsContext): RightsPlan {
   const dflt = ctx.consentDefault === 'granted';
   const runs = new Map<string, UserRun>();
   const plan: RightsPlan = {
-    pass: [], withdrawn: new Map(), writes: [], erasures: [], ids: new Map(),
-    outcomes: { passed: 0, no_consent: 0, anonymous: 0, erased_before: 0 }, unreadable: 0,
+    pass: [], withdrawn: new Map(), writes: [], erasures: [], clears: [], ids: new Map(),
+    outcomes: { passed: 0, no_consent: 0, anonymous: 0, erased_before: 0, withdrawn_before: 0 }, unreadable: 0,
   };
   for (const { offset, event, timestamp } of events) {
     let run = runs.get(event.userId);
@@ -113,9 +127,13 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
         plan.unreadable++;
         consent = parseConsent(null);
       }
+      // Events before the last recorded withdrawal are skipped (below), so the attempt starts, for this user, at
+      // that withdrawal: the status and the history rewrite are taken from there, as the run that recorded it did.
+      const clearedBefore = consent.h.reduce((m, [o, after]) => (after === 0 && o > m ? o : m), -1);
+      const start = Math.max(offset, clearedBefore);
       run = {
-        userId: event.userId, pseudonym, consent, start: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
-        personalized: statusAt(consent.h, offset, dflt),
+        userId: event.userId, pseudonym, consent, start, changes: [], erased: null, personalizedSince: false, endedAt: null,
+        personalized: statusAt(consent.h, start, dflt), withdrewAt: null, clearedBefore,
       };
       runs.set(event.userId, run);
       plan.ids.set(pseudonym, event.userId);
@@ -123,6 +141,10 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     const ledger = ctx.ledger.lookup(event.userId);
     if (ledger && erasedBefore(ledger, ctx.topic, ctx.partition, offset, timestamp)) {
       plan.outcomes.erased_before++;
+      continue;
+    }
+    if (offset < run.clearedBefore) {
+      plan.outcomes.withdrawn_before++;
       continue;
     }
     const copy = (): UserEvent => ({ ...event, userId: run.pseudonym });
@@ -135,6 +157,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
       run.personalized = dflt;
       run.personalizedSince = false;
       run.endedAt = offset;
+      run.withdrewAt = null;
     } else if (event.type === 'consent') {
       let next = run.personalized;
       for (const c of event.consent ?? []) {
@@ -146,6 +169,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
         plan.pass.push({ offset, event: copy(), reset: 'consent' });
         plan.outcomes.passed++;
         run.endedAt = offset;
+        run.withdrewAt = offset;
       }
       run.personalized = next;
     } else if (run.personalized) {
@@ -153,6 +177,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
       plan.outcomes.passed++;
       run.personalizedSince = true;
       run.endedAt = null;
+      run.withdrewAt = null;
     } else if (ctx.anonymousAggregates) {
       plan.pass.push({ offset, event: copy(), anonymous: true });
       plan.outcomes.anonymous++;
@@ -179,6 +204,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     if (run.erased) {
       plan.erasures.push({ pseudonym: run.pseudonym, userId: run.userId, offset: run.erased.offset, at: run.erased.at, sweep, keepSubject: sweep && consent !== null });
     }
+    if (run.withdrewAt !== null && !sweep) plan.clears.push({ pseudonym: run.pseudonym, offset: run.withdrewAt });
   }
   return plan;
 }

@@ -5,7 +5,7 @@
  *    consent or before a recorded erasure, resets marked), fills `b.withdrawn`, and teaches Identities the batch's ids;
  *  - `erase`, after emit (so everything of the micro-batch is applied and produced): (1) appends the ledger entries
  *    and waits for the ack, (2) writes the subject hashes, (3) sweeps the users erased with no later personalized
- *    event. Every step is idempotent, so a retry or a replay redoes them harmlessly.
+ *    event, and those whose consent was withdrawn (keeping their subject hash). Every step is idempotent, so a retry or a replay redoes them harmlessly.
  * Erasures are logged by count only: never an id or a pseudonym.
  */
 import type { Config } from '../../config/config.js';
@@ -36,7 +36,7 @@ export interface RightsDeps {
   metrics: Metrics;
 }
 
-const OUTCOMES: readonly RightsOutcome[] = ['passed', 'no_consent', 'anonymous', 'erased_before'];
+const OUTCOMES: readonly RightsOutcome[] = ['passed', 'no_consent', 'anonymous', 'erased_before', 'withdrawn_before'];
 
 export const rightsStage: StageFactory<RightsDeps, EventBatch> = {
   node: { name: 'rights', does: 'consent, erasure ledger, pseudonyms (the per-user stages see no raw id)', stores: ['{u}:subject'], sinks: [] },
@@ -79,7 +79,11 @@ export const eraseStage: StageFactory<Omit<RightsDeps, 'cfg'>, EventBatch> = {
         })));
         // (2) The subjects (consent history, sealed ids), (3) the sweep.
         await rights.subjects.write(plan.writes);
-        const swept = plan.erasures.filter((e) => e.sweep);
+        // Users who withdrew their consent are swept too, keeping the subject hash (their consent): no profile stays.
+        const swept = [
+          ...plan.erasures.filter((e) => e.sweep).map((e) => ({ pseudonym: e.pseudonym, keepSubject: e.keepSubject })),
+          ...plan.clears.map((c) => ({ pseudonym: c.pseudonym, keepSubject: true })),
+        ];
         const segments = rights.memberSegments();
         await Promise.all(swept.map((e) => rights.subjects.sweep(e.pseudonym, e.keepSubject, segments)));
         for (const e of swept) rights.identities.forget(e.pseudonym);
