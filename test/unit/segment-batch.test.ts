@@ -11,6 +11,7 @@ import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/s
 import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/stages/segments/batch.js';
 import type { PendingChange, StoredUser } from '../../src/stages/segments/stored.js';
 import type { OffsetEvent } from '../../src/stages/ingest/plan.js';
+import { FakeSegmentStore } from '../support/segment-store-fake.js';
 
 const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
 const rules = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);
@@ -21,53 +22,6 @@ function ev(i: number, userId: string, t: number, type: EventType, extra: Partia
   return { eventId: `e${i}`, userId, type, eventTime: t, itemId: 'i', quantity: 1, price: type === 'purchase' ? 120 : null, rating: null, sessionId: null, context: null, properties: { category: 'tech' }, ...extra };
 }
 
-/** In-memory stand-in for Redis with the scripts' semantics. */
-class FakeStore {
-  users = new Map<string, StoredUser>();
-  part: BatchPartitionState = { watermark: null, offset: -1, late: [], pending: [] };
-  timers = new Map<string, number>();
-  progress = -1;
-  counts = new Map<string, number>();
-  countsApplied = -1;
-  emitted: PendingChange[] = [];
-  dlq: number[] = [];
-
-  loadUser(id: string): StoredUser {
-    return structuredClone(this.users.get(id) ?? { features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [] });
-  }
-
-  /** One micro-batch; `crashAfter` = number of write stages to perform before "crashing" (Infinity = none). */
-  process(records: OffsetEvent[], crashAfter = Infinity): boolean {
-    const stored = structuredClone(this.part);
-    const todo = records.filter((r) => r.offset > stored.offset);
-    let maxWm = stored.watermark;
-    for (const r of todo) maxWm = maxWm === null ? r.event.eventTime : Math.max(maxWm, r.event.eventTime);
-    const due = maxWm === null ? [] : [...this.timers].filter(([, d]) => d <= maxWm!).map(([id]) => id);
-    const users = new Map<string, StoredUser>();
-    for (const id of new Set([...todo.map((r) => r.event.userId), ...due])) users.set(id, this.loadUser(id));
-    const res = runSegmentBatch(records, stored, users, this.progress, opts);
-    let stage = 0;
-    const step = () => stage++ < crashAfter;
-    for (const [id, w] of res.writes) {
-      if (!step()) return false;
-      expect(this.users.get(id)?.offset ?? -1).toBe(w.expectedOffset); // CAS
-      this.users.set(id, structuredClone(w.next));
-    }
-    if (!step()) return false;
-    expect(this.part.offset).toBe(stored.offset);
-    this.part = structuredClone(res.partition);
-    for (const [id, d] of res.timers) if (d === false) this.timers.delete(id); else this.timers.set(id, d);
-    if (!step()) return false;
-    for (const c of res.changes) if (c.o > this.countsApplied && c.o <= res.partition.offset) this.counts.set(c.segmentId, (this.counts.get(c.segmentId) ?? 0) + (c.change === 'enter' ? 1 : -1));
-    this.countsApplied = Math.max(this.countsApplied, res.partition.offset);
-    if (!step()) return false;
-    this.emitted.push(...res.changes);
-    this.dlq.push(...res.tooLate.map((r) => r.offset));
-    if (!step()) return false;
-    this.progress = Math.max(this.progress, records[records.length - 1]!.offset);
-    return true;
-  }
-}
 
 const key = (c: SegmentChange & { o?: number }) => JSON.stringify([c.userId, c.segmentId, c.change, c.eventTime, c.cause]);
 
@@ -119,7 +73,7 @@ describe('runSegmentBatch', () => {
       fc.property(streamArb, fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 40 }), (spec, cuts) => {
         const records = build(spec);
         const ref = reference(records);
-        const store = new FakeStore();
+        const store = new FakeSegmentStore(opts);
         for (const b of splitAt(records, cuts)) expect(store.process(b)).toBe(true);
         expect(store.emitted.map(key)).toEqual(ref.changes.map(key));
         expect(store.emitted.map((c) => c.o)).toEqual(ref.changes.map((c) => c.o));
@@ -144,7 +98,7 @@ describe('runSegmentBatch', () => {
         (spec, cuts, replayCuts, crashes) => {
           const records = build(spec);
           const ref = reference(records);
-          const store = new FakeStore();
+          const store = new FakeSegmentStore(opts);
           let batches = splitAt(records, cuts);
           let c = 0;
           let guard = 0;
@@ -175,7 +129,7 @@ describe('runSegmentBatch', () => {
   });
 
   it('punctuation fires due timers of an idle partition at their due time', () => {
-    const store = new FakeStore();
+    const store = new FakeSegmentStore(opts);
     store.process([{ offset: 0, event: ev(0, 'a', T0, 'purchase') }]);
     const users = new Map([['a', store.loadUser('a')]]);
     const res = runSegmentBatch([], store.part, users, 0, opts, T0 + 2 * DAY);

@@ -13,6 +13,7 @@ import { batchInputs, compareChanges, runSegmentBatch, type BatchPartitionState 
 import { reevaluateUsers } from '../../src/stages/segments/reevaluate-users.js';
 import type { PendingChange, StoredUser } from '../../src/stages/segments/stored.js';
 import type { OffsetEvent, ResetCause } from '../../src/stages/ingest/plan.js';
+import { FakeSegmentStore, freshStoredUser as fresh } from '../support/segment-store-fake.js';
 
 const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
 const rules = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);
@@ -27,53 +28,6 @@ const rec = (offset: number, userId: string, t: number, type: EventType, marks: 
   ({ offset, event: ev(offset, userId, t, type), ...marks });
 const reset = (offset: number, userId: string, t: number, cause: ResetCause = 'erasure'): OffsetEvent =>
   rec(offset, userId, t, cause === 'erasure' ? 'erase' : 'consent', { reset: cause });
-const fresh = (): StoredUser => ({ features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [] });
-
-/** In-memory stand-in for Redis with the scripts' semantics; loads what the processor loads. */
-class FakeStore {
-  users = new Map<string, StoredUser>();
-  part: BatchPartitionState = { watermark: null, offset: -1, late: [], pending: [] };
-  timers = new Map<string, number>();
-  progress = -1;
-  counts = new Map<string, number>();
-  countsApplied = -1;
-  emitted: PendingChange[] = [];
-  dlq: number[] = [];
-
-  loadUser(id: string): StoredUser {
-    return structuredClone(this.users.get(id) ?? fresh());
-  }
-
-  /** One micro-batch; `crashAfter` = number of write stages to perform before "crashing" (Infinity = none). */
-  process(records: OffsetEvent[], crashAfter = Infinity): boolean {
-    const stored = structuredClone(this.part);
-    const { users: withRecords, maxWatermark } = batchInputs(records, stored);
-    const due = maxWatermark === null ? [] : [...this.timers].filter(([, d]) => d <= maxWatermark).map(([id]) => id);
-    const users = new Map<string, StoredUser>();
-    for (const id of new Set([...withRecords, ...due])) users.set(id, this.loadUser(id));
-    const res = runSegmentBatch(records, stored, users, this.progress, opts);
-    let stage = 0;
-    const step = () => stage++ < crashAfter;
-    for (const [id, w] of res.writes) {
-      if (!step()) return false;
-      expect(this.users.get(id)?.offset ?? -1).toBe(w.expectedOffset); // CAS
-      this.users.set(id, structuredClone(w.next));
-    }
-    if (!step()) return false;
-    expect(this.part.offset).toBe(stored.offset);
-    this.part = structuredClone(res.partition);
-    for (const [id, d] of res.timers) if (d === false) this.timers.delete(id); else this.timers.set(id, d);
-    if (!step()) return false;
-    for (const c of res.changes) if (c.o > this.countsApplied && c.o <= res.partition.offset) this.counts.set(c.segmentId, (this.counts.get(c.segmentId) ?? 0) + (c.change === 'enter' ? 1 : -1));
-    this.countsApplied = Math.max(this.countsApplied, res.partition.offset);
-    if (!step()) return false;
-    this.emitted.push(...res.changes);
-    this.dlq.push(...res.tooLate.map((r) => r.offset));
-    if (!step()) return false;
-    this.progress = Math.max(this.progress, records[records.length - 1]!.offset);
-    return true;
-  }
-}
 
 const key = (c: SegmentChange & { o?: number }) => JSON.stringify([c.o, c.userId, c.segmentId, c.change, c.eventTime, c.cause]);
 const plain = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
@@ -90,14 +44,14 @@ function reference(records: OffsetEvent[]) {
   return { eng, changes, late };
 }
 
-function run(batches: OffsetEvent[][]): FakeStore {
-  const store = new FakeStore();
+function run(batches: OffsetEvent[][]): FakeSegmentStore {
+  const store = new FakeSegmentStore(opts);
   for (const b of batches) expect(store.process(b)).toBe(true);
   return store;
 }
 
 /** Final state + change list + counts + dead letters of a run, comparable across runs. */
-function outcome(store: FakeStore) {
+function outcome(store: FakeSegmentStore) {
   return {
     changes: store.emitted.map(key),
     dlq: store.dlq,
@@ -187,7 +141,7 @@ describe('resets and anonymous records in the segments stage', () => {
         (spec, cuts, replayCuts, crashes) => {
           const records = build(spec);
           const whole = outcome(run([records]));
-          const store = new FakeStore();
+          const store = new FakeSegmentStore(opts);
           let batches = splitAt(records, cuts);
           let c = 0;
           let guard = 0;
