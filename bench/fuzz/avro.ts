@@ -104,7 +104,11 @@ export interface EventFields {
   sessionId: string | null;
   context: { device: string | null; country: string | null; referrer: string | null; userAgent: string | null } | null;
   properties: Record<string, string>;
+  consent?: Array<{ purpose: string; status: 'granted' | 'denied' | 'revoked' }> | null;
 }
+
+/** The symbols of ConsentStatus, in schema order. */
+const CONSENT_STATUS_SYMBOLS = ['granted', 'denied', 'revoked', 'unknown'] as const;
 
 /** Every string position of UserEvent, where a length bomb can sit. */
 export const EVENT_STRING_FIELDS = [
@@ -180,6 +184,9 @@ export function encodeEventBody(e: EventFields, opt: EncodeOptions<EventStringFi
     const props = Object.entries(e.properties);
     if (opt.bomb?.field === 'properties') placeBomb(w, opt.bomb);
     w.block(props, ([k, v]) => { str('properties.key', k); str('properties.value', v); });
+    w.mark();
+    // consent (added after the first schema version): null, or the choices of a consent event.
+    w.nullable(e.consent ?? null, (cs) => w.block(cs, (c) => { w.string(c.purpose); w.long(CONSENT_STATUS_SYMBOLS.indexOf(c.status)); }));
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
     return { body: w.toBuffer(), boundaries: w.boundaries };

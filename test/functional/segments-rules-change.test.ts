@@ -13,7 +13,10 @@ import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { FeatureStore } from '../../src/stages/segments/store.js';
 import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { loadSegmentSetup } from '../../src/stages/segments/processor.js';
-import { testConfig, waitFor, waitForSoleOwner, openPipeline, sleep } from '../support/env.js';
+import { testConfig, waitFor, waitForSoleOwner, openPipeline, sleep, pseudonymOf } from '../support/env.js';
+
+/** Member sets hold pseudonyms: the expected members' pseudonyms, in the order the store returns them (sorted). */
+const pseudonymsOf = (ids: string[]) => ids.map((id) => pseudonymOf(id)).sort();
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-segrules-'));
 const rulesA = join(dir, 'a.yaml');
@@ -81,8 +84,8 @@ describe('rule file changes', () => {
     const storeA = new FeatureStore(pipe.redis, base.keyPrefix);
     await waitFor(async () => (await storeA.loadPartition(pipe.topics.events, 0)).offset === 5, 'partition at offset 5');
     expect(await storeA.segmentCounts()).toEqual({ busy: 1, any_view: 3 });
-    expect(await storeA.segmentMembers('any_view')).toEqual(['alice', 'bob', 'carol']);
-    expect(await storeA.knownUsers(pipe.topics.events, 0)).toEqual(['alice', 'bob', 'carol']);
+    expect(await storeA.segmentMembers('any_view')).toEqual(pseudonymsOf(['alice', 'bob', 'carol']));
+    expect(await storeA.knownUsers(pipe.topics.events, 0)).toEqual(pseudonymsOf(['alice', 'bob', 'carol']));
     await worker.stop();
     worker = undefined;
 
@@ -104,15 +107,15 @@ describe('rule file changes', () => {
     const store = new FeatureStore(pipe.redis, base.keyPrefix, featureConfig);
     await waitFor(async () => (await store.loadPartition(pipe.topics.events, 0)).rules === compiledB.fingerprint, 'the fingerprint of rules B stored');
     expect(await store.segmentCounts()).toEqual({ busy: 2, any_view: 0, keen: 1 });
-    expect(await store.readSegments('alice')).toEqual(['busy', 'keen']);
-    expect(await store.readSegments('bob')).toEqual(['busy']);
-    expect(await store.readSegments('carol')).toEqual([]);
-    expect(await store.segmentMembers('busy')).toEqual(['alice', 'bob']);
-    expect(await store.segmentMembers('busy', { topic: pipe.topics.events, count: 1 })).toEqual(['alice', 'bob']);
-    expect(await store.segmentMembers('keen')).toEqual(['alice']);
+    expect(await store.readSegments(pseudonymOf('alice'))).toEqual(['busy', 'keen']);
+    expect(await store.readSegments(pseudonymOf('bob'))).toEqual(['busy']);
+    expect(await store.readSegments(pseudonymOf('carol'))).toEqual([]);
+    expect(await store.segmentMembers('busy')).toEqual(pseudonymsOf(['alice', 'bob']));
+    expect(await store.segmentMembers('busy', { topic: pipe.topics.events, count: 1 })).toEqual(pseudonymsOf(['alice', 'bob']));
+    expect(await store.segmentMembers('keen')).toEqual(pseudonymsOf(['alice']));
     expect(await store.segmentMembers('any_view')).toEqual([]); // no member set any more
     // bob's timer follows rules B: busy (2 views in 1h) ends when his first view's minute bucket leaves the window.
-    expect((await store.loadUser('bob', pipe.topics.events, 0)).due).toBe(T0 + 60 * 60_000);
+    expect((await store.loadUser(pseudonymOf('bob'), pipe.topics.events, 0)).due).toBe(T0 + 60 * 60_000);
     const metrics = await (await fetch(`http://127.0.0.1:${worker.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/attune_segment_members\{segment="busy"\} 2/);
     await worker.stop();

@@ -21,7 +21,7 @@ import type { StreamProducer } from '../../src/kafka/port.js';
 import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { PartitionEngine } from '../../src/stages/segments/core/engine.js';
 import { loadSegmentSetup } from '../../src/stages/segments/processor.js';
-import { testConfig, waitFor } from '../support/env.js';
+import { testConfig, waitFor, pseudonymOf } from '../support/env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-seg-'));
 const rulesPath = join(dir, 'segments.yaml');
@@ -123,13 +123,13 @@ describe('real-time segments', () => {
     const { featureConfig } = loadSegmentSetup(cfg);
     const store = new FeatureStore(redis, cfg.keyPrefix, featureConfig);
     await waitFor(async () => (await store.loadPartition(topics.events, 0)).offset === 6, 'partition state at offset 6');
-    expect(await store.readSegments('alice')).toEqual([]);
-    const v = await store.readFeatureView('alice');
+    expect(await store.readSegments(pseudonymOf('alice'))).toEqual([]);
+    const v = await store.readFeatureView(pseudonymOf('alice'));
     expect(v!.count({ type: 'view', window: '1h' }, T0 + 2000)).toBe(3);
     expect(v!.count({ type: 'view', window: '1h' }, T0 + 61 * MIN)).toBe(0);
-    expect(await store.readFeatureView('carol')).toBeNull(); // too late: never applied
+    expect(await store.readFeatureView(pseudonymOf('carol'))).toBeNull(); // too late: never applied
     expect(await store.segmentCounts()).toEqual({ busy: 1 });
-    expect(await store.readSegments('bob')).toEqual(['busy']);
+    expect(await store.readSegments(pseudonymOf('bob'))).toEqual(['busy']);
     const metrics = await (await fetch(`http://127.0.0.1:${worker!.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/attune_segment_changes_total\{segment="busy",change="enter"\} 2/);
     expect(metrics).toMatch(/attune_segment_changes_total\{segment="busy",change="exit"\} 1/);
