@@ -26,7 +26,7 @@ import { startTimers } from './timers.js';
 import { closeServer, openStores, stopConsumer } from './startup.js';
 import { buildProcessors } from './processors.js';
 import { startShutdown } from './shutdown.js';
-import { pseudonymizerFor } from '../stages/rights/pseudonym.js';
+import { pseudonymizersFor } from '../stages/rights/pseudonym.js';
 import type { ErasureLedger } from '../stages/rights/ledger.js';
 
 /** The code `done` resolves with when the worker stopped to start again on a lost or rebuilt state. */
@@ -41,11 +41,12 @@ export interface WorkerHandle {
 }
 
 export async function startWorker(cfg: Config, kafka: StreamClient): Promise<WorkerHandle> {
+  // The pseudonymisation keys first, before anything else: without a key (outside demo mode), or with a key — the
+  // current or ATTUNE_PSEUDONYM_KEY_PREVIOUS — that is too short, the worker refuses to start (ConfigError naming it).
+  const names = pseudonymizersFor(cfg);
   const topics = topicNames(cfg);
   // The rule file is checked before anything connects: a bad rule stops start-up with its id and line:col.
   const segmentSetup = loadSegmentSetup(cfg);
-  // So is the pseudonymisation key: without one (outside demo mode) the worker refuses to start (ConfigError).
-  const names = pseudonymizerFor(cfg);
   const metrics = createMetrics();
   const readiness = new Readiness(metrics);
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
