@@ -75,12 +75,18 @@ export function currentStatus(h: readonly HistoryEntry[], defaultGranted: boolea
 }
 
 /**
- * The history after an attempt starting at `start` that made `changes` (ascending offsets, all ≥ start): the
- * entries before the attempt, then the changes, newest HISTORY_CAP kept. `restart`: the attempt erased the user,
- * whose history starts again with the changes after the erasure.
+ * The history after an attempt covering the user's offsets `start`..`end` that made `changes` (ascending offsets,
+ * all in that range): the entries before the attempt, the changes, the entries after it, newest HISTORY_CAP kept.
+ * Entries after `end` are there when the attempt re-runs a part of a micro-batch already applied (a bisection
+ * half, after the whole was written): they are the rest of that micro-batch's changes and stay. `restart`: the
+ * attempt erased the user, whose history starts again with the changes after the erasure.
  */
-export function rewriteHistory(h: readonly HistoryEntry[], start: number, changes: readonly HistoryEntry[], restart: boolean, cap = HISTORY_CAP): HistoryEntry[] {
-  const kept = restart ? [] : h.filter((e) => e[0] < start);
-  const out = [...kept, ...changes];
+export function rewriteHistory(
+  h: readonly HistoryEntry[], start: number, changes: readonly HistoryEntry[], restart: boolean, cap = HISTORY_CAP, end = Number.POSITIVE_INFINITY,
+): HistoryEntry[] {
+  const before = restart ? [] : h.filter((e) => e[0] < start);
+  // `start` > `end` when every event of the attempt was skipped (before a recorded withdrawal): nothing is rewritten.
+  const after = h.filter((e) => e[0] > end && e[0] >= start);
+  const out = [...before, ...changes, ...after];
   return out.length > cap ? out.slice(out.length - cap) : out;
 }

@@ -16,7 +16,7 @@
  */
 import { PERSONALIZATION, type UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
-import { parseConsent, rebaseHistory, rewriteHistory, serializeConsent, statusAt, type HistoryEntry, type SubjectConsent } from './consent.js';
+import { HISTORY_CAP, parseConsent, rebaseHistory, rewriteHistory, serializeConsent, statusAt, type HistoryEntry, type SubjectConsent } from './consent.js';
 import { erasedBefore, type LedgerEntry } from './ledger.js';
 
 /** A valid event with the Kafka timestamp of its record (ms): the ledger compares it across partitions. */
@@ -107,6 +107,8 @@ interface UserRun {
   consent: SubjectConsent;
   /** First offset of the user in this attempt: the history is read and rewritten from there. */
   start: number;
+  /** Last offset of the user in this attempt: stored entries after it (a re-run part of an applied batch) stay. */
+  end: number;
   changes: HistoryEntry[];
   erased: { offset: number; at: number } | null;
   /** A personalized event passed after the last erasure (or in the batch, without one). */
@@ -137,21 +139,23 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
         consent = parseConsent(null);
       }
       // A history recorded on another partition (the partition count changed and the user's events moved): its
-      // offsets are not this partition's, so it is rebased before this partition's offsets (consent.ts).
+      // offsets are not this partition's, so it is rebased before this partition's offsets (consent.ts). One that
+      // names no partition (every history written since layout v4 does) is of an unknown one: rebased too.
       const source = `${ctx.topic}:${ctx.partition}`;
-      if (consent.s !== undefined && consent.s !== source) consent.h = rebaseHistory(consent.h);
+      if (consent.s !== source && consent.h.length) consent.h = rebaseHistory(consent.h);
       consent.s = source;
       // Events before the last recorded withdrawal are skipped (below), so the attempt starts, for this user, at
       // that withdrawal: the status and the history rewrite are taken from there, as the run that recorded it did.
       const clearedBefore = consent.h.reduce((m, [o, after]) => (after === 0 && o > m ? o : m), -1);
       const start = Math.max(offset, clearedBefore);
       run = {
-        userId: event.userId, pseudonym, consent, start, changes: [], erased: null, personalizedSince: false, endedAt: null,
+        userId: event.userId, pseudonym, consent, start, end: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
         personalized: statusAt(consent.h, start, dflt), withdrewAt: null, clearedBefore,
       };
       runs.set(event.userId, run);
       plan.ids.set(pseudonym, event.userId);
     }
+    run.end = Math.max(run.end, offset);
     const ledger = ctx.ledger.lookup(event.userId);
     if (ledger && erasedBefore(ledger, ctx.topic, ctx.partition, offset, timestamp)) {
       plan.outcomes.erased_before++;
@@ -204,7 +208,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     if (run.endedAt !== null) plan.withdrawn.set(run.pseudonym, { userId: run.userId, offset: run.endedAt });
     const stored = ctx.subjects.get(run.pseudonym) ?? null;
     const restart = run.erased !== null;
-    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.consent.h, run.start, run.changes, restart), s: run.consent.s });
+    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.consent.h, run.start, run.changes, restart, HISTORY_CAP, run.end), s: run.consent.s });
     const sweep = restart && !run.personalizedSince;
     const write: SubjectWrite = { pseudonym: run.pseudonym };
     // The sweep deletes the subject with the rest; what it keeps (a consent chosen after the erasure) is written first.
