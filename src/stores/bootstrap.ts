@@ -16,7 +16,17 @@ import { ConfigError } from '../errors.js';
 import { log } from '../log.js';
 
 /** The layout of the state under a prefix; a worker refuses a state of another layout. */
-export const STATE_LAYOUT = 'attune-state-v3'; // v3: co-occurrence row fields namespaced (i:<item>), dedupe state
+// v3: co-occurrence row fields namespaced (i:<item>), dedupe state. v4 (#11): users named by pseudonym in every key,
+// member and JSON, subject hashes, consent histories with their partition.
+export const STATE_LAYOUT = 'attune-state-v4';
+
+/** Layouts before pseudonymised user ids: their keys name users by raw id, which v4 workers would never find. */
+const BEFORE_PSEUDONYMS = new Set(['attune-state-v1', 'attune-state-v2', 'attune-state-v3']);
+
+/** The way out of an older layout: an empty state, the retained input replayed into it (the ledger topic is kept). */
+const REPLAY_INTO_NEW_LAYOUT =
+  'run `attune reset --yes --keep-topics` (the topics, the erasure ledger included, stay) and start the workers with ' +
+  'ATTUNE_ON_STATE_LOSS=rebuild (or a new ATTUNE_GROUP_ID) to replay the retained input into the new layout';
 
 export interface Bootstrap {
   epoch: string;
@@ -30,11 +40,17 @@ export async function readBootstrap(redis: RedisClient, prefix: string): Promise
   if (type === 'none') return null;
   if (type !== 'hash') {
     throw new ConfigError(
-      `${key} holds an older state layout than ${STATE_LAYOUT}: rebuild it with \`attune reset --yes --keep-topics\` and start the workers again`,
+      `${key} holds an older state layout than ${STATE_LAYOUT}, which predates pseudonymised user ids (it names users by their raw id): ${REPLAY_INTO_NEW_LAYOUT}`,
       'STATE_LAYOUT',
     );
   }
   const [epoch, complete, layout] = await redis.hmget(key, 'epoch', 'complete', 'layout');
+  if (layout !== null && BEFORE_PSEUDONYMS.has(layout)) {
+    throw new ConfigError(
+      `${key} has state layout ${layout}, which predates pseudonymised user ids (it names users by their raw id; this worker needs ${STATE_LAYOUT}): ${REPLAY_INTO_NEW_LAYOUT}`,
+      'STATE_LAYOUT',
+    );
+  }
   if (layout !== STATE_LAYOUT) {
     throw new ConfigError(`${key} has state layout ${layout ?? '?'}, this worker needs ${STATE_LAYOUT}: run \`attune reset --yes --keep-topics\``, 'STATE_LAYOUT');
   }

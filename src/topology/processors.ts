@@ -19,7 +19,7 @@ import { maxRecordBytes } from '../kafka/chunk.js';
 import { SubjectStore } from '../stores/subject-store.js';
 import { SubjectIdentities } from '../stages/rights/identities.js';
 import { ErasureLedger } from '../stages/rights/ledger.js';
-import { Pseudonymizer, pseudonymizerFor, pseudonymSecret } from '../stages/rights/pseudonym.js';
+import { pseudonymizersFor, type Pseudonymizer } from '../stages/rights/pseudonym.js';
 import type { RightsRuntime } from '../stages/rights/stage.js';
 import { memberSegmentIds } from '../stages/segments/reevaluate-users.js';
 
@@ -32,8 +32,8 @@ export interface ProcessorsDeps {
   producer: StreamProducer;
   metrics: Metrics;
   segmentSetup: SegmentSetup;
-  /** The pseudonymizer (pseudonymizerFor(cfg)); the worker builds it before connecting anything. */
-  names?: Pseudonymizer;
+  /** The pseudonymizers (pseudonymizersFor(cfg)); the worker builds them before connecting anything. */
+  names?: { current: Pseudonymizer; previous?: Pseudonymizer };
 }
 
 /** How long reading the whole erasure ledger may take at start-up or on an assignment. */
@@ -47,8 +47,7 @@ export const LEDGER_READ_TIMEOUT_MS = 120_000;
 export function buildRights(
   { cfg, topics, kafka, redis, producer, segmentSetup, names }: Pick<ProcessorsDeps, 'cfg' | 'topics' | 'kafka' | 'redis' | 'producer' | 'segmentSetup' | 'names'>,
 ): RightsRuntime {
-  const current = names ?? pseudonymizerFor(cfg);
-  const previous = cfg.pseudonymKeyPrevious ? new Pseudonymizer(pseudonymSecret({ pseudonymKey: cfg.pseudonymKeyPrevious, demo: false })) : undefined;
+  const { current, previous } = names ?? pseudonymizersFor(cfg);
   const subjects = new SubjectStore(redis, cfg.keyPrefix);
   const memberSegments = memberSegmentIds(segmentSetup.rules);
   return {

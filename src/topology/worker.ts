@@ -13,7 +13,8 @@ import { startHttp } from '../http/server.js';
 import { loadSegmentSetup } from '../stages/segments/processor.js';
 import { CatalogReader } from '../stages/catalog/reader.js';
 import { validationLimits } from '../stages/validate/stage.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isRetriable } from '../errors.js';
+import { STARTUP_BACKOFF, untilSuccess, type BackoffPolicy } from '../retry.js';
 import { log } from '../log.js';
 import { createBatchHandler, type ChainRunner } from './batch-handler.js';
 import { Tasks } from './tasks.js';
@@ -26,7 +27,7 @@ import { startTimers } from './timers.js';
 import { closeServer, openStores, stopConsumer } from './startup.js';
 import { buildProcessors } from './processors.js';
 import { startShutdown } from './shutdown.js';
-import { pseudonymizerFor } from '../stages/rights/pseudonym.js';
+import { pseudonymizersFor } from '../stages/rights/pseudonym.js';
 import type { ErasureLedger } from '../stages/rights/ledger.js';
 
 /** The code `done` resolves with when the worker stopped to start again on a lost or rebuilt state. */
@@ -41,11 +42,12 @@ export interface WorkerHandle {
 }
 
 export async function startWorker(cfg: Config, kafka: StreamClient): Promise<WorkerHandle> {
+  // The pseudonymisation keys first, before anything else: without a key (outside demo mode), or with a key — the
+  // current or ATTUNE_PSEUDONYM_KEY_PREVIOUS — that is too short, the worker refuses to start (ConfigError naming it).
+  const names = pseudonymizersFor(cfg);
   const topics = topicNames(cfg);
   // The rule file is checked before anything connects: a bad rule stops start-up with its id and line:col.
   const segmentSetup = loadSegmentSetup(cfg);
-  // So is the pseudonymisation key: without one (outside demo mode) the worker refuses to start (ConfigError).
-  const names = pseudonymizerFor(cfg);
   const metrics = createMetrics();
   const readiness = new Readiness(metrics);
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
@@ -98,15 +100,33 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
     readInflight: (t, p, progress) => recommendStore.readInflight(t, p, progress),
   });
   let positioned: Promise<void> = Promise.resolve();
-  consumer.onAssigned((assigned) => (positioned = onAssigned(assigned)));
+  consumer.onAssigned((assigned) => {
+    positioned = onAssigned(assigned);
+    // The batch handler awaits it (and fails its batches while it is rejected); this only keeps a rejection from
+    // being unhandled in between.
+    positioned.catch(() => {});
+    return positioned;
+  });
   async function onAssigned(assigned: TopicPartitions[]): Promise<void> {
-    readiness.joined = true;
     watchdog.joined();
     tasks.assign(assigned);
-    metrics.ready.set(1);
     // Erasures another worker appended since this one loaded the ledger (a partition taken over): read before the
-    // partitions' first micro-batches, which wait for the positioning. A failure keeps the ledger known so far.
-    await loadLedger(rights.ledger, 'assignment').catch((err) => log.warn({ err: errorMessage(err) }, 'could not re-read the erasure ledger on assignment; going on with the entries loaded before'));
+    // partitions' first micro-batches, which wait for the positioning. Never go on with a stale ledger: a replay on
+    // a taken-over partition would re-count an erased user's events. Retried while it fails retriably; not ready
+    // (/readyz "joining") meanwhile; a failure that cannot pass stops the worker.
+    readiness.joined = false;
+    metrics.ready.set(0);
+    try {
+      await reloadLedger(rights.ledger, { isStopping: () => readiness.stopping });
+    } catch (err) {
+      if (!readiness.stopping) {
+        log.error({ err: errorMessage(err) }, 'could not re-read the erasure ledger on assignment; stopping rather than process partitions without the erasures other workers recorded');
+        void stop(1);
+      }
+      throw err;
+    }
+    readiness.joined = true;
+    metrics.ready.set(1);
     await positioning.position(assigned);
     log.info({ assigned }, 'partitions assigned');
     // A changed rule file re-evaluates every known user of the partition, as a job of its task (never alongside
@@ -175,8 +195,34 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   return { httpPort: http.port, metrics, stop: () => stop(0), done };
 }
 
+/**
+ * Whether a failed ledger read may pass by waiting: a retriable AttuneError (a read timeout), or a broker-side
+ * KafkaJS error (a broker away, a leader moving), which the client reports after its own retries ran out.
+ */
+export function ledgerReadRetriable(err: unknown): boolean {
+  if (isRetriable(err)) return true;
+  const e = err as { retriable?: unknown; name?: unknown } | null;
+  return !!e && (e.retriable === true || (typeof e.name === 'string' && e.name.startsWith('KafkaJS')));
+}
+
+/**
+ * Re-reads the erasure ledger until it succeeds (on assignment): retriable failures are retried with the start-up
+ * backoff for as long as they last, unless the worker stops; any other failure is thrown.
+ */
+export async function reloadLedger(
+  ledger: Pick<ErasureLedger, 'load' | 'size'>,
+  opts: { isStopping: () => boolean; policy?: BackoffPolicy },
+): Promise<void> {
+  await untilSuccess(() => loadLedger(ledger, 'assignment'), {
+    deadlineMs: Number.POSITIVE_INFINITY,
+    policy: opts.policy ?? STARTUP_BACKOFF,
+    isRetriable: (err) => !opts.isStopping() && ledgerReadRetriable(err),
+    onRetry: (err, attempt, delayMs) => log.warn({ err: errorMessage(err), attempt, delayMs }, 'could not re-read the erasure ledger on assignment; retrying (the partitions wait for it)'),
+  });
+}
+
 /** Reads the erasure ledger topic (logged by count and time only: entries name pseudonyms). */
-async function loadLedger(ledger: ErasureLedger, when: string): Promise<void> {
+async function loadLedger(ledger: Pick<ErasureLedger, 'load' | 'size'>, when: string): Promise<void> {
   const t0 = Date.now();
   const read = await ledger.load();
   log.info({ when, entries: ledger.size, read, ms: Date.now() - t0 }, 'erasure ledger loaded');

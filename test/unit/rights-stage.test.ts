@@ -47,11 +47,46 @@ describe('the rights and erase stages', () => {
     expect(b.withdrawn).toEqual(new Map([[names.pseudonym('bob'), { userId: 'bob', offset: 2 }]]));
     expect(await rights.identities.resolve([names.pseudonym('alice')])).toEqual(new Map([[names.pseudonym('alice'), 'alice']]));
     await eraseStage.create({ rights, metrics }).process(b);
-    expect(calls).toEqual(['ledger:x.erasures:1', 'write:1', 'sweep:true:false']);
+    // The rights stage wrote alice's sealed id (new user) before the later stages; bob's erasure changes no consent.
+    expect(calls).toEqual(['write:1', 'ledger:x.erasures:1', 'sweep:true:false']);
     expect(rights.ledger.lookup('bob')).toEqual({ v: 1, topic: 'ev', partition: 0, offset: 2, at: 1002 });
     expect((await rights.identities.resolve([names.pseudonym('bob')])).size).toBe(0);
     const text = await metrics.registry.metrics();
     expect(text).toContain('attune_rights_events_total{outcome="passed"} 3');
     expect(text).toContain('attune_erasures_total 1');
+  });
+
+  it('write a new user\'s sealed id before the later stages, so an output stage finds it after the cache evicted the user', async () => {
+    const stored = new Map<string, string>();
+    const subjects = {
+      load: async (ps: string[]) => new Map(ps.map((p) => [p, stored.has(p) ? { id: stored.get(p)!, consent: null } : null])),
+      write: async (ws: Array<{ pseudonym: string; id?: string }>) => { for (const w of ws) if (w.id) stored.set(w.pseudonym, w.id); },
+      sweep: async () => 0,
+      sealedIds: async (ps: string[]) => ps.map((p) => stored.get(p) ?? null),
+      consents: async (ps: string[]) => ps.map(() => null),
+    } as unknown as SubjectStore;
+    const producer = { connect: async () => {}, disconnect: async () => {}, send: async () => {} };
+    // An identities cache of one: the second user of the batch evicts the first.
+    const rights: RightsRuntime = {
+      names, subjects, plans: new WeakMap(), memberSegments: () => [],
+      ledger: new ErasureLedger({ current: names, read: async () => [], producer, topic: 'x.erasures' }),
+      identities: new SubjectIdentities(subjects, names, 'granted', 1),
+    };
+    const records: InboundRecord[] = [0, 1].map((o) => ({ offset: String(o), key: null, value: null, timestamp: String(1000 + o), headers: {} }));
+    const b = newEventBatch('ev', 0, records, 5_000);
+    b.valid = [{ offset: 0, event: ev('alice', 'view') }, { offset: 1, event: ev('bob', 'view') }];
+    await rightsStage.create({ cfg: { consentDefault: 'granted', consentAnonymousAggregates: false }, rights, metrics: createMetrics() }).process(b);
+    // What segments/recommend/emit ask before the erase stage runs:
+    expect(await rights.identities.resolve([names.pseudonym('alice'), names.pseudonym('bob')])).toEqual(new Map([
+      [names.pseudonym('alice'), 'alice'], [names.pseudonym('bob'), 'bob'],
+    ]));
+    // Steady state: a second micro-batch of the same users writes no id.
+    let writes = 0;
+    const write = subjects.write.bind(subjects);
+    (subjects as unknown as { write: typeof write }).write = async (ws) => { writes += ws.length; return write(ws); };
+    const b2 = newEventBatch('ev', 0, records, 5_000);
+    b2.valid = [{ offset: 0, event: ev('alice', 'view') }, { offset: 1, event: ev('bob', 'view') }];
+    await rightsStage.create({ cfg: { consentDefault: 'granted', consentAnonymousAggregates: false }, rights, metrics: createMetrics() }).process(b2);
+    expect(writes).toBe(0);
   });
 });

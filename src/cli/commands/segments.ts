@@ -15,6 +15,8 @@ export function register(program: Command) {
     .option('--json', 'print JSON instead of text')
     .action(async (opts) => {
       const cfg = configFrom(opts);
+      // Members are shown by real id, unsealed with the deployment's key: check it before connecting anything.
+      const names = opts.members ? pseudonymizerFor(cfg) : undefined;
       const redis = createRedis(cfg);
       try {
         const store = new FeatureStore(redis, cfg.keyPrefix);
@@ -28,7 +30,7 @@ export function register(program: Command) {
         let unresolved = 0;
         if (opts.members) {
           const pseudonyms = await store.segmentMembers(String(opts.members));
-          const ids = await new SubjectIdentities(new SubjectStore(redis, cfg.keyPrefix), pseudonymizerFor(cfg), cfg.consentDefault).resolve(pseudonyms);
+          const ids = await new SubjectIdentities(new SubjectStore(redis, cfg.keyPrefix), names!, cfg.consentDefault).resolve(pseudonyms);
           members = pseudonyms.flatMap((p) => (ids.has(p) ? [ids.get(p)!] : [])).sort();
           unresolved = pseudonyms.length - members.length;
         }

@@ -1,8 +1,10 @@
 /**
  * A data subject's consent as stored in `{u:P}:subject` field `consent` (pure; docs/privacy.md):
- *   {"p": {purpose: [status, eventTime]}, "h": [[offset, personalizedAfter (0|1)], ...]}
+ *   {"p": {purpose: [status, eventTime]}, "h": [[offset, personalizedAfter (0|1)], ...], "s": "<topic>:<partition>"}
  * `p` is the latest status of each purpose the user ever chose; `h` is the history of the changes of the
- * `personalization` status, oldest first, capped at HISTORY_CAP entries.
+ * `personalization` status, oldest first, capped at HISTORY_CAP entries; `s` is the partition whose offsets `h`
+ * holds. Offsets compare only within one partition: when the partition count changes and a user's events move to
+ * another partition, the history of the old one says nothing about the new one's offsets (`rebaseHistory`).
  *
  * Why a history and not just the status: a micro-batch can be re-run (retry, bisection half, replay after a crash)
  * after its own subject write landed. The status a run starts from must be the one the first run started from, so
@@ -21,6 +23,8 @@ export type HistoryEntry = [offset: number, personalizedAfter: 0 | 1];
 export interface SubjectConsent {
   p: Record<string, [ConsentStatus, number]>;
   h: HistoryEntry[];
+  /** The partition (`<topic>:<partition>`) whose offsets `h` holds; absent when nothing was stored yet. */
+  s?: string;
 }
 
 export const emptyConsent = (): SubjectConsent => ({ p: {}, h: [] });
@@ -36,7 +40,7 @@ export function parseConsent(json: string | null | undefined): SubjectConsent {
   const h = Array.isArray(raw.h)
     ? raw.h.filter((e): e is HistoryEntry => Array.isArray(e) && typeof e[0] === 'number').map((e): HistoryEntry => [e[0], e[1] ? 1 : 0])
     : [];
-  return { p, h };
+  return typeof raw.s === 'string' ? { p, h, s: raw.s } : { p, h };
 }
 
 /** The JSON written (keys in a fixed order, so a replay writes the same bytes), or null when there is nothing to keep. */
@@ -45,7 +49,18 @@ export function serializeConsent(c: SubjectConsent): string | null {
   if (purposes.length === 0 && c.h.length === 0) return null;
   const p: SubjectConsent['p'] = {};
   for (const k of purposes) p[k] = c.p[k];
-  return JSON.stringify({ p, h: c.h });
+  return JSON.stringify(c.s === undefined ? { p, h: c.h } : { p, h: c.h, s: c.s });
+}
+
+/**
+ * The history of another partition carried over to this one: every entry is kept, in order, at offset -1 —
+ * before every offset of this partition. So the status at any start here is the status after the last stored
+ * change (`currentStatus`), no event here counts as before a recorded withdrawal (no `0` entry at an offset ≥ 0),
+ * and a rewrite of an attempt here (start ≥ 0) keeps them all. Idempotent: a replay here reads the rebased history
+ * (now marked with this partition) and decides as the first attempt did.
+ */
+export function rebaseHistory(h: readonly HistoryEntry[]): HistoryEntry[] {
+  return h.map(([, after]): HistoryEntry => [-1, after]);
 }
 
 /** Whether the user is personalized at the start of an attempt whose first event of theirs is at `start`. */
@@ -60,12 +75,18 @@ export function currentStatus(h: readonly HistoryEntry[], defaultGranted: boolea
 }
 
 /**
- * The history after an attempt starting at `start` that made `changes` (ascending offsets, all ≥ start): the
- * entries before the attempt, then the changes, newest HISTORY_CAP kept. `restart`: the attempt erased the user,
- * whose history starts again with the changes after the erasure.
+ * The history after an attempt covering the user's offsets `start`..`end` that made `changes` (ascending offsets,
+ * all in that range): the entries before the attempt, the changes, the entries after it, newest HISTORY_CAP kept.
+ * Entries after `end` are there when the attempt re-runs a part of a micro-batch already applied (a bisection
+ * half, after the whole was written): they are the rest of that micro-batch's changes and stay. `restart`: the
+ * attempt erased the user, whose history starts again with the changes after the erasure.
  */
-export function rewriteHistory(h: readonly HistoryEntry[], start: number, changes: readonly HistoryEntry[], restart: boolean, cap = HISTORY_CAP): HistoryEntry[] {
-  const kept = restart ? [] : h.filter((e) => e[0] < start);
-  const out = [...kept, ...changes];
+export function rewriteHistory(
+  h: readonly HistoryEntry[], start: number, changes: readonly HistoryEntry[], restart: boolean, cap = HISTORY_CAP, end = Number.POSITIVE_INFINITY,
+): HistoryEntry[] {
+  const before = restart ? [] : h.filter((e) => e[0] < start);
+  // `start` > `end` when every event of the attempt was skipped (before a recorded withdrawal): nothing is rewritten.
+  const after = h.filter((e) => e[0] > end && e[0] >= start);
+  const out = [...before, ...changes, ...after];
   return out.length > cap ? out.slice(out.length - cap) : out;
 }

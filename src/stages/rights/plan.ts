@@ -16,7 +16,7 @@
  */
 import { PERSONALIZATION, type UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
-import { parseConsent, rewriteHistory, serializeConsent, statusAt, type HistoryEntry, type SubjectConsent } from './consent.js';
+import { HISTORY_CAP, parseConsent, rebaseHistory, rewriteHistory, serializeConsent, statusAt, type HistoryEntry, type SubjectConsent } from './consent.js';
 import { erasedBefore, type LedgerEntry } from './ledger.js';
 
 /** A valid event with the Kafka timestamp of its record (ms): the ledger compares it across partitions. */
@@ -51,7 +51,10 @@ export interface RightsContext {
 
 export type RightsOutcome = 'passed' | 'no_consent' | 'anonymous' | 'erased_before' | 'withdrawn_before';
 
-/** One subject hash write: `id` (sealed) and `consent` (JSON; null = delete the field), each only when it changes. */
+/**
+ * One subject hash write: `id` (sealed) and `consent` (JSON; null = delete the field), each only when it changes.
+ * The plan's `writes` (the erase stage's) carry consent only; `sealedIds` (the rights stage's) carry ids only.
+ */
 export interface SubjectWrite {
   pseudonym: string;
   id?: string;
@@ -83,6 +86,12 @@ export interface RightsPlan {
    * is what keeps a re-run from rebuilding the swept profile (see the skip rule above).
    */
   clears: Array<{ pseudonym: string; offset: number }>;
+  /**
+   * The sealed id of every user with a personalized event that passes and no (or another) sealed id stored: the
+   * rights stage writes them before the later stages run, so an output stage whose identities cache no longer
+   * holds the user (the LRU evicted it meanwhile) finds the id in Redis. Empty in steady state.
+   */
+  sealedIds: Array<{ pseudonym: string; id: string }>;
   /** The real id of each pseudonym of the batch (Identities). */
   ids: Map<string, string>;
   /** How many events each outcome had (consent events that only change a status count in none). */
@@ -98,6 +107,8 @@ interface UserRun {
   consent: SubjectConsent;
   /** First offset of the user in this attempt: the history is read and rewritten from there. */
   start: number;
+  /** Last offset of the user in this attempt: stored entries after it (a re-run part of an applied batch) stay. */
+  end: number;
   changes: HistoryEntry[];
   erased: { offset: number; at: number } | null;
   /** A personalized event passed after the last erasure (or in the batch, without one). */
@@ -113,7 +124,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
   const dflt = ctx.consentDefault === 'granted';
   const runs = new Map<string, UserRun>();
   const plan: RightsPlan = {
-    pass: [], withdrawn: new Map(), writes: [], erasures: [], clears: [], ids: new Map(),
+    pass: [], withdrawn: new Map(), writes: [], erasures: [], clears: [], sealedIds: [], ids: new Map(),
     outcomes: { passed: 0, no_consent: 0, anonymous: 0, erased_before: 0, withdrawn_before: 0 }, unreadable: 0,
   };
   for (const { offset, event, timestamp } of events) {
@@ -127,17 +138,24 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
         plan.unreadable++;
         consent = parseConsent(null);
       }
+      // A history recorded on another partition (the partition count changed and the user's events moved): its
+      // offsets are not this partition's, so it is rebased before this partition's offsets (consent.ts). One that
+      // names no partition (every history written since layout v4 does) is of an unknown one: rebased too.
+      const source = `${ctx.topic}:${ctx.partition}`;
+      if (consent.s !== source && consent.h.length) consent.h = rebaseHistory(consent.h);
+      consent.s = source;
       // Events before the last recorded withdrawal are skipped (below), so the attempt starts, for this user, at
       // that withdrawal: the status and the history rewrite are taken from there, as the run that recorded it did.
       const clearedBefore = consent.h.reduce((m, [o, after]) => (after === 0 && o > m ? o : m), -1);
       const start = Math.max(offset, clearedBefore);
       run = {
-        userId: event.userId, pseudonym, consent, start, changes: [], erased: null, personalizedSince: false, endedAt: null,
+        userId: event.userId, pseudonym, consent, start, end: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
         personalized: statusAt(consent.h, start, dflt), withdrewAt: null, clearedBefore,
       };
       runs.set(event.userId, run);
       plan.ids.set(pseudonym, event.userId);
     }
+    run.end = Math.max(run.end, offset);
     const ledger = ctx.ledger.lookup(event.userId);
     if (ledger && erasedBefore(ledger, ctx.topic, ctx.partition, offset, timestamp)) {
       plan.outcomes.erased_before++;
@@ -151,7 +169,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     if (event.type === 'erase') {
       plan.pass.push({ offset, event: copy(), reset: 'erasure' });
       plan.outcomes.passed++;
-      run.consent = { p: {}, h: [] };
+      run.consent = { p: {}, h: [], s: run.consent.s };
       run.changes = [];
       run.erased = { offset, at: timestamp };
       run.personalized = dflt;
@@ -190,17 +208,18 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     if (run.endedAt !== null) plan.withdrawn.set(run.pseudonym, { userId: run.userId, offset: run.endedAt });
     const stored = ctx.subjects.get(run.pseudonym) ?? null;
     const restart = run.erased !== null;
-    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.consent.h, run.start, run.changes, restart) });
+    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.consent.h, run.start, run.changes, restart, HISTORY_CAP, run.end), s: run.consent.s });
     const sweep = restart && !run.personalizedSince;
     const write: SubjectWrite = { pseudonym: run.pseudonym };
     // The sweep deletes the subject with the rest; what it keeps (a consent chosen after the erasure) is written first.
     const storedConsent = sweep ? null : stored?.consent ?? null;
     if (consent !== storedConsent) write.consent = consent;
     if (run.personalizedSince) {
+      // Never swept (sweep implies no personalized event after the erasure), so the id written early stays.
       const sealed = ctx.names.seal(run.userId);
-      if (sweep || sealed !== stored?.id) write.id = sealed;
+      if (sealed !== stored?.id) plan.sealedIds.push({ pseudonym: run.pseudonym, id: sealed });
     }
-    if (write.id !== undefined || write.consent !== undefined) plan.writes.push(write);
+    if (write.consent !== undefined) plan.writes.push(write);
     if (run.erased) {
       plan.erasures.push({ pseudonym: run.pseudonym, userId: run.userId, offset: run.erased.offset, at: run.erased.at, sweep, keepSubject: sweep && consent !== null });
     }

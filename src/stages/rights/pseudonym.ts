@@ -61,6 +61,8 @@ export class Pseudonymizer {
 export interface PseudonymKeySettings {
   pseudonymKey?: string;
   pseudonymKeyFile?: string;
+  /** During a key rotation only: the previous key (ATTUNE_PSEUDONYM_KEY_PREVIOUS). */
+  pseudonymKeyPrevious?: string;
   demo: boolean;
 }
 
@@ -73,8 +75,11 @@ export function pseudonymSecret(cfg: PseudonymKeySettings): Buffer {
     throw new ConfigError('both ATTUNE_PSEUDONYM_KEY and ATTUNE_PSEUDONYM_KEY_FILE are set: set only one');
   }
   let secret: Buffer | undefined;
+  // Where the key came from, for the messages: the operator must know which variable to fix.
+  let source = 'ATTUNE_PSEUDONYM_KEY';
   if (cfg.pseudonymKey) secret = Buffer.from(cfg.pseudonymKey, 'utf8');
   else if (cfg.pseudonymKeyFile) {
+    source = `the key in ATTUNE_PSEUDONYM_KEY_FILE=${cfg.pseudonymKeyFile}`;
     try {
       secret = Buffer.from(readFileSync(cfg.pseudonymKeyFile, 'utf8').trim(), 'utf8');
     } catch (err) {
@@ -88,12 +93,34 @@ export function pseudonymSecret(cfg: PseudonymKeySettings): Buffer {
     }
     throw new ConfigError('no pseudonymisation key: set ATTUNE_PSEUDONYM_KEY (or ATTUNE_PSEUDONYM_KEY_FILE) to a secret of at least 32 bytes, e.g. `openssl rand -base64 32`, the same for every worker of the deployment (or ATTUNE_DEMO=true for a demo)');
   }
+  checkLength(secret, source);
+  return secret;
+}
+
+function checkLength(secret: Buffer, source: string): void {
   if (secret.length < MIN_KEY_BYTES) {
-    throw new ConfigError(`the pseudonymisation key is ${secret.length} bytes: use at least ${MIN_KEY_BYTES} (e.g. \`openssl rand -base64 32\`)`);
+    throw new ConfigError(`${source} is ${secret.length} bytes: the pseudonymisation key must be at least ${MIN_KEY_BYTES} bytes (e.g. \`openssl rand -base64 32\`)`);
   }
+}
+
+/** The previous key's secret during a rotation (ATTUNE_PSEUDONYM_KEY_PREVIOUS), or undefined; a ConfigError naming it when too short. */
+export function previousPseudonymSecret(cfg: PseudonymKeySettings): Buffer | undefined {
+  if (!cfg.pseudonymKeyPrevious) return undefined;
+  const secret = Buffer.from(cfg.pseudonymKeyPrevious, 'utf8');
+  checkLength(secret, 'ATTUNE_PSEUDONYM_KEY_PREVIOUS');
   return secret;
 }
 
 export function pseudonymizerFor(cfg: PseudonymKeySettings): Pseudonymizer {
   return new Pseudonymizer(pseudonymSecret(cfg));
+}
+
+/**
+ * Both pseudonymizers of a deployment: the current key's and, during a rotation, the previous key's. Validates
+ * both keys (ConfigErrors naming the variable), so the worker and the CLI call it before connecting anything.
+ */
+export function pseudonymizersFor(cfg: PseudonymKeySettings): { current: Pseudonymizer; previous?: Pseudonymizer } {
+  const current = pseudonymizerFor(cfg);
+  const previous = previousPseudonymSecret(cfg);
+  return previous ? { current, previous: new Pseudonymizer(previous) } : { current };
 }

@@ -52,6 +52,10 @@ export const rightsStage: StageFactory<RightsDeps, EventBatch> = {
           topic: b.topic, partition: b.partition, names: rights.names, subjects, ledger: rights.ledger,
           consentDefault: cfg.consentDefault, anonymousAggregates: cfg.consentAnonymousAggregates,
         });
+        // New users' sealed ids before the later stages run: an output stage that misses the identities cache
+        // (LRU eviction) reads the id from Redis, so the id must be there before segments/recommend/emit ask.
+        // Guarded and idempotent (the same bytes on a replay); only users without it, so steady state writes nothing.
+        if (plan.sealedIds.length) await rights.subjects.write(plan.sealedIds);
         b.valid = plan.pass;
         b.withdrawn = plan.withdrawn;
         for (const [p, id] of plan.ids) rights.identities.remember(p, id);
@@ -77,8 +81,8 @@ export const eraseStage: StageFactory<Omit<RightsDeps, 'cfg'>, EventBatch> = {
         await rights.ledger.append(plan.erasures.map((e) => ({
           pseudonym: e.pseudonym, entry: { v: 1, topic: b.topic, partition: b.partition, offset: e.offset, at: e.at },
         })));
-        // (2) The subjects (consent history, sealed ids), (3) the sweep.
-        await rights.subjects.write(plan.writes);
+        // (2) The subjects' consent (histories; the sealed ids were written by the rights stage), (3) the sweep.
+        if (plan.writes.length) await rights.subjects.write(plan.writes);
         // Users who withdrew their consent are swept too, keeping the subject hash (their consent): no profile stays.
         const swept = [
           ...plan.erasures.filter((e) => e.sweep).map((e) => ({ pseudonym: e.pseudonym, keepSubject: e.keepSubject })),
