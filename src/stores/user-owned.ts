@@ -90,8 +90,12 @@ export const USER_OWNED: readonly OwnedEntry[] = [
     presence: 'for each such segment the user is in', erasure: 'remove-member' },
   { name: 'holders', kind: 'item-member', builder: 'itemHolders', type: 'set', writtenBy: 'recommend: RecommenderStore.updateHolders',
     find: 'for each item of the last emitted list, field `li` of the `{u}:rec` state JSON `s`', presence: 'always', erasure: 'remove-member',
-    why: 'a replayed micro-batch adds the recomputed list without storing it in `li`, so after a crash a holders set may '
-      + 'name the user for an item `li` no longer has; an erasure that must be complete also SSCANs the holders sets' },
+    why: 'holders ⊆ `li` at every point, crashes included (header of stages/recommend/processor.ts, (3)): a changed list '
+      + 'leaves the holders of its dropped items before `li` is committed and joins those of its items after, and a replayed '
+      + "user's holders are added from the stored `li`, never from the recomputed list; so removing the holders of `li` "
+      + 'removes them all. Exceptions: a `{u}:rec` state that does not parse names no items (a reset reads it as empty, its '
+      + 'old holders stay); a holder correction (RecommendStage.correct) still leaves the dropped items after its commit, so a '
+      + 'crash between the two leaves the user in the holders of items the correction dropped' },
 
   { name: 'pending-changes', kind: 'partition-mention', builder: 'partitionSegmentState', type: 'hash', field: 'pending',
     writtenBy: 'segments: commitSegmentPartition-3.lua', find: VIA_PARTITIONS, presence: "when the partition's last micro-batch changed the user's segments",
@@ -186,11 +190,30 @@ export function partitionsOfFields(fields: Iterable<string>): SourcePartition[] 
   return [...seen.values()];
 }
 
-/** The item ids of the last emitted list in a `{u}:rec` state JSON (field `s`); [] when none. */
+/** The item ids of the last emitted list in a `{u}:rec` state JSON (field `s`); [] when none or unreadable. */
 export function heldItemsOfState(state: string | null | undefined): string[] {
-  if (!state) return [];
-  const li = (JSON.parse(state) as { li?: unknown }).li;
+  const li = (parseOrNull(state) as { li?: unknown } | null)?.li;
   return Array.isArray(li) ? li.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The segment ids of a partition's `segstate.msets` JSON; [] when absent or not a list. */
+export function memberSegmentsOfMsets(msets: string | null | undefined): string[] {
+  const v = parseOrNull(msets);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/**
+ * A stored JSON value, or null when absent or not JSON. Reading a context must not throw on a damaged value: the
+ * sweep that uses it deletes the user's keys whatever they hold, and a throw would leave all of them (a value that
+ * does not parse names no held item or segment: what only it named cannot be found).
+ */
+function parseOrNull(json: string | null | undefined): unknown {
+  if (!json) return null;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -222,6 +245,6 @@ export async function readOwnerContext(redis: RedisClient, keys: Keys, userId: s
   const partitions = partitionsOfFields([...applied, ...features, ...rec]);
   const stored = await Promise.all(partitions.map((p) => redis.hget(keys.partitionSegmentState(p.topic, p.partition), 'msets')));
   const segments = new Set(memberSegments);
-  for (const m of stored) if (m) for (const s of JSON.parse(m) as string[]) segments.add(s);
+  for (const m of stored) for (const s of memberSegmentsOfMsets(m)) segments.add(s);
   return { partitions, memberSegments: [...segments].sort(), heldItems: heldItemsOfState(state) };
 }

@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { Keys } from '../../src/stores/keys.js';
 import {
-  USER_OWNED, ownedBy, ownedEntry, userOfKey, partitionsOfFields, heldItemsOfState, keyPatternOf, type OwnedEntry,
+  USER_OWNED, ownedBy, ownedEntry, userOfKey, partitionsOfFields, heldItemsOfState, keyPatternOf, readOwnerContext, type OwnedEntry,
 } from '../../src/stores/user-owned.js';
+import type { RedisClient } from '../../src/stores/redis-client.js';
 
 const SENTINEL = 'S3ntinel';
 const k = new Keys('attune');
@@ -86,6 +87,32 @@ describe('the user-owned registry', () => {
     expect(userOfKey('attune:{u:42}:rec')).toBe('42');
     expect(userOfKey('{u:a}b}:counts')).toBe('a}b');
     expect(userOfKey('attune:{i:42}:holders')).toBeNull();
+  });
+
+  it('reads a damaged value as naming nothing, never throwing: the sweep must still delete the keys', async () => {
+    expect(heldItemsOfState('{"li": [')).toEqual([]);
+    expect(heldItemsOfState('"li"')).toEqual([]);
+    expect(heldItemsOfState('null')).toEqual([]);
+    expect(heldItemsOfState(JSON.stringify({ li: 'ab' }))).toEqual([]);
+    const values: Record<string, string> = {
+      [k.userRecommender('u1')]: '{broken',
+      [k.partitionSegmentState('t1.events', 0)]: 'not json',
+      [k.partitionSegmentState('t1.events', 1)]: JSON.stringify({ not: 'a list' }),
+      [k.partitionSegmentState('t1.events', 2)]: JSON.stringify(['vip', 7]),
+    };
+    const redis = {
+      hkeys: async (key: string) => (key === k.userFeatures('u1') ? ['s', 'o:t1.events:0', 'o:t1.events:1', 'o:t1.events:2'] : []),
+      hget: async (key: string) => values[key] ?? null,
+    } as unknown as RedisClient;
+    const ctx = await readOwnerContext(redis, k, 'u1', ['gold']);
+    expect(ctx).toEqual({
+      partitions: [0, 1, 2].map((partition) => ({ topic: 't1.events', partition })), memberSegments: ['gold', 'vip'], heldItems: [],
+    });
+  });
+
+  it('the holders entry says why removing the holders of li is complete', () => {
+    expect(ownedEntry('holders').why).toMatch(/holders ⊆ `li`/);
+    expect(ownedEntry('holders').why).not.toMatch(/SSCAN/);
   });
 
   it('gives each entry a key pattern without the prefix (the shapes the chaos verifier classifies keys by)', () => {

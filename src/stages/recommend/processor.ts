@@ -24,8 +24,18 @@
  *   (2) a reset's clean-up (holders of the old list, {u}:recs) before the user's commit, so a state that reflects
  *       a reset implies its clean-up is done; a replay before the commit redoes it (idempotent: SREM, DEL) with
  *       the same `li`, as the stored state is still the one before the reset;
- *   (3) the new list's holders and {u}:recs after the commit: a replayed user (state already committed) adds the
- *       holders again and emits and stores the list again, as for any replayed user.
+ *   (3) the holders index never names a user for an item outside the stored `li` (holders ⊆ li at every point,
+ *       crashes included, so the erase sweep, which removes the holders of `li`, removes them all): a changed
+ *       list's dropped items lose the user BEFORE the commit (`li` still names them), its items gain the user
+ *       AFTER it (`li` names them by then). A crash before the commit leaves holders ⊆ the old `li`, which the
+ *       replay (a fresh attempt for this user) reads again; a crash after it leaves some holders of the new `li`
+ *       missing, and the replay, for which the user is replayed (its commit skipped), adds the holders of the
+ *       STORED `li` — the list the first attempt committed — never of the list it recomputes (the model may
+ *       have changed since, e.g. rebuilt at start-up with this batch's rows, and that list is not stored). The
+ *       replay emits and stores its recomputed list again, as for any replayed user. An unreadable state read as
+ *       empty for a reset (processUsers) has no known `li`: its old holders are outside this argument. So is a
+ *       holder correction (correctUser), which still updates the holders after its commit: a crash between the
+ *       two leaves the user in the holders of the items it dropped (next step: leave them before the commit).
  * None of this adds a batch-level gate: rows stay the only writes gated per batch, so the in-flight cut-set
  * argument of topology/events-chain.ts is unchanged. A user's records are learned once (the user's offset gate)
  * whatever the micro-batch cuts, and learnBatch applies resets in order, so any cut gives the same state.
@@ -206,13 +216,31 @@ export class RecommendStage {
     const offsetOf = new Map<string, number>();
     const lastHash = new Map<string, string>();
     const lastItems = new Map<string, string[]>();
+    // A state that does not parse fails the micro-batch (isolation then dead-letters the user's records), except for
+    // a user reset in it: failing that user would quarantine the erasure (or withdrawal) itself, so the profile could
+    // never be erased. The reset makes the stored state irrelevant from its offset on: it reads as empty (its last
+    // list is unknown, so its holders cannot be withdrawn: see `holders` in stores/user-owned.ts), the reset and
+    // everything after it apply, and the commit replaces the unreadable value.
+    const resetting = new Set(records.filter((r) => r.reset !== undefined).map((r) => r.event.userId));
+    let readAsEmpty = 0;
     users.forEach((u, i) => {
       offsetOf.set(u, stored[i].offset);
-      const parsed = stored[i].state ? (JSON.parse(stored[i].state!) as StoredState) : null;
+      let parsed: StoredState | null;
+      try {
+        parsed = stored[i].state ? parseStoredState(stored[i].state!) : null;
+      } catch (err) {
+        if (!resetting.has(u)) throw err;
+        parsed = null;
+        readAsEmpty++;
+      }
       rec.users.set(u, parsed ? this.toUserState(parsed) : newUserState());
       lastHash.set(u, parsed?.lh ?? '');
       lastItems.set(u, parsed?.li ?? []);
     });
+    if (readAsEmpty) {
+      log.warn({ topic, partition, users: readAsEmpty }, 'stored recommender state of users reset in this micro-batch cannot be read: read as empty, so the reset (erasure or consent withdrawal) applies and replaces it');
+      d.metrics.unreadableStates.inc({ topic }, readAsEmpty);
+    }
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
     const delta = rec.learnBatch(fresh.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)));
@@ -261,11 +289,11 @@ export class RecommendStage {
       const items = list ? list.items.map((i) => i.itemId) : [];
       if (!freshUsers.has(u)) {
         // Replayed: the state (and a reset's clean-up, (2) in the header) is committed. The list is emitted
-        // again, as the crash may have come between apply and produce; the holders index may have missed it.
-        if (list) {
-          emit.add(u);
-          await d.store.updateHolders(u, [], items);
-        }
+        // again, as the crash may have come between apply and produce. The holders are added again for the list
+        // the first attempt COMMITTED (`li`), not for the one recomputed now, which may differ (the model was
+        // rebuilt since) and is not stored: holders stay within `li` ((3) in the header).
+        if (list) emit.add(u);
+        if (!withdrawn.has(u)) await d.store.updateHolders(u, [], lastItems.get(u)!);
         return;
       }
       let before = lastItems.get(u)!;
@@ -277,11 +305,15 @@ export class RecommendStage {
         before = [];
         beforeHash = '';
       }
+      const changed = list !== undefined && hash !== beforeHash;
+      // A changed list: the user leaves the holders of the items it drops BEFORE the commit (the stored `li` still
+      // names them), and joins those of its items after ((3) in the header).
+      if (changed) await d.store.updateHolders(u, before, before.filter((i) => items.includes(i)));
       const state = this.toStored(rec.users.get(u)!, hash, items);
       await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
-      if (list && hash !== beforeHash) {
+      if (changed) {
         emit.add(u);
-        await d.store.updateHolders(u, before, items);
+        await d.store.updateHolders(u, [], items);
       }
     }));
 
@@ -385,6 +417,21 @@ export class RecommendStage {
     await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
     return out;
   }
+}
+
+/**
+ * A stored `{u}:rec` state `s`; throws when it does not parse or lacks what `toUserState` reads (a throw there
+ * would come later, past the point where a reset user's state can still be read as empty).
+ */
+function parseStoredState(json: string): StoredState {
+  const s = JSON.parse(json) as StoredState | null;
+  const h = s?.h;
+  if (typeof s !== 'object' || s === null || typeof h !== 'object' || h === null
+    || !Array.isArray(h.i) || !Array.isArray(h.w) || !Array.isArray(h.t) || !Array.isArray(s.p)) {
+    throw new Error('stored recommender state is not an object with h.i, h.w, h.t and p');
+  }
+  // `li` names the holders sets to leave: only item ids count (a string here would iterate as characters).
+  return Array.isArray(s.li) ? { ...s, li: s.li.filter((x): x is string => typeof x === 'string') } : { ...s, li: undefined };
 }
 
 /** What makes a list "the same": its items in order and their reasons (scores rounded: float noise is no change). */

@@ -139,18 +139,34 @@ export class SegmentProcessor {
     const ids = [...new Set([...withRecords, ...due])];
     const users = new Map<string, StoredUser>();
     // A user with records of this micro-batch whose stored state cannot be read fails the micro-batch (isolation
-    // then dead-letters that user's records). A user here only for a due timer has no record to dead-letter: were
-    // its unreadable state to fail the micro-batch, every later micro-batch of the partition would fail on the same
-    // timer and all of their records would be dead-lettered. Its timer is dropped instead, loudly.
+    // then dead-letters that user's records) — unless the user is reset in it: the reset makes the stored state
+    // irrelevant from its offset on, and failing it would quarantine the erasure (or withdrawal) itself, so the
+    // profile could never be erased. For that user an unreadable field reads as empty (store.ts, field by field),
+    // the reset and everything after it apply, and its commit replaces the unreadable value.
+    // A user here only for a due timer has no record to dead-letter: were its unreadable state to fail the
+    // micro-batch, every later micro-batch of the partition would fail on the same timer and all of their records
+    // would be dead-lettered. Its timer is dropped instead, loudly.
+    const resetting = resetUsers(records, stored.offset);
     const unreadable: string[] = [];
-    const loaded = await Promise.all(ids.map((id) => d.store.loadUser(id, topic, partition).catch((err: unknown) => {
-      if (withRecords.has(id) || isRetriable(err)) throw err;
+    let readAsEmpty = 0;
+    const loaded = await Promise.all(ids.map((id) => d.store.loadUser(id, topic, partition).catch(async (err: unknown) => {
+      if (isRetriable(err)) throw err;
+      if (resetting.has(id)) {
+        const u = await d.store.loadUser(id, topic, partition, true);
+        if (u.unreadable) readAsEmpty++;
+        return u;
+      }
+      if (withRecords.has(id)) throw err;
       unreadable.push(id);
       return null;
     })));
     ids.forEach((id, i) => { if (loaded[i]) users.set(id, loaded[i]); });
+    if (readAsEmpty) {
+      log.warn({ topic, partition, users: readAsEmpty }, 'stored feature state of users reset in this micro-batch cannot be read: read as empty, so the reset (erasure or consent withdrawal) applies and replaces it');
+      d.metrics.unreadableStates.inc({ topic }, readAsEmpty);
+    }
     if (unreadable.length) {
-      log.error({ topic, partition, users: unreadable.length }, 'stored feature state of users with a due timer cannot be read: their timers are dropped (their state needs a repair or an erasure)');
+      log.error({ topic, partition, users: unreadable.length }, 'stored feature state of users with a due timer cannot be read: their timers are dropped (an erasure of the user, or a consent withdrawal, replaces the state; otherwise it needs a repair)');
       d.metrics.unreadableStates.inc({ topic }, unreadable.length);
     }
     const lookup = await this.categoryLookup(featureEvents);
@@ -256,6 +272,17 @@ export class SegmentProcessor {
     const cats = await this.d.store.itemCategories(ids);
     return (itemId) => cats.get(itemId);
   }
+}
+
+/**
+ * Users with a reset (erasure, consent withdrawal) among the records the partition does not reflect yet: the
+ * records `runSegmentBatch` will step. Anonymous records are no step of anyone (and the rights stage never marks
+ * one as a reset).
+ */
+export function resetUsers(records: readonly OffsetEvent[], partitionOffset: number): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) if (r.reset !== undefined && !r.anonymous && r.offset > partitionOffset) out.add(r.event.userId);
+  return out;
 }
 
 /** Builds the processor from the validated set-up (loadSegmentSetup) on the worker's Redis client. */

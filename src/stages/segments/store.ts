@@ -19,7 +19,7 @@ import { scanKeys } from '../../stores/maintenance.js';
 import { Keys } from '../../stores/keys.js';
 import { checkScriptResult } from '../../stores/script-errors.js';
 import { createFeatureView, type FeatureView } from './features/view.js';
-import { parseFeatureState, serializeFeatureState } from './features/state.js';
+import { emptyFeatureState, parseFeatureState, serializeFeatureState } from './features/state.js';
 import type { FeatureConfig } from './features/config.js';
 import type { PendingChange, StoredUser } from './stored.js';
 
@@ -100,17 +100,41 @@ export class FeatureStore {
 
   // ---- the segment processor's side -------------------------------------------------------------------------
 
-  async loadUser(userId: string, topic: string, partition: number): Promise<StoredUser> {
+  /**
+   * The user's stored state; throws when a field does not parse. With `unreadableAsEmpty` (a user about to be reset:
+   * the processor's loading rule) a field that does not parse reads as empty instead, each field on its own, so what
+   * is readable (segments to exit, pending changes to re-emit, the offset gate) is kept; `unreadable` tells it happened.
+   */
+  async loadUser(userId: string, topic: string, partition: number, unreadableAsEmpty = false): Promise<StoredUser & { unreadable?: true }> {
     const [s, seg, due, o, lc] = await this.redis.hmget(
       this.keys.userFeatures(userId), 's', 'seg', 'due', Keys.partitionField(topic, partition), Keys.pendingField(topic, partition),
     );
-    return {
-      features: parseFeatureState(s),
-      segments: seg ? (JSON.parse(seg) as string[]) : [],
-      due: due ? Number(due) : null,
-      offset: o === null ? -1 : Number(o),
-      pending: lc ? (JSON.parse(lc) as PendingChange[]) : [],
+    if (!unreadableAsEmpty) {
+      return {
+        features: parseFeatureState(s),
+        segments: seg ? (JSON.parse(seg) as string[]) : [],
+        due: due ? Number(due) : null,
+        offset: o === null ? -1 : Number(o),
+        pending: lc ? (JSON.parse(lc) as PendingChange[]) : [],
+      };
+    }
+    let unreadable = false;
+    const read = <T>(parse: () => T, empty: T): T => {
+      try {
+        return parse();
+      } catch {
+        unreadable = true;
+        return empty;
+      }
     };
+    const u: StoredUser = {
+      features: read(() => parseFeatureState(s), emptyFeatureState()),
+      segments: read(() => stringList(seg), []),
+      due: due && Number.isFinite(Number(due)) ? Number(due) : null,
+      offset: o === null ? -1 : Number(o),
+      pending: read(() => pendingList(lc), []),
+    };
+    return unreadable ? { ...u, unreadable: true } : u;
   }
 
   async loadPartition(topic: string, partition: number): Promise<StoredPartition> {
@@ -218,4 +242,20 @@ export class FeatureStore {
     const res = await this.redis.applySegmentCounts(this.keys.segmentCounts(), this.keys.segmentCountsApplied(), field, last, JSON.stringify(deltas));
     return checkScriptResult('applySegmentCounts', Number(res));
   }
+}
+
+/** A stored JSON list of segment ids; throws unless it is one (the lenient load then reads it as none). */
+function stringList(json: string | null): string[] {
+  if (!json) return [];
+  const v = JSON.parse(json) as unknown;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error('not a list of segment ids');
+  return v as string[];
+}
+
+/** A stored JSON list of pending changes; throws unless it is a list of objects. */
+function pendingList(json: string | null): PendingChange[] {
+  if (!json) return [];
+  const v = JSON.parse(json) as unknown;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'object' && x !== null)) throw new Error('not a list of changes');
+  return v as PendingChange[];
 }
