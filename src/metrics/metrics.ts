@@ -22,7 +22,7 @@ export function createMetrics() {
       labelNames: ['topic'] as const, registers: [registry],
     }),
     unreadableStates: new Counter({
-      name: 'attune_unreadable_states_total', help: 'Users whose stored state could not be read when only a due timer needed them: the timer was dropped (the state needs a repair or an erasure), by source topic',
+      name: 'attune_unreadable_states_total', help: 'Users whose stored state could not be read: with only a due timer needing them, the timer was dropped; with a reset (erasure or consent withdrawal) in the micro-batch, the state was read as empty so that the reset applies. Per stage, by source topic',
       labelNames: ['topic'] as const, registers: [registry],
     }),
     batchSeconds: new Histogram({

@@ -94,8 +94,7 @@ export const USER_OWNED: readonly OwnedEntry[] = [
       + 'leaves the holders of its dropped items before `li` is committed and joins those of its items after, and a replayed '
       + "user's holders are added from the stored `li`, never from the recomputed list; so removing the holders of `li` "
       + 'removes them all. Exceptions: a `{u}:rec` state that does not parse names no items (a reset reads it as empty, its '
-      + 'old holders stay); a holder correction (RecommendStage.correct) still leaves the dropped items after its commit, so a '
-      + 'crash between the two leaves the user in the holders of items the correction dropped' },
+      + 'old holders stay); a holder correction (RecommendStage.correct) follows the same order' },
 
   { name: 'pending-changes', kind: 'partition-mention', builder: 'partitionSegmentState', type: 'hash', field: 'pending',
     writtenBy: 'segments: commitSegmentPartition-3.lua', find: VIA_PARTITIONS, presence: "when the partition's last micro-batch changed the user's segments",

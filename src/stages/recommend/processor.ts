@@ -33,9 +33,9 @@
  *       STORED `li` — the list the first attempt committed — never of the list it recomputes (the model may
  *       have changed since, e.g. rebuilt at start-up with this batch's rows, and that list is not stored). The
  *       replay emits and stores its recomputed list again, as for any replayed user. An unreadable state read as
- *       empty for a reset (processUsers) has no known `li`: its old holders are outside this argument. So is a
- *       holder correction (correctUser), which still updates the holders after its commit: a crash between the
- *       two leaves the user in the holders of the items it dropped (next step: leave them before the commit).
+ *       empty for a reset (processUsers) has no known `li`: its old holders are outside this argument. A holder
+ *       correction (correctUser) follows the same order (leave before its commit, join after); a crash after its
+ *       commit leaves some holders of its new list missing until the user's next list.
  * None of this adds a batch-level gate: rows stay the only writes gated per batch, so the in-flight cut-set
  * argument of topology/events-chain.ts is unchanged. A user's records are learned once (the user's offset gate)
  * whatever the micro-batch cuts, and learnBatch applies resets in order, so any cut gives the same state.
@@ -412,8 +412,12 @@ export class RecommendStage {
     const ids = items.map((i) => i.itemId);
     const out: OutboundRecord = { key: user.userId, value: await d.codec.encodeRecommendations({ ...list, userId: user.userId }), headers: { 'attune.source': source } };
     await emit?.(out);
+    // As for a micro-batch: leave the holders of the dropped items before the commit, join the new list's after it,
+    // so the holders stay within `li` whatever the crash point.
+    const before = parsed.li ?? [];
+    await d.store.updateHolders(p, before, before.filter((i) => ids.includes(i)));
     await d.store.commitUser(p, field, stored.offset, stored.offset, JSON.stringify(this.toStored(d.rec.users.get(p)!, hash, ids)));
-    await d.store.updateHolders(p, parsed.li ?? [], ids);
+    await d.store.updateHolders(p, [], ids);
     await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
     return out;
   }
