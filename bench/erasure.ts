@@ -22,6 +22,7 @@
  * BENCHMARKS.md (or inserts it before "What limits it"). `npm run bench` runs it too (bench/run.ts, --no-erasure to
  * skip). Services first: bash scripts/services.sh up.
  */
+import { benchPseudonymKey } from './pseudonym-key.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -98,8 +99,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The bench's config for one rate: fresh names, default worker settings, a pseudonym key (the env's, or a random one). */
 function rateConfig(id: string): Config {
-  const key = process.env.ATTUNE_PSEUDONYM_KEY || process.env.ATTUNE_PSEUDONYM_KEY_FILE ? {} : { pseudonymKey: randomBytes(32).toString('base64') };
-  return loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0, shutdownTimeoutMs: 5000, ...key });
+  return loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0, shutdownTimeoutMs: 5000, ...benchPseudonymKey() });
 }
 
 interface Pending {

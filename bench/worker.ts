@@ -21,6 +21,7 @@ import { produceCatalog, produceEvents } from '../src/replay/producer.js';
 import { createRedis } from '../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';
 import { startWorker } from '../src/topology/worker.js';
+import { benchPseudonymKey } from './pseudonym-key.js';
 
 export interface WorkerRun {
   events: number;
@@ -71,7 +72,7 @@ export async function benchWorker(
   opts: { runs: number; timeoutMs: number; log: (s: string) => void },
 ): Promise<WorkerBench> {
   const id = `bench${randomBytes(3).toString('hex')}`;
-  const base = loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0 });
+  const base = loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0, ...benchPseudonymKey() });
   const topics = topicNames(base);
   const kafka = new KafkajsClient(base.kafkaBrokers, 'attune-bench');
   const admin = kafka.admin();
@@ -98,7 +99,7 @@ export async function benchWorker(
     opts.log(`  produced ${events.length} events (+ ${catalog.length} items) to ${topics.events} in ${produceSeconds.toFixed(1)} s`);
     for (let r = 0; r < opts.runs; r++) {
       // a short shutdown budget: stopping is not timed, and a run should not wait out the default 30 s drain
-      const cfg: Config = loadConfig(process.env, { topicPrefix: id, keyPrefix: `${id}r${r}`, groupId: `${id}-g${r}`, httpPort: 0, shutdownTimeoutMs: 5000 });
+      const cfg: Config = loadConfig(process.env, { topicPrefix: id, keyPrefix: `${id}r${r}`, groupId: `${id}-g${r}`, httpPort: 0, shutdownTimeoutMs: 5000, ...benchPseudonymKey() });
       try {
         runs.push(await oneRun(cfg, kafka, admin, info, topics.events, events.length, opts.timeoutMs));
         const x = runs[runs.length - 1];
