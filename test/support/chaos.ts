@@ -166,7 +166,10 @@ export function injectRights(events: readonly UserEvent[], seed: number): { even
         injected.regrants++;
       }
     } else if (pick < WITHDRAW_SHARE + ERASE_SHARE) {
-      const k = 1 + Math.floor(random() * idx.length);
+      // Half the erasures come after the user's last event (the user ends erased: nothing of theirs may remain),
+      // half at a random point (later events start a new profile); uniform alone made the first kind rare for
+      // active users, and a run could have none of it.
+      const k = random() < 0.5 ? idx.length : 1 + Math.floor(random() * idx.length);
       inserts.push({ at: at(k), seq: seq++, event: base(userId, 'erase', at(k), seq) });
       injected.erasures++;
       if (k < idx.length) injected.erasuresWithLaterEvents++;

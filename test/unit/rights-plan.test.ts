@@ -168,7 +168,12 @@ describe('planRights', () => {
         const before = histories();
         const half = w.run(b.slice(0, Math.min(k, b.length)));
         // The history decides every later status and skip: a re-run of a part must not drop the rest's changes.
-        for (const wr of half.writes) expect(wr.consent === null || wr.consent === undefined ? null : JSON.parse(wr.consent).h).toEqual(before.get(wr.pseudonym) ?? null);
+        // (No consent at all and an empty history are the same history: a part that drops the rest's purposes but
+        // no personalization change writes null where the rest had h = []; the purposes map `p` decides nothing.)
+        for (const wr of half.writes) {
+          if (wr.consent === undefined) continue;
+          expect(wr.consent === null ? [] : JSON.parse(wr.consent).h).toEqual(before.get(wr.pseudonym) ?? []);
+        }
       }
     }), { numRuns: 300 });
   });

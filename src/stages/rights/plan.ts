@@ -105,6 +105,8 @@ interface UserRun {
   pseudonym: string;
   personalized: boolean;
   consent: SubjectConsent;
+  /** The history as stored (an erasure in the attempt empties `consent`, not the entries a later part recorded). */
+  storedH: SubjectConsent['h'];
   /** First offset of the user in this attempt: the history is read and rewritten from there. */
   start: number;
   /** Last offset of the user in this attempt: stored entries after it (a re-run part of an applied batch) stay. */
@@ -149,7 +151,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
       const clearedBefore = consent.h.reduce((m, [o, after]) => (after === 0 && o > m ? o : m), -1);
       const start = Math.max(offset, clearedBefore);
       run = {
-        userId: event.userId, pseudonym, consent, start, end: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
+        userId: event.userId, pseudonym, consent, storedH: consent.h, start, end: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
         personalized: statusAt(consent.h, start, dflt), withdrewAt: null, clearedBefore,
       };
       runs.set(event.userId, run);
@@ -208,8 +210,12 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     if (run.endedAt !== null) plan.withdrawn.set(run.pseudonym, { userId: run.userId, offset: run.endedAt });
     const stored = ctx.subjects.get(run.pseudonym) ?? null;
     const restart = run.erased !== null;
-    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.consent.h, run.start, run.changes, restart, HISTORY_CAP, run.end), s: run.consent.s });
-    const sweep = restart && !run.personalizedSince;
+    const consent = serializeConsent({ p: run.consent.p, h: rewriteHistory(run.storedH, run.start, run.changes, restart, HISTORY_CAP, run.end), s: run.consent.s });
+    // A stored change after the user's last offset here means this attempt re-runs the first part of a range that
+    // was applied whole (a bisection half after the erase stage ran): the rest decides how the user ends, so this
+    // part neither sweeps nor clears what the rest rebuilt.
+    const decidedLater = run.storedH.some(([o]) => o > run.end);
+    const sweep = restart && !run.personalizedSince && !decidedLater;
     const write: SubjectWrite = { pseudonym: run.pseudonym };
     // The sweep deletes the subject with the rest; what it keeps (a consent chosen after the erasure) is written first.
     const storedConsent = sweep ? null : stored?.consent ?? null;
@@ -223,7 +229,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
     if (run.erased) {
       plan.erasures.push({ pseudonym: run.pseudonym, userId: run.userId, offset: run.erased.offset, at: run.erased.at, sweep, keepSubject: sweep && consent !== null });
     }
-    if (run.withdrewAt !== null && !sweep) plan.clears.push({ pseudonym: run.pseudonym, offset: run.withdrewAt });
+    if (run.withdrewAt !== null && !sweep && !decidedLater) plan.clears.push({ pseudonym: run.pseudonym, offset: run.withdrewAt });
   }
   return plan;
 }
