@@ -108,7 +108,7 @@ export class Isolation {
     this.d.metrics.isolated.inc({ topic: batch.topic });
     // No user id: the offset finds the record, the message is cleaned of the key and of quoted input.
     log.error(
-      { topic: batch.topic, partition: batch.partition, offset: record.offset, errClass: errorClass(failure), err: safeMessage(failure, record), isolatedOnPartition: count },
+      { topic: batch.topic, partition: batch.partition, offset: record.offset, errClass: errorClass(failure), err: safeMessage(failure, record), at: codeFrames(failure), isolatedOnPartition: count },
       'a record fails alone with a non-retriable error: dead-lettered with code PROCESS_FAILED, the rest of its micro-batch is applied',
     );
     await run([record], new Map([[record.offset, failure]]));
@@ -122,4 +122,13 @@ export class Isolation {
 
 function errorClass(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
+}
+
+/**
+ * Where a failure was thrown: the first stack frames (code locations only, never the message, which may quote
+ * input), so an isolated record's log line says which step failed.
+ */
+function codeFrames(err: unknown, n = 6): string[] {
+  const stack = err instanceof Error ? err.stack ?? '' : '';
+  return stack.split('\n').filter((l) => l.startsWith('    at ')).slice(0, n).map((l) => l.trim());
 }
