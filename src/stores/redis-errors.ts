@@ -21,6 +21,11 @@ const TRANSIENT_MESSAGES = [
   'Failed to refresh slots cache',
   'None of startup nodes is available',
   'Cluster isn\'t ready',
+  // Cluster auto-pipelining: commands are grouped per node by the slots map when queued and checked against it again
+  // when the pipeline runs; a slots-map refresh in between (a reconnect, a worker's start) rejects the whole group
+  // with this, although every command is single-slot (a truly cross-slot command gets "...a pipeline command should
+  // belong to the same slot", which stays non-retriable). Seen in chaos runs, where it used to quarantine records.
+  'All keys in the pipeline should belong to the same slots allocation group',
 ];
 const TRANSIENT_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 const TRANSIENT_SYSCALL_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);

@@ -9,7 +9,9 @@ describe('Redis error mapping', () => {
     const maxRetries = Object.assign(new Error('Reached the max retries per request limit (which is 2).'), { name: 'MaxRetriesPerRequestError' });
     for (const e of [conn, maxRetries, new Error('Command timed out'), new Error('Connection is closed.'),
       new ReplyError('LOADING Redis is loading the dataset in memory'), new ReplyError("OOM command not allowed when used memory > 'maxmemory'."),
-      new ReplyError('CLUSTERDOWN The cluster is down'), new ReplyError('TRYAGAIN Multiple keys request during rehashing of slot')]) {
+      new ReplyError('CLUSTERDOWN The cluster is down'), new ReplyError('TRYAGAIN Multiple keys request during rehashing of slot'),
+      // ioredis Cluster auto-pipelining after a slots-map refresh (single-slot commands, regrouped on the next try)
+      new Error('All keys in the pipeline should belong to the same slots allocation group')]) {
       expect(isTransientRedisError(e), e.message).toBe(true);
       const mapped = toStoreError(e);
       expect(mapped).toBeInstanceOf(StateStoreUnavailableError);
@@ -22,6 +24,9 @@ describe('Redis error mapping', () => {
     expect(toStoreError(bug)).toBe(bug);
     const wrongType = new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value');
     expect(toStoreError(wrongType)).toBe(wrongType);
+    // A truly cross-slot command is a bug, not a passing state.
+    const crossSlot = new Error('All the keys in a pipeline command should belong to the same slot');
+    expect(toStoreError(crossSlot)).toBe(crossSlot);
     const own = new ScriptRejectedError('SCRIPT_BAD_ARGS', 'x', false);
     expect(toStoreError(own)).toBe(own);
     expect(toStoreError('not an error')).toBe('not an error');
