@@ -17,7 +17,7 @@ attune() { node bin/attune.js "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 
 step "installing dependencies"
-[[ -d node_modules ]] || npm install --no-audit --no-fund
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
 step "starting Kafka, the schema registry and Redis"
 bash scripts/services.sh up kafka registry redis
 

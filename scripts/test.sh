@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[[ -d node_modules ]] || npm install --no-audit --no-fund
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
 # secure: the TLS + ACL Redis and TLS Cluster and the broker's SASL_SSL listener of test/security (certificates
 # are made once and cached in the state dir; the secured Redis servers start in a few seconds).
 bash scripts/services.sh up kafka registry redis cluster secure
