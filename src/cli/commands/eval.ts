@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_DATA, datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
 import type { RecommenderConfigInput } from '../../stages/recommend/model/config.js';
-import { strategyByName } from '../../stages/recommend/model/strategy/strategies.js';
+import { STRATEGY_NAMES, strategyByName } from '../../stages/recommend/model/strategy/strategies.js';
 import {
   attuneModel,
   popularityModel,
@@ -103,6 +103,7 @@ export function register(program: Command): void {
     .option('--fraction <f>', 'replay only the first fraction of the timeline (e.g. 0.5 for tuning)')
     .option('--limit <n>', 'replay only the first n events')
     .option('--config <file.json>', 'recommender config overrides (see src/stages/recommend/model/config.ts)')
+    .option('--strategy <name>', `the recommender's strategy: ${STRATEGY_NAMES.join(', ')}`, 'hybrid')
     .option('--no-baseline', 'skip the popularity baseline')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the report as JSON')

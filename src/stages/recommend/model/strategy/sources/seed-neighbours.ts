@@ -70,18 +70,21 @@ export class SeedNeighboursSource implements CandidateSource {
   }
 }
 
-/** Collaborative neighbours of the seeds: "bought together with …". */
-export function collaborativeSource(cfg: RecommenderConfig, inputs: ScoringInputs): SeedNeighboursSource {
-  return new SeedNeighboursSource('collaborative', inputs.collab, cfg.blend.collaborative, cfg.blend, (s) => ({
+/**
+ * Collaborative neighbours of the seeds: "bought together with …". `weight` defaults to the blend's; a strategy
+ * with this source alone passes 1 (normalised, any positive weight ranks the same).
+ */
+export function collaborativeSource(cfg: RecommenderConfig, inputs: ScoringInputs, weight = cfg.blend.collaborative): SeedNeighboursSource {
+  return new SeedNeighboursSource('collaborative', inputs.collab, weight, cfg.blend, (s) => ({
     kind: 'bought_together',
     text: `bought together with ${inputs.itemLabel(s)}`,
     relatedItemId: inputs.itemName(s),
   }));
 }
 
-/** Content neighbours of the seeds (none when content is disabled): "similar to …". */
-export function contentSource(cfg: RecommenderConfig, inputs: ScoringInputs): SeedNeighboursSource {
-  return new SeedNeighboursSource('content', inputs.content?.neighbours ?? null, cfg.blend.content, cfg.blend, (s) => ({
+/** Content neighbours of the seeds (none when content is disabled): "similar to …". `weight` as above. */
+export function contentSource(cfg: RecommenderConfig, inputs: ScoringInputs, weight = cfg.blend.content): SeedNeighboursSource {
+  return new SeedNeighboursSource('content', inputs.content?.neighbours ?? null, weight, cfg.blend, (s) => ({
     kind: 'similar',
     text: `similar to ${inputs.itemLabel(s)}`,
     relatedItemId: inputs.itemName(s),
