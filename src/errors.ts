@@ -111,19 +111,31 @@ export interface SegmentRuleProblem {
   message: string;
 }
 
+/** One line per mistake of a YAML file: `file:line:col: <subject> "id": why` (the id when the mistake is inside one). */
+function problemLines(file: string, errors: SegmentRuleProblem[], subject: string): string {
+  return errors.map((e) => `  ${file}:${e.line}:${e.col}: ${e.segmentId ? `${subject} "${e.segmentId}": ` : ''}${e.message}`).join('\n');
+}
+
 /** A segment rule file is invalid; the message lists every mistake as `file:line:col: segment "id": why`. */
 export class SegmentRulesError extends AttuneError {
   constructor(
     readonly file: string,
     readonly errors: SegmentRuleProblem[],
   ) {
-    super(
-      `invalid segment rules in ${file}:\n` +
-        errors
-          .map((e) => `  ${file}:${e.line}:${e.col}: ${e.segmentId ? `segment "${e.segmentId}": ` : ''}${e.message}`)
-          .join('\n'),
-      { code: 'SEGMENT_RULES' },
-    );
+    super(`invalid segment rules in ${file}:\n${problemLines(file, errors, 'segment')}`, { code: 'SEGMENT_RULES' });
+  }
+}
+
+/**
+ * An experiments file is invalid (src/experiments/file.ts reads it with the segment rules' reader); the message
+ * lists every mistake as `file:line:col: experiment "id": why`. `segmentId` of a problem holds the experiment id.
+ */
+export class ExperimentsFileError extends AttuneError {
+  constructor(
+    readonly file: string,
+    readonly errors: SegmentRuleProblem[],
+  ) {
+    super(`invalid experiments file ${file}:\n${problemLines(file, errors, 'experiment')}`, { code: 'EXPERIMENTS_FILE' });
   }
 }
 

@@ -2,7 +2,7 @@
  * Error collection while reading a rule file: every mistake is kept with its line:column (from the YAML
  * parser's ranges) and the id of the segment being read, so that one run reports all of them.
  */
-import { isScalar, type LineCounter, type Node as YNode, type Pair } from 'yaml';
+import { isScalar, LineCounter, parseDocument, type Document, type Node as YNode, type Pair } from 'yaml';
 import type { Position, RuleError } from './rule-ast.js';
 
 export class RuleReader {
@@ -28,4 +28,19 @@ export class RuleReader {
 export function keyOf(p: Pair): string {
   const k = p.key;
   return isScalar(k) ? String(k.value) : String(k);
+}
+
+/**
+ * Parses YAML (or JSON) text with positions: the document and a reader whose errors already hold the syntax
+ * errors (when there are any, the document is not worth reading further). Duplicate keys are errors.
+ */
+export function readYaml(text: string): { doc: Document.Parsed; reader: RuleReader } {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const reader = new RuleReader(lc);
+  for (const e of doc.errors) {
+    const p = lc.linePos(e.pos[0]);
+    reader.errors.push({ segmentId: null, line: p.line, col: p.col, message: `syntax error: ${e.message.split('\n')[0]}` });
+  }
+  return { doc, reader };
 }

@@ -5,11 +5,11 @@
  * and operator values; rule-ast.ts is the tree it produces.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YNode, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Node as YNode, type Pair, type YAMLMap } from 'yaml';
 import type { FeatureConfig } from '../features/config.js';
 import { OPERATORS, type Expr, type FeatureRef, type Op, type RuleError, type SegmentRule } from './rule-ast.js';
 import { conditionReaders, FEATURE_NAMES, OPS_BY_KIND } from './rule-features.js';
-import { keyOf, RuleReader } from './rule-reader.js';
+import { keyOf, readYaml } from './rule-reader.js';
 import { SegmentRulesError } from '../../../errors.js';
 
 // The syntax tree's types stay importable from here, the module that produces it.
@@ -27,16 +27,10 @@ export function loadSegmentRulesFile(path: string, cfg: FeatureConfig): SegmentR
 
 /** Parses and validates rule text (YAML or JSON); throws SegmentRulesError listing every mistake. */
 export function parseSegmentRules(text: string, cfg: FeatureConfig, file = '<rules>'): SegmentRule[] {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const r = new RuleReader(lc);
+  const { doc, reader: r } = readYaml(text);
   const { errors } = r;
   const posOf = (n: YNode | null | undefined | Pair['key']) => r.posOf(n);
   const fail = (n: unknown, message: string): null => r.fail(n, message);
-  for (const e of doc.errors) {
-    const p = lc.linePos(e.pos[0]);
-    errors.push({ segmentId: null, line: p.line, col: p.col, message: `syntax error: ${e.message.split('\n')[0]}` });
-  }
   if (errors.length) throw new SegmentRulesError(file, errors);
 
   const root = doc.contents;
