@@ -49,14 +49,19 @@ export function recordOutcome(state: BanditState, arm: string, segment: string |
     ...c,
     [arm]: { impressions: c[arm].impressions + impressions, clicks: c[arm].clicks + clicks },
   });
-  const segments = segment === null ? state.segments : { ...state.segments, [segment]: add(state.segments[segment] ?? zeroCounts(state.arms)) };
+  const segments = segment === null ? state.segments : { ...state.segments, [segment]: add(segmentCounts(state, segment)) };
   return { ...state, global: add(state.global), segments };
 }
 
 /** The counts a decision reads: the segment's when per segment and the segment is known, else the global ones. */
 function countsFor(state: BanditState, settings: BanditSettings, segment: string | null): Record<string, ArmCounts> {
-  if (settings.perSegment && segment !== null) return state.segments[segment] ?? zeroCounts(state.arms);
+  if (settings.perSegment && segment !== null) return segmentCounts(state, segment);
   return state.global;
+}
+
+/** A segment's counts, zero when it had none (own properties only: a segment may be called "constructor"). */
+function segmentCounts(state: BanditState, segment: string): Record<string, ArmCounts> {
+  return Object.hasOwn(state.segments, segment) ? state.segments[segment] : zeroCounts(state.arms);
 }
 
 export interface Decision {

@@ -123,6 +123,10 @@ describe('Thompson sampling', () => {
     const per = { ...settings, perSegment: true, minExploration: 0 };
     expect(new Set(users(50).map((u) => chooseArm(s, per, u, 0, 'vip').arm))).toEqual(new Set(['a']));
     expect(new Set(users(50).map((u) => chooseArm(s, per, u, 0, 'new').arm))).toEqual(new Set(['b']));
+    // a segment named like an Object property is a segment like any other
+    const odd = recordOutcome(initialBanditState('exp', ['a', 'b']), 'a', 'constructor', 3, 1);
+    expect(odd.segments.constructor).toEqual({ a: { impressions: 3, clicks: 1 }, b: { impressions: 0, clicks: 0 } });
+    expect(() => chooseArm(initialBanditState('exp', ['a', 'b']), per, 'u', 0, 'toString')).not.toThrow();
     // globally b leads (more clicks overall)
     expect(new Set(users(50).map((u) => chooseArm(s, { ...per, perSegment: false }, u, 0, 'vip').arm))).toEqual(new Set(['b']));
   });
