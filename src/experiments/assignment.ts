@@ -82,9 +82,12 @@ export function assign(
   const out: Assignment[] = [];
   const positions = new Map<string, number>();
   for (const e of config.experiments) {
-    let u = positions.get(e.layer);
-    if (u === undefined) positions.set(e.layer, (u = layerPosition(e.layer, user)));
-    if (!(u >= e.sliceFrom && u < e.sliceFrom + e.traffic)) continue;
+    // an experiment with the whole layer holds every position: no hash needed (half the work of an A/B test alone)
+    if (!(e.sliceFrom === 0 && e.traffic >= 1)) {
+      let u = positions.get(e.layer);
+      if (u === undefined) positions.set(e.layer, (u = layerPosition(e.layer, user)));
+      if (!(u >= e.sliceFrom && u < e.sliceFrom + e.traffic)) continue;
+    }
     if (!isActive(e, ctx.now) || !isEligible(e.eligible, ctx)) continue;
     if (e.allocation === 'fixed') {
       const v = fixedVariant(e, user);
