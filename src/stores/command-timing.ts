@@ -31,15 +31,17 @@ export function sha1(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
+/** Marks a command already timed (a property rather than a WeakSet: this runs for every command of the worker). */
+const TIMED = Symbol('attune.timed');
+
 export function timeCommands(client: object, scriptsBySha: ReadonlyMap<string, string>, observe: CommandObserver): void {
   const target = client as { sendCommand: SendCommand };
   const send = target.sendCommand;
-  const timed = new WeakSet<object>();
-  target.sendCommand = function (this: unknown, command: SentCommand, ...rest: unknown[]) {
-    if (command && typeof command === 'object' && !timed.has(command) && command.promise) {
-      timed.add(command);
-      const started = process.hrtime.bigint();
-      const done = () => observe(commandLabel(command.name, command.args, scriptsBySha), Number(process.hrtime.bigint() - started) / 1e9);
+  target.sendCommand = function (this: unknown, command: SentCommand & { [TIMED]?: true }, ...rest: unknown[]) {
+    if (command && typeof command === 'object' && command[TIMED] === undefined && command.promise) {
+      command[TIMED] = true;
+      const started = performance.now();
+      const done = () => observe(commandLabel(command.name, command.args, scriptsBySha), (performance.now() - started) / 1000);
       command.promise.then(done, done);
     }
     return send.call(this, command, ...rest);
