@@ -68,6 +68,8 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
     }
     if (!(await d.atStart(batch))) return;
     const reportLag = (next: number) => {
+      // A revoked partition's series went with the assignment (its new owner reports it): do not bring it back.
+      if (!task.owner.assigned) return;
       const at = partitionLagAt(batch.records, next, batch.highWatermark);
       d.metrics.consumerLag.update(batch.topic, batch.partition, at.records, at.oldestMs);
     };
