@@ -16,11 +16,12 @@ function setUp(chain: ChainRunner, opts: { atStart?: boolean; assigned?: number[
   tasks.assign([{ topic: T, partitions: opts.assigned ?? [0] }]);
   const stateErrors: string[] = [];
   const progress: number[] = [];
+  const metrics = createMetrics();
   const handler = createBatchHandler({
     tasks,
     chains: new Map([[T, chain]]),
     microBatchSize: 3,
-    metrics: createMetrics(),
+    metrics,
     positioned: async () => {},
     atStart: async () => opts.atStart ?? true,
     retryHooks: () => NO_RETRY,
@@ -29,7 +30,7 @@ function setUp(chain: ChainRunner, opts: { atStart?: boolean; assigned?: number[
     fencedPauseMs: 1,
     sleep: async () => {},
   });
-  return { handler, tasks, stateErrors, progress, tokens: () => tokens };
+  return { handler, tasks, stateErrors, progress, metrics, tokens: () => tokens };
 }
 
 /** A chain that records each micro-batch's offsets and the fence token it ran under. */
@@ -53,6 +54,26 @@ describe('batch handler', () => {
     expect(f.resolved).toEqual(['12', '15', '16']);
     expect(progress).toEqual([12, 15, 16]);
     expect(f.commits).toBe(1);
+  });
+
+  it('reports the partition\'s lag from the batch\'s start and after each micro-batch, not for a revoked partition', async () => {
+    const during: number[] = [];
+    let metrics!: ReturnType<typeof setUp>['metrics'];
+    const t = setUp(async () => { during.push(metrics.consumerLag.snapshot(Date.now())[0].records); });
+    metrics = t.metrics;
+    const f = fakeBatch(T, 0, [10, 11, 12, 13, 14, 15, 16]);
+    (f.batch as { highWatermark: string }).highWatermark = '25'; // 8 more records appended since the fetch
+    const now = Date.now();
+    for (const r of f.batch.records) r.timestamp = String(now - 60_000 + Number(r.offset) * 1000);
+    await t.handler(f.batch);
+    expect(during).toEqual([15, 12, 9]);
+    const [lag] = metrics.consumerLag.snapshot(now);
+    expect(lag).toMatchObject({ topic: T, partition: 0, records: 8 });
+    expect(lag.seconds).toBe(44); // the last processed record's age stands in for the unfetched next one's
+
+    const other = setUp(async () => {}, { assigned: [1] });
+    await other.handler(fakeBatch(T, 0, [10, 11]).batch);
+    expect(other.metrics.consumerLag.snapshot(now)).toEqual([]);
   });
 
   it('never lets a micro-batch straddle a recovery cut, then forgets the cuts it passed', async () => {
