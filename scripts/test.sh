@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 # secure: the TLS + ACL Redis and TLS Cluster and the broker's SASL_SSL listener of test/security (certificates
 # are made once and cached in the state dir; the secured Redis servers start in a few seconds).
-bash scripts/services.sh up kafka registry redis cluster secure
+# prometheus: Debian's package brings promtool (test/functional/prometheus-rules.test.ts, check metrics) and the
+# Prometheus the dashboard test queries.
+bash scripts/services.sh up kafka registry redis cluster secure prometheus
 # Headless Chromium (Debian's) for the browser tests of the ops page and the eval report.
 export ATTUNE_CHROMIUM="$(bash scripts/browser.sh)"
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
