@@ -39,7 +39,7 @@ attune lag --wait --timeout 900
 elapsed=$(( $(date +%s%3N) - started ))
 events=$(attune lag | sed -n 's/.*: \([0-9]*\) events.*/\1/p')
 echo "worker processed ${events} events in $((elapsed / 1000)).$(( (elapsed % 1000) / 100 )) s: $(( events * 1000 / (elapsed > 0 ? elapsed : 1) )) events/s (including group join)"
-curl -s "http://127.0.0.1:${ATTUNE_HTTP_PORT:-9464}/metrics" | grep -E '^attune_(events_total|dlq_records_total|recommendations_emitted_total|segment_changes_total)' || true
+curl -s "http://127.0.0.1:${ATTUNE_HTTP_PORT:-9464}/metrics" | grep -E '^attune_(events_total|dlq_records_total|recommendation_lists_total|segment_changes_total|freshness_seconds_count|online_(interactions|hits)_total)' || true
 
 step "segment members at the end of the replay (rules: config/segments.yaml)"
 attune segments

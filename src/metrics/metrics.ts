@@ -1,14 +1,39 @@
 /**
- * Prometheus metrics (prom-client). Labels are bounded: event types, outcomes, error codes, topics and
- * partitions — never user or item ids.
+ * Prometheus metrics (prom-client): the one place where metric names, help texts, units and buckets are declared
+ * (docs/operations.md, Metrics, lists them). Names follow Prometheus' conventions (base units: seconds, bytes;
+ * `_total` only on counters), checked by `promtool check metrics` in test/functional/metrics-promtool.test.ts.
+ * Labels are bounded: event types, outcomes, error codes, stages, strategies, script or command names, topics
+ * and partitions — never user or item ids.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+import { ConsumerLag } from '../kafka/lag.js';
+import { PACKAGE_ROOT } from '../package-root.js';
+
+/**
+ * prom-client's default metrics that are gauges named `*_total`, which promtool rejects ("non-counter metrics
+ * should not have _total suffix"). Each is the sum of a per-type gauge that stays (`nodejs_active_handles{type}`,
+ * ...), so dropping them loses nothing: `sum(nodejs_active_handles)` is the total.
+ */
+const DEFAULT_GAUGES_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Emit time − source event time or Kafka append time: milliseconds on a live stream, up to a minute when behind. */
+const FRESHNESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** One Redis round trip: sub-millisecond on loopback, a script over a large batch up to a second. */
+const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** One producer send (acks from every in-sync replica, possibly several requests). */
+const PRODUCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'attune_process_' });
+  collectDefaultMetrics({ register: registry });
+  for (const name of DEFAULT_GAUGES_NAMED_TOTAL) registry.removeSingleMetric(name);
+  /** Per-partition lag, kept by the batch handler and read at scrape time (so an idle or stuck partition ages). */
+  const consumerLag = new ConsumerLag();
   return {
     registry,
+    consumerLag,
     eventsIn: new Counter({
       name: 'attune_events_total', help: 'Input records by event type and outcome (applied, replayed, dead_lettered)',
       labelNames: ['type', 'outcome'] as const, registers: [registry],
@@ -36,12 +61,45 @@ export function createMetrics() {
     batchRecords: new Histogram({
       name: 'attune_batch_records', help: 'Records per micro-batch', buckets: [1, 10, 50, 100, 250, 500, 1000, 5000], registers: [registry],
     }),
-    lag: new Gauge({
-      name: 'attune_consumer_lag', help: 'Records between the last processed offset and the high watermark',
+    lagRecords: new Gauge({
+      name: 'attune_consumer_lag_records', help: 'Records of the partition not processed yet: high watermark − next offset to process (this worker\'s assigned partitions)',
       labelNames: ['topic', 'partition'] as const, registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of consumerLag.snapshot(Date.now())) this.set({ topic: p.topic, partition: String(p.partition) }, p.records);
+      },
     }),
-    recommendationsOut: new Counter({
-      name: 'attune_recommendations_emitted_total', help: 'Recommendation records produced to the output topic', registers: [registry],
+    lagSeconds: new Gauge({
+      name: 'attune_consumer_lag_seconds', help: 'Age of the oldest record of the partition not processed yet (now − its Kafka timestamp), 0 when caught up',
+      labelNames: ['topic', 'partition'] as const, registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of consumerLag.snapshot(Date.now())) this.set({ topic: p.topic, partition: String(p.partition) }, p.seconds);
+      },
+    }),
+    freshness: new Histogram({
+      name: 'attune_freshness_seconds', help: 'Emit time of a recommendation list − its source event\'s time: since="event_time" (the event\'s own time) or "append_time" (the source record\'s Kafka timestamp)',
+      labelNames: ['since'] as const, buckets: FRESHNESS_BUCKETS, registers: [registry],
+    }),
+    redisSeconds: new Histogram({
+      name: 'attune_redis_command_duration_seconds', help: 'One Redis round trip of the worker, from send to reply, by script name or command',
+      labelNames: ['command'] as const, buckets: REDIS_BUCKETS, registers: [registry],
+    }),
+    produceSeconds: new Histogram({
+      name: 'attune_produce_duration_seconds', help: 'One producer send until acknowledged, by the kind of topic (recommendations, segments, dead_letters, erasures, ...)',
+      labelNames: ['topic'] as const, buckets: PRODUCE_BUCKETS, registers: [registry],
+    }),
+    lists: new Counter({
+      name: 'attune_recommendation_lists_total', help: 'Recommendation lists by outcome: emitted (produced), unchanged (recomputed, equal to the last emitted list, not produced), tombstone (the user\'s list withdrawn)',
+      labelNames: ['outcome'] as const, registers: [registry],
+    }),
+    onlineInteractions: new Counter({
+      name: 'attune_online_interactions_total', help: 'Purchase and click events of users who had a recommendation list emitted, by the list\'s strategy and event type (live HR@K = attune_online_hits_total / this)',
+      labelNames: ['strategy', 'type'] as const, registers: [registry],
+    }),
+    onlineHits: new Counter({
+      name: 'attune_online_hits_total', help: 'Purchase and click events whose item was in the last recommendation list emitted to the user, by strategy and event type',
+      labelNames: ['strategy', 'type'] as const, registers: [registry],
     }),
     retries: new Counter({
       name: 'attune_retries_total', help: 'Micro-batches retried after a retriable error, by error code',
@@ -72,6 +130,21 @@ export function createMetrics() {
       registers: [registry],
     }),
     ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
+    info: infoGauge(registry),
   };
+}
+
+function infoGauge(registry: Registry): Gauge<'version'> {
+  const g = new Gauge({ name: 'attune_worker_info', help: 'Always 1; the version label is the worker\'s package version', labelNames: ['version'] as const, registers: [registry] });
+  g.set({ version: packageVersion() }, 1);
+  return g;
+}
+
+function packageVersion(): string {
+  try {
+    return String((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
 }
 export type Metrics = ReturnType<typeof createMetrics>;

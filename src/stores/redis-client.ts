@@ -20,6 +20,7 @@ import { log } from '../log.js';
 import { RECONNECT_BACKOFF, backoffMs } from '../retry.js';
 import { toStoreError, withStoreErrors } from './redis-errors.js';
 import { defineScripts, type ScriptCommands } from './scripts.js';
+import { timeCommands, type CommandObserver } from './command-timing.js';
 import { explainRedisError, redisTransport, type RedisSecuritySettings } from '../security/transport.js';
 
 export type RedisClient = (Redis | Cluster) & ScriptCommands;
@@ -30,7 +31,7 @@ export const reconnectDelayMs = (attempt: number) => backoffMs(attempt, RECONNEC
 
 export function createRedis(
   cfg: Pick<Config, 'redisUrl' | 'redisClusterNodes'> & Partial<Pick<Config, 'redisCommandTimeoutMs'>> & Partial<RedisSecuritySettings>,
-  opts: { lazy?: boolean } = {},
+  opts: { lazy?: boolean; observeCommand?: CommandObserver } = {},
 ): RedisClient {
   const perNode = {
     ...redisTransport(cfg),
@@ -72,7 +73,8 @@ export function createRedis(
   };
   client.on('error', onError);
   if (client instanceof Cluster) client.on('node error', onError);
-  defineScripts(client);
+  const scripts = defineScripts(client);
+  if (opts.observeCommand) timeCommands(client, scripts, opts.observeCommand);
   wrapped = withStoreErrors(client) as RedisClient;
   return wrapped;
 }

@@ -24,6 +24,7 @@ import { PACKAGE_ROOT } from '../package-root.js';
 import { currentFence, guardKeyFor, prefixOf } from './guard.js';
 import { Keys } from './keys.js';
 import { luaReturnCodeConstants } from './return-codes.js';
+import { sha1 } from './command-timing.js';
 
 export const COMMANDS_DIR = join(PACKAGE_ROOT, 'src', 'stores', 'commands');
 const INCLUDE = /^--@include[ \t]+(\S+)[ \t]*$/;
@@ -100,9 +101,12 @@ async function epochOf(client: Client, prefix: string): Promise<string> {
   return epoch;
 }
 
-export function defineScripts(client: Client, dir = COMMANDS_DIR): void {
+/** Defines the script commands on `client`; returns each script's name by the SHA1 of what Redis runs (EVALSHA). */
+export function defineScripts(client: Client, dir = COMMANDS_DIR): Map<string, string> {
   const methods = client as unknown as Record<string, Send>;
+  const bySha = new Map<string, string>();
   for (const s of readScripts(dir)) {
+    bySha.set(sha1(s.lua), s.name);
     const raw = `${s.name}Unguarded`;
     const n = s.numberOfKeys;
     client.defineCommand(raw, { numberOfKeys: n === undefined ? undefined : n + 1, lua: s.lua });
@@ -119,6 +123,7 @@ export function defineScripts(client: Client, dir = COMMANDS_DIR): void {
       return methods[raw](...head, guardKeyFor(firstKey), ...keys, ...guard, ...rest);
     };
   }
+  return bySha;
 }
 
 /** The script commands as typed methods (ioredis adds them at run time). */

@@ -18,6 +18,7 @@ import { isStateError } from './state-loss.js';
 import type { StateLostError, StateRebuiltError } from '../errors.js';
 import type { Task, Tasks } from './tasks.js';
 import { Isolation, type Quarantine } from './isolation.js';
+import { partitionLagAt } from '../kafka/lag.js';
 
 export type { Quarantine } from './isolation.js';
 
@@ -66,6 +67,11 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       return;
     }
     if (!(await d.atStart(batch))) return;
+    const reportLag = (next: number) => {
+      const at = partitionLagAt(batch.records, next, batch.highWatermark);
+      d.metrics.consumerLag.update(batch.topic, batch.partition, at.records, at.oldestMs);
+    };
+    reportLag(0);
     const run = (records: InboundRecord[], quarantine?: Quarantine) =>
       task.submit(() => d.tasks.fenced(task, () => chain(batch.topic, batch.partition, records, quarantine)), hooks);
     for (let i = 0; i < batch.records.length; ) {
@@ -96,7 +102,7 @@ export function createBatchHandler(d: BatchHandlerDeps): BatchHandler {
       d.onProgress(task, Number(last));
       d.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       d.metrics.batchRecords.observe(chunk.length);
-      d.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+      reportLag(i);
       await batch.heartbeat();
     }
     await batch.commit();

@@ -44,7 +44,7 @@ export async function correctHolders(d: HolderCorrectionDeps, itemId: string, so
     if (!task.owner.assigned) continue;
     await task.submit(() => d.tasks.fenced(task, async () => {
       const out = await d.recommend.correct(d.eventsTopic, p, { pseudonym, userId }, source, (record) => d.producer.send(d.recommendationsTopic, [record]));
-      if (out) d.metrics.recommendationsOut.inc();
+      if (out) d.metrics.lists.inc({ outcome: 'emitted' });
     }), { shouldContinue: () => d.isActive() && task.owner.assigned, onRetry: () => {}, onRecovered: () => {} });
   }
 }

@@ -4,6 +4,7 @@ import type { Config, TopicNames } from '../config/config.js';
 import type { StreamAdmin, StreamClient, StreamConsumer } from '../kafka/port.js';
 import { createRedis, assertNoEviction, assertRedisAccess, type RedisClient } from '../stores/redis-client.js';
 import { RedisHealth } from '../stores/redis-health.js';
+import type { CommandObserver } from '../stores/command-timing.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { Codec, codecOptions } from '../stages/decode/codec.js';
 import type { Readiness } from './readiness.js';
@@ -16,8 +17,10 @@ import { log } from '../log.js';
  * Redis (waited for like an outage mid-run; one that may evict keys would lose state silently: refused), its
  * health probe, the schemas, the topics, and the state's epoch. On failure everything opened so far is closed.
  */
-export async function openStores(cfg: Config, kafka: StreamClient, topics: TopicNames, readiness: Readiness, http: Server): Promise<{ redis: RedisClient; codec: Codec; epoch: string }> {
-  const redis = createRedis(cfg);
+export async function openStores(
+  cfg: Config, kafka: StreamClient, topics: TopicNames, readiness: Readiness, http: Server, observeCommand?: CommandObserver,
+): Promise<{ redis: RedisClient; codec: Codec; epoch: string }> {
+  const redis = createRedis(cfg, { observeCommand });
   const admin = kafka.admin();
   const codec = new Codec(cfg.registryUrl, topics, codecOptions(cfg));
   try {

@@ -9,6 +9,7 @@ import { topicNames } from '../config/config.js';
 import type { StreamClient, TopicPartitions } from '../kafka/port.js';
 import { rebuildState } from '../stores/bootstrap.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { timedProducer, topicKinds } from '../kafka/timed-producer.js';
 import { startHttp } from '../http/server.js';
 import { loadSegmentSetup } from '../stages/segments/processor.js';
 import { CatalogReader } from '../stages/catalog/reader.js';
@@ -52,8 +53,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   const readiness = new Readiness(metrics);
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
 
-  const { redis, codec, epoch } = await openStores(cfg, kafka, topics, readiness, http.server);
-  const producer = kafka.producer({ maxRequestBytes: cfg.kafkaMaxRequestBytes });
+  const { redis, codec, epoch } = await openStores(cfg, kafka, topics, readiness, http.server, (command, s) => metrics.redisSeconds.observe({ command }, s));
+  const producer = timedProducer(kafka.producer({ maxRequestBytes: cfg.kafkaMaxRequestBytes }), topicKinds(topics), (topic, s) => metrics.produceSeconds.observe({ topic }, s));
   await producer.connect();
   const { store, rec, segments, recommend, recommendStore, events, items, rights } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names });
   log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
@@ -110,6 +111,9 @@ export async function startWorker(cfg: Config, kafka: StreamClient): Promise<Wor
   async function onAssigned(assigned: TopicPartitions[]): Promise<void> {
     watchdog.joined();
     tasks.assign(assigned);
+    for (const topic of [topics.events, topics.items]) {
+      metrics.consumerLag.retain(topic, assigned.find((a) => a.topic === topic)?.partitions ?? []);
+    }
     // Erasures another worker appended since this one loaded the ledger (a partition taken over): read before the
     // partitions' first micro-batches, which wait for the positioning. Never go on with a stale ledger: a replay on
     // a taken-over partition would re-count an erased user's events. Retried while it fails retriably; not ready

@@ -84,7 +84,7 @@ describe('holder correction', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0].key).toBe('alice');
     expect(sent[0].headers).toEqual({ 'attune.source': 'items:0:8' });
-    expect((await metrics.recommendationsOut.get()).values[0].value).toBe(1);
+    expect((await metrics.lists.get()).values.find((v) => v.labels.outcome === 'emitted')?.value).toBe(1);
 
     // Committed now: the same correction again changes nothing and emits nothing.
     await correctHolders(deps, 'gone', 'items:0:9');

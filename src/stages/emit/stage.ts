@@ -10,6 +10,7 @@ import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { EventBatch, StageFactory } from '../../topology/processor.js';
 import { crashPoint } from '../../topology/crash-points.js';
+import { listFreshness, sourceOffset } from './freshness.js';
 
 export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProducer; metrics: Metrics }, EventBatch> = {
   node: { name: 'emit', does: 'changed lists, keyed by user, in source order', stores: [], sinks: ['recommendations'] },
@@ -21,16 +22,17 @@ export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProdu
         b.out.sort((x, y) => sourceOffset(x) - sourceOffset(y));
         await producer.send(topics.recommendations, b.out);
         crashPoint('after-produce');
-        metrics.recommendationsOut.inc(b.out.filter((r) => r.value !== null).length);
+        const lists = b.out.filter((r) => r.value !== null).length;
+        if (lists) metrics.lists.inc({ outcome: 'emitted' }, lists);
+        if (b.out.length > lists) metrics.lists.inc({ outcome: 'tombstone' }, b.out.length - lists);
+        for (const f of listFreshness(b.out, b.records, b.onTime, Date.now())) {
+          metrics.freshness.observe({ since: 'event_time' }, f.eventTime);
+          metrics.freshness.observe({ since: 'append_time' }, f.appendTime);
+        }
       },
     };
   },
 };
-
-function sourceOffset(r: OutboundRecord): number {
-  const h = r.headers?.['attune.source'] ?? '';
-  return Number(h.slice(h.lastIndexOf(':') + 1));
-}
 
 /** `out` without any record of a withdrawn user, plus one tombstone per withdrawn user (pure). */
 export function withTombstones(out: OutboundRecord[], topic: string, partition: number, withdrawn: EventBatch['withdrawn']): OutboundRecord[] {

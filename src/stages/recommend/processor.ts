@@ -57,6 +57,7 @@ import type { StateStore } from '../../stores/state-store.js';
 import { Keys } from '../../stores/keys.js';
 import { log } from '../../log.js';
 import { ConfigError } from '../../errors.js';
+import { onlineInteractions } from './online-quality.js';
 
 /** A user's recommender state as stored: item ids as strings (interned ids are per worker). */
 interface StoredState {
@@ -281,6 +282,12 @@ export class RecommendStage {
     const userLast = new Map<string, number>();
     for (const r of records) userLast.set(r.event.userId, r.offset);
     const freshUsers = new Set(fresh.map((r) => r.event.userId));
+    const freshOf = new Map<string, OffsetEvent[]>();
+    for (const r of fresh) {
+      const list = freshOf.get(r.event.userId);
+      if (list) list.push(r);
+      else freshOf.set(r.event.userId, [r]);
+    }
     const resetUsers = new Set(fresh.filter((r) => r.reset !== undefined).map((r) => r.event.userId));
     const emit = new Set<string>();
     await Promise.all(users.map(async (u) => {
@@ -298,6 +305,7 @@ export class RecommendStage {
       }
       let before = lastItems.get(u)!;
       let beforeHash = lastHash.get(u)!;
+      const shown = beforeHash === '' ? null : before;
       if (resetUsers.has(u) || withdrawn.has(u)) {
         // The last emitted list is withdrawn before the commit ((2) in the header): a reset starts a new
         // profile, and a withdrawn user keeps no list (the tombstone replaces it downstream).
@@ -311,6 +319,9 @@ export class RecommendStage {
       if (changed) await d.store.updateHolders(u, before, before.filter((i) => items.includes(i)));
       const state = this.toStored(rec.users.get(u)!, hash, items);
       await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
+      // Counted once the user's records are committed: a retry of the micro-batch finds them replayed.
+      this.countOnline(freshOf.get(u)!, shown);
+      if (list !== undefined && !changed) d.metrics.lists.inc({ outcome: 'unchanged' });
       if (changed) {
         emit.add(u);
         await d.store.updateHolders(u, [], items);
@@ -332,6 +343,16 @@ export class RecommendStage {
     }
     if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');
     return out;
+  }
+
+  /** Live quality: the user's purchases and clicks against the list it was last shown (online-quality.ts). */
+  private countOnline(records: readonly OffsetEvent[], shown: readonly string[] | null): void {
+    if (shown === null) return;
+    const strategy = strategyLabel(this.d.rec.strategy);
+    for (const x of onlineInteractions(records, shown)) {
+      this.d.metrics.onlineInteractions.inc({ strategy, type: x.type });
+      if (x.hit) this.d.metrics.onlineHits.inc({ strategy, type: x.type });
+    }
   }
 
   /** Says once (then every 10,000 more) that the item cap is reached: new items are no longer learned. */
