@@ -597,11 +597,11 @@ case "$cmd" in
     ;;
   down)
     [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure prometheus)
-    for c in prometheus secure cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_down"; done
+    for c in prometheus secure cluster redis registry kafka; do if [[ " ${comps[*]} " == *" $c "* ]]; then "${c}_down"; fi; done
     ;;
   reset)
     [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure prometheus)
-    for c in prometheus secure cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_reset"; done
+    for c in prometheus secure cluster redis registry kafka; do if [[ " ${comps[*]} " == *" $c "* ]]; then "${c}_reset"; fi; done
     ;;
   status)
     # Exit 0 when every component asked about is ready; without arguments: kafka, registry and redis

@@ -98,8 +98,11 @@ afterAll(async () => {
     await worker.exited;
   }
   await pipeline?.close();
-  if (promEnv) services('down');
-  rmSync(stateDir, { recursive: true, force: true });
+  try {
+    if (promEnv) services('down');
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });
 
 describe('the Grafana dashboard', () => {
@@ -116,6 +119,7 @@ describe('the Grafana dashboard', () => {
 
   it('shows data in every panel after a short replay', async () => {
     const empty: string[] = [];
+    const seen: string[] = [];
     let queries = 0;
     for (const p of queryPanels) {
       for (const t of p.targets ?? []) {
@@ -123,8 +127,11 @@ describe('the Grafana dashboard', () => {
         const expr = concrete(t.expr);
         const result = await query(expr);
         if (result.length === 0) empty.push(`panel "${p.title}" (${t.refId}): ${expr}`);
+        else seen.push(`${p.title} (${t.refId}): ${result.length} series, first ${JSON.stringify(result[0]!.metric)} = ${result[0]!.value[1]}`);
       }
     }
+    // What each panel showed, for the test log (figures of the replay).
+    console.log(seen.join('\n'));
     expect(queries).toBeGreaterThanOrEqual(20);
     expect(empty, `panels with an empty result:\n${empty.join('\n')}\nworker output:\n${worker?.output().slice(-2000)}`).toEqual([]);
   });
