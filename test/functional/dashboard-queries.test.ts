@@ -6,16 +6,14 @@
  * result from Prometheus' HTTP API. A failure names the panels and the queries that came back empty.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadRetailDataset } from '../../src/data/online-retail.js';
 import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
 import { DEFAULT_DATA } from '../../src/cli/dataset.js';
 import { openPipeline, testConfig, waitFor } from '../support/env.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
+import { freePort, startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DASHBOARD = join(ROOT, 'ops/grafana/dashboards/attune.json');
@@ -41,40 +39,15 @@ function concrete(expr: string): string {
     .replaceAll('${instance}', '.+');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const stateDir = mkdtempSync(join(tmpdir(), 'attune-prom-'));
-let promEnv: NodeJS.ProcessEnv;
-let promUrl: string;
+let prom: TestPrometheus | undefined;
 let pipeline: Awaited<ReturnType<typeof openPipeline>> | undefined;
 let worker: WorkerProcess | undefined;
 
-function services(cmd: 'up' | 'down'): string {
-  return execFileSync('bash', [join(ROOT, 'scripts/services.sh'), cmd, 'prometheus'], { env: promEnv, encoding: 'utf8', timeout: 120_000 });
-}
-
-async function query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const res = await fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`);
-  const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
-  if (body.status !== 'success') throw new Error(`Prometheus refused ${expr}: ${body.error}`);
-  return body.data!.result;
-}
-
 beforeAll(async () => {
-  const [workerPort, promPort] = [await freePort(), await freePort()];
+  const workerPort = await freePort();
   const cfg = testConfig({ partitions: 2, httpPort: workerPort });
-  promUrl = `http://127.0.0.1:${promPort}`;
-  promEnv = { ...process.env, ATTUNE_STATE_DIR: stateDir, ATTUNE_PROMETHEUS_PORT: String(promPort), ATTUNE_PROMETHEUS_TARGETS: `127.0.0.1:${workerPort}` };
-  services('up');
+  prom = await startPrometheus([`127.0.0.1:${workerPort}`]);
+  const query = prom.query;
 
   pipeline = await openPipeline(cfg);
   const { events, catalog } = await loadRetailDataset(join(ROOT, DEFAULT_DATA), { limit: EVENTS });
@@ -98,11 +71,7 @@ afterAll(async () => {
     await worker.exited;
   }
   await pipeline?.close();
-  try {
-    if (promEnv) services('down');
-  } finally {
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+  prom?.stop();
 });
 
 describe('the Grafana dashboard', () => {
@@ -125,7 +94,7 @@ describe('the Grafana dashboard', () => {
       for (const t of p.targets ?? []) {
         queries++;
         const expr = concrete(t.expr);
-        const result = await query(expr);
+        const result = await prom!.query(expr);
         if (result.length === 0) empty.push(`panel "${p.title}" (${t.refId}): ${expr}`);
         else seen.push(`${p.title} (${t.refId}): ${result.length} series, first ${JSON.stringify(result[0]!.metric)} = ${result[0]!.value[1]}`);
       }
