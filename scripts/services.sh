@@ -2,7 +2,8 @@
 # Attune local services without Docker: Kafka (KRaft, jars from Maven Central), Apicurio Registry
 # (Confluent-compatible API), Redis, and optionally a 3-master Redis Cluster and the secured (TLS, SASL, ACL) services.
 #
-#   bash scripts/services.sh up     [kafka] [registry] [redis] [cluster] [secure]  (default: kafka registry redis)
+#   bash scripts/services.sh up     [kafka] [registry] [redis] [cluster] [secure] [prometheus]
+#                                                                   (default: kafka registry redis)
 #   bash scripts/services.sh down   [components]                                   (default: all)
 #   bash scripts/services.sh status [components]                                   (default: all)
 #   bash scripts/services.sh reset  [components]  down + delete their state (Kafka: all topics, offsets; secure: certs)
@@ -14,6 +15,9 @@
 #
 # Downloads are cached in ${ATTUNE_CACHE_DIR:-$HOME/.cache/attune} (Maven also fills ~/.m2), runtime
 # state (pid files, Kafka log dirs, logs) lives in ${ATTUNE_STATE_DIR:-$HOME/.local/state/attune}.
+# prometheus (docs/operations.md): Debian's prometheus package, our own process scraping the workers (job "attune",
+# targets ATTUNE_PROMETHEUS_TARGETS, default 127.0.0.1:9464) with ops/prometheus/ config and alert rules, on
+# 127.0.0.1:ATTUNE_PROMETHEUS_PORT (default 9090); scripts/lib/prometheus.sh.
 # `up` is idempotent and waits on real readiness checks; `down` stops only what this script started.
 # Port overrides: ATTUNE_KAFKA_PORT, ATTUNE_KAFKA_CONTROLLER_PORT, ATTUNE_KAFKA_SASL_PORT, ATTUNE_REGISTRY_PORT,
 # ATTUNE_REDIS_PORT, ATTUNE_REDIS_CLUSTER_PORTS ("7000 7001 7002"), ATTUNE_REDIS_TLS_PORT,
@@ -518,6 +522,8 @@ cluster_reset() { cluster_down; }
 # ---------------------------------------------------------------------------------------------- secure
 # shellcheck source=lib/secure.sh
 . "$ROOT/scripts/lib/secure.sh"
+# shellcheck source=lib/prometheus.sh
+. "$ROOT/scripts/lib/prometheus.sh"
 
 # ---------------------------------------------------------------------------------------------- main
 print_env() {
@@ -553,7 +559,7 @@ cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 comps=("$@")
 for c in "${comps[@]}"; do
-  case "$c" in kafka | registry | redis | cluster | secure) ;; *) usage >&2; die "unknown component '$c'" ;; esac
+  case "$c" in kafka | registry | redis | cluster | secure | prometheus) ;; *) usage >&2; die "unknown component '$c'" ;; esac
 done
 
 case "$cmd" in
@@ -581,7 +587,7 @@ case "$cmd" in
     [[ " ${comps[*]} " == *" secure "* ]] && comps+=(kafka)
     # Keep a stable order; start everything first, then wait, so the JVMs boot in parallel.
     ordered=()
-    for c in kafka registry redis cluster secure; do [[ " ${comps[*]} " == *" $c "* ]] && ordered+=("$c"); done
+    for c in kafka registry redis cluster secure prometheus; do [[ " ${comps[*]} " == *" $c "* ]] && ordered+=("$c"); done
     t_all="$(now_ms)"
     for c in "${ordered[@]}"; do "${c}_prepare"; done
     for c in "${ordered[@]}"; do "${c}_start"; done
@@ -590,20 +596,20 @@ case "$cmd" in
     print_env
     ;;
   down)
-    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure)
-    for c in secure cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_down"; done
+    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure prometheus)
+    for c in prometheus secure cluster redis registry kafka; do if [[ " ${comps[*]} " == *" $c "* ]]; then "${c}_down"; fi; done
     ;;
   reset)
-    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure)
-    for c in secure cluster redis registry kafka; do [[ " ${comps[*]} " == *" $c "* ]] && "${c}_reset"; done
+    [[ ${#comps[@]} -gt 0 ]] || comps=(kafka registry redis cluster secure prometheus)
+    for c in prometheus secure cluster redis registry kafka; do if [[ " ${comps[*]} " == *" $c "* ]]; then "${c}_reset"; fi; done
     ;;
   status)
     # Exit 0 when every component asked about is ready; without arguments: kafka, registry and redis
     # (the cluster is then listed too but only started on request, so it does not count).
     required=("${comps[@]}")
-    [[ ${#comps[@]} -gt 0 ]] || { comps=(kafka registry redis cluster secure); required=(kafka registry redis); }
+    [[ ${#comps[@]} -gt 0 ]] || { comps=(kafka registry redis cluster secure prometheus); required=(kafka registry redis); }
     rc=0
-    for c in kafka registry redis cluster secure; do
+    for c in kafka registry redis cluster secure prometheus; do
       [[ " ${comps[*]} " == *" $c "* ]] || continue
       if ! "${c}_status" && [[ " ${required[*]} " == *" $c "* ]]; then rc=1; fi
     done

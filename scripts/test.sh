@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 # secure: the TLS + ACL Redis and TLS Cluster and the broker's SASL_SSL listener of test/security (certificates
 # are made once and cached in the state dir; the secured Redis servers start in a few seconds).
-bash scripts/services.sh up kafka registry redis cluster secure
+# prometheus: installs Debian's package, whose promtool the rules and metrics tests run (the dashboard and alert
+# tests start Prometheus instances of their own with the same script, on ports and state dirs of theirs).
+bash scripts/services.sh up kafka registry redis cluster secure prometheus
 # Headless Chromium (Debian's) for the browser tests of the ops page and the eval report.
 export ATTUNE_CHROMIUM="$(bash scripts/browser.sh)"
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
