@@ -25,13 +25,16 @@ const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 /** One producer send (acks from every in-sync replica, possibly several requests). */
 const PRODUCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** Why a worker restarts in-process (state-loss.ts). */
+export const STATE_RESTART_REASONS = ['lost', 'rebuilt'] as const;
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of DEFAULT_GAUGES_NAMED_TOTAL) registry.removeSingleMetric(name);
   /** Per-partition lag, kept by the batch handler and read at scrape time (so an idle or stuck partition ages). */
   const consumerLag = new ConsumerLag();
-  return {
+  const metrics = {
     registry,
     consumerLag,
     eventsIn: new Counter({
@@ -118,7 +121,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     stateResets: new Counter({
-      name: 'attune_state_restarts_total', help: 'In-process restarts on a lost or rebuilt state, by reason (lost, rebuilt)',
+      name: 'attune_state_restarts_total', help: 'In-process restarts on a lost or rebuilt state, by reason (lost, rebuilt); the registry outlives the restart it counts',
       labelNames: ['reason'] as const, registers: [registry],
     }),
     rightsEvents: new Counter({
@@ -132,6 +135,9 @@ export function createMetrics() {
     ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
     info: infoGauge(registry),
   };
+  // Exported at 0 from the start: Prometheus' increase() sees the first restart only as a step from a scraped 0.
+  for (const reason of STATE_RESTART_REASONS) metrics.stateResets.inc({ reason }, 0);
+  return metrics;
 }
 
 function infoGauge(registry: Registry): Gauge<'version'> {

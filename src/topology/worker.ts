@@ -42,14 +42,17 @@ export interface WorkerHandle {
   done: Promise<number>;
 }
 
-export async function startWorker(cfg: Config, kafka: StreamClient): Promise<WorkerHandle> {
+/**
+ * `metrics`: the process's registry. A worker started again in-process (RESTART) gets the same one, so counters
+ * such as attune_state_restarts_total survive the restart they count and the next scrape sees them.
+ */
+export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Metrics = createMetrics()): Promise<WorkerHandle> {
   // The pseudonymisation keys first, before anything else: without a key (outside demo mode), or with a key — the
   // current or ATTUNE_PSEUDONYM_KEY_PREVIOUS — that is too short, the worker refuses to start (ConfigError naming it).
   const names = pseudonymizersFor(cfg);
   const topics = topicNames(cfg);
   // The rule file is checked before anything connects: a bad rule stops start-up with its id and line:col.
   const segmentSetup = loadSegmentSetup(cfg);
-  const metrics = createMetrics();
   const readiness = new Readiness(metrics);
   const http = await startHttp(cfg.httpHost, cfg.httpPort, metrics.registry, { ready: () => readiness.verdict() });
 

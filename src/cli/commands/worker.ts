@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { configFrom, kafkaFor, serviceOptions } from '../shared.js';
 import { startWorker, RESTART } from '../../topology/worker.js';
+import { createMetrics } from '../../metrics/metrics.js';
 import { log } from '../../log.js';
 
 export function register(program: Command) {
@@ -10,7 +11,9 @@ export function register(program: Command) {
     .option('--http-port <port>', 'port of /metrics, /healthz, /readyz (ATTUNE_HTTP_PORT)')
     .action(async (opts) => {
       const cfg = configFrom(opts);
-      let worker = await startWorker(cfg, kafkaFor(cfg));
+      // One registry for the process: an in-process restart keeps counting into it (see startWorker).
+      const metrics = createMetrics();
+      let worker = await startWorker(cfg, kafkaFor(cfg), metrics);
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
@@ -27,7 +30,7 @@ export function register(program: Command) {
       // A lost or rebuilt state: the worker stopped itself to start again on the new state, from scratch.
       while (code === RESTART && signals === 0) {
         log.warn('restarting the worker on the new state');
-        worker = await startWorker(cfg, kafkaFor(cfg));
+        worker = await startWorker(cfg, kafkaFor(cfg), metrics);
         code = await worker.done;
       }
       if (code === RESTART) code = 0;
