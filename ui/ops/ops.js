@@ -12,8 +12,9 @@ export const LIVE_POLL_MS = 5000;
 /** One uPlot chart of a [seconds[], values[]] series; rebuilt when the data changes (a few dozen points). */
 function Chart({ id, label, series, colour, format }) {
   const el = useRef(null);
+  const empty = !series[1].some((v) => v !== null);
   useEffect(() => {
-    if (!el.current) return undefined;
+    if (!el.current || empty) return undefined;
     const width = Math.max(260, el.current.clientWidth || 320);
     const plot = new uPlot({
       width, height: 150,
@@ -25,6 +26,8 @@ function Chart({ id, label, series, colour, format }) {
     }, series, el.current);
     return () => plot.destroy();
   }, [series]);
+  // No samples in the range: the workers do not report the metric (yet), or Prometheus has not scraped them.
+  if (empty) return html`<div class="chart chart-empty" id=${id}><span class="muted small">no samples in the last 15 minutes</span></div>`;
   return html`<div class="chart" id=${id} ref=${el}></div>`;
 }
 

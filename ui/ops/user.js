@@ -53,12 +53,12 @@ function Segments({ userId, onUnauthorized }) {
     <${Status} state=${s} />
     ${d && (d.segments.length === 0 ? html`<p class="muted empty">In no segment.</p>` : html`
       <table>
-        <thead><tr><th>segment</th><th>why</th><th>since</th><th>next change by time</th></tr></thead>
+        <thead><tr><th>segment</th><th>why</th><th>since</th><th title="when membership changes with the passage of time alone (a window emptying)">next change</th></tr></thead>
         <tbody>${d.segments.map((g) => html`<tr class="segment" data-segment-id=${g.segmentId}>
           <td><b>${g.segmentId}</b></td>
           <td>${g.why ?? '–'}</td>
-          <td>${g.since !== null ? html`${f.time(g.since)}${g.cause ? html` <span class="tag">${g.cause}</span>` : null}` : html`<span class="muted" title="the stored state keeps membership, not its history: the segment-changes topic has it">earlier</span>`}</td>
-          <td>${g.changesAt !== null ? f.time(g.changesAt) : html`<span class="muted">–</span>`}</td>
+          <td class="nowrap">${g.since !== null ? html`${f.time(g.since)}${g.cause ? html` <span class="tag">${g.cause}</span>` : null}` : html`<span class="muted" title="the stored state keeps membership, not when it began: the segment-changes topic has the entry">not recorded</span>`}</td>
+          <td class="nowrap">${g.changesAt !== null ? f.time(g.changesAt) : html`<span class="muted">–</span>`}</td>
         </tr>`)}
         </tbody>
       </table>`)}
@@ -85,7 +85,7 @@ function Features({ userId, onUnauthorized }) {
           <td class="num">${f.number(w.addToCarts)}</td><td class="num">${f.number(w.purchases)}</td><td class="num">${f.number(w.monetary, 2)}</td></tr>`)}
         </tbody>
       </table>`}
-      ${d.topCategories.length > 0 && html`<p class="small">Top categories: ${d.topCategories.map((c, i) => html`${i ? ', ' : ''}<span class="tag">${c.category} ${c.score.toFixed(2)}</span>`)}</p>`}`}
+      ${d.topCategories.length > 0 && html`<p class="small">Top categories: <span class="tags">${d.topCategories.map((c) => html`<span class="tag" title="decayed affinity">${c.category} ${c.score.toFixed(2)}</span>`)}</span></p>`}`}
   </${Panel}>`;
 }
 
@@ -118,11 +118,11 @@ export function UserView({ userId, onUnauthorized }) {
       <div class="col">
         <${Recommendations} userId=${userId} onItem=${setItem} onUnauthorized=${onUnauthorized} />
         ${item && html`<${Similar} itemId=${item} onClose=${() => setItem(null)} onUnauthorized=${onUnauthorized} />`}
+        <${Events} userId=${userId} onItem=${setItem} onUnauthorized=${onUnauthorized} />
       </div>
       <div class="col">
         <${Segments} userId=${userId} onUnauthorized=${onUnauthorized} />
         <${Features} userId=${userId} onUnauthorized=${onUnauthorized} />
-        <${Events} userId=${userId} onItem=${setItem} onUnauthorized=${onUnauthorized} />
       </div>
     </div>
   </div>`;
