@@ -4,8 +4,9 @@
  * opened with a key in its URL fragment, finds a real customer through its search box. What it shows for them must
  * be what Redis holds: the stored current list (the one last emitted to the recommendations topic), item by item,
  * with every reason's text and the strategy; their segments; the segment sizes; the dead letters with their codes.
- * Prometheus is pointed at a closed port, so the live panel must say "Prometheus not reachable" and nothing else
- * fails. Screenshots of the user view, the segments and the dead letters go to the test artifacts.
+ * Prometheus is first pointed at a closed port, so the live panel must say "Prometheus not reachable" and nothing
+ * else fails; then a private Prometheus scrapes the worker while more events flow, and the panel must chart the
+ * throughput it reports. Screenshots of the user view, segments, dead letters and live panel go to the artifacts.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ import { startApi, type ApiHandle } from '../../src/api/start.js';
 import { artifactsDir, launchBrowser } from '../support/browser.js';
 import { openPipeline, pseudonymOf, testConfig, waitFor } from '../support/env.js';
 import { caughtUp } from '../support/verifier.js';
+import { startPrometheus } from '../support/prometheus-process.js';
+import type { UserEvent } from '../../src/domain/events.js';
 
 const DATA_SET = join(import.meta.dirname, '../../data/online-retail.csv.gz');
 /** Events replayed: the first days of the data set, a few hundred customers with lists. */
@@ -42,6 +45,7 @@ let pipeline: Awaited<ReturnType<typeof openPipeline>>;
 let worker: WorkerHandle | undefined;
 let api: ApiHandle | undefined;
 let browser: { browser: Browser; close(): Promise<void> } | undefined;
+let later: UserEvent[] = [];
 
 async function apiGet<T>(path: string): Promise<T> {
   const res = await api!.app.inject({ method: 'GET', url: path, headers: { 'x-api-key': API_KEY } });
@@ -54,6 +58,7 @@ beforeAll(async () => {
   const { events, catalog } = await loadRetailDataset(DATA_SET);
   await produceCatalog(pipeline.producer, pipeline.codec, topics, catalog);
   await produceEvents(pipeline.producer, pipeline.codec, topics, events.slice(0, EVENTS));
+  later = events.slice(EVENTS, EVENTS + 2000);
   // Two records no decoder accepts: the dead letters the page must list with their code.
   await pipeline.producer.send(topics.events, [
     { key: 'ops-page-bad-1', value: Buffer.from('not avro at all') },
@@ -164,6 +169,36 @@ describe('the ops page in Chromium', () => {
     await page.screenshot({ path: join(artifactsDir(), 'ops-page.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('charts live throughput from a real Prometheus scraping the worker', async () => {
+    const prometheus = await startPrometheus([`127.0.0.1:${worker!.httpPort}`]);
+    const live = await startApi({ ...cfg, prometheusUrl: prometheus.url }, kafka);
+    try {
+      // A rate needs samples while the counter moves: more events, spread over several scrapes.
+      await produceEvents(pipeline.producer, pipeline.codec, topics, later, { rate: 200 });
+      const view = await waitFor(async () => {
+        const res = await live.app.inject({ method: 'GET', url: '/v1/live', headers: { 'x-api-key': API_KEY } });
+        const body = res.json() as { eventsPerSecond: number | null; series: { eventsPerSecond: Array<{ v: number | null }> } };
+        return res.statusCode === 200 && (body.eventsPerSecond ?? 0) > 0 && body.series.eventsPerSecond.some((p) => (p.v ?? 0) > 0) ? body : null;
+      }, 'a throughput above zero in /v1/live', 60_000, 1000);
+      expect(view.eventsPerSecond).toBeGreaterThan(0);
+
+      const page = await browser!.browser.newPage({ viewport: { width: 1360, height: 1000 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${live.url}/ui/#key=${encodeURIComponent(API_KEY)}`);
+      await expect.poll(() => page.locator('#chart-throughput canvas').count(), { timeout: 15_000 }).toBe(1);
+      const shown = Number((await page.locator('#live-throughput .figure-value').textContent())!.replace(/,/g, ''));
+      expect(shown).toBeGreaterThan(0);
+      expect(await page.locator('#prometheus-down').count()).toBe(0);
+      await page.locator('#live').screenshot({ path: join(artifactsDir(), 'ops-page-live.png') });
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await live.close();
+      await prometheus.stop();
+    }
   });
 
   it('asks for a key again when the one it holds is refused', async () => {

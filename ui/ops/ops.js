@@ -9,8 +9,14 @@ import * as f from './format.js';
 
 export const LIVE_POLL_MS = 5000;
 
-/** One uPlot chart of a [seconds[], values[]] series; rebuilt when the data changes (a few dozen points). */
-function Chart({ id, label, series, colour, format }) {
+/** The window the charts show, as /v1/live's series cover it: the 15 minutes up to its `at`. */
+export const LIVE_WINDOW_S = 900;
+
+/**
+ * One uPlot chart of a [seconds[], values[]] series over [from, to] (s), rebuilt when the data changes (at most 60
+ * points). The x range is fixed, not fitted: a new deployment's first sample would otherwise stretch it over years.
+ */
+function Chart({ id, label, series, colour, format, from, to }) {
   const el = useRef(null);
   const empty = !series[1].some((v) => v !== null);
   useEffect(() => {
@@ -18,14 +24,16 @@ function Chart({ id, label, series, colour, format }) {
     const width = Math.max(260, el.current.clientWidth || 320);
     const plot = new uPlot({
       width, height: 150,
+      // the page shows times in UTC (event times are the data's clock); uPlot's axes would use the viewer's zone
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       legend: { show: false },
       cursor: { y: false },
       series: [{}, { label, stroke: colour, width: 2, fill: `${colour}22`, value: (_u, v) => format(v) }],
       axes: [{ space: 60 }, { size: 56, values: (_u, vs) => vs.map((v) => format(v)) }],
-      scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+      scales: { x: { time: true, range: () => [from, to] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     }, series, el.current);
     return () => plot.destroy();
-  }, [series]);
+  }, [series, from, to]);
   // No samples in the range: the workers do not report the metric (yet), or Prometheus has not scraped them.
   if (empty) return html`<div class="chart chart-empty" id=${id}><span class="muted small">no samples in the last 15 minutes</span></div>`;
   return html`<div class="chart" id=${id} ref=${el}></div>`;
@@ -40,6 +48,8 @@ export function Live({ onUnauthorized }) {
   const d = s.data;
   // A 503 is the API saying Prometheus cannot be read: a state of the deployment, not a failure of the page.
   const down = s.error && s.error.status === 503;
+  const to = d && d.at !== null ? d.at / 1000 : Date.now() / 1000;
+  const from = to - LIVE_WINDOW_S;
   return html`<${Panel} id="live" title="Live" note=${d ? `updated ${f.time(d.at)} · every ${LIVE_POLL_MS / 1000} s` : null}>
     ${down ? html`<p class="warn" id="prometheus-down"><b>Prometheus not reachable.</b> <span class="muted">${s.error.message}</span></p>`
       : html`<${Status} state=${s} />`}
@@ -51,9 +61,9 @@ export function Live({ onUnauthorized }) {
         <${Figure} label="event time → emit, p50 / p99" value=${`${f.seconds(d.freshness.eventP50)} / ${f.seconds(d.freshness.eventP99)}`} />
       </div>
       <div class="charts">
-        <div><h3>Throughput (events/s)</h3><${Chart} id="chart-throughput" label="events/s" series=${d.series.eventsPerSecond} colour="#3b6fd8" format=${(v) => f.number(v, 0)} /></div>
-        <div><h3>Lag (records)</h3><${Chart} id="chart-lag" label="records" series=${d.series.lagRecords} colour="#d8723b" format=${(v) => f.number(v, 0)} /></div>
-        <div><h3>Freshness p99 (s)</h3><${Chart} id="chart-freshness" label="p99 s" series=${d.series.freshnessP99} colour="#2e9d62" format=${(v) => (v === null ? '–' : v.toFixed(2))} /></div>
+        <div><h3>Throughput (events/s)</h3><${Chart} id="chart-throughput" label="events/s" series=${d.series.eventsPerSecond} from=${from} to=${to} colour="#3b6fd8" format=${(v) => f.number(v, 0)} /></div>
+        <div><h3>Lag (records)</h3><${Chart} id="chart-lag" label="records" series=${d.series.lagRecords} from=${from} to=${to} colour="#d8723b" format=${(v) => f.number(v, 0)} /></div>
+        <div><h3>Freshness p99 (s)</h3><${Chart} id="chart-freshness" label="p99 s" series=${d.series.freshnessP99} from=${from} to=${to} colour="#2e9d62" format=${(v) => (v === null ? '–' : v.toFixed(2))} /></div>
       </div>`}
   </${Panel}>`;
 }

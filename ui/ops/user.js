@@ -46,6 +46,12 @@ function Similar({ itemId, onClose, onUnauthorized }) {
   </${Panel}>`;
 }
 
+/** A time that may wrap between its date and its time of day, never inside either. */
+function When({ ms }) {
+  const [date, ...rest] = f.time(ms).split(' ');
+  return rest.length ? html`<span class="nowrap">${date}</span> <span class="nowrap">${rest.join(' ')}</span>` : date;
+}
+
 function Segments({ userId, onUnauthorized }) {
   const s = useLoad(() => api.segments(userId), [userId], { onUnauthorized });
   const d = s.data;
@@ -57,8 +63,8 @@ function Segments({ userId, onUnauthorized }) {
         <tbody>${d.segments.map((g) => html`<tr class="segment" data-segment-id=${g.segmentId}>
           <td><b>${g.segmentId}</b></td>
           <td>${g.why ?? '–'}</td>
-          <td class="nowrap">${g.since !== null ? html`${f.time(g.since)}${g.cause ? html` <span class="tag">${g.cause}</span>` : null}` : html`<span class="muted" title="the stored state keeps membership, not when it began: the segment-changes topic has the entry">not recorded</span>`}</td>
-          <td class="nowrap">${g.changesAt !== null ? f.time(g.changesAt) : html`<span class="muted">–</span>`}</td>
+          <td>${g.since !== null ? html`<${When} ms=${g.since} />${g.cause ? html` <span class="tag">${g.cause}</span>` : null}` : html`<span class="muted nowrap" title="the stored state keeps membership, not when it began: the segment-changes topic has the entry">not recorded</span>`}</td>
+          <td>${g.changesAt !== null ? html`<${When} ms=${g.changesAt} />` : html`<span class="muted">–</span>`}</td>
         </tr>`)}
         </tbody>
       </table>`)}
