@@ -18,7 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import autocannon, { type Result } from 'autocannon';
 import { benchPseudonymKey } from './pseudonym-key.js';
-import { fmt, fmtInt, median } from './stats.js';
+import { fmt, fmtInt, machine, median } from './stats.js';
 import { loadConfig, topicNames, type Config } from '../src/config/config.js';
 import type { Recommendations, UserEvent } from '../src/domain/events.js';
 import { createRedis } from '../src/stores/redis-client.js';
@@ -36,7 +36,7 @@ export const API_HEADING = '## (d) Lookup API under load';
 const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;
 
 export interface ApiRun { requestsPerSecond: number; p50: number; p99: number; max: number; ok: number; notModified: number; other: number; errors: number }
-export interface ApiBench { users: number; connections: number; seconds: number; bodyBytes: number; runs: ApiRun[]; warmup: ApiRun | null }
+export interface ApiBench { users: number; connections: number; seconds: number; bodyBytes: number; runs: ApiRun[]; warmup: ApiRun | null; loadBefore: number[]; loadAfter: number[] }
 
 function benchConfig(keyPrefix: string): Config {
   return loadConfig(process.env, { keyPrefix, topicPrefix: keyPrefix, ...benchPseudonymKey() });
@@ -80,6 +80,8 @@ async function serve(prefix: string): Promise<void> {
   const app = await buildApiServer({ readers, keys: [{ name: 'bench', digest: Buffer.from(sha256Hex(process.env.BENCH_API_KEY!), 'hex'), rateLimitPerMinute: 100_000_000 }], maxIdLength: cfg.maxIdLength });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stdout.write(`LISTENING ${address}\n`);
+  // A clean exit on SIGTERM, so that --cpu-prof (NODE_OPTIONS) writes its profile.
+  process.once('SIGTERM', () => void app.close().then(() => redis.quit()).then(() => process.exit(0)));
 }
 
 export async function benchApi(events: readonly UserEvent[], opts: { runs: number; seconds: number; connections: number; users: number; log: (s: string) => void }): Promise<ApiBench> {
@@ -99,7 +101,9 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
     bodyBytes += body.length;
     etags.set(c.userId, strongEtag(body));
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/api.ts', '--serve', prefix], {
+  // BENCH_API_PROFILE=<dir>: the API process writes a CPU profile there (where its time goes).
+  const profile = process.env.BENCH_API_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_API_PROFILE] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'bench/api.ts', '--serve', prefix], {
     env: { ...process.env, ...(cfg.pseudonymKey && !process.env.ATTUNE_PSEUDONYM_KEY ? { ATTUNE_PSEUDONYM_KEY: cfg.pseudonymKey } : {}), BENCH_API_KEY: BENCH_KEY, ATTUNE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -115,6 +119,7 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
     });
     const fire = async (seconds: number) => toRun(await autocannon({ url, connections: opts.connections, duration: seconds, requests, headers: { authorization: `Bearer ${BENCH_KEY}` } }));
     opts.log(`  warm-up, ${Math.min(5, opts.seconds)} s`);
+    const loadBefore = machine().loadAvg;
     const warmup = await fire(Math.min(5, opts.seconds));
     const runs: ApiRun[] = [];
     for (let r = 0; r < opts.runs; r++) {
@@ -122,7 +127,7 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
       runs.push(x);
       opts.log(`  run ${r + 1}: ${fmtInt(x.requestsPerSecond)} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms (200: ${x.ok}, 304: ${x.notModified}, other: ${x.other}, errors: ${x.errors})`);
     }
-    return { users: people.length, connections: opts.connections, seconds: opts.seconds, bodyBytes: bodyBytes / people.length, runs, warmup };
+    return { users: people.length, connections: opts.connections, seconds: opts.seconds, bodyBytes: bodyBytes / people.length, runs, warmup, loadBefore, loadAfter: machine().loadAvg };
   } finally {
     child.kill('SIGTERM');
     await deleteKeysWithPrefix(redis, prefix);
@@ -133,6 +138,9 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
 export function apiSection(b: ApiBench, command: string): string[] {
   const lines = [API_HEADING, ''];
   lines.push(`\`${command}\`: the current lists of ${fmtInt(b.users)} real customers of the bundled data (10 items with a reason each, ${fmtInt(b.bodyBytes)} bytes of JSON on average) in Redis as the worker stores them; the API's app (\`buildApiServer\` on the Redis reader, API key check and per-key rate limit included) in its own process on 127.0.0.1; autocannon in the bench process, ${b.connections} keep-alive connections, GET /v1/users/:id/recommendations cycling through the customers, every other request with the list's If-None-Match (304) and the others without (200 with the list). ${b.runs.length} runs of ${b.seconds} s after a warm-up; medians. Aim (#13): ≥ 5,000 requests/s with p99 ≤ 10 ms.`, '');
+  const m = machine();
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  lines.push(`Machine: ${m.cpus} CPUs, ${m.cpuModel}, Node ${m.node}; Redis on the same machine. Load average (1/5/15 min) ${load(b.loadBefore)} before the runs, ${load(b.loadAfter)} after: API process, load generator and Redis share these CPUs with whatever else runs.`, '');
   lines.push('| figure | median | all runs |', '|---|---|---|');
   const all = (f: (r: ApiRun) => number, d = 0) => b.runs.map((r) => (d ? fmt(f(r), d) : fmtInt(f(r)))).join(', ');
   lines.push(`| requests/s | **${fmtInt(median(b.runs.map((r) => r.requestsPerSecond)))}** | ${all((r) => r.requestsPerSecond)} |`);
