@@ -35,7 +35,7 @@ import { strongEtag } from '../src/api/routes/users.js';
 export const API_HEADING = '## (d) Lookup API under load';
 const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;
 
-export interface ApiRun { requestsPerSecond: number; p50: number; p99: number; max: number; ok: number; notModified: number; other: number; errors: number }
+export interface ApiRun { cpuMicrosPerRequest: number; requestsPerSecond: number; p50: number; p99: number; max: number; ok: number; notModified: number; other: number; errors: number }
 export interface ApiBench { users: number; connections: number; seconds: number; bodyBytes: number; runs: ApiRun[]; warmup: ApiRun | null; loadBefore: number[]; loadAfter: number[] }
 
 function benchConfig(keyPrefix: string): Config {
@@ -59,12 +59,23 @@ function listOf(pseudonym: string, items: string[], t: number): Recommendations 
   };
 }
 
-function toRun(r: Result): ApiRun {
+/** CPU time (user + system) a process has used, in µs, from /proc (Linux; NaN elsewhere). */
+function cpuMicros(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // Fields 14 and 15 (utime, stime) in clock ticks; 100 ticks per second on Linux.
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+function toRun(r: Result, cpuUsed: number): ApiRun {
   const s: Record<string, { count: number }> = r.statusCodeStats ?? {};
   const ok = s['200']?.count ?? 0;
   const notModified = s['304']?.count ?? 0;
   const all = Object.values(s).reduce((a, x) => a + x.count, 0);
-  return { requestsPerSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, ok, notModified, other: all - ok - notModified, errors: r.errors + r.timeouts };
+  return { cpuMicrosPerRequest: cpuUsed / Math.max(1, all), requestsPerSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, ok, notModified, other: all - ok - notModified, errors: r.errors + r.timeouts };
 }
 
 /** The server side (`--serve <prefix>`): the API's app on the Redis reader, on a free loopback port. */
@@ -117,7 +128,11 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
       const path = `/v1/users/${encodeURIComponent(c.userId)}/recommendations`;
       return [i % 2 === 0 ? { path, headers: { 'if-none-match': etags.get(c.userId)! } } : { path }];
     });
-    const fire = async (seconds: number) => toRun(await autocannon({ url, connections: opts.connections, duration: seconds, requests, headers: { authorization: `Bearer ${BENCH_KEY}` } }));
+    const fire = async (seconds: number) => {
+      const cpu0 = cpuMicros(child.pid!);
+      const r = await autocannon({ url, connections: opts.connections, duration: seconds, requests, headers: { authorization: `Bearer ${BENCH_KEY}` } });
+      return toRun(r, cpuMicros(child.pid!) - cpu0);
+    };
     opts.log(`  warm-up, ${Math.min(5, opts.seconds)} s`);
     const loadBefore = machine().loadAvg;
     const warmup = await fire(Math.min(5, opts.seconds));
@@ -125,7 +140,7 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
     for (let r = 0; r < opts.runs; r++) {
       const x = await fire(opts.seconds);
       runs.push(x);
-      opts.log(`  run ${r + 1}: ${fmtInt(x.requestsPerSecond)} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms (200: ${x.ok}, 304: ${x.notModified}, other: ${x.other}, errors: ${x.errors})`);
+      opts.log(`  run ${r + 1}: ${fmtInt(x.requestsPerSecond)} req/s, p50 ${x.p50} ms, p99 ${x.p99} ms, API CPU ${fmt(x.cpuMicrosPerRequest, 0)} µs/request (200: ${x.ok}, 304: ${x.notModified}, other: ${x.other}, errors: ${x.errors})`);
     }
     return { users: people.length, connections: opts.connections, seconds: opts.seconds, bodyBytes: bodyBytes / people.length, runs, warmup, loadBefore, loadAfter: machine().loadAvg };
   } finally {
@@ -146,6 +161,8 @@ export function apiSection(b: ApiBench, command: string): string[] {
   lines.push(`| requests/s | **${fmtInt(median(b.runs.map((r) => r.requestsPerSecond)))}** | ${all((r) => r.requestsPerSecond)} |`);
   lines.push(`| latency p50, ms | ${fmt(median(b.runs.map((r) => r.p50)), 1)} | ${all((r) => r.p50, 1)} |`);
   lines.push(`| latency p99, ms | **${fmt(median(b.runs.map((r) => r.p99)), 1)}** | ${all((r) => r.p99, 1)} |`);
+  lines.push(`| API process CPU (user + system) per request, µs | ${fmt(median(b.runs.map((r) => r.cpuMicrosPerRequest)), 0)} | ${all((r) => r.cpuMicrosPerRequest)} |`);
+  lines.push(`| requests/s one free core could serve (10⁶ / CPU µs per request) | ${fmtInt(1e6 / median(b.runs.map((r) => r.cpuMicrosPerRequest)))} | |`);
   lines.push(`| latency max, ms | ${fmt(median(b.runs.map((r) => r.max)), 1)} | ${all((r) => r.max, 1)} |`);
   lines.push(`| answers 200 / 304 / other, errors (all runs) | ${b.runs.reduce((a, r) => a + r.ok, 0)} / ${b.runs.reduce((a, r) => a + r.notModified, 0)} / ${b.runs.reduce((a, r) => a + r.other, 0)}, ${b.runs.reduce((a, r) => a + r.errors, 0)} | |`);
   lines.push('');
