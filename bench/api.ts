@@ -165,6 +165,10 @@ export function apiSection(b: ApiBench, command: string): string[] {
   lines.push(`| requests/s one free core could serve (10⁶ / CPU µs per request) | ${fmtInt(1e6 / median(b.runs.map((r) => r.cpuMicrosPerRequest)))} | |`);
   lines.push(`| latency max, ms | ${fmt(median(b.runs.map((r) => r.max)), 1)} | ${all((r) => r.max, 1)} |`);
   lines.push(`| answers 200 / 304 / other, errors (all runs) | ${b.runs.reduce((a, r) => a + r.ok, 0)} / ${b.runs.reduce((a, r) => a + r.notModified, 0)} / ${b.runs.reduce((a, r) => a + r.other, 0)}, ${b.runs.reduce((a, r) => a + r.errors, 0)} | |`);
+  const rps = median(b.runs.map((r) => r.requestsPerSecond));
+  const p99 = median(b.runs.map((r) => r.p99));
+  const met = rps >= 5000 && p99 <= 10;
+  lines.push('', `Aim ${met ? 'met' : 'not met'} in this run (${fmtInt(rps)} requests/s, p99 ${fmt(p99, 1)} ms).${b.loadBefore[0]! > m.cpus ? ` The load average (${b.loadBefore[0]!.toFixed(1)}) was above the CPU count (${m.cpus}) when the runs began: the API process waited for a CPU behind other work, which shows in the p99 and the spread between runs; rerun on a quiet machine for the API's own figures.` : ''}`);
   lines.push('');
   return lines;
 }
