@@ -46,8 +46,30 @@ export class DeadLetterTail {
   private readonly byPartition = new Map<number, DeadLetter[]>();
   private consumer: StreamConsumer | null = null;
   private failure: string | null = 'the dead-letter reader is still starting: retry in a few seconds';
+  private retry: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(private readonly kafka: StreamClient, private readonly topic: string, private readonly groupId: string) {}
+
+  /**
+   * Starts following the topic; on failure (Kafka away, the topic not created yet) it says so on every request and
+   * tries again every `retryMs`, so an API started before `attune topics` recovers by itself.
+   */
+  startWithRetry(retryMs = 30_000, onError: (err: Error) => void = () => {}): void {
+    // Slow starts (kafkajs retries a missing topic for a while) are said as such rather than "still starting".
+    const slow = setTimeout(() => {
+      if (this.failure?.includes('still starting')) this.failure = `the dead-letter topic ${this.topic} could not be read within 10 s: is Kafka up, and were the topics created (attune topics)?`;
+    }, 10_000);
+    slow.unref();
+    this.start().then(() => clearTimeout(slow), async (err: Error) => {
+      clearTimeout(slow);
+      onError(err);
+      await this.closeConsumer();
+      if (this.stopped) return;
+      this.retry = setTimeout(() => this.startWithRetry(retryMs, onError), retryMs);
+      this.retry.unref();
+    });
+  }
 
   async start(): Promise<void> {
     try {
@@ -84,9 +106,17 @@ export class DeadLetterTail {
     }
   }
 
+  private async closeConsumer(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = null;
+    await c?.stop().catch(() => {});
+    await c?.disconnect().catch(() => {});
+  }
+
   async stop(): Promise<void> {
-    await this.consumer?.stop().catch(() => {});
-    await this.consumer?.disconnect().catch(() => {});
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    await this.closeConsumer();
   }
 
   async deadLetters(limit: number): Promise<DeadLetter[]> {

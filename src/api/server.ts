@@ -9,14 +9,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import type { ApiReaders } from './readers.js';
 import { matchKey, presentedKey, type ApiKey } from './auth.js';
-import { ApiError, errorBody, installErrorHandlers } from './errors.js';
+import { ApiError, installErrorHandlers } from './errors.js';
+import type { ApiDeps } from './deps.js';
 import { errorSchema } from './schemas.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerOpsRoutes } from './routes/ops.js';
-import { registerUi, type UiFolders } from './routes/ui.js';
+import { registerUi } from './routes/ui.js';
 import { ATTUNE_VERSION } from '../stages/dead-letter/record.js';
 
 declare module 'fastify' {
@@ -26,16 +26,6 @@ declare module 'fastify' {
   }
 }
 
-export interface ApiDeps {
-  readers: ApiReaders;
-  keys: readonly ApiKey[];
-  /** ATTUNE_MAX_ID_LENGTH: the longest id the validate stage accepts, and so the longest worth looking up. */
-  maxIdLength: number;
-  /** The ops page and the vendored browser modules; absent: no /ui/. */
-  ui?: UiFolders;
-  /** Hears of unexpected errors (route pattern only, never the URL). */
-  onInternalError?: (err: Error, route: string) => void;
-}
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -91,12 +81,4 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** The security requirement and error responses every /v1 route documents. */
-export function v1Doc(tags: string[], summary: string, ok: object, statuses: number[] = [400, 401, 429]) {
-  const response: Record<string, object> = { 200: ok };
-  for (const s of statuses) response[s] = s === 304 ? { description: 'Not modified: the If-None-Match tag is the current one', type: 'null' } : { $ref: 'Error#' };
-  const security: Array<Record<string, string[]>> = [{ bearer: [] }, { apiKey: [] }];
-  return { tags, summary, security, response };
-}
-
-export { errorBody };
+export type { ApiDeps };

@@ -43,7 +43,7 @@ export async function startApi(cfg: Config, kafka: StreamClient): Promise<ApiHan
   const prometheus = new PrometheusLive(cfg.prometheusUrl);
   // Neither waits: until they are ready their endpoints answer 503 saying so, and the rest of the API works.
   void similar.start(cfg.apiModelRefreshSeconds * 1000).then(() => log.info('similar-items model loaded'));
-  dlq.start().catch((err: Error) => log.warn({ err: err.message }, 'dead-letter reader failed to start: /v1/dead-letters answers 503'));
+  dlq.startWithRetry(30_000, (err) => log.warn({ err: err.message }, 'dead-letter reader failed to start: /v1/dead-letters answers 503 until a retry (every 30 s) succeeds'));
 
   const readers: ApiReaders = {
     recommendations: (u) => users.recommendations(u),

@@ -87,6 +87,8 @@ describe('rate limits', () => {
     expect(third.statusCode).toBe(429);
     expect(third.json().error.code).toBe('RATE_LIMITED');
     expect(third.json().error.message).toContain('2 requests per minute');
+    expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
+    expect(third.headers['x-ratelimit-limit']).toBe('2');
     expect((await app.inject({ url: '/v1/segments', headers: AUTH })).statusCode).toBe(200);
   });
 });

@@ -1,7 +1,6 @@
 /** /v1/items/:itemId/similar and /v1/segments: what the model and the segment counts say about the catalog. */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server.js';
-import { v1Doc } from '../server.js';
+import { v1Doc, type ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { idSchema, limitQuery, segmentSizesSchema, similarSchema } from '../schemas.js';
 

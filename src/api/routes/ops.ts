@@ -1,7 +1,6 @@
 /** /v1/dead-letters and /v1/live: what operators watch (the ops page's panels). */
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../server.js';
-import { v1Doc } from '../server.js';
+import { v1Doc, type ApiDeps } from '../deps.js';
 import { deadLettersSchema, limitQuery, liveSchema } from '../schemas.js';
 
 export function registerOpsRoutes(v1: FastifyInstance, deps: ApiDeps): void {

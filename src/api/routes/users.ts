@@ -4,8 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../server.js';
-import { v1Doc } from '../server.js';
+import { v1Doc, type ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { eventsSchema, featuresSchema, idSchema, limitQuery, recommendationsSchema, segmentsSchema } from '../schemas.js';
 
