@@ -5,9 +5,11 @@
  *       (median of --worker-runs, at most 3 full replays);
  *   (c) erasure latency under a paced load (bench/erasure.ts): erase produced → tombstone, → last key gone, at
  *       1,000, 2,500 and 5,000 events/s on one worker process, 5 erasures/s, ≤ 60 s of load per rate.
+ *   (d) the lookup API (bench/api.ts): requests/s and p50/p99 latency of GET /v1/users/:id/recommendations on
+ *       loopback, with and without If-None-Match (median of 3 runs of 10 s; --quick: 1 run of 5 s).
  * Options: --events N (worker replay length; default all 386,354), --runs N (in-process runs, default 3),
  * --worker-runs N (default 3), --quick (1 in-process run, 1 worker run of 50,000 events, 20 s of erasure load
- * per rate), --no-worker, --no-inprocess, --no-erasure, --erasure-rates A,B,C, --erasure-seconds S (≤ 60),
+ * per rate), --no-worker, --no-inprocess, --no-erasure, --no-api, --erasure-rates A,B,C, --erasure-seconds S (≤ 60),
  * --out FILE (default BENCHMARKS.md), --timeout S (per worker run, default 600).
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
@@ -75,6 +77,19 @@ if (!flag('--no-erasure')) {
   }
 }
 
+let apiLines: string[] = [];
+if (!flag('--no-api')) {
+  log('(d) lookup API, GET /v1/users/:id/recommendations on loopback');
+  const { benchApi, apiSection } = await import('./api.js');
+  try {
+    const ab = await benchApi(events, { runs: quick ? 1 : 3, seconds: quick ? 5 : 10, connections: 10, users: 1000, log });
+    apiLines = apiSection(ab, `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`);
+  } catch (err) {
+    log(`  API bench failed: ${(err as Error).stack ?? err}`);
+    apiLines = ['## (d) Lookup API under load', '', `Failed: ${(err as Error).message ?? err}`, ''];
+  }
+}
+
 function redisVersion(): string {
   try {
     const s = execFileSync('redis-cli', ['-u', process.env.ATTUNE_REDIS_URL ?? 'redis://127.0.0.1:6379', 'INFO', 'server'], { encoding: 'utf8', timeout: 5000 });
@@ -125,6 +140,7 @@ if (wb) {
   if (wb.errors.length) lines.push('Errors:', '', ...wb.errors.map((e) => `- ${e}`), '');
 }
 if (erasureLines.length) lines.push(...erasureLines);
+if (apiLines.length) lines.push(...apiLines);
 lines.push('## What limits it', '', LIMITS, '');
 lines.push('## History', '', HISTORY, '');
 writeFileSync(out, lines.join('\n'));

@@ -13,6 +13,7 @@ import { register as registerLag } from './commands/lag.js';
 import { register as registerReset } from './commands/reset.js';
 import { register as registerSegments } from './commands/segments.js';
 import { register as registerTopology } from './commands/topology.js';
+import { register as registerApi } from './commands/api.js';
 
 const program = new Command();
 program
@@ -29,6 +30,7 @@ registerLag(program);
 registerReset(program);
 registerSegments(program);
 registerTopology(program);
+registerApi(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -103,6 +103,12 @@ export const SETTINGS = {
   consentAnonymousAggregates: s('ATTUNE_CONSENT_ANONYMOUS_AGGREGATES', bool, false, 'true to let events of users without personalization consent still count in popularity (an aggregate without user ids); false (default) to ignore them entirely'),
   erasuresTopic: s('ATTUNE_TOPIC_ERASURES', z.string().regex(/^[A-Za-z0-9._-]{1,249}$/).optional(), undefined, 'the erasure ledger topic (default <ATTUNE_TOPIC_PREFIX>.erasures); set it only for a second deployment that reads the same events topic into its own state'),
   dlqValues: s('ATTUNE_DLQ_VALUES', z.enum(['keep', 'drop']), 'keep', 'keep (dead letters carry the original key and value bytes, for diagnosis) or drop (headers only: no copy of personal data in the DLQ)'),
+  // The lookup API and the ops page (issue #13, docs/api.md): `attune api`.
+  apiHost: s('ATTUNE_API_HOST', z.string().min(1), '127.0.0.1', 'the address `attune api` listens on (127.0.0.1 keeps it on this machine; 0.0.0.0 for every interface)'),
+  apiPort: s('ATTUNE_API_PORT', int(0, 65535), 8090, 'a TCP port for `attune api` (0 picks a free one)'),
+  apiKeysFile: s('ATTUNE_API_KEYS_FILE', z.string().min(1).optional(), undefined, 'the path of the API keys YAML file (see config/api-keys.example.yaml; add entries with `attune api-key new <name>`)'),
+  prometheusUrl: s('ATTUNE_PROMETHEUS_URL', z.string().url(), 'http://127.0.0.1:9090', 'the base URL of the Prometheus that scrapes the workers, e.g. http://127.0.0.1:9090 (for GET /v1/live)'),
+  apiModelRefreshSeconds: s('ATTUNE_API_MODEL_REFRESH_SECONDS', int(5, 86_400), 300, 'seconds between reloads of the co-occurrence model `attune api` scores similar items with (5 to 86400)'),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -14,6 +14,7 @@ import type { RecommenderConfigInput } from '../stages/recommend/model/config.js
 import { IdInterner } from '../stages/recommend/model/interner.js';
 import { Recommender } from '../stages/recommend/model/recommender.js';
 import type { StrategyFactory } from '../stages/recommend/model/strategy/types.js';
+import { TimelineBuckets, type TimelineOptions, type TimelinePoint } from './timeline.js';
 
 /** A model under evaluation: ranks interned ids and learns events. */
 export interface PrequentialModel {
@@ -36,12 +37,16 @@ export interface PrequentialMetrics {
   tested: number;
   seconds: number;
   eventsPerSecond: number;
+  /** HR@10 and NDCG@10 over the timeline (tested events by event time, bounded windows; see timeline.ts). */
+  timeline: { windowMs: number; points: TimelinePoint[] };
 }
 
 export interface PrequentialOptions {
   /** Called every `progressEvery` events and at the end. */
   onProgress?: (done: number, total: number) => void;
   progressEvery?: number;
+  /** Windows of the timeline series (default: a day each, at most 512). */
+  timeline?: TimelineOptions;
 }
 
 export function runPrequential(events: readonly UserEvent[], model: PrequentialModel, opts: PrequentialOptions = {}): PrequentialMetrics {
@@ -55,6 +60,7 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
   let hits20 = 0;
   let ndcg = 0;
   let map = 0;
+  const timeline = new TimelineBuckets(opts.timeline);
   const every = opts.progressEvery ?? 5000;
   const t0 = performance.now();
   for (let i = 0; i < events.length; i++) {
@@ -77,14 +83,17 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
         } else if (r < 10) shownOther.add(it);
         if (rank === 0 && it === target && target >= 0) rank = r + 1;
       }
+      let gain = 0;
       if (rank > 0) {
         hits20++;
         if (rank <= 10) {
           hits10++;
-          ndcg += 1 / Math.log2(rank + 1);
+          gain = 1 / Math.log2(rank + 1);
+          ndcg += gain;
           map += 1 / rank;
         }
       }
+      timeline.add(e.eventTime, rank > 0 && rank <= 10, gain);
     } else seen.add(e.userId);
     model.learn(e);
     if (opts.onProgress && (i + 1) % every === 0) opts.onProgress(i + 1, events.length);
@@ -108,6 +117,7 @@ export function runPrequential(events: readonly UserEvent[], model: PrequentialM
     tested,
     seconds,
     eventsPerSecond: events.length / (seconds || 1e-9),
+    timeline: { windowMs: timeline.windowMs, points: timeline.points() },
   };
 }
 

@@ -3,7 +3,9 @@
  * popularity baseline. Default data: the bundled UCI Online Retail file with the protocol of the recommender
  * issue; any other interaction CSV with --user-col/--item-col/--time-col (+ --type-col or --rating-col).
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../../errors.js';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_DATA, datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
@@ -17,6 +19,7 @@ import {
   type PrequentialMetrics,
   type PrequentialModel,
 } from '../../eval/prequential.js';
+import { renderEvalReport } from '../../eval/report-html.js';
 
 export interface EvalOptions extends DatasetOptions {
   fraction?: string;
@@ -27,6 +30,8 @@ export interface EvalOptions extends DatasetOptions {
   json?: boolean;
   /** Strategy of the attune model, by name (default 'hybrid', the worker's). */
   strategy?: string;
+  /** Also write a self-contained HTML report (charts over the timeline, coverage, table) to this file. */
+  report?: string;
 }
 
 export interface EvalReport {
@@ -97,6 +102,22 @@ export function formatEvalTable(r: EvalReport): string {
   ].join('\n');
 }
 
+/** The report's path, checked before the evaluation runs (it takes a while): its folder must exist and be writable. */
+export function reportPath(path: string): string {
+  const file = resolve(path);
+  const dir = dirname(file);
+  let writable = false;
+  try {
+    writable = statSync(dir).isDirectory();
+    if (writable) accessSync(dir, constants.W_OK);
+  } catch {
+    writable = false;
+  }
+  if (!writable) throw new ConfigError(`--report ${path}: the folder ${dir} does not exist or is not writable; create it (mkdir -p ${dir}) or name a file in a writable folder`);
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`--report ${path} is a folder; name an HTML file, e.g. --report ${path.replace(/\/$/, '')}/eval.html`);
+  return file;
+}
+
 export function register(program: Command): void {
   datasetOptions(program.command('eval'))
     .description('prequential evaluation (test-then-learn) of the recommender in process, next to a popularity baseline')
@@ -107,8 +128,14 @@ export function register(program: Command): void {
     .option('--no-baseline', 'skip the popularity baseline')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the report as JSON')
+    .option('--report <file.html>', 'also write a self-contained HTML report: HR@10/NDCG@10 over the timeline, coverage, table')
     .action(async (csv: string, o: EvalOptions) => {
+      const file = o.report === undefined ? null : reportPath(o.report);
       const report = await runEval(csv, o);
+      if (file) {
+        writeFileSync(file, renderEvalReport(report));
+        process.stderr.write(`report written to ${file}\n`);
+      }
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatEvalTable(report)}\n`);
     });
 }

@@ -1,0 +1,176 @@
+/**
+ * `attune api` on real Kafka, registry and Redis: a worker replays the start of the bundled Online Retail data
+ * (and one undecodable record), then every endpoint is asked about a real customer and item and checked against
+ * what the worker wrote: the output topic, the Redis keys (by pseudonym), the DLQ.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
+import { startApi, type ApiHandle } from '../../src/api/start.js';
+import { sha256Hex } from '../../src/api/auth.js';
+import { loadRetailDataset } from '../../src/data/online-retail.js';
+import { produceCatalog, produceEvents } from '../../src/replay/producer.js';
+import { readTopicToEnd } from '../../src/output/read-topic.js';
+import { currentLists } from '../../src/cli/commands/show.js';
+import { groupLag } from '../../src/kafka/lag.js';
+import { Keys } from '../../src/stores/keys.js';
+import { parseFeatureState } from '../../src/stages/segments/features/state.js';
+import type { Recommendations } from '../../src/domain/events.js';
+import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
+
+const KEY = 'functional-test-key';
+const keysDir = mkdtempSync(join(tmpdir(), 'attune-api-'));
+const keysFile = join(keysDir, 'keys.yaml');
+writeFileSync(keysFile, `keys:\n  - name: functional\n    sha256: ${sha256Hex(KEY)}\n    rateLimitPerMinute: 100000\n`);
+
+// Port 1 on loopback: nothing listens there, so /v1/live must answer 503 naming Prometheus.
+const cfg = testConfig({ partitions: 2, apiPort: 0, apiKeysFile: keysFile, prometheusUrl: 'http://127.0.0.1:1' });
+const keys = new Keys(cfg.keyPrefix);
+const EVENTS = 3000;
+
+let pipeline: Awaited<ReturnType<typeof openPipeline>>;
+let worker: WorkerHandle | undefined;
+let api: ApiHandle | undefined;
+let lists: Map<string, Recommendations>;
+
+const get = async (path: string, headers: Record<string, string> = {}) => {
+  const res = await fetch(`${api!.url}${path}`, { headers: { authorization: `Bearer ${KEY}`, ...headers } });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+};
+
+beforeAll(async () => {
+  pipeline = await openPipeline(cfg);
+  const { events, catalog } = await loadRetailDataset('data/online-retail.csv.gz', { limit: EVENTS });
+  const { producer, codec, topics } = pipeline;
+  await produceCatalog(producer, codec, topics, catalog);
+  await produceEvents(producer, codec, topics, events);
+  // One record that does not decode: the DLQ gets its dead letter (and the API must not show its bytes).
+  await producer.send(topics.events, [{ key: 'dlq-probe-user', value: Buffer.from('not an avro record of dlq-probe-user') }]);
+  worker = await startWorker(cfg, pipeline.kafka);
+  const admin = pipeline.kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(async () => (await groupLag(admin, cfg.groupId, topics.events)).lag === 0, 'the worker to catch up', 150_000, 500);
+  } finally {
+    await admin.disconnect();
+  }
+  ({ latest: lists } = await currentLists(await readTopicToEnd(pipeline.kafka, topics.recommendations), async (v) => (await codec.decode(v, 1e7)) as unknown as Recommendations));
+  api = await startApi(cfg, pipeline.kafka);
+}, 240_000);
+
+afterAll(async () => {
+  await api?.close();
+  await worker?.stop();
+  await pipeline?.close();
+});
+
+/** A real customer whose current list has a "bought together" reason, and the item that reason names. */
+function customer(): { userId: string; list: Recommendations; item: string } {
+  for (const [userId, list] of lists) {
+    const r = list.items.flatMap((i) => i.reasons).find((x) => x.relatedItemId);
+    if (r) return { userId, list, item: r.relatedItemId! };
+  }
+  throw new Error('no list with a related item in the replay');
+}
+
+describe('attune api on a replay of the bundled data', () => {
+  it('answers a customer\'s current list as emitted on the topic, with an ETag that answers 304', async () => {
+    const { userId, list } = customer();
+    const r = await get(`/v1/users/${encodeURIComponent(userId)}/recommendations`);
+    expect(r.status).toBe(200);
+    const body = r.json();
+    expect(body.userId).toBe(userId);
+    expect(body.items).toEqual(list.items);
+    expect(body.strategy).toBe(list.strategy);
+    expect(body.sourceEventId).toBe(list.sourceEventId);
+    expect(body.generatedAt).toBe(list.generatedAt);
+    const etag = r.headers.get('etag')!;
+    const again = await get(`/v1/users/${encodeURIComponent(userId)}/recommendations`, { 'if-none-match': etag });
+    expect(again.status).toBe(304);
+    expect(again.text).toBe('');
+  });
+
+  it('answers 404 for a user the worker never saw, and 401 without the key', async () => {
+    expect((await get('/v1/users/no-such-customer/recommendations')).status).toBe(404);
+    const res = await fetch(`${api!.url}/v1/users/${customer().userId}/recommendations`);
+    expect(res.status).toBe(401);
+  });
+
+  it('answers the customer\'s segments, features and activity as Redis holds them', async () => {
+    const { userId } = customer();
+    const p = pseudonymOf(userId);
+    const { redis } = pipeline;
+    const seg = (await get(`/v1/users/${userId}/segments`)).json();
+    expect(seg.segments.map((s: { segmentId: string }) => s.segmentId).sort()).toEqual((await redis.smembers(keys.userSegments(p))).sort());
+    for (const s of seg.segments) expect(s.description).toEqual(expect.any(String));
+
+    const f = (await get(`/v1/users/${userId}/features`)).json();
+    const state = parseFeatureState(await redis.hget(keys.userFeatures(p), 's'));
+    expect(f.totalEvents).toBe(state.n);
+    expect(f.lastSeen).toBe(state.last);
+    expect(f.windows.map((w: { window: string }) => w.window)).toEqual(cfg.featureWindows);
+    const counts = await redis.hgetall(keys.userCounts(p));
+    expect(f.counts.purchase).toBe(Number(counts.purchase));
+    // Every purchase of the replay is within 90 days of the user's last one or not: the 90d window never exceeds the total.
+    const w90 = f.windows.find((w: { window: string }) => w.window === '90d');
+    expect(w90.purchases).toBeGreaterThan(0);
+    expect(w90.purchases).toBeLessThanOrEqual(Number(counts.purchase));
+
+    const ev = (await get(`/v1/users/${userId}/events?limit=5`)).json();
+    expect(ev.recentItems).toEqual(await redis.lrange(keys.userRecent(p), 0, 4));
+    expect(ev.lastSeen).toBe(Number(counts.lastSeen));
+    const purchased = await redis.zrevrange(keys.userPurchased(p), 0, 4, 'WITHSCORES');
+    expect(ev.purchases.map((x: { itemId: string; at: number }) => [x.itemId, String(x.at)]).flat()).toEqual(purchased);
+  });
+
+  it('answers an item\'s neighbours from the stored co-occurrence, best first, with catalog titles', async () => {
+    const { item } = customer();
+    const r = await waitFor(async () => { const x = await get(`/v1/items/${item}/similar?limit=5`); return x.status === 200 ? x.json() : null; }, 'the similar-items model');
+    expect(r.items.length).toBeGreaterThan(0);
+    const scores = r.items.map((i: { score: number }) => i.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    const { redis } = pipeline;
+    for (const n of r.items) {
+      // The pair is stored in the row of the smaller id (stores/keys.ts): it must co-occur there.
+      const [a, b] = [item, n.itemId].sort();
+      expect(Number(await redis.hget(keys.itemCooc(a!), Keys.coocItemField(b!)))).toBeGreaterThan(0);
+      expect(n.title).toBe(await redis.hget(keys.item(n.itemId), 'title'));
+      expect(n.score).toBeGreaterThan(0);
+    }
+    expect((await get('/v1/items/NO-SUCH-ITEM/similar')).status).toBe(404);
+  });
+
+  it('answers segment sizes as counted, the dead letter without its bytes, and 503 when Prometheus is away', async () => {
+    const sizes = (await get('/v1/segments')).json().segments as Array<{ segmentId: string; members: number }>;
+    const counted = await pipeline.redis.hgetall(keys.segmentCounts());
+    for (const [id, n] of Object.entries(counted)) expect(sizes.find((s) => s.segmentId === id)?.members).toBe(Number(n));
+    expect(sizes.some((s) => s.members > 0)).toBe(true);
+
+    const dl = await waitFor(async () => { const x = (await get('/v1/dead-letters?limit=10')); return x.status === 200 && x.json().deadLetters.length > 0 ? x : null; }, 'the dead letter');
+    const d = dl.json().deadLetters[0];
+    expect(d).toMatchObject({ topic: pipeline.topics.dlq, stage: 'decode', source: { topic: pipeline.topics.events } });
+    expect(d.code).toEqual(expect.any(String));
+    expect(dl.text).not.toContain('dlq-probe-user');
+
+    const live = await get('/v1/live');
+    expect(live.status).toBe(503);
+    expect(live.json().error.message).toContain('ATTUNE_PROMETHEUS_URL');
+  });
+
+  it('serves the ops page and its vendored modules without a key, and the OpenAPI document', async () => {
+    const page = await fetch(`${api!.url}/ui/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    for (const f of ['preact/dist/preact.mjs', 'preact/hooks/dist/hooks.mjs', 'htm/dist/htm.module.js', 'uplot/dist/uPlot.esm.js', 'uplot/dist/uPlot.min.css']) {
+      const res = await fetch(`${api!.url}/ui/vendor/${f}`);
+      expect(res.status, f).toBe(200);
+      expect(res.headers.get('content-type'), f).toMatch(/javascript|css/);
+    }
+    expect((await fetch(`${api!.url}/ui/vendor/kafkajs/package.json`)).status).toBe(404);
+    const doc = await (await fetch(`${api!.url}/openapi.json`)).json();
+    expect(Object.keys(doc.paths)).toContain('/v1/users/{userId}/recommendations');
+  });
+});
