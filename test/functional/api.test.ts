@@ -4,6 +4,8 @@
  * what the worker wrote: the output topic, the Redis keys (by pseudonym), the DLQ.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { groupLag } from '../../src/kafka/lag.js';
 import { Keys } from '../../src/stores/keys.js';
 import { parseFeatureState } from '../../src/stages/segments/features/state.js';
 import type { Recommendations } from '../../src/domain/events.js';
+import { PrometheusLive } from '../../src/api/prometheus.js';
 import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 
 const KEY = 'functional-test-key';
@@ -34,6 +37,24 @@ let pipeline: Awaited<ReturnType<typeof openPipeline>>;
 let worker: WorkerHandle | undefined;
 let api: ApiHandle | undefined;
 let lists: Map<string, Recommendations>;
+let prometheus: ChildProcess | undefined;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A Prometheus of this test alone (Debian's package), scraping the worker every second. */
+async function startPrometheus(workerPort: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'attune-api-prom-'));
+  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: attune\n    static_configs: [{ targets: ['127.0.0.1:${workerPort}'] }]\n`);
+  const port = await freePort();
+  prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  return `http://127.0.0.1:${port}`;
+}
 
 const get = async (path: string, headers: Record<string, string> = {}) => {
   const res = await fetch(`${api!.url}${path}`, { headers: { authorization: `Bearer ${KEY}`, ...headers } });
@@ -58,22 +79,36 @@ beforeAll(async () => {
     await admin.disconnect();
   }
   ({ latest: lists } = await currentLists(await readTopicToEnd(pipeline.kafka, topics.recommendations), async (v) => (await codec.decode(v, 1e7)) as unknown as Recommendations));
+  await chooseCustomer();
   api = await startApi(cfg, pipeline.kafka);
 }, 240_000);
 
 afterAll(async () => {
+  prometheus?.kill('SIGTERM');
   await api?.close();
   await worker?.stop();
   await pipeline?.close();
 });
 
-/** A real customer whose current list has a "bought together" reason, and the item that reason names. */
+let chosen: { userId: string; list: Recommendations; item: string } | undefined;
+
+/**
+ * A real customer in at least one segment whose current list has a "bought together" reason, and the item that
+ * reason names (so that every endpoint has something to show for them).
+ */
 function customer(): { userId: string; list: Recommendations; item: string } {
+  if (!chosen) throw new Error('no customer of the replay is in a segment with a related item in their list');
+  return chosen;
+}
+
+async function chooseCustomer(): Promise<void> {
   for (const [userId, list] of lists) {
     const r = list.items.flatMap((i) => i.reasons).find((x) => x.relatedItemId);
-    if (r) return { userId, list, item: r.relatedItemId! };
+    if (r && (await pipeline.redis.scard(keys.userSegments(pseudonymOf(userId)))) > 0) {
+      chosen = { userId, list, item: r.relatedItemId! };
+      return;
+    }
   }
-  throw new Error('no list with a related item in the replay');
 }
 
 describe('attune api on a replay of the bundled data', () => {
@@ -105,6 +140,7 @@ describe('attune api on a replay of the bundled data', () => {
     const { redis } = pipeline;
     const seg = (await get(`/v1/users/${userId}/segments`)).json();
     expect(seg.segments.map((s: { segmentId: string }) => s.segmentId).sort()).toEqual((await redis.smembers(keys.userSegments(p))).sort());
+    expect(seg.segments.length).toBeGreaterThan(0);
     for (const s of seg.segments) expect(s.description).toEqual(expect.any(String));
 
     const f = (await get(`/v1/users/${userId}/features`)).json();
@@ -158,6 +194,25 @@ describe('attune api on a replay of the bundled data', () => {
     const live = await get('/v1/live');
     expect(live.status).toBe(503);
     expect(live.json().error.message).toContain('ATTUNE_PROMETHEUS_URL');
+  });
+
+  it('reads live throughput from a real Prometheus scraping the worker', async () => {
+    const url = await startPrometheus(worker!.httpPort);
+    const reader = new PrometheusLive(url);
+    // Once Prometheus has the counter, more events make its rate positive.
+    await waitFor(async () => (await reader.live()).eventsPerSecond !== null, 'Prometheus to scrape the worker twice');
+    const { events } = await loadRetailDataset('data/online-retail.csv.gz', { limit: EVENTS + 200 });
+    await produceEvents(pipeline.producer, pipeline.codec, pipeline.topics, events.slice(EVENTS));
+    // The series' points sit at 15 s steps ending at the request's second: the rate shows there too, a little later.
+    const live = await waitFor(async () => {
+      const l = await reader.live();
+      return (l.eventsPerSecond ?? 0) > 0 && l.series.eventsPerSecond.some((p) => (p.v ?? 0) > 0) ? l : null;
+    }, 'a positive events rate, now and in the series');
+    // Points of the last 15 minutes, ascending, in ms.
+    const ts = live.series.eventsPerSecond.map((p) => p.t);
+    expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    for (const t of ts) expect(t).toBeGreaterThanOrEqual(live.at - 916_000);
+    expect(live.at).toBeGreaterThan(Date.now() - 60_000);
   });
 
   it('serves the ops page and its vendored modules without a key, and the OpenAPI document', async () => {
