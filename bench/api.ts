@@ -31,6 +31,7 @@ import { sha256Hex } from '../src/api/auth.js';
 import { RedisUserReaders } from '../src/api/redis-readers.js';
 import { ServiceUnavailable, type ApiReaders } from '../src/api/readers.js';
 import { strongEtag } from '../src/api/routes/users.js';
+import { withSection } from './benchmarks-doc.js';
 
 export const API_HEADING = '## (d) Lookup API under load';
 const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;
@@ -173,15 +174,9 @@ export function apiSection(b: ApiBench, command: string): string[] {
   return lines;
 }
 
+/** Replaces this bench's section of a BENCHMARKS.md text (benchmarks-doc.ts). */
 export function withApiSection(doc: string, section: string[]): string {
-  const text = `${section.join('\n').trimEnd()}\n\n`;
-  const start = doc.indexOf(API_HEADING);
-  if (start >= 0) {
-    const next = doc.indexOf('\n## ', start + API_HEADING.length);
-    return doc.slice(0, start) + text + (next >= 0 ? doc.slice(next + 1) : '');
-  }
-  const limits = doc.indexOf('## What limits it');
-  return limits >= 0 ? doc.slice(0, limits) + text + doc.slice(limits) : `${doc.trimEnd()}\n\n${text}`;
+  return withSection(doc, API_HEADING, section);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

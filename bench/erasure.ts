@@ -42,6 +42,7 @@ import { pseudonymizerFor } from '../src/stages/rights/pseudonym.js';
 import { spawnWorker, type WorkerProcess } from '../test/support/worker-process.js';
 import { waitForSoleOwner } from '../test/support/env.js';
 import { fmt, fmtInt } from './stats.js';
+import { withSection } from './benchmarks-doc.js';
 
 const POLL_MS = 20;
 
@@ -321,16 +322,9 @@ export function erasureSection(b: ErasureBench, command: string): string[] {
   return lines;
 }
 
-/** Replaces the erasure section of a BENCHMARKS.md text (or puts it before "What limits it", or at the end). */
+/** Replaces this bench's section of a BENCHMARKS.md text (benchmarks-doc.ts). */
 export function withErasureSection(doc: string, section: string[]): string {
-  const text = `${section.join('\n').trimEnd()}\n\n`;
-  const start = doc.indexOf(ERASURE_HEADING);
-  if (start >= 0) {
-    const next = doc.indexOf('\n## ', start + ERASURE_HEADING.length);
-    return doc.slice(0, start) + text + (next >= 0 ? doc.slice(next + 1) : '');
-  }
-  const limits = doc.indexOf('## What limits it');
-  return limits >= 0 ? doc.slice(0, limits) + text + doc.slice(limits) : `${doc.trimEnd()}\n\n${text}`;
+  return withSection(doc, ERASURE_HEADING, section);
 }
 
 // Standalone run.

@@ -18,8 +18,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "installing dependencies"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
-step "starting Kafka, the schema registry and Redis"
-bash scripts/services.sh up kafka registry redis
+step "starting Kafka, the schema registry, Redis and Prometheus (it scrapes the worker's /metrics)"
+bash scripts/services.sh up kafka registry redis prometheus
 
 step "starting from a clean slate (topics ${ATTUNE_TOPIC_PREFIX}.*, Redis keys ${ATTUNE_KEY_PREFIX}:*)"
 attune reset --yes
@@ -51,5 +51,29 @@ step "stopping the worker (SIGTERM: drain, commit, exit)"
 kill -TERM "$worker"
 wait "$worker" && echo "worker exited cleanly"
 trap - EXIT
+
+step "serving the lookup API and the ops page (attune api), left running"
+state_dir="${ATTUNE_STATE_DIR:-$HOME/.local/state/attune}"
+mkdir -p "$state_dir"
+api_port="${ATTUNE_API_PORT:-8090}"
+api_pid_file="$state_dir/demo-api.pid"
+# A previous demo's API still holds the port: stop it first (only if the pid file names a live `attune api`).
+if [[ -s "$api_pid_file" ]] && tr '\0' ' ' <"/proc/$(cat "$api_pid_file")/cmdline" 2>/dev/null | grep -q 'attune.js api'; then
+  kill -TERM "$(cat "$api_pid_file")" 2>/dev/null || true
+  sleep 1
+fi
+nohup node bin/attune.js api >"$state_dir/demo-api.log" 2>&1 </dev/null &
+echo $! >"$api_pid_file"
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:${api_port}/healthz" >/dev/null && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:${api_port}/healthz" >/dev/null || { echo "attune api did not start; its log:"; tail -20 "$state_dir/demo-api.log"; exit 1; }
+
 echo
-echo "Services are still running; stop them with: npm run services:down"
+echo "Ops page:    http://127.0.0.1:${api_port}/ui/#key=attune-demo-key   (the demo's public API key)"
+echo "Lookup API:  http://127.0.0.1:${api_port}/v1/users/<user id>/recommendations (docs/api.md; OpenAPI at /openapi.json)"
+echo "Prometheus:  http://127.0.0.1:${ATTUNE_PROMETHEUS_PORT:-9090}   (alerts at /alerts; the Grafana dashboard: ops/grafana)"
+echo
+echo "The API (pid $(cat "$api_pid_file"), log $state_dir/demo-api.log) and the services are still running."
+echo "Stop the API with: kill \$(cat $api_pid_file); the services with: npm run services:down"

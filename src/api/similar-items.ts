@@ -9,6 +9,7 @@ import type { RedisClient } from '../stores/redis-client.js';
 import { Keys } from '../stores/keys.js';
 import { RecommenderStore } from '../stages/recommend/store.js';
 import { Recommender } from '../stages/recommend/model/recommender.js';
+import { loadStoredRows } from '../stages/recommend/warm-up.js';
 import type { RecommenderConfig } from '../stages/recommend/model/config.js';
 import { ServiceUnavailable, type SimilarItems } from './readers.js';
 
@@ -20,31 +21,14 @@ export interface SimilarDeps {
   decayEpoch: number;
 }
 
-/** Loads every stored row into a fresh model (the same steps as RecommendStage.warmUp, without its writes). */
+/** Loads every stored row into a fresh model (loadStoredRows, as a worker's warm-up does, without its epoch write). */
 export async function loadModel(d: SimilarDeps): Promise<Recommender> {
   const store = new RecommenderStore(d.redis, d.keyPrefix);
   const rec = new Recommender(d.recommender);
   // Read, never set: the API must not fix a deployment's epoch before its first worker does.
   const epoch = await d.redis.hget(new Keys(d.keyPrefix).meta(), 'decayEpoch');
   rec.collaborative.setEpoch(epoch === null ? d.decayEpoch : Number(epoch));
-  const pairs: number[] = [];
-  await store.forEachRow((itemId, row) => {
-    const a = rec.items.tryIntern(itemId);
-    if (a < 0) return;
-    if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
-    for (const [other, v] of row.pairs) {
-      const b = rec.items.tryIntern(other);
-      if (b < 0) continue;
-      rec.collaborative.state.add(a, b, v);
-      pairs.push(a, b);
-    }
-  });
-  const m = rec.collaborative;
-  for (let k = 0; k < pairs.length; k += 2) {
-    const s = m.sim(pairs[k]!, pairs[k + 1]!);
-    m.neighbours.offer(pairs[k]!, pairs[k + 1]!, s);
-    m.neighbours.offer(pairs[k + 1]!, pairs[k]!, s);
-  }
+  await loadStoredRows(rec, store);
   return rec;
 }
 

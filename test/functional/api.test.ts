@@ -4,8 +4,6 @@
  * what the worker wrote: the output topic, the Redis keys (by pseudonym), the DLQ.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +20,7 @@ import { parseFeatureState } from '../../src/stages/segments/features/state.js';
 import type { Recommendations } from '../../src/domain/events.js';
 import { PrometheusLive } from '../../src/api/prometheus.js';
 import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
+import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 
 const KEY = 'functional-test-key';
 const keysDir = mkdtempSync(join(tmpdir(), 'attune-api-'));
@@ -37,24 +36,7 @@ let pipeline: Awaited<ReturnType<typeof openPipeline>>;
 let worker: WorkerHandle | undefined;
 let api: ApiHandle | undefined;
 let lists: Map<string, Recommendations>;
-let prometheus: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** A Prometheus of this test alone (Debian's package), scraping the worker every second. */
-async function startPrometheus(workerPort: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'attune-api-prom-'));
-  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: attune\n    static_configs: [{ targets: ['127.0.0.1:${workerPort}'] }]\n`);
-  const port = await freePort();
-  prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
-  return `http://127.0.0.1:${port}`;
-}
+let prometheus: TestPrometheus | undefined;
 
 const get = async (path: string, headers: Record<string, string> = {}) => {
   const res = await fetch(`${api!.url}${path}`, { headers: { authorization: `Bearer ${KEY}`, ...headers } });
@@ -84,7 +66,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  prometheus?.kill('SIGTERM');
+  prometheus?.stop();
   await api?.close();
   await worker?.stop();
   await pipeline?.close();
@@ -197,8 +179,8 @@ describe('attune api on a replay of the bundled data', () => {
   });
 
   it('reads live throughput from a real Prometheus scraping the worker', async () => {
-    const url = await startPrometheus(worker!.httpPort);
-    const reader = new PrometheusLive(url);
+    prometheus = await startPrometheus([`127.0.0.1:${worker!.httpPort}`]);
+    const reader = new PrometheusLive(prometheus.url);
     // Once Prometheus has the counter, more events make its rate positive.
     await waitFor(async () => (await reader.live()).eventsPerSecond !== null, 'Prometheus to scrape the worker twice');
     const { events } = await loadRetailDataset('data/online-retail.csv.gz', { limit: EVENTS + 200 });

@@ -26,7 +26,7 @@ import { startApi, type ApiHandle } from '../../src/api/start.js';
 import { artifactsDir, launchBrowser } from '../support/browser.js';
 import { openPipeline, pseudonymOf, testConfig, waitFor } from '../support/env.js';
 import { caughtUp } from '../support/verifier.js';
-import { startPrometheus } from '../support/prometheus-process.js';
+import { startPrometheus } from '../support/prometheus.js';
 import type { UserEvent } from '../../src/domain/events.js';
 
 const DATA_SET = join(import.meta.dirname, '../../data/online-retail.csv.gz');
@@ -197,7 +197,7 @@ describe('the ops page in Chromium', () => {
       await page.close();
     } finally {
       await live.close();
-      await prometheus.stop();
+      prometheus.stop();
     }
   });
 

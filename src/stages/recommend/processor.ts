@@ -58,6 +58,7 @@ import { Keys } from '../../stores/keys.js';
 import { log } from '../../log.js';
 import { ConfigError } from '../../errors.js';
 import { onlineInteractions } from './online-quality.js';
+import { loadStoredRows } from './warm-up.js';
 
 /** A user's recommender state as stored: item ids as strings (interned ids are per worker). */
 interface StoredState {
@@ -127,27 +128,8 @@ export class RecommendStage {
   async warmUp(): Promise<{ rows: number; pairs: number; ms: number }> {
     const started = Date.now();
     await this.checkEpoch();
-    const { rec } = this.d;
-    const pairs: number[] = [];
-    const rows = await this.d.store.forEachRow((itemId, row) => {
-      // Past limits.maxItems (ATTUNE_MAX_ITEMS) rows and pairs of further items are not loaded (see model/config.ts).
-      const a = rec.items.tryIntern(itemId);
-      if (a < 0) return;
-      if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
-      for (const [other, v] of row.pairs) {
-        const b = rec.items.tryIntern(other);
-        if (b < 0) continue;
-        rec.collaborative.state.add(a, b, v);
-        pairs.push(a, b);
-      }
-    });
-    const m = rec.collaborative;
-    for (let k = 0; k < pairs.length; k += 2) {
-      const s = m.sim(pairs[k], pairs[k + 1]);
-      m.neighbours.offer(pairs[k], pairs[k + 1], s);
-      m.neighbours.offer(pairs[k + 1], pairs[k], s);
-    }
-    return { rows, pairs: pairs.length / 2, ms: Date.now() - started };
+    const { rows, pairs } = await loadStoredRows(this.d.rec, this.d.store);
+    return { rows, pairs, ms: Date.now() - started };
   }
 
   /**

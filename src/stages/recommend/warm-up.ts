@@ -1,0 +1,30 @@
+/**
+ * Loads every stored co-occurrence row into an in-memory recommender and builds its neighbour lists: what a worker
+ * does at start-up (RecommendStage.warmUp) and the lookup API for similar items (src/api/similar-items.ts).
+ * A row holds only the pairs with greater item ids, so neighbour lists can be built only once every row is in.
+ * Past limits.maxItems (ATTUNE_MAX_ITEMS) rows and pairs of further items are not loaded (see model/config.ts).
+ */
+import type { Recommender } from './model/recommender.js';
+import type { RecommenderStore } from './store.js';
+
+export async function loadStoredRows(rec: Recommender, store: RecommenderStore): Promise<{ rows: number; pairs: number }> {
+  const pairs: number[] = [];
+  const rows = await store.forEachRow((itemId, row) => {
+    const a = rec.items.tryIntern(itemId);
+    if (a < 0) return;
+    if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
+    for (const [other, v] of row.pairs) {
+      const b = rec.items.tryIntern(other);
+      if (b < 0) continue;
+      rec.collaborative.state.add(a, b, v);
+      pairs.push(a, b);
+    }
+  });
+  const m = rec.collaborative;
+  for (let k = 0; k < pairs.length; k += 2) {
+    const s = m.sim(pairs[k]!, pairs[k + 1]!);
+    m.neighbours.offer(pairs[k]!, pairs[k + 1]!, s);
+    m.neighbours.offer(pairs[k + 1]!, pairs[k]!, s);
+  }
+  return { rows, pairs: pairs.length / 2 };
+}
