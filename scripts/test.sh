@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 # tests start Prometheus instances of their own with the same script, on ports and state dirs of theirs).
 bash scripts/services.sh up kafka registry redis cluster secure prometheus
 # Headless Chromium (Debian's) for the browser tests of the ops page and the eval report.
-export ATTUNE_CHROMIUM="$(bash scripts/browser.sh)"
+# (assigned apart from export: `export X="$(cmd)"` takes export's status, and set -e would miss a failed install)
+ATTUNE_CHROMIUM="$(bash scripts/browser.sh)"
+export ATTUNE_CHROMIUM
 export ATTUNE_LOG_LEVEL="${ATTUNE_LOG_LEVEL:-warn}"
 report="$(mktemp -t attune-vitest.XXXXXX.json)"
 status=0

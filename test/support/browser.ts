@@ -8,7 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-export const CHROMIUM = process.env.ATTUNE_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM = process.env.ATTUNE_CHROMIUM || '/usr/bin/chromium';
 
 export async function launchBrowser(): Promise<{ browser: Browser; close(): Promise<void> }> {
   const browser = await chromium.launch({
