@@ -6,16 +6,10 @@
  * Every user id here is the raw id of the URL: the Redis reader pseudonymizes it the way the worker does.
  * A `null` answer means "nothing stored" (the route turns it into a 404 naming why).
  */
-import type { RecommendedItem } from '../domain/events.js';
+import type { Recommendations } from '../domain/events.js';
 
-export interface UserRecommendations {
-  userId: string;
-  items: RecommendedItem[];
-  strategy: string;
-  sourceEventId: string | null;
-  sourceEventTime: number | null;
-  generatedAt: number;
-}
+/** The user's current list exactly as the worker emitted it (and keeps it in Redis for lookups). */
+export type UserRecommendations = Recommendations;
 
 export interface UserSegment {
   segmentId: string;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { PrequentialMetrics } from './prequential.js';
 
-/** What the report shows: the evaluation's report (src/cli/commands/eval.ts EvalReport). */
+/** What the report shows: the evaluation's report (`attune eval`'s EvalReport is this type). */
 export interface ReportInput {
   data: string;
   protocol: string;

@@ -19,7 +19,7 @@ import {
   type PrequentialMetrics,
   type PrequentialModel,
 } from '../../eval/prequential.js';
-import { renderEvalReport } from '../../eval/report-html.js';
+import { renderEvalReport, type ReportInput } from '../../eval/report-html.js';
 
 export interface EvalOptions extends DatasetOptions {
   fraction?: string;
@@ -34,15 +34,8 @@ export interface EvalOptions extends DatasetOptions {
   report?: string;
 }
 
-export interface EvalReport {
-  data: string;
-  protocol: string;
-  events: number;
-  users: number;
-  items: number;
-  tested: number;
-  results: PrequentialMetrics[];
-}
+/** What `attune eval` reports (and `--json` prints): declared with the HTML report that renders it. */
+export type EvalReport = ReportInput;
 
 /** Runs the evaluation (models: attune, and popularity unless baseline is false). */
 export async function runEval(path: string, o: EvalOptions = {}): Promise<EvalReport> {
