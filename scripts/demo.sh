@@ -58,17 +58,21 @@ mkdir -p "$state_dir"
 api_port="${ATTUNE_API_PORT:-8090}"
 api_pid_file="$state_dir/demo-api.pid"
 # A previous demo's API still holds the port: stop it first (only if the pid file names a live `attune api`).
-if [[ -s "$api_pid_file" ]] && tr '\0' ' ' <"/proc/$(cat "$api_pid_file")/cmdline" 2>/dev/null | grep -q 'attune.js api'; then
-  kill -TERM "$(cat "$api_pid_file")" 2>/dev/null || true
-  sleep 1
+old_api="$(cat "$api_pid_file" 2>/dev/null || true)"
+if [[ -n "$old_api" ]] && tr '\0' ' ' 2>/dev/null <"/proc/$old_api/cmdline" | grep -q 'attune.js api'; then
+  kill -TERM "$old_api" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$old_api" 2>/dev/null || break; sleep 0.1; done
 fi
 nohup node bin/attune.js api >"$state_dir/demo-api.log" 2>&1 </dev/null &
 echo $! >"$api_pid_file"
+api_pid=$!
 for _ in $(seq 1 100); do
+  kill -0 "$api_pid" 2>/dev/null || break
   curl -sf "http://127.0.0.1:${api_port}/healthz" >/dev/null && break
   sleep 0.2
 done
-curl -sf "http://127.0.0.1:${api_port}/healthz" >/dev/null || { echo "attune api did not start; its log:"; tail -20 "$state_dir/demo-api.log"; exit 1; }
+# Our process must be the one answering (not a leftover on the port): alive, and /healthz up.
+kill -0 "$api_pid" 2>/dev/null && curl -sf "http://127.0.0.1:${api_port}/healthz" >/dev/null || { echo "attune api did not start; its log:"; tail -20 "$state_dir/demo-api.log"; exit 1; }
 
 echo
 echo "Ops page:    http://127.0.0.1:${api_port}/ui/#key=attune-demo-key   (the demo's public API key)"
