@@ -32,6 +32,7 @@ import { RedisUserReaders } from '../src/api/redis-readers.js';
 import { ServiceUnavailable, type ApiReaders } from '../src/api/readers.js';
 import { strongEtag } from '../src/api/routes/users.js';
 import { withSection } from './benchmarks-doc.js';
+import { optionOf } from './args.js';
 
 export const API_HEADING = '## (d) Lookup API under load';
 const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;
@@ -182,10 +183,7 @@ export function withApiSection(doc: string, section: string[]): string {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.env.ATTUNE_LOG_LEVEL ??= 'warn';
   const argv = process.argv.slice(2);
-  const opt = (name: string, def: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 && i + 1 < argv.length ? argv[i + 1]! : def;
-  };
+  const opt = (name: string, def: string) => optionOf(argv, name, def);
   if (argv[0] === '--serve') {
     await serve(argv[1]!);
   } else {

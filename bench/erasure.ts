@@ -43,6 +43,7 @@ import { spawnWorker, type WorkerProcess } from '../test/support/worker-process.
 import { waitForSoleOwner } from '../test/support/env.js';
 import { fmt, fmtInt } from './stats.js';
 import { withSection } from './benchmarks-doc.js';
+import { optionOf } from './args.js';
 
 const POLL_MS = 20;
 
@@ -331,10 +332,7 @@ export function withErasureSection(doc: string, section: string[]): string {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.env.ATTUNE_LOG_LEVEL ??= 'warn';
   const argv = process.argv.slice(2);
-  const opt = (name: string, def: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 && i + 1 < argv.length ? argv[i + 1]! : def;
-  };
+  const opt = (name: string, def: string) => optionOf(argv, name, def);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const { loadRetailDataset } = await import('../src/data/online-retail.js');
   log('loading data/online-retail.csv.gz ...');

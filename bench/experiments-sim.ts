@@ -14,12 +14,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { aaFalsePositiveRate, simulateAb, simulateBandit, type BanditSimResult } from '../src/experiments/simulation.js';
 import { fmt, fmtInt, machine, median } from './stats.js';
+import { optionOf } from './args.js';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-};
+const opt = (name: string, def: string) => optionOf(argv, name, def);
 const ctrs = opt('--ctrs', '0.06,0.04,0.03').split(',').map(Number);
 const seeds = Number(opt('--seeds', '20'));
 const impressions = Number(opt('--impressions', '20000'));

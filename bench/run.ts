@@ -20,13 +20,11 @@ import { inProcessRun, type InProcessRun } from './inprocess.js';
 import { fmt, fmtInt, machine, median } from './stats.js';
 import { HISTORY, LIMITS } from './limits.js';
 import type { WorkerBench } from './worker.js';
+import { optionOf } from './args.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
-const opt = (name: string, def: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-};
+const opt = (name: string, def: string) => optionOf(argv, name, def);
 const quick = flag('--quick');
 const runs = Math.max(1, Number(opt('--runs', quick ? '1' : '3')));
 const workerRuns = Math.min(3, Math.max(1, Number(opt('--worker-runs', quick ? '1' : '3'))));
