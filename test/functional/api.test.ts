@@ -182,7 +182,7 @@ describe('attune api on a replay of the bundled data', () => {
     prometheus = await startPrometheus([`127.0.0.1:${worker!.httpPort}`]);
     const reader = new PrometheusLive(prometheus.url);
     // Once Prometheus has the counter, more events make its rate positive.
-    await waitFor(async () => (await reader.live()).eventsPerSecond !== null, 'Prometheus to scrape the worker twice');
+    await prometheus.scraped(2);
     const { events } = await loadRetailDataset('data/online-retail.csv.gz', { limit: EVENTS + 200 });
     await produceEvents(pipeline.producer, pipeline.codec, pipeline.topics, events.slice(EVENTS));
     // The series' points sit at 15 s steps ending at the request's second: the rate shows there too, a little later.

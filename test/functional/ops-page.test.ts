@@ -175,13 +175,19 @@ describe('the ops page in Chromium', () => {
     const prometheus = await startPrometheus([`127.0.0.1:${worker!.httpPort}`]);
     const live = await startApi({ ...cfg, prometheusUrl: prometheus.url }, kafka);
     try {
-      // A rate needs samples while the counter moves: more events, spread over several scrapes.
+      // A rate needs samples before and while the counter moves: scraped twice first, then more events, spread
+      // over several scrapes.
+      await prometheus.scraped(2);
       await produceEvents(pipeline.producer, pipeline.codec, topics, later, { rate: 200 });
+      let seen = '';
       const view = await waitFor(async () => {
         const res = await live.app.inject({ method: 'GET', url: '/v1/live', headers: { 'x-api-key': API_KEY } });
         const body = res.json() as { eventsPerSecond: number | null; series: { eventsPerSecond: Array<{ v: number | null }> } };
+        seen = `HTTP ${res.statusCode}, eventsPerSecond ${body.eventsPerSecond}, series ${JSON.stringify(body.series?.eventsPerSecond?.slice(-6))}`;
         return res.statusCode === 200 && (body.eventsPerSecond ?? 0) > 0 && body.series.eventsPerSecond.some((p) => (p.v ?? 0) > 0) ? body : null;
-      }, 'a throughput above zero in /v1/live', 60_000, 1000);
+      }, 'a throughput above zero in /v1/live', 60_000, 1000).catch((e: Error) => {
+        throw new Error(`${e.message}; last /v1/live: ${seen}`);
+      });
       expect(view.eventsPerSecond).toBeGreaterThan(0);
 
       const page = await browser!.browser.newPage({ viewport: { width: 1360, height: 1000 } });

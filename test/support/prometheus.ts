@@ -20,6 +20,12 @@ export interface TestPrometheus {
   query(expr: string): Promise<Sample[]>;
   /** The alerts pending or firing now (GET /api/v1/alerts). */
   alerts(): Promise<ActiveAlert[]>;
+  /**
+   * Waits until every target has been scraped successfully `n` times (a rate needs two samples on each side of a
+   * change: a test that produces before the first scrape may have its whole burst land between two samples, or
+   * before the first). On timeout the error names each target's health and last scrape error.
+   */
+  scraped(n?: number, timeoutMs?: number): Promise<void>;
   stop(): void;
 }
 
@@ -58,6 +64,18 @@ export async function startPrometheus(targets: string[]): Promise<TestPrometheus
     url,
     query: async (expr) => (await api<{ result: Sample[] }>(`/api/v1/query?${new URLSearchParams({ query: expr })}`)).result,
     alerts: async () => (await api<{ alerts: ActiveAlert[] }>('/api/v1/alerts')).alerts,
+    async scraped(n = 2, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const ok = (await api<{ result: Sample[] }>(`/api/v1/query?${new URLSearchParams({ query: 'sum_over_time(up[10m])' })}`)).result;
+        if (ok.length === targets.length && ok.every((s) => Number(s.value[1]) >= n)) return;
+        if (Date.now() > deadline) {
+          const t = await api<{ activeTargets: Array<{ scrapeUrl: string; health: string; lastError: string }> }>('/api/v1/targets');
+          throw new Error(`Prometheus ${url} did not scrape its targets ${n} times within ${timeoutMs} ms: ${JSON.stringify(t.activeTargets.map((a) => ({ url: a.scrapeUrl, health: a.health, lastError: a.lastError })))}`);
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    },
     stop() {
       try {
         services('down');
