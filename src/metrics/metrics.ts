@@ -93,7 +93,7 @@ export function createMetrics() {
       labelNames: ['topic'] as const, buckets: PRODUCE_BUCKETS, registers: [registry],
     }),
     lists: new Counter({
-      name: 'attune_recommendation_lists_total', help: 'Recommendation lists by outcome: emitted (produced), unchanged (recomputed, equal to the last emitted list, not produced), tombstone (the user\'s list withdrawn)',
+      name: 'attune_recommendation_lists_total', help: 'Recommendation lists by outcome: emitted (a new list produced), reemitted (produced for a replayed user: the list an interrupted attempt may not have produced, or its duplicate), unchanged (recomputed, equal to the last emitted list, not produced), tombstone (the user\'s list withdrawn)',
       labelNames: ['outcome'] as const, registers: [registry],
     }),
     onlineInteractions: new Counter({

@@ -1,8 +1,8 @@
 /**
  * A crash at the worst moments, injected (ATTUNE_CRASH_AT, src/topology/crash-points.ts), then a restart:
  *   after-dlq      dead letters produced but not recorded as produced  → each written once (read back)
- *   after-apply    every state applied in Redis, outputs not produced  → outputs not lost (re-emitted)
- *   after-produce  outputs produced, progress and offset not committed → state not doubled
+ *   after-apply    every state applied in Redis, outputs not produced  → outputs not lost (re-emitted, marked)
+ *   after-produce  outputs produced, progress and offset not committed → state not doubled, re-emits marked
  *   bisect-rows    a failed micro-batch being bisected, its first half's rows written → no row doubled by the replay
  * Each case checks: every purchase counted exactly once; every poison record in the dead-letter topic exactly
  * once; every user has a recommendation record, and the last one emitted is the list Redis holds as current.
@@ -76,16 +76,23 @@ async function crashAndRecover(point: CrashPoint, pass: number) {
 
     // Outputs: the last list emitted for each user is the one Redis holds as current.
     const last = new Map<string, Recommendations>();
-    for (const r of await readTopicToEnd(p.kafka, p.topics.recommendations)) {
+    const recs = await readTopicToEnd(p.kafka, p.topics.recommendations);
+    for (const r of recs) {
       last.set(r.key!, (await p.codec.decode(r.value, 1e6)) as unknown as Recommendations);
     }
+    // The lists of the replayed users carry attune.reemitted: a crash after the apply replays the crashed batch
+    // (its users' lists are produced again, marked); a crash before it (after-dlq: dead letters only) replays no
+    // applied user, so nothing is marked.
+    const reemitted = recs.filter((r) => r.headers['attune.reemitted'] === 'true');
+    if (point === 'after-dlq') expect(reemitted.length).toBe(0);
+    else expect(reemitted.length).toBeGreaterThan(0);
     for (let u = 0; u < USERS; u++) {
       const id = `user${u}`;
       const current = await store.getRecommendations(pseudonymOf(id));
       expect(current, id).not.toBeNull();
       expect(last.get(id)?.items.map((i) => i.itemId), id).toEqual(current!.items.map((i) => i.itemId));
     }
-    console.log(`crash ${point}:${pass}: ${atCrash} of ${EVENTS} purchases applied at the crash; after recovery ${EVENTS} exact, ${dlq.length} dead letters for ${poison} poison records, ${last.size} users with a current list emitted`);
+    console.log(`crash ${point}:${pass}: ${atCrash} of ${EVENTS} purchases applied at the crash; after recovery ${EVENTS} exact, ${dlq.length} dead letters for ${poison} poison records, ${last.size} users with a current list emitted, ${reemitted.length} lists re-emitted`);
 
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code, worker.output().slice(-2000)).toBe(0);

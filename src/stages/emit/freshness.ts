@@ -2,7 +2,8 @@
  * How fresh the emitted lists are (attune_freshness_seconds): for each list (not a tombstone), the emit time minus
  * the time of the event it was computed after — the event's own time and its record's Kafka timestamp (the events
  * topic stamps append time). The source event is the one named by the record's `attune.source` offset, which is
- * in the micro-batch; the work is one map lookup per list. Pure.
+ * in the micro-batch; the work is one map lookup per list. A list re-emitted for a replayed user is left out: it
+ * was produced (and measured) before the crash. Pure.
  */
 import type { InboundRecord, OutboundRecord } from '../../kafka/port.js';
 import type { OffsetEvent } from '../ingest/plan.js';
@@ -12,6 +13,19 @@ export interface ListFreshness {
   eventTime: number;
   /** Seconds since the source record's Kafka timestamp. */
   appendTime: number;
+}
+
+/**
+ * Marks a list produced for a replayed user: its records were applied by an earlier attempt, which may or may not
+ * have produced the list before it stopped (a crash between apply and produce, or a rebalance). The same list at
+ * the same `attune.source`, so a consumer that already has that source drops it like any duplicate. The lists
+ * counter counts it as `reemitted`, and freshness leaves it out: its source event is as old as the interruption,
+ * and counting it would turn every replay into a freshness alert.
+ */
+export const REEMITTED_HEADER = 'attune.reemitted';
+
+export function isReemitted(r: OutboundRecord): boolean {
+  return r.headers?.[REEMITTED_HEADER] === 'true';
 }
 
 export function sourceOffset(r: OutboundRecord): number {
@@ -28,6 +42,7 @@ export function listFreshness(out: readonly OutboundRecord[], records: readonly 
   const result: ListFreshness[] = [];
   for (const r of out) {
     if (r.value === null) continue; // a tombstone is no list
+    if (isReemitted(r)) continue; // a duplicate of a list already produced, and measured, before a crash
     const offset = sourceOffset(r);
     const at = appended.get(offset);
     const time = eventTimes.get(offset);

@@ -10,7 +10,7 @@ import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { EventBatch, StageFactory } from '../../topology/processor.js';
 import { crashPoint } from '../../topology/crash-points.js';
-import { listFreshness, sourceOffset } from './freshness.js';
+import { isReemitted, listFreshness, sourceOffset } from './freshness.js';
 
 export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProducer; metrics: Metrics }, EventBatch> = {
   node: { name: 'emit', does: 'changed lists, keyed by user, in source order', stores: [], sinks: ['recommendations'] },
@@ -22,9 +22,10 @@ export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProdu
         b.out.sort((x, y) => sourceOffset(x) - sourceOffset(y));
         await producer.send(topics.recommendations, b.out);
         crashPoint('after-produce');
-        const lists = b.out.filter((r) => r.value !== null).length;
-        if (lists) metrics.lists.inc({ outcome: 'emitted' }, lists);
-        if (b.out.length > lists) metrics.lists.inc({ outcome: 'tombstone' }, b.out.length - lists);
+        const c = countOutcomes(b.out);
+        if (c.emitted) metrics.lists.inc({ outcome: 'emitted' }, c.emitted);
+        if (c.reemitted) metrics.lists.inc({ outcome: 'reemitted' }, c.reemitted);
+        if (c.tombstone) metrics.lists.inc({ outcome: 'tombstone' }, c.tombstone);
         for (const f of listFreshness(b.out, b.records, b.onTime, Date.now())) {
           metrics.freshness.observe({ since: 'event_time' }, f.eventTime);
           metrics.freshness.observe({ since: 'append_time' }, f.appendTime);
@@ -41,4 +42,15 @@ export function withTombstones(out: OutboundRecord[], topic: string, partition: 
   const kept = out.filter((r) => !gone.has(keyOf(r) as string));
   for (const w of withdrawn.values()) kept.push({ key: w.userId, value: null, headers: { 'attune.source': `${topic}:${partition}:${w.offset}` } });
   return kept;
+}
+
+/** The produced records by outcome: new lists, lists re-emitted for a replayed user, tombstones (pure). */
+export function countOutcomes(out: readonly OutboundRecord[]): { emitted: number; reemitted: number; tombstone: number } {
+  const c = { emitted: 0, reemitted: 0, tombstone: 0 };
+  for (const r of out) {
+    if (r.value === null) c.tombstone++;
+    else if (isReemitted(r)) c.reemitted++;
+    else c.emitted++;
+  }
+  return c;
 }

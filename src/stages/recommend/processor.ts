@@ -59,6 +59,7 @@ import { log } from '../../log.js';
 import { ConfigError } from '../../errors.js';
 import { onlineInteractions } from './online-quality.js';
 import { loadStoredRows } from './warm-up.js';
+import { REEMITTED_HEADER } from '../emit/freshness.js';
 
 /** A user's recommender state as stored: item ids as strings (interned ids are per worker). */
 interface StoredState {
@@ -272,6 +273,9 @@ export class RecommendStage {
     }
     const resetUsers = new Set(fresh.filter((r) => r.reset !== undefined).map((r) => r.event.userId));
     const emit = new Set<string>();
+    // Lists emitted again for a replayed user: marked, so that neither the lists counter nor freshness counts
+    // a duplicate of a list already produced (emit stage).
+    const reemit = new Set<string>();
     await Promise.all(users.map(async (u) => {
       const list = lists.get(u); // none: withdrawn
       const hash = list ? listHash(list) : '';
@@ -281,7 +285,10 @@ export class RecommendStage {
         // again, as the crash may have come between apply and produce. The holders are added again for the list
         // the first attempt COMMITTED (`li`), not for the one recomputed now, which may differ (the model was
         // rebuilt since) and is not stored: holders stay within `li` ((3) in the header).
-        if (list) emit.add(u);
+        if (list) {
+          emit.add(u);
+          reemit.add(u);
+        }
         if (!withdrawn.has(u)) await d.store.updateHolders(u, [], lastItems.get(u)!);
         return;
       }
@@ -321,7 +328,9 @@ export class RecommendStage {
       const list = lists.get(u)!;
       // Stored under the pseudonym, and holding it: Redis keeps no raw user id.
       await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
-      out.push({ key: userId, value: await d.codec.encodeRecommendations({ ...list, userId }), headers: { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` } });
+      const headers: Record<string, string> = { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` };
+      if (reemit.has(u)) headers[REEMITTED_HEADER] = 'true';
+      out.push({ key: userId, value: await d.codec.encodeRecommendations({ ...list, userId }), headers });
     }
     if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');
     return out;
