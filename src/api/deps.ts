@@ -10,6 +10,8 @@ export interface ApiDeps {
   maxIdLength: number;
   /** The ops page and the vendored browser modules; absent: no /ui/. */
   ui?: UiFolders;
+  /** Requests a minute from one address without a valid key before 429 (default REFUSED_PER_MINUTE, server.ts). */
+  refusedPerMinute?: number;
   /** Hears of unexpected errors (route pattern only, never the URL). */
   onInternalError?: (err: Error, route: string) => void;
 }

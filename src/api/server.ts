@@ -6,11 +6,11 @@
  * fastify's logger is off: its request log lines hold the URL, and the URL holds user and item ids.
  * Unexpected errors are logged with the route pattern only.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { matchKey, presentedKey, type ApiKey } from './auth.js';
-import { ApiError, installErrorHandlers } from './errors.js';
+import { ApiError, errorBody, installErrorHandlers } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { errorSchema } from './schemas.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -23,9 +23,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The key the request authenticated with (set by the /v1 auth hook). */
     apiKey?: ApiKey;
+    /** Why the /v1 auth hook refused the request: answered after the limiter has counted it (see below). */
+    authRefused?: ApiError;
   }
 }
 
+/** Requests a minute one client address may make without a valid key before it gets 429 (key guessing). */
+export const REFUSED_PER_MINUTE = 60;
 
 export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -34,6 +38,13 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // Ids may be percent-encoded (3 characters each): room for the longest id the schema then bounds, with a 400.
     routerOptions: { maxParamLength: deps.maxIdLength * 3 + 16 },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+    // fastify's own answer to a URL it cannot decode repeats the URL, which holds the ids: ours does not.
+    frameworkErrors: (err, _req, reply) => {
+      const bad = (err as FastifyError).code === 'FST_ERR_BAD_URL';
+      (reply as FastifyReply).code(400).send(errorBody(bad ? 'BAD_URL' : 'BAD_REQUEST', bad
+        ? 'the URL is not valid percent-encoding: encode each id with encodeURIComponent'
+        : 'the request could not be routed: see GET /openapi.json for the paths'));
+    },
   });
   installErrorHandlers(app, deps.onInternalError ?? (() => {}));
   app.addSchema(errorSchema);
@@ -47,29 +58,38 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
-  // Per-key limits: requests without a key never reach the limiter (public routes, or refused by the auth hook).
+  // Per-key limits, and per client address for requests the auth hook refused (no key, or a wrong one), so that
+  // keys cannot be guessed at line rate. Public routes (health, OpenAPI, the ops page's files) are not limited.
+  const refusedPerMinute = deps.refusedPerMinute ?? REFUSED_PER_MINUTE;
   await app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
     timeWindow: 60_000,
-    max: (req) => req.apiKey?.rateLimitPerMinute ?? 1,
-    keyGenerator: (req) => req.apiKey?.name ?? 'anonymous',
-    allowList: (req) => req.apiKey === undefined,
-    errorResponseBuilder: (req, ctx) =>
-      new ApiError(429, 'RATE_LIMITED', `the key ${req.apiKey?.name ?? ''} is over its limit of ${ctx.max} requests per minute: retry after ${ctx.after}, or raise its rateLimitPerMinute in the keys file`),
+    max: (req) => req.apiKey?.rateLimitPerMinute ?? refusedPerMinute,
+    keyGenerator: (req) => (req.apiKey ? `key:${req.apiKey.name}` : `refused:${req.ip}`),
+    allowList: (req) => req.apiKey === undefined && req.authRefused === undefined,
+    errorResponseBuilder: (req, ctx) => req.apiKey
+      ? new ApiError(429, 'RATE_LIMITED', `the key ${req.apiKey.name} is over its limit of ${ctx.max} requests per minute: retry after ${ctx.after}, or raise its rateLimitPerMinute in the keys file`)
+      : new ApiError(429, 'RATE_LIMITED', `more than ${ctx.max} requests a minute from this address without a valid API key: retry after ${ctx.after} with a key from the keys file`),
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(async (v1) => {
-    // Runs before the route's rate-limit hook (instance hooks first), so the limiter sees the key.
+    // Runs before the route's rate-limit hook (instance hooks first), so the limiter sees the key, or the refusal;
+    // the refusal is answered in the next phase, once the limiter has counted it.
     v1.addHook('onRequest', async (req) => {
       const key = presentedKey(req.headers);
-      if (key === null) throw new ApiError(401, 'UNAUTHORIZED', 'no API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`');
-      const found = matchKey(deps.keys, key);
-      if (!found) throw new ApiError(401, 'UNAUTHORIZED', 'the API key is not in the keys file: check it, or add its entry (`attune api-key new <name>`)');
-      req.apiKey = found;
+      if (key === null) req.authRefused = new ApiError(401, 'UNAUTHORIZED', 'no API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`');
+      else {
+        const found = matchKey(deps.keys, key);
+        if (found) req.apiKey = found;
+        else req.authRefused = new ApiError(401, 'UNAUTHORIZED', 'the API key is not in the keys file: check it, or add its entry (`attune api-key new <name>`)');
+      }
+    });
+    v1.addHook('preParsing', async (req) => {
+      if (req.authRefused) throw req.authRefused;
     });
     registerUserRoutes(v1, deps);
     registerCatalogRoutes(v1, deps);

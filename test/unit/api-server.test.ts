@@ -91,6 +91,30 @@ describe('rate limits', () => {
     expect(third.headers['x-ratelimit-limit']).toBe('2');
     expect((await app.inject({ url: '/v1/segments', headers: AUTH })).statusCode).toBe(200);
   });
+
+  it('limits requests refused for their key per client address (no key guessing at line rate), not valid keys', async () => {
+    const guarded = await buildApiServer({ readers: memoryReaders(new Map()).readers, keys: KEYS, maxIdLength: 16, refusedPerMinute: 3 });
+    const from = (ip: string, headers: Record<string, string> = {}) => guarded.inject({ url: '/v1/segments', remoteAddress: ip, headers });
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await from('10.0.0.1', i % 2 ? { 'x-api-key': `guess-${i}` } : {})).statusCode);
+    expect(codes).toEqual([401, 401, 401]);
+    const fourth = await from('10.0.0.1', { 'x-api-key': 'guess-4' });
+    expect(fourth.statusCode).toBe(429);
+    expect(fourth.json().error.message).toContain('without a valid API key');
+    expect((await from('10.0.0.2')).statusCode).toBe(401); // another address has its own count
+    expect((await from('10.0.0.1', { 'x-api-key': 'secret-alpha' })).statusCode).toBe(200); // a valid key is limited by its own rate
+    expect((await guarded.inject({ url: '/healthz', remoteAddress: '10.0.0.1' })).statusCode).toBe(200);
+    await guarded.close();
+  });
+});
+
+describe('URLs it cannot decode', () => {
+  it('answers 400 in the JSON error shape without repeating the URL (it holds the ids)', async () => {
+    const r = await app.inject({ url: '/v1/users/%E0%A4%Asecret-user/segments', headers: AUTH });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toEqual({ error: { code: 'BAD_URL', message: expect.stringContaining('encodeURIComponent') } });
+    expect(r.body).not.toContain('secret-user');
+  });
 });
 
 describe('recommendations', () => {
