@@ -93,7 +93,7 @@ export class DeadLetterTail {
           batch.resolveOffset(r.offset);
         }
         this.byPartition.set(batch.partition, kept.slice(-MAX_LIMIT));
-      }, { partitionsConsumedConcurrently: 1 });
+      }, { partitionsConsumedConcurrently: 1, commitOffsets: false });
       for (const [p, end] of ends) {
         const from = BigInt(end) - BigInt(MAX_LIMIT);
         const start = BigInt(starts.get(p) ?? '0');

@@ -68,11 +68,11 @@ class KafkajsConsumer implements StreamConsumer {
   async subscribe(topics: string[]) {
     for (const topic of topics) await this.c.subscribe({ topic, fromBeginning: true });
   }
-  async run(handler: BatchHandler, opts: { partitionsConsumedConcurrently: number }) {
+  async run(handler: BatchHandler, opts: { partitionsConsumedConcurrently: number; commitOffsets: boolean }) {
     await this.c.run({
       // Only what the runner resolves is committed: auto-resolve would mark unprocessed records as done.
       eachBatchAutoResolve: false,
-      autoCommit: true,
+      autoCommit: opts.commitOffsets,
       autoCommitInterval: 2_000,
       partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause }) => {
@@ -86,7 +86,7 @@ class KafkajsConsumer implements StreamConsumer {
           highWatermark: batch.highWatermark,
           resolveOffset,
           heartbeat,
-          commit: () => commitOffsetsIfNecessary(),
+          commit: () => (opts.commitOffsets ? commitOffsetsIfNecessary() : Promise.resolve()),
           isRunning,
           isStale,
           pause,

@@ -47,7 +47,12 @@ export interface TopicPartitions {
 export interface StreamConsumer {
   connect(): Promise<void>;
   subscribe(topics: string[]): Promise<void>;
-  run(handler: BatchHandler, opts: { partitionsConsumedConcurrently: number }): Promise<void>;
+  /**
+   * `commitOffsets`: whether resolved offsets are committed to the group. Only the worker's own group commits; a
+   * reader with a throw-away group (it seeks where it wants) must not, or each run leaves a group with offsets
+   * that the broker keeps for offsets.retention.minutes (7 days by default).
+   */
+  run(handler: BatchHandler, opts: { partitionsConsumedConcurrently: number; commitOffsets: boolean }): Promise<void>;
   /** Called after each group join with this member's assignment. */
   onAssigned(cb: (assigned: TopicPartitions[]) => void | Promise<void>): void;
   /** Called when the consumer crashes (the client gave up); `restart` says whether it will rejoin by itself. */

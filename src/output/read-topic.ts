@@ -50,7 +50,7 @@ export async function readTopicToEnd(kafka: StreamClient, topic: string, timeout
       if (Number(m.offset) + 1 >= Number(high)) remaining.delete(batch.partition);
     }
     if (remaining.size === 0) finish();
-  }, { partitionsConsumedConcurrently: 1 });
+  }, { partitionsConsumedConcurrently: 1, commitOffsets: false });
   for (const [p, o] of starts) if (remaining.has(p) && Number(o) > 0) consumer.seek(topic, p, o);
   const timer = setTimeout(finish, timeoutMs);
   await finished;

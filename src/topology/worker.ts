@@ -175,7 +175,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Met
     sideJobFailed, isStopping: () => readiness.stopping, exit: (code) => exit(code),
   });
 
-  void consumer.run(handler, { partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently }).catch((err) => {
+  void consumer.run(handler, { partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently, commitOffsets: true }).catch((err) => {
     log.error({ err: errorMessage(err) }, 'consumer failed to run');
     exit(1);
   });

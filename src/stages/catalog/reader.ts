@@ -78,7 +78,7 @@ export class CatalogReader {
           if (remaining.size === 0) caughtUp();
         }
       }
-    }, { partitionsConsumedConcurrently: 1 });
+    }, { partitionsConsumedConcurrently: 1, commitOffsets: false });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ready, new Promise<void>((r) => { timer = setTimeout(() => { log.warn({ remaining: remaining.size }, 'catalog not fully read at start-up; continuing'); r(); }, timeoutMs); })]);
     clearTimeout(timer);
