@@ -11,7 +11,7 @@ import type { RedisClient } from '../stores/redis-client.js';
 import { Keys } from '../stores/keys.js';
 import type { Pseudonymizer } from '../stages/rights/pseudonym.js';
 import type { SegmentSetup } from '../stages/segments/setup.js';
-import type { PendingChange } from '../stages/segments/stored.js';
+import { parseSince, type PendingChange, type SegmentSince } from '../stages/segments/stored.js';
 import { createFeatureView, type FeatureView } from '../stages/segments/features/view.js';
 import { parseFeatureState } from '../stages/segments/features/state.js';
 import type { Recommendations } from '../domain/events.js';
@@ -64,11 +64,15 @@ export class RedisUserReaders {
    * read at — the watermark of the user's partition (what the worker evaluates with; the user's `o:` field names
    * the partition), or the user's last event when the partition has none.
    */
-  private async featureState(p: string): Promise<{ view: FeatureView; segments: string[]; pending: PendingChange[]; now: number | null } | null> {
+  private async featureState(p: string): Promise<{ view: FeatureView; segments: string[]; since: SegmentSince; pending: PendingChange[]; now: number | null } | null> {
     const fields = await this.d.redis.hgetall(this.keys.userFeatures(p));
     if (!fields.s) return null;
     const view = createFeatureView(parseFeatureState(fields.s), this.d.segments.featureConfig);
     const segments = fields.seg ? (JSON.parse(fields.seg) as string[]) : [];
+    let since: SegmentSince = {};
+    try {
+      since = parseSince(fields.since);
+    } catch { /* unreadable: since unknown (null), as for a state written before it was kept */ }
     const pending: PendingChange[] = [];
     let partition: number | null = null;
     const prefix = `o:${this.d.eventsTopic}:`;
@@ -81,7 +85,7 @@ export class RedisUserReaders {
       const wm = await this.d.redis.hget(this.keys.partitionSegmentState(this.d.eventsTopic, partition), 'wm');
       if (wm !== null && Number.isFinite(Number(wm))) now = Math.max(now ?? 0, Number(wm));
     }
-    return { view, segments, pending, now };
+    return { view, segments, since, pending, now };
   }
 
   async segments(userId: string): Promise<UserSegments | null> {
@@ -89,8 +93,10 @@ export class RedisUserReaders {
     if (!st) return null;
     const next = st.now === null ? new Map<string, number>() : this.d.segments.rules.nextChangeTimes(st.view, st.now);
     const segments: UserSegment[] = st.segments.map((id) => {
-      // The latest pending entry into the segment, if the state still holds it.
-      const entry = st.pending.filter((c) => c.segmentId === id && c.change === 'enter').sort((a, b) => b.eventTime - a.eventTime)[0];
+      // The entry the segment stage keeps (since); for a state written before it kept them, the latest pending one.
+      const kept = st.since[id];
+      const entry = kept ? { eventTime: kept[0], cause: kept[1] }
+        : st.pending.filter((c) => c.segmentId === id && c.change === 'enter').sort((a, b) => b.eventTime - a.eventTime)[0];
       return {
         segmentId: id,
         description: this.descriptions.get(id) ?? null,

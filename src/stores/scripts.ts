@@ -139,7 +139,7 @@ export interface ScriptCommands {
   applyPopularity(popularity: string, applied: string, field: string, batchLast: number, deltas: string): Promise<number>;
   commitSegmentUser(
     features: string, segments: string, offsetField: string, pendingField: string, expectedOffset: number, newOffset: number,
-    state: string, due: string, segmentIds: string, pending: string,
+    state: string, due: string, segmentIds: string, pending: string, since: string,
   ): Promise<number>;
   commitSegmentPartition(
     state: string, timers: string, users: string, expectedOffset: string, expectedWatermark: string, newOffset: number,

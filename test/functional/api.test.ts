@@ -17,7 +17,7 @@ import { currentLists } from '../../src/cli/commands/show.js';
 import { groupLag } from '../../src/kafka/lag.js';
 import { Keys } from '../../src/stores/keys.js';
 import { parseFeatureState } from '../../src/stages/segments/features/state.js';
-import type { Recommendations } from '../../src/domain/events.js';
+import type { Recommendations, SegmentChange } from '../../src/domain/events.js';
 import { PrometheusLive } from '../../src/api/prometheus.js';
 import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
@@ -124,6 +124,19 @@ describe('attune api on a replay of the bundled data', () => {
     expect(seg.segments.map((s: { segmentId: string }) => s.segmentId).sort()).toEqual((await redis.smembers(keys.userSegments(p))).sort());
     expect(seg.segments.length).toBeGreaterThan(0);
     for (const s of seg.segments) expect(s.description).toEqual(expect.any(String));
+    // Since when and why: the user's last entry into each segment on the segment-changes topic, long after the
+    // change left the worker's pending list.
+    const entered = new Map<string, SegmentChange>();
+    for (const r of await readTopicToEnd(pipeline.kafka, pipeline.topics.segmentChanges)) {
+      if (r.value === null) continue;
+      const c = (await pipeline.codec.decode(r.value, 1e6)) as unknown as SegmentChange;
+      if (c.userId === userId && c.change === 'enter') entered.set(c.segmentId, c);
+    }
+    for (const s of seg.segments) {
+      const c = entered.get(s.segmentId);
+      expect(c, s.segmentId).toBeDefined();
+      expect({ since: s.since, cause: s.cause }, s.segmentId).toEqual({ since: c!.eventTime, cause: c!.cause });
+    }
 
     const f = (await get(`/v1/users/${userId}/features`)).json();
     const state = parseFeatureState(await redis.hget(keys.userFeatures(p), 's'));

@@ -126,11 +126,18 @@ describe('the ops page in Chromium', () => {
     expect(await page.locator('#recommendations').textContent()).toContain(stored.sourceEventId!);
 
     // segments: the ones the API reads from Redis, each with its rule as the why
-    const segs = await apiGet<{ segments: Array<{ segmentId: string; description: string | null }> }>(`/v1/users/${encodeURIComponent(userId!)}/segments`);
+    const segs = await apiGet<{ segments: Array<{ segmentId: string; description: string | null; since: number | null; cause: string | null }> }>(`/v1/users/${encodeURIComponent(userId!)}/segments`);
     const segRows = page.locator('#user-segments tr.segment');
     await expect.poll(() => segRows.count(), { timeout: 10_000 }).toBe(segs.segments.length);
     expect(await segRows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-segment-id')))).toEqual(segs.segments.map((s) => s.segmentId));
     for (const s of segs.segments) if (s.description) expect(await page.locator(`#user-segments tr[data-segment-id="${s.segmentId}"]`).textContent()).toContain(s.description);
+    // since when and why: every segment's entry time is recorded, and its cause shown
+    for (const s of segs.segments) {
+      expect(s.since, s.segmentId).not.toBeNull();
+      const row = await page.locator(`#user-segments tr[data-segment-id="${s.segmentId}"]`).textContent();
+      expect(row).not.toContain('not recorded');
+      expect(row).toContain(s.cause!);
+    }
 
     // features and events panels loaded (a replayed customer has both)
     await expect.poll(() => page.locator('#features dl.facts').count()).toBe(1);

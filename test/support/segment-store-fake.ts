@@ -9,7 +9,7 @@ import { batchInputs, runSegmentBatch, type BatchOptions, type BatchPartitionSta
 import type { PendingChange, StoredUser } from '../../src/stages/segments/stored.js';
 import type { OffsetEvent } from '../../src/stages/ingest/plan.js';
 
-export const freshStoredUser = (): StoredUser => ({ features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [] });
+export const freshStoredUser = (): StoredUser => ({ features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [], since: {} });
 
 export class FakeSegmentStore {
   constructor(private readonly opts: BatchOptions) {}

@@ -643,6 +643,7 @@ function checkEndedUsers(state: Map<string, Dumped>, rights: RightsOutcome, real
           const h = v.value as Record<string, string>;
           for (const f of ['s', 'due']) if (Object.hasOwn(h, f)) miss(`withdrawn user ${realOf.get(p)}: ${key} field ${f} still set (${short(h[f], 120)})`);
           if (Object.hasOwn(h, 'seg') && h.seg !== '[]') miss(`withdrawn user ${realOf.get(p)}: ${key} still in segments ${short(h.seg, 120)}`);
+          if (Object.hasOwn(h, 'since') && h.since !== '{}') miss(`withdrawn user ${realOf.get(p)}: ${key} still holds segment entries ${short(h.since, 120)}`);
         }
       }
       continue;

@@ -105,7 +105,7 @@ describe('segment-change egress', () => {
     const user = (): StoredUser => {
       const features = emptyFeatureState();
       applyEvent(features, { eventId: 'e', userId: 'x', type: 'view', eventTime: T, itemId: 'i', quantity: null, price: null, rating: null, sessionId: null, context: null, properties: {} }, cfg);
-      return { features, segments: [], due: null, offset: 4, pending: [] };
+      return { features, segments: [], due: null, offset: 4, pending: [], since: {} };
     };
     const ids = new FakeIdentities({ P1: 'alice' });
     const { d, sent, applied } = deps(ids);

@@ -48,7 +48,7 @@ describe('reevaluateUsers', () => {
       const e: UserEvent = { eventId: `e${i}`, userId: 'u', type: 'view', eventTime: T0 + i * 1000, itemId: 'i', quantity: null, price: null, rating: null, sessionId: null, context: null, properties: {} };
       applyEvent(features, e, cfg);
     }
-    return { features, segments, due, offset: 7, pending: [] };
+    return { features, segments, due, offset: 7, pending: [], since: {} };
   };
   it('emits rules-caused changes at the watermark, reschedules, and writes only users that changed', () => {
     const B = compile(`segments:\n  busy:\n    when: { count: { type: view, window: 1h }, gte: 2 }\n  keen:\n    when: { count: { type: view, window: 1h }, gte: 3 }\n`);

@@ -81,12 +81,12 @@ describe('segments: an unreadable stored state and a reset', () => {
     warn.mockRestore();
   });
 
-  it('reads unreadable segments and pending changes as none, keeping the offset gate', async () => {
-    const t = setUp({ P1: { s: '{"v":1}', seg: '"seen"', 'lc:ev:0': '[1,2', 'o:ev:0': '2' } });
+  it('reads unreadable segments, their entries and pending changes as none, keeping the offset gate', async () => {
+    const t = setUp({ P1: { s: '{"v":1}', seg: '"seen"', since: '{"seen":[1', 'lc:ev:0': '[1,2', 'o:ev:0': '2' } });
     const warn = vi.spyOn(log, 'warn').mockImplementation(() => undefined);
     await t.processor.process('ev', 0, [at(4, ev('P1', 'consent', 4), { reset: 'consent' })]);
     warn.mockRestore();
-    expect(t.commits.map(([id, expected, u]) => [id, expected, u.offset, u.segments, u.features.n])).toEqual([['P1', 2, 4, [], 0]]);
+    expect(t.commits.map(([id, expected, u]) => [id, expected, u.offset, u.segments, u.since, u.features.n])).toEqual([['P1', 2, 4, [], {}, 0]]);
   });
 
   it('still fails the micro-batch for a user without a reset (isolation dead-letters its records), counting nothing', async () => {

@@ -27,7 +27,7 @@ const records: OffsetEvent[] = [
   ...Array.from({ length: 20 }, (_, k) => ({ offset: 2 + k, event: ev(2 + k, `u${k}`, NOW + k * 1000) })),
 ];
 const kafkaTime = (r: OffsetEvent) => NOW + r.offset;
-const fresh = (): StoredUser => ({ features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [] });
+const fresh = (): StoredUser => ({ features: emptyFeatureState(), segments: [], due: null, offset: -1, pending: [], since: {} });
 
 describe('the watermark clamp', () => {
   it('moves the watermark at most to the cap, never back', () => {

@@ -63,7 +63,7 @@ function Segments({ userId, onUnauthorized }) {
         <tbody>${d.segments.map((g) => html`<tr class="segment" data-segment-id=${g.segmentId}>
           <td><b>${g.segmentId}</b></td>
           <td>${g.why ?? '–'}</td>
-          <td>${g.since !== null ? html`<${When} ms=${g.since} />${g.cause ? html` <span class="tag">${g.cause}</span>` : null}` : html`<span class="muted nowrap" title="the stored state keeps membership, not when it began: the segment-changes topic has the entry">not recorded</span>`}</td>
+          <td>${g.since !== null ? html`<${When} ms=${g.since} />${g.cause ? html` <span class="tag">${g.cause}</span>` : null}` : html`<span class="muted nowrap" title="entered before this worker version kept the entry time: the segment-changes topic has it">not recorded</span>`}</td>
           <td>${g.changesAt !== null ? html`<${When} ms=${g.changesAt} />` : html`<span class="muted">–</span>`}</td>
         </tr>`)}
         </tbody>

@@ -20,7 +20,7 @@ import { clampedWatermark, classifyLateness } from './features/watermark.js';
 import type { CompiledSegments } from './core/compile.js';
 import { resetTime } from './core/engine.js';
 import { TimerHeap } from './core/timer-heap.js';
-import { segmentChanges, TIME_CAUSE, timerDue } from './core/tracker.js';
+import { nextSince, segmentChanges, TIME_CAUSE, timerDue } from './core/tracker.js';
 import type { PendingChange, StoredUser } from './stored.js';
 
 export interface BatchPartitionState {
@@ -128,7 +128,9 @@ export function runSegmentBatch(
 
   const record = (id: string, u: StoredUser, next: string[], now: number, cause: string, step: number) => {
     const emittedAt = opts.clock();
-    for (const c of segmentChanges(id, u.segments, next, now, cause, emittedAt)) {
+    const changes = segmentChanges(id, u.segments, next, now, cause, emittedAt);
+    u.since = nextSince(u.since, changes);
+    for (const c of changes) {
       const pc: PendingChange = { ...c, o: step };
       fresh.push(pc);
       let list = freshByUser.get(id);

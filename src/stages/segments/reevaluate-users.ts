@@ -6,7 +6,7 @@ import type { SegmentChange } from '../../domain/events.js';
 import type { FeatureConfig } from './features/config.js';
 import { createFeatureView } from './features/view.js';
 import type { CompiledSegments } from './core/compile.js';
-import { segmentChanges, RULES_CAUSE, timerDue } from './core/tracker.js';
+import { nextSince, segmentChanges, RULES_CAUSE, timerDue } from './core/tracker.js';
 import type { StoredUser } from './stored.js';
 
 /**
@@ -31,9 +31,10 @@ export function reevaluateUsers(
     const next = [...rules.evaluate(view, now)].sort();
     const nct = rules.nextChangeTime(view, now);
     const due = nct === null ? null : timerDue(nct, features.timerResolutionMs);
-    changes.push(...segmentChanges(id, u.segments, next, now, RULES_CAUSE, emittedAt));
+    const mine = segmentChanges(id, u.segments, next, now, RULES_CAUSE, emittedAt);
+    changes.push(...mine);
     const same = due === u.due && next.length === u.segments.length && next.every((s, k) => s === u.segments[k]);
-    const fin = same ? u : { ...u, segments: next, due };
+    const fin = same ? u : { ...u, segments: next, due, since: nextSince(u.since, mine) };
     if (!same) writes.push([id, fin]);
     finals.push([id, fin]);
   });

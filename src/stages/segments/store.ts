@@ -4,7 +4,7 @@
  * slot ({u:<id>}, {p:<topic>:<partition>} or {g}), so it works on a single Redis and on a Cluster.
  *
  * Exactly-once layout (see the header of processor.ts for the reasoning):
- *  - `{u:<id>}:features` hash: `s` state JSON, `seg` segments JSON, `due` next timer, `o:<topic>:<partition>` the
+ *  - `{u:<id>}:features` hash: `s` state JSON, `seg` segments JSON, `since` their entries, `due` next timer, `o:<topic>:<partition>` the
  *    last partition offset whose processing the user's state reflects, `lc:<topic>:<partition>` the user's changes
  *    after the partition's progress offset (not yet known to be emitted). Written by commitSegmentUser (CAS on o).
  *  - `{u:<id>}:segments` set: the user's segments, rewritten in the same script.
@@ -21,7 +21,7 @@ import { checkScriptResult } from '../../stores/script-errors.js';
 import { createFeatureView, type FeatureView } from './features/view.js';
 import { emptyFeatureState, parseFeatureState, serializeFeatureState } from './features/state.js';
 import type { FeatureConfig } from './features/config.js';
-import type { PendingChange, StoredUser } from './stored.js';
+import { parseSince, type PendingChange, type StoredUser } from './stored.js';
 
 // The stored shapes stay importable from here, where they are read and written.
 export type { PendingChange, StoredUser } from './stored.js';
@@ -106,8 +106,8 @@ export class FeatureStore {
    * is readable (segments to exit, pending changes to re-emit, the offset gate) is kept; `unreadable` tells it happened.
    */
   async loadUser(userId: string, topic: string, partition: number, unreadableAsEmpty = false): Promise<StoredUser & { unreadable?: true }> {
-    const [s, seg, due, o, lc] = await this.redis.hmget(
-      this.keys.userFeatures(userId), 's', 'seg', 'due', Keys.partitionField(topic, partition), Keys.pendingField(topic, partition),
+    const [s, seg, due, o, lc, since] = await this.redis.hmget(
+      this.keys.userFeatures(userId), 's', 'seg', 'due', Keys.partitionField(topic, partition), Keys.pendingField(topic, partition), 'since',
     );
     if (!unreadableAsEmpty) {
       return {
@@ -116,6 +116,7 @@ export class FeatureStore {
         due: due ? Number(due) : null,
         offset: o === null ? -1 : Number(o),
         pending: lc ? (JSON.parse(lc) as PendingChange[]) : [],
+        since: parseSince(since),
       };
     }
     let unreadable = false;
@@ -133,6 +134,7 @@ export class FeatureStore {
       due: due && Number.isFinite(Number(due)) ? Number(due) : null,
       offset: o === null ? -1 : Number(o),
       pending: read(() => pendingList(lc), []),
+      since: read(() => parseSince(since), {}),
     };
     return unreadable ? { ...u, unreadable: true } : u;
   }
@@ -215,7 +217,7 @@ export class FeatureStore {
       this.keys.userFeatures(userId), this.keys.userSegments(userId),
       Keys.partitionField(topic, partition), Keys.pendingField(topic, partition),
       expectedOffset, newOffset, serializeFeatureState(u.features), u.due === null ? '' : String(u.due),
-      JSON.stringify(u.segments), JSON.stringify(u.pending),
+      JSON.stringify(u.segments), JSON.stringify(u.pending), JSON.stringify(u.since),
     );
     checkScriptResult('commitSegmentUser', Number(res));
   }

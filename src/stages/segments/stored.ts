@@ -19,4 +19,29 @@ export interface StoredUser {
   /** Last partition offset reflected in the state; -1 when none. */
   offset: number;
   pending: PendingChange[];
+  /**
+   * Since when the user is in each of its segments, and why: segment id → [event time of the entry, its cause]
+   * (`event`, `time`, `rules`, …). Kept by every change (nextSince, core/tracker.ts); a segment entered before the
+   * state kept it has no entry (the API says null).
+   */
+  since: SegmentSince;
+}
+
+export type SegmentSince = Record<string, [number, string]>;
+
+/**
+ * The stored `since` field (segment id → [entry event time, cause]); absent (a state written before it was kept)
+ * reads as {}. Throws unless it is an object of [number, string] pairs.
+ */
+export function parseSince(json: string | null | undefined): SegmentSince {
+  if (!json) return {};
+  const v = JSON.parse(json) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object of segment entries');
+  // No prototype: a stored key named __proto__ stays an entry (ignored by readers), not a prototype.
+  const out: SegmentSince = Object.create(null) as SegmentSince;
+  for (const [id, e] of Object.entries(v)) {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'number' || typeof e[1] !== 'string') throw new Error('not an object of segment entries');
+    out[id] = [e[0], e[1]];
+  }
+  return out;
 }

@@ -4,7 +4,7 @@
   user's last applied offset of the source partition (exactly once: a replay or a concurrent writer that read an
   older offset is refused instead of overwriting newer state).
 
-  KEYS[1] user features hash      ({u:<id>}:features)  s, seg, due, o:<topic>:<partition>, lc:<topic>:<partition>
+  KEYS[1] user features hash      ({u:<id>}:features)  s, seg, since, due, o:<topic>:<partition>, lc:<topic>:<partition>
   KEYS[2] user segments set       ({u:<id>}:segments)  the segment ids the user is in (for readers)
 
   ARGV[1] offset field            o:<topic>:<partition>
@@ -15,6 +15,7 @@
   ARGV[6] due                     next timer (event time ms), or '' for none
   ARGV[7] segments                JSON array of segment ids, sorted
   ARGV[8] pending                 JSON array of the user's changes not yet known to be emitted
+  ARGV[9] since                   JSON object: segment id -> [entry event time, cause], for the segments of ARGV[7]
 
   Returns
    1                        written
@@ -28,7 +29,7 @@ if not segs then return E_BAD_ARGS end
 local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if stored ~= tonumber(ARGV[3]) then return E_SEGMENT_USER_CONFLICT end
 
-redis.call('HSET', KEYS[1], 's', ARGV[5], 'seg', ARGV[7], ARGV[1], ARGV[4], ARGV[2], ARGV[8])
+redis.call('HSET', KEYS[1], 's', ARGV[5], 'seg', ARGV[7], 'since', ARGV[9], ARGV[1], ARGV[4], ARGV[2], ARGV[8])
 if ARGV[6] == '' then redis.call('HDEL', KEYS[1], 'due') else redis.call('HSET', KEYS[1], 'due', ARGV[6]) end
 
 redis.call('DEL', KEYS[2])

@@ -26,6 +26,20 @@ export function segmentChanges(
   return out;
 }
 
+/**
+ * Pure: `since` after `changes` (one user's, in order): an entry records its event time and cause, an exit
+ * forgets the segment. Returns a new object when anything changed, else `since` itself.
+ */
+export function nextSince(since: Readonly<Record<string, [number, string]>>, changes: readonly SegmentChange[]): Record<string, [number, string]> {
+  if (changes.length === 0) return since as Record<string, [number, string]>;
+  const out: Record<string, [number, string]> = { ...since };
+  for (const c of changes) {
+    if (c.change === 'enter') out[c.segmentId] = [c.eventTime, c.cause];
+    else delete out[c.segmentId];
+  }
+  return out;
+}
+
 /** Rounds a next-change time up to the timer resolution: the time to schedule the re-evaluation at. */
 export function timerDue(nextChangeTime: number, resolutionMs: number): number {
   return Math.ceil(nextChangeTime / resolutionMs) * resolutionMs;
