@@ -61,6 +61,8 @@ export interface Exclusion {
   field?: RegExp;
   /** Compare the field's JSON value without these properties (instead of skipping the field). */
   drop?: string[];
+  /** Compare the field as this function of its value, on both sides (instead of skipping the field). */
+  compareAs?: (value: string) => string;
   why: string;
 }
 
@@ -313,6 +315,9 @@ export function compareDumps(chaos: Map<string, Dumped>, reference: Map<string, 
         if (rule?.drop && Object.hasOwn(ha, f) && Object.hasOwn(hb, f)) {
           ha[f] = dropJson(ha[f], rule.drop);
           hb[f] = dropJson(hb[f], rule.drop);
+        } else if (rule?.compareAs && Object.hasOwn(ha, f) && Object.hasOwn(hb, f)) {
+          ha[f] = rule.compareAs(ha[f]);
+          hb[f] = rule.compareAs(hb[f]);
         } else if (rule) {
           const id = `${rule.key.source} ${rule.field!.source}`;
           res.excludedFields[id] = (res.excludedFields[id] ?? 0) + 1;
