@@ -2,8 +2,8 @@
  * How fresh the emitted lists are (attune_freshness_seconds): for each list (not a tombstone), the emit time minus
  * the time of the event it was computed after — the event's own time and its record's Kafka timestamp (the events
  * topic stamps append time). The source event is the one named by the record's `attune.source` offset, which is
- * in the micro-batch; the work is one map lookup per list. A list re-emitted for a replayed user is left out: it
- * was produced (and measured) before the crash. Pure.
+ * in the micro-batch; the work is one map lookup per list. A list re-emitted for a replayed user is left out
+ * (REEMITTED_HEADER below says why). Pure.
  */
 import type { InboundRecord, OutboundRecord } from '../../kafka/port.js';
 import type { OffsetEvent } from '../ingest/plan.js';
@@ -42,7 +42,7 @@ export function listFreshness(out: readonly OutboundRecord[], records: readonly 
   const result: ListFreshness[] = [];
   for (const r of out) {
     if (r.value === null) continue; // a tombstone is no list
-    if (isReemitted(r)) continue; // a duplicate of a list already produced, and measured, before a crash
+    if (isReemitted(r)) continue; // its source event is as old as the interruption that made the replay
     const offset = sourceOffset(r);
     const at = appended.get(offset);
     const time = eventTimes.get(offset);

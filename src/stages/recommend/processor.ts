@@ -273,9 +273,6 @@ export class RecommendStage {
     }
     const resetUsers = new Set(fresh.filter((r) => r.reset !== undefined).map((r) => r.event.userId));
     const emit = new Set<string>();
-    // Lists emitted again for a replayed user: marked, so that neither the lists counter nor freshness counts
-    // a duplicate of a list already produced (emit stage).
-    const reemit = new Set<string>();
     await Promise.all(users.map(async (u) => {
       const list = lists.get(u); // none: withdrawn
       const hash = list ? listHash(list) : '';
@@ -285,10 +282,7 @@ export class RecommendStage {
         // again, as the crash may have come between apply and produce. The holders are added again for the list
         // the first attempt COMMITTED (`li`), not for the one recomputed now, which may differ (the model was
         // rebuilt since) and is not stored: holders stay within `li` ((3) in the header).
-        if (list) {
-          emit.add(u);
-          reemit.add(u);
-        }
+        if (list) emit.add(u);
         if (!withdrawn.has(u)) await d.store.updateHolders(u, [], lastItems.get(u)!);
         return;
       }
@@ -329,7 +323,8 @@ export class RecommendStage {
       // Stored under the pseudonym, and holding it: Redis keeps no raw user id.
       await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
       const headers: Record<string, string> = { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` };
-      if (reemit.has(u)) headers[REEMITTED_HEADER] = 'true';
+      // A replayed user's list is marked: the emit stage counts it apart and leaves it out of freshness.
+      if (!freshUsers.has(u)) headers[REEMITTED_HEADER] = 'true';
       out.push({ key: userId, value: await d.codec.encodeRecommendations({ ...list, userId }), headers });
     }
     if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');

@@ -20,8 +20,8 @@ export interface StoredUser {
   offset: number;
   pending: PendingChange[];
   /**
-   * Since when the user is in each of its segments, and why: segment id → [event time of the entry, its cause]
-   * (`event`, `time`, `rules`, …). Kept by every change (nextSince, core/tracker.ts); a segment entered before the
+   * Since when the user is in each of its segments, and why: segment id → [the partition's event time at the
+   * entry, its cause] (the entering event's id, `time`, `rules`, …). Kept by every change (nextSince, core/tracker.ts); a segment entered before the
    * state kept it has no entry (the API says null).
    */
   since: SegmentSince;

@@ -1,4 +1,5 @@
 import type { SegmentChange } from '../../../domain/events.js';
+import type { SegmentSince } from '../stored.js';
 
 /** Cause of a re-evaluation that no event triggered (a timer fired). */
 export const TIME_CAUSE = 'time';
@@ -30,9 +31,9 @@ export function segmentChanges(
  * Pure: `since` after `changes` (one user's, in order): an entry records its event time and cause, an exit
  * forgets the segment. Returns a new object when anything changed, else `since` itself.
  */
-export function nextSince(since: Readonly<Record<string, [number, string]>>, changes: readonly SegmentChange[]): Record<string, [number, string]> {
-  if (changes.length === 0) return since as Record<string, [number, string]>;
-  const out: Record<string, [number, string]> = { ...since };
+export function nextSince(since: SegmentSince, changes: readonly SegmentChange[]): SegmentSince {
+  if (changes.length === 0) return since;
+  const out: SegmentSince = { ...since };
   for (const c of changes) {
     if (c.change === 'enter') out[c.segmentId] = [c.eventTime, c.cause];
     else delete out[c.segmentId];
