@@ -54,7 +54,7 @@ function customers(events: readonly UserEvent[], n: number): Array<{ userId: str
 function listOf(pseudonym: string, items: string[], t: number): Recommendations {
   const [seed, ...rest] = items;
   return {
-    userId: pseudonym, strategy: 'hybrid', sourceEventId: `bench:${t}`, sourceEventTime: t, generatedAt: t,
+    userId: pseudonym, strategy: 'hybrid', sourceEventId: `bench:${t}`, sourceEventTime: t, generatedAt: t, recommendationId: null, assignments: [],
     items: rest.concat(Array.from({ length: Math.max(0, 10 - rest.length) }, (_, i) => `POP${i}`)).slice(0, 10).map((itemId, i) => ({
       itemId, score: 1 - i / 20, reasons: [{ kind: 'bought_together', text: `bought together with WHITE HANGING HEART T-LIGHT HOLDER (${seed})`, relatedItemId: seed ?? null }],
     })),

@@ -233,7 +233,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzResult> {
     const refIds = await new Codec(ref.registryUrl, refTopics).registerAll();
     const foreignRecommendations = await codec.encodeRecommendations({
       userId: 'c10000', items: [{ itemId: '84000B', score: 1, reasons: [{ kind: 'popular', text: 'popular', relatedItemId: null }] }],
-      strategy: 'fuzz', sourceEventId: null, sourceEventTime: null, generatedAt: Date.now(),
+      strategy: 'fuzz', sourceEventId: null, sourceEventTime: null, generatedAt: Date.now(), recommendationId: null, assignments: [],
     });
     producer = raw.producer({ allowAutoTopicCreation: false, idempotent: false });
     await producer.connect();

@@ -56,7 +56,11 @@ export class RedisUserReaders {
     const raw = await this.d.redis.get(this.keys.userRecommendations(this.pseudonym(userId)));
     if (!raw) return null;
     const r = JSON.parse(raw) as Recommendations;
-    return { userId, strategy: r.strategy, sourceEventId: r.sourceEventId, sourceEventTime: r.sourceEventTime, generatedAt: r.generatedAt, items: r.items };
+    // Lists stored before recommendation ids and experiments have neither.
+    return {
+      userId, strategy: r.strategy, sourceEventId: r.sourceEventId, sourceEventTime: r.sourceEventTime, generatedAt: r.generatedAt,
+      recommendationId: r.recommendationId ?? null, assignments: r.assignments ?? [], items: r.items,
+    };
   }
 
   /**

@@ -48,6 +48,8 @@ export const recommendationsSchema = {
     sourceEventId: nullableString,
     sourceEventTime: nullableNumber,
     generatedAt: { type: 'number' },
+    recommendationId: nullableString,
+    assignments: { type: 'array', items: { type: 'object', properties: { experiment: { type: 'string' }, variant: { type: 'string' } } } },
     items: {
       type: 'array',
       items: { type: 'object', properties: { itemId: { type: 'string' }, score: { type: 'number' }, reasons: { type: 'array', items: reason } } },

@@ -50,6 +50,8 @@ export const SETTINGS = {
   recommendationTtlSeconds: s('ATTUNE_RECS_TTL_SECONDS', int(60, 365 * 86_400), 7 * 86_400, 'lifetime of the stored current list, in seconds'),
   decayEpoch: s('ATTUNE_DECAY_EPOCH', z.coerce.number().int(), Date.UTC(2020, 0, 1), 'epoch ms of the co-occurrence decay clock, the same for every worker of a deployment (event times within ~15 years of it keep full precision)'),
   recommenderConfig: s('ATTUNE_RECOMMENDER_CONFIG', z.string().min(1).optional(), undefined, 'the path of a JSON file with recommender settings (see docs/recommender.md); leave unset for the defaults'),
+  experiments: s('ATTUNE_EXPERIMENTS', z.string().min(1).optional(), undefined, 'the path of an experiments file (YAML or JSON; docs/experiments.md), e.g. config/experiments.example.yaml; leave unset for no experiments'),
+  attributionWindowMs: s('ATTUNE_ATTRIBUTION_WINDOW_MS', int(0, 90 * 86_400_000), 86_400_000, 'how long after a click with a recommendation id a purchase of the same item without an id is attributed to it, in ms (default 86400000 = 1 day; 0 = only purchases carrying the id)'),
   segmentRules: s('ATTUNE_SEGMENT_RULES', z.string().min(1), 'config/segments.yaml', 'the path of the segment rule file (YAML or JSON), e.g. config/segments.yaml'),
   featureWindows: s('ATTUNE_FEATURE_WINDOWS', list(z.string().regex(/^\d+(ms|s|m|h|d|w)$/, 'must be a duration such as 1h, 24h, 7d')), ['1h', '24h', '7d', '30d', '90d'], 'comma-separated window lengths, e.g. 1h,24h,7d,30d,90d'),
   sessionGapMs: s('ATTUNE_SESSION_GAP_MS', int(1000, 7 * 86_400_000), 30 * 60_000, 'the session inactivity gap in ms (default 1800000 = 30 min)'),

@@ -11,8 +11,19 @@ export const EVENT_TYPES = [
   'rating',
   'consent',
   'erase',
+  'impression',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * Event types that are not activity: rights requests (consent, erase) and impressions (what downstream showed
+ * the user, used for attribution only). They update no counts, features or model; recommend attributes
+ * impressions (docs/experiments.md).
+ */
+const NOT_ACTIVITY: ReadonlySet<EventType> = new Set(['consent', 'erase', 'impression']);
+export function isActivity(type: EventType): boolean {
+  return !NOT_ACTIVITY.has(type);
+}
 
 export interface EventContext {
   device: string | null;
@@ -45,6 +56,8 @@ export interface UserEvent {
   properties: Record<string, string>;
   /** Consent events only: the purposes and their new status (absent or null on other events and old writers). */
   consent?: ConsentChoice[] | null;
+  /** Impression, click and purchase events: the id of the list they come from (absent or null when none). */
+  recommendationId?: string | null;
 }
 
 export interface CatalogItem {
@@ -77,6 +90,15 @@ export interface Recommendations {
   sourceEventId: string | null;
   sourceEventTime: number | null;
   generatedAt: number;
+  /** Echoed by downstream in impression, click and purchase events (experiments/recommendation-id.ts). */
+  recommendationId: string | null;
+  /** The user's experiments and variants (at most one per layer). */
+  assignments: ExperimentAssignment[];
+}
+
+export interface ExperimentAssignment {
+  experiment: string;
+  variant: string;
 }
 
 export interface SegmentChange {

@@ -140,6 +140,19 @@ function variantsOf(r: RuleReader, n: YNode | null, at: unknown, allocation: Exp
   return thompson ? out.map((v) => ({ ...v, share: 1 / out.length })) : out;
 }
 
+/**
+ * The recommender settings a variant may override: those its strategy reads when ranking. The rest (co-occurrence,
+ * content, trending, limits, category rules, which event types are purchases) build the one model every variant
+ * ranks from, so an override there would silently do nothing.
+ */
+const VARIANT_PARAMS: Readonly<Record<string, '*' | readonly string[]>> = {
+  blend: '*',
+  diversity: '*',
+  filters: ['purchasedWithinMs'],
+  buyAgain: ['enabled', 'minPurchases', 'minGapMs', 'halfLifeMs'],
+};
+const VARIANT_PARAMS_TEXT = 'blend, diversity, filters.purchasedWithinMs and buyAgain.enabled|minPurchases|minGapMs|halfLifeMs';
+
 /** Recommender overrides, checked against the recommender's schema; each problem at the node it names. */
 function paramsOf(r: RuleReader, n: YNode): Variant['params'] | null {
   if (!isMap(n)) return r.fail(n, '"params" must be a mapping of recommender config overrides (see docs/recommender.md), e.g. { blend: { collaborative: 0.8 } }');
@@ -150,6 +163,14 @@ function paramsOf(r: RuleReader, n: YNode): Variant['params'] | null {
     const k = keyOf(p);
     if (!known.includes(k)) {
       r.fail(p.key, `unknown recommender setting "${k}"; allowed: ${known.join(', ')}`);
+      ok = false;
+      continue;
+    }
+    // Variants share one model (Recommender.variant): only what ranks a list may differ between them.
+    const sub = VARIANT_PARAMS[k];
+    const bad = sub === undefined ? [k] : sub === '*' || !isMap(p.value) ? [] : (p.value as YAMLMap).items.map(keyOf).filter((x) => !sub.includes(x)).map((x) => `${k}.${x}`);
+    for (const b of bad) {
+      r.fail(p.key, `params.${b} cannot differ between variants: they share the worker's model (its ${k} settings); a variant may change ${VARIANT_PARAMS_TEXT}`);
       ok = false;
     }
   }

@@ -104,6 +104,14 @@ export function createMetrics() {
       name: 'attune_online_hits_total', help: 'Purchase and click events whose item was in the last recommendation list emitted to the user, by strategy and event type',
       labelNames: ['strategy', 'type'] as const, registers: [registry],
     }),
+    experimentEvents: new Counter({
+      name: 'attune_experiment_events_total', help: 'Attributed impressions, clicks and conversions per experiment variant (metric: impression, click, conversion), counted once per event (the exact counts are in Redis: attune experiments report)',
+      labelNames: ['experiment', 'variant', 'metric'] as const, registers: [registry],
+    }),
+    attributionRefused: new Counter({
+      name: 'attune_attribution_refused_total', help: 'Impression, click and purchase events whose recommendation id does not verify for the user (malformed, altered, made for another user or under a previous key): counted for no variant',
+      registers: [registry],
+    }),
     retries: new Counter({
       name: 'attune_retries_total', help: 'Micro-batches retried after a retriable error, by error code',
       labelNames: ['code'] as const, registers: [registry],

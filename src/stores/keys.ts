@@ -85,6 +85,10 @@ export class Keys {
   segmentCounts() { return `${this.prefix}:{g}:segcounts`; }
   /** Hash: last applied offset (`o:<topic>:<partition>`) or punctuation (`t:...`) of the segment counts. */
   segmentCountsApplied() { return `${this.prefix}:{g}:segapplied`; }
+  /** Hash: the experiments' counts, `<experiment>|<variant>|<segment or *>|<i, c or v>` -> impressions, clicks, conversions. */
+  experimentCounts() { return `${this.prefix}:{g}:experiments`; }
+  /** Hash: last applied offset (`o:<topic>:<partition>`) of the experiments' counts. */
+  experimentCountsApplied() { return `${this.prefix}:{g}:expapplied`; }
   /** Field of a user's pending (not yet known emitted) segment changes from one source partition. */
   static pendingField(topic: string, partition: number) { return `lc:${topic}:${partition}`; }
   /** Field of the segment counts' last applied rules re-evaluation step of one partition. */

@@ -146,7 +146,7 @@ export interface ScriptCommands {
     newWatermark: string, wall: number, late: string, pending: string, timerUpdates: string, knownUsers: string,
     memberUpdates: string, memberPrefix: string, fingerprint: string, memberSegments: string,
   ): Promise<number>;
-  applySegmentCounts(counts: string, applied: string, field: string, last: number, deltas: string): Promise<number>;
+  applyCounts(counts: string, applied: string, field: string, last: number, deltas: string): Promise<number>;
   dedupeEvents(ids: string, state: string, progress: string, window: number, batchLast: number, records: string): Promise<number | number[]>;
   writeSubject(subject: string, sealedId: string, consentMode: 'keep' | 'set' | 'del', consent: string): Promise<number>;
   eraseUser(numKeys: number, subject: string, ...keysThenMode: string[]): Promise<number>;

@@ -102,7 +102,9 @@ export const USER_OWNED: readonly OwnedEntry[] = [
       + 'micro-batch of the partition replaces the list (rewriting it would break the exactly-once re-emission)' },
 
   aggregate('popularity', 'popularity', 'zset', 'ingest: applyPopularity-2.lua', 'purchases per item', 'when the user purchased'),
-  aggregate('segment-counts', 'segmentCounts', 'hash', 'segments: applySegmentCounts-2.lua', 'members per segment', 'when the user is in a segment'),
+  aggregate('segment-counts', 'segmentCounts', 'hash', 'segments: applyCounts-2.lua', 'members per segment', 'when the user is in a segment'),
+  aggregate('experiment-counts', 'experimentCounts', 'hash', 'recommend: applyCounts-2.lua', 'impressions, clicks and conversions per experiment variant',
+    'when the user saw, clicked or bought from an attributed list'),
   aggregate('co-occurrence', 'itemCooc', 'hash', 'recommend: applyCoocRow-1.lua / applyCoocRows-n.lua', 'decayed item-pair counts',
     'when the user interacted with two items'),
 ];

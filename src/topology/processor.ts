@@ -43,6 +43,8 @@ export interface EventBatch {
   withdrawn: Map<string, { userId: string; offset: number }>;
   /** segments → ingest, recommend: the valid events that are not too late. */
   onTime: OffsetEvent[];
+  /** segments → recommend: the segments each user of the micro-batch is in after it (experiments' eligibility). */
+  segmentsOf: ReadonlyMap<string, readonly string[]>;
   /**
    * decode, validate → dead-letter: the records that can never be processed, with their source offsets; also
    * the records quarantined by failure isolation (PROCESS_FAILED), which no stage processes.
@@ -80,6 +82,6 @@ export function newEventBatch(
   return {
     topic, partition, records, now,
     lastOffset: opts.lastOffset ?? Number(records[records.length - 1].offset),
-    decoded: [], valid: [], withdrawn: new Map(), onTime: [], dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
+    decoded: [], valid: [], withdrawn: new Map(), onTime: [], segmentsOf: new Map(), dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
   };
 }

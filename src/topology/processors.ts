@@ -10,6 +10,7 @@ import { DeadLetterSink } from '../stages/dead-letter/sink.js';
 import { deadLetter } from '../stages/dead-letter/record.js';
 import { RecommendStage } from '../stages/recommend/processor.js';
 import { RecommenderStore } from '../stages/recommend/store.js';
+import { ListExperiments } from '../stages/recommend/experiments.js';
 import { Recommender } from '../stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../stages/recommend/model/load-config.js';
 import { createSegmentProcessor, type SegmentSetup } from '../stages/segments/processor.js';
@@ -75,7 +76,10 @@ export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, me
   const segmentDeps = { cfg, topics, codec, redis, producer, deadLetters, deadLetter, metrics, catalog: (id: string) => rec.categoriesOf(id), identities };
   const segments = createSegmentProcessor(segmentSetup, segmentDeps);
   const recommendStore = new RecommenderStore(redis, cfg.keyPrefix);
-  const recommendDeps = { cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec, identities };
+  const experiments = new ListExperiments(
+    ListExperiments.load(cfg.experiments, segmentSetup.rules.segments.map((x) => x.id)), rights.names.recommendationIdKey, rec, recommendStore, metrics, cfg.attributionWindowMs,
+  );
+  const recommendDeps = { cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec, identities, experiments };
   const recommend = new RecommendStage(recommendDeps);
   const events = new EventsChain({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore, rights });
   const items = new ItemProcessor({ cfg, topics, codec, store, deadLetters, metrics });

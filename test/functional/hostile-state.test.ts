@@ -18,6 +18,7 @@ import { StateStore } from '../../src/stores/state-store.js';
 import { Keys } from '../../src/stores/keys.js';
 import { RecommenderStore } from '../../src/stages/recommend/store.js';
 import { RecommendStage } from '../../src/stages/recommend/processor.js';
+import { ListExperiments } from '../../src/stages/recommend/experiments.js';
 import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
@@ -120,6 +121,7 @@ describe('hostile ids and clocks', () => {
   it('keep no user in the recommend stage\'s memory after a micro-batch', async () => {
     const rec = new Recommender(loadRecommenderConfig(cfg));
     const stage = new RecommendStage({
+      experiments: ListExperiments.none(rec, createMetrics()),
       cfg, topics, codec: pipeline.codec, store: new RecommenderStore(pipeline.redis, cfg.keyPrefix), state: new StateStore(pipeline.redis, cfg.keyPrefix),
       producer: pipeline.producer, metrics: createMetrics(), rec,
       // Driven directly with ids as pseudonyms: each resolves to itself, everyone may be personalized.

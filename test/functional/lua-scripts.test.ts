@@ -160,14 +160,14 @@ describe('the offset gate shared by the delta scripts (includes/offset-gate.lua)
   const k = () => store.keys;
   it('segment counts gate each delta, not the batch, and store the last value as given', async () => {
     const deltas = (d: Array<[number, string, number]>) => JSON.stringify(d);
-    expect(await redis.applySegmentCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 5, deltas([[4, 's1', 1], [5, 's2', 1]]))).toBe(2);
+    expect(await redis.applyCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 5, deltas([[4, 's1', 1], [5, 's2', 1]]))).toBe(2);
     // A last at or below the stored one is not recorded, but deltas above the stored value still apply.
-    expect(await redis.applySegmentCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 3, deltas([[5, 's1', 1], [6, 's1', 1]]))).toBe(1);
+    expect(await redis.applyCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 3, deltas([[5, 's1', 1], [6, 's1', 1]]))).toBe(1);
     expect(await redis.hget(k().segmentCountsApplied(), field)).toBe('5');
-    expect(await redis.applySegmentCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 9, '[]')).toBe(0);
+    expect(await redis.applyCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 9, '[]')).toBe(0);
     expect(await redis.hget(k().segmentCountsApplied(), field)).toBe('9');
     expect(await redis.hgetall(k().segmentCounts())).toEqual({ s1: '2', s2: '1' });
-    expect(await redis.applySegmentCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 10, 'nope')).toBe(-1);
+    expect(await redis.applyCounts(k().segmentCounts(), k().segmentCountsApplied(), field, 10, 'nope')).toBe(-1);
   });
   it('co-occurrence rows take a whole batch once per row, counting its increments', async () => {
     const [a, b] = [k().itemCooc('ga'), k().itemCooc('gb')];

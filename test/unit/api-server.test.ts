@@ -14,7 +14,7 @@ const AUTH = { authorization: 'Bearer secret-alpha' };
 
 function list(userId: string, items: string[]): UserRecommendations {
   return {
-    userId, strategy: 'hybrid', sourceEventId: 'e1', sourceEventTime: 1000, generatedAt: 2000,
+    userId, strategy: 'hybrid', sourceEventId: 'e1', sourceEventTime: 1000, generatedAt: 2000, recommendationId: 'r1', assignments: [],
     items: items.map((itemId, i) => ({ itemId, score: 1 - i / 10, reasons: [{ kind: 'bought_together', text: `bought together with ${itemId}x`, relatedItemId: `${itemId}x` }] })),
   };
 }

@@ -52,7 +52,7 @@ function consentBlock(choices: Array<[string, number]>, bomb: Bomb): Buffer {
 }
 
 /** `consent`: null (the default: written as the null branch) or the choices of a consent event. */
-function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Array<[string, number]> | null } = {}): Buffer {
+function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Array<[string, number]> | null; recommendationId?: string } = {}): Buffer {
   const consent = opts.consent === undefined ? (bomb?.at.includes('consent') ? [['personalization', 1], ['ads', 0]] as Array<[string, number]> : null) : opts.consent;
   return Buffer.concat([
     s('eventId', 'e1', bomb), s('userId', 'u1', bomb), long(0) /* view */, long(Date.UTC(2024, 0, 1)),
@@ -60,6 +60,7 @@ function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Arra
     some(Buffer.concat([some(s('device', 'phone', bomb)), some(s('country', 'DE', bomb)), some(s('referrer', 'r', bomb)), some(s('userAgent', 'ua', bomb))])),
     block('properties', opts.props ?? [['k', 'v'], ['k2', 'v2']], bomb),
     consent === null ? nul() : some(consentBlock(consent, bomb)),
+    opts.recommendationId ? some(s('recommendationId', opts.recommendationId, bomb)) : nul(),
   ]);
 }
 
@@ -91,6 +92,8 @@ describe('the hand-written bodies', () => {
     expect(decodeGuarded(eventType, consent, 0)).toMatchObject({ consent: [{ purpose: 'personalization', status: 'denied' }, { purpose: 'ads', status: 'revoked' }] });
     expect(toUserEvent(decodeGuarded(eventType, consent, 0) as Record<string, unknown>).consent).toEqual([{ purpose: 'personalization', status: 'denied' }, { purpose: 'ads', status: 'revoked' }]);
     expect(toUserEvent(decodeGuarded(eventType, userEvent(), 0) as Record<string, unknown>).consent).toBeNull();
+    expect(toUserEvent(decodeGuarded(eventType, userEvent(null, { recommendationId: 'home:a~3.7~tag' }), 0) as Record<string, unknown>).recommendationId).toBe('home:a~3.7~tag');
+    expect(toUserEvent(decodeGuarded(eventType, userEvent(), 0) as Record<string, unknown>).recommendationId).toBeNull();
   });
 });
 
@@ -104,6 +107,7 @@ describe('bombs are caught before avsc runs', () => {
     ['user event consent array, -2^40 choices with a size', () => userEvent({ at: 'block:consent', neg: true })],
     ['user event consent array, 1e9 choices', () => userEvent({ at: 'block:consent', count: 1e9 })],
     ['user event consent purpose string', () => userEvent({ at: 'str:consent[1]' })],
+    ['user event recommendation id string', () => userEvent({ at: 'str:recommendationId' }, { recommendationId: 'home:a~3.7~tag' })],
     ['item categories, 1e9 items', () => item({ at: 'block:categories', count: 1e9 })],
     ['item categories, 2^40 items', () => item({ at: 'block:categories' })],
     ['item categories, -2^40 items with a size', () => item({ at: 'block:categories', neg: true })],

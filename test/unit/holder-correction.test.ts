@@ -6,6 +6,7 @@ import { describe, it, expect } from 'vitest';
 import { correctHolders } from '../../src/topology/holder-correction.js';
 import { Tasks } from '../../src/topology/tasks.js';
 import { RecommendStage, type RecommendDeps } from '../../src/stages/recommend/processor.js';
+import { ListExperiments } from '../../src/stages/recommend/experiments.js';
 import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
@@ -43,6 +44,7 @@ function setUp(opts: { holders?: string[]; ids?: Identities; lh?: string } = {})
     userPartition: async () => 0,
   };
   const stage = new RecommendStage({
+      experiments: ListExperiments.none(rec, createMetrics()),
     cfg, rec, metrics: createMetrics(), topics: {} as RecommendDeps['topics'], producer: {} as RecommendDeps['producer'],
     codec: { encodeRecommendations: async () => Buffer.from('list') } as unknown as RecommendDeps['codec'],
     store: store as unknown as RecommendDeps['store'],

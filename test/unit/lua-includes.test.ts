@@ -59,6 +59,6 @@ describe('readScripts', () => {
     const scripts = readScripts();
     for (const s of scripts) expect(s.lua, s.name).not.toMatch(/^--@include/m);
     const gated = scripts.filter((s) => s.lua.includes('local function applyBatchOnce(')).map((s) => s.name).sort();
-    expect(gated).toEqual(['applyCoocRow', 'applyCoocRows', 'applyPopularity', 'applySegmentCounts', 'applyUserEvents']);
+    expect(gated).toEqual(['applyCoocRow', 'applyCoocRows', 'applyCounts', 'applyPopularity', 'applyUserEvents']);
   });
 });

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RecommendStage, type RecommendDeps } from '../../src/stages/recommend/processor.js';
+import { ListExperiments } from '../../src/stages/recommend/experiments.js';
 import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
@@ -38,8 +39,9 @@ function setUp() {
     clearList: async () => undefined,
   };
   const metrics = createMetrics();
+  const rec = new Recommender(loadRecommenderConfig(cfg));
   const stage = new RecommendStage({
-    cfg, rec: new Recommender(loadRecommenderConfig(cfg)), metrics, topics: {} as RecommendDeps['topics'], producer: {} as RecommendDeps['producer'],
+    cfg, rec, metrics, experiments: ListExperiments.none(rec, metrics), topics: {} as RecommendDeps['topics'], producer: {} as RecommendDeps['producer'],
     codec: { encodeRecommendations: async (r: Recommendations) => Buffer.from(JSON.stringify(r)) } as unknown as RecommendDeps['codec'],
     store: store as unknown as RecommendDeps['store'],
     state: { saveRecommendations: async () => undefined } as unknown as RecommendDeps['state'],

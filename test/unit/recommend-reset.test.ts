@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RecommendStage, type RecommendDeps } from '../../src/stages/recommend/processor.js';
+import { ListExperiments } from '../../src/stages/recommend/experiments.js';
 import { Recommender } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
@@ -48,6 +49,7 @@ function setUp(real: Record<string, string> = { P1: 'alice', P2: 'bob' }) {
   };
   const rec = new Recommender(loadRecommenderConfig(cfg));
   const stage = new RecommendStage({
+      experiments: ListExperiments.none(rec, createMetrics()),
     cfg, rec, metrics: createMetrics(), topics: {} as RecommendDeps['topics'], producer: {} as RecommendDeps['producer'],
     codec: { encodeRecommendations: async (r: Recommendations) => Buffer.from(JSON.stringify(r)) } as unknown as RecommendDeps['codec'],
     store: store as unknown as RecommendDeps['store'],

@@ -6,18 +6,23 @@ import { avro, readerType } from '../../src/stages/decode/avsc.js';
 import { decodeGuarded } from '../../src/stages/decode/avro-guard.js';
 
 const current = JSON.parse(readSchema('events')) as { fields: Array<{ name: string }> };
-const previous = { ...current, fields: current.fields.filter((f) => f.name !== 'consent') };
+// The schema before consent (and before the fields added after it, experiments/recommendation-id.ts).
+const previous = { ...current, fields: current.fields.slice(0, current.fields.findIndex((f) => f.name === 'consent')) };
 const base = {
   eventId: 'e1', userId: 'u1', type: 'consent', eventTime: Date.UTC(2026, 0, 1), itemId: null, quantity: null, price: null, rating: null,
   sessionId: null, context: null, properties: {},
 };
 
 describe('UserEvent.consent', () => {
-  it('is the last field, optional with a null default', () => {
-    const f = current.fields[current.fields.length - 1] as unknown as { name: string; default: unknown; type: unknown[] };
-    expect(f.name).toBe('consent');
-    expect(f.default).toBeNull();
-    expect(f.type[0]).toBe('null');
+  it('is optional with a null default, and so is every field added after it', () => {
+    const at = current.fields.findIndex((f) => f.name === 'consent');
+    expect(at).toBeGreaterThan(0);
+    const added = current.fields.slice(at) as unknown as Array<{ name: string; default: unknown; type: unknown[] }>;
+    expect(added.map((f) => f.name)).toEqual(['consent', 'recommendationId']);
+    for (const f of added) {
+      expect(f.default).toBeNull();
+      expect(f.type[0]).toBe('null');
+    }
   });
 
   it('old records (the previous schema) decode with consent null; new ones with their choices', () => {

@@ -284,6 +284,7 @@ export function toUserEvent(r: Record<string, unknown>): UserEvent {
     context: ctx ? { device: str(ctx.device), country: str(ctx.country), referrer: str(ctx.referrer), userAgent: str(ctx.userAgent) } : null,
     properties,
     consent: toConsent(r.consent),
+    recommendationId: str(r.recommendationId),
   };
 }
 

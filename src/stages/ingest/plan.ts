@@ -2,7 +2,7 @@
  * The ingest processor's pure half: turns a partition's valid records into per-user and per-item deltas
  * that the state store applies with its scripts. Records keep their offsets so the scripts can skip replays.
  */
-import type { UserEvent } from '../../domain/events.js';
+import { isActivity, type UserEvent } from '../../domain/events.js';
 
 /**
  * [offset, type, itemId or false, eventTime]: compact because it travels to Lua as JSON. A reset (see OffsetEvent)
@@ -53,14 +53,6 @@ export function popularityWeight(e: UserEvent): number {
   return e.type === 'purchase' && e.itemId ? 1 : 0;
 }
 
-/**
- * Consent and erase events are rights requests, not activity: they never count (as a reset they clear the
- * user's activity; without `reset` the rights stage does not pass them on, and should one arrive it is ignored).
- */
-function isRightsRequest(e: UserEvent): boolean {
-  return e.type === 'consent' || e.type === 'erase';
-}
-
 export function planIngest(records: OffsetEvent[]): IngestPlan {
   const users = new Map<string, UserRecordDelta[]>();
   const popularity: PopularityDelta[] = [];
@@ -75,7 +67,9 @@ export function planIngest(records: OffsetEvent[]): IngestPlan {
       userList(e.userId).push([offset, RESET_RECORD, false, e.eventTime]);
       continue;
     }
-    if (isRightsRequest(e)) continue;
+    // Rights requests are not counted (as a reset they clear the user's activity; without `reset` the rights stage
+    // does not pass them on); impressions are for attribution only (domain/events.ts, isActivity).
+    if (!isActivity(e.type)) continue;
     // Anonymous (no personalization consent, anonymous aggregates allowed): popularity only.
     if (!anonymous) userList(e.userId).push([offset, e.type, e.itemId ?? false, e.eventTime]);
     const w = popularityWeight(e);

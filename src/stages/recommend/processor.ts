@@ -41,16 +41,19 @@
  * whatever the micro-batch cuts, and learnBatch applies resets in order, so any cut gives the same state.
  */
 import { crashPoint } from '../../topology/crash-points.js';
-import { createHash } from 'node:crypto';
 import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
 import type { Codec } from '../decode/codec.js';
 import type { Config, TopicNames } from '../../config/config.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { Recommendations, UserEvent } from '../../domain/events.js';
+import { isActivity, type Recommendations, type UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
 import type { Identities } from '../rights/identities.js';
 import { Recommender, strategyLabel, type LearnRecord } from './model/recommender.js';
-import { newUserState, type UserState } from './model/user-state.js';
+import { newUserState } from './model/user-state.js';
+import { listHash, parseStoredState, toStored, toUserState, type StoredState } from './stored-state.js';
+import type { ListExperiments } from './experiments.js';
+import type { ListPlan } from '../../experiments/list-plan.js';
+import type { AttributedRecord, Attribution } from '../../experiments/attribution.js';
 import { pairFromKey } from './model/deltas.js';
 import type { RecommenderStore } from './store.js';
 import type { StateStore } from '../../stores/state-store.js';
@@ -60,18 +63,6 @@ import { ConfigError } from '../../errors.js';
 import { onlineInteractions } from './online-quality.js';
 import { loadStoredRows } from './warm-up.js';
 import { REEMITTED_HEADER } from '../emit/freshness.js';
-
-/** A user's recommender state as stored: item ids as strings (interned ids are per worker). */
-interface StoredState {
-  h: { i: string[]; w: number[]; t: number[] };
-  p: Array<[string, number, number]>;
-  c: string | null;
-  lt: number;
-  /** Hash of the last emitted list: emit only when it changes. */
-  lh: string;
-  /** Item ids of the last emitted list (for the holders index). */
-  li?: string[];
-}
 
 export interface RecommendDeps {
   cfg: Config;
@@ -84,6 +75,8 @@ export interface RecommendDeps {
   rec: Recommender;
   /** The real user ids of the records (keyed by the real id); the stages know users by pseudonym. */
   identities: Identities;
+  /** Variants, recommendation ids and attribution (experiments.ts). */
+  experiments: ListExperiments;
 }
 
 /** The users (by pseudonym) whose personalization ends with the micro-batch (EventBatch.withdrawn). */
@@ -99,12 +92,19 @@ export interface CorrectedUser {
 }
 
 /**
- * The records that reach a user's state: resets, and ordinary events of personalized users. Consent and erase
- * events without a reset are not activity (the rights stage does not pass them; should one arrive it is ignored).
+ * The records that reach a user's state: resets, activity of personalized users, and their impressions (attributed,
+ * not learned). Consent and erase events without a reset are not activity (the rights stage does not pass them;
+ * should one arrive it is ignored).
  */
 function isPersonal(r: OffsetEvent): boolean {
   if (r.reset !== undefined) return true;
-  return !r.anonymous && r.event.type !== 'consent' && r.event.type !== 'erase';
+  return !r.anonymous && (isActivity(r.event.type) || r.event.type === 'impression');
+}
+
+/** A user's record as attribution reads it. */
+function attributedRecord(r: OffsetEvent): AttributedRecord {
+  const e = r.event;
+  return { offset: r.offset, reset: r.reset !== undefined, type: e.type, itemId: e.itemId, recommendationId: e.recommendationId ?? null, eventTime: e.eventTime };
 }
 
 export class RecommendStage {
@@ -138,7 +138,10 @@ export class RecommendStage {
    * and returns the recommendation records to emit (lists that changed, and every list of a replayed user), keyed
    * by the real user id. `withdrawn` (EventBatch.withdrawn): users who get no list.
    */
-  async process(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, withdrawn: Withdrawn = NO_ONE): Promise<OutboundRecord[]> {
+  async process(
+    topic: string, partition: number, records: OffsetEvent[], lastOffset: number, withdrawn: Withdrawn = NO_ONE,
+    segmentsOf: ReadonlyMap<string, readonly string[]> = new Map(),
+  ): Promise<OutboundRecord[]> {
     if (records.length === 0) return [];
     const field = Keys.partitionField(topic, partition);
     if (!this.epochReady) await this.checkEpoch();
@@ -149,7 +152,7 @@ export class RecommendStage {
     const users = [...new Set(personal.map((r) => r.event.userId))];
     this.hold(users);
     try {
-      return await this.processUsers(topic, partition, personal, lastOffset, field, users, withdrawn);
+      return await this.processUsers(topic, partition, personal, lastOffset, field, users, withdrawn, segmentsOf);
     } finally {
       this.release(users);
     }
@@ -193,13 +196,15 @@ export class RecommendStage {
     }
   }
 
-  private async processUsers(topic: string, partition: number, records: OffsetEvent[], lastOffset: number, field: string, users: string[], withdrawn: Withdrawn): Promise<OutboundRecord[]> {
+  private async processUsers(
+    topic: string, partition: number, records: OffsetEvent[], lastOffset: number, field: string, users: string[], withdrawn: Withdrawn,
+    segmentsOf: ReadonlyMap<string, readonly string[]>,
+  ): Promise<OutboundRecord[]> {
     const { d } = this;
-    const { rec } = d;
+    const { rec, experiments: ex } = d;
     const stored = await Promise.all(users.map((u) => d.store.loadUser(u, field)));
     const offsetOf = new Map<string, number>();
-    const lastHash = new Map<string, string>();
-    const lastItems = new Map<string, string[]>();
+    const prior = new Map<string, StoredState | null>();
     // A state that does not parse fails the micro-batch (isolation then dead-letters the user's records), except for
     // a user reset in it: failing that user would quarantine the erasure (or withdrawal) itself, so the profile could
     // never be erased. The reset makes the stored state irrelevant from its offset on: it reads as empty (its last
@@ -217,9 +222,8 @@ export class RecommendStage {
         parsed = null;
         readAsEmpty++;
       }
-      rec.users.set(u, parsed ? this.toUserState(parsed) : newUserState());
-      lastHash.set(u, parsed?.lh ?? '');
-      lastItems.set(u, parsed?.li ?? []);
+      rec.users.set(u, parsed ? toUserState(parsed, rec.items) : newUserState());
+      prior.set(u, parsed);
     });
     if (readAsEmpty) {
       log.warn({ topic, partition, users: readAsEmpty }, 'stored recommender state of users reset in this micro-batch cannot be read: read as empty, so the reset (erasure or consent withdrawal) applies and replaces it');
@@ -227,7 +231,9 @@ export class RecommendStage {
     }
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
-    const delta = rec.learnBatch(fresh.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)));
+    // Impressions reach the user's records for attribution only: never learned (whatever the event weights say).
+    const learnable = fresh.filter((r) => r.reset !== undefined || isActivity(r.event.type));
+    const delta = rec.learnBatch(learnable.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)));
     this.warnIfItemsRefused();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
@@ -249,21 +255,6 @@ export class RecommendStage {
     await d.store.applyRows(rows, field, lastOffset);
     crashPoint('after-rows');
 
-    // Recommend for every user of the batch but the withdrawn, at the time of the user's newest event.
-    const newest = new Map<string, UserEvent>();
-    for (const r of records) newest.set(r.event.userId, r.event);
-    const lists = new Map<string, Recommendations>();
-    const generatedAt = Date.now();
-    for (const u of users) {
-      if (withdrawn.has(u)) continue;
-      const src = newest.get(u)!;
-      const items = rec.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: src.context?.country ?? null });
-      lists.set(u, { userId: u, items, strategy: strategyLabel(rec.strategy), sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt });
-    }
-
-    // Users next; their offset moves to the newest record they saw.
-    const userLast = new Map<string, number>();
-    for (const r of records) userLast.set(r.event.userId, r.offset);
     const freshUsers = new Set(fresh.map((r) => r.event.userId));
     const freshOf = new Map<string, OffsetEvent[]>();
     for (const r of fresh) {
@@ -272,6 +263,45 @@ export class RecommendStage {
       else freshOf.set(r.event.userId, [r]);
     }
     const resetUsers = new Set(fresh.filter((r) => r.reset !== undefined).map((r) => r.event.userId));
+
+    // Attribution, with the rows and for the same reason before the users: a user state that reflects a record
+    // implies its counts are written (applyCounts gates each delta by its offset, so a replay adds nothing twice).
+    const attributed = new Map<string, Attribution>();
+    const counts: Array<[number, string, number]> = [];
+    for (const [u, rs] of freshOf) {
+      const a = ex.attribute(u, rs.map(attributedRecord), prior.get(u)?.ck ?? []);
+      attributed.set(u, a);
+      counts.push(...a.deltas);
+    }
+    if (counts.length > 0) await d.store.applyExperimentCounts(field, lastOffset, counts.sort((a, b) => a[0] - b[0]));
+
+    // Recommend for every user of the batch but the withdrawn, at the time of the user's newest event, with the
+    // strategy of the user's experiment variant (the bandits read the counts as they are now).
+    const newest = new Map<string, UserEvent>();
+    const userLast = new Map<string, number>();
+    for (const r of records) {
+      newest.set(r.event.userId, r.event);
+      userLast.set(r.event.userId, r.offset);
+    }
+    const bandits = await ex.banditStates();
+    const lists = new Map<string, Recommendations>();
+    const plans = new Map<string, ListPlan>();
+    const generatedAt = Date.now();
+    for (const u of users) {
+      if (withdrawn.has(u)) continue;
+      const src = newest.get(u)!;
+      const ctx = { segments: segmentsOf.get(u) ?? [], country: src.context?.country ?? null, device: src.context?.device ?? null, now: src.eventTime };
+      const plan = ex.plan(u, ctx, bandits, resetUsers.has(u) ? [] : prior.get(u)?.x ?? []);
+      const ranker = ex.rankerFor(plan);
+      const items = ranker.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: ctx.country });
+      plans.set(u, plan);
+      lists.set(u, {
+        userId: u, items, strategy: strategyLabel(ranker.strategy), sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt,
+        recommendationId: ex.recommendationId(u, plan, `${partition}.${userLast.get(u)}`),
+        assignments: plan.assignments.map((a) => ({ experiment: a.experiment, variant: a.variant })),
+      });
+    }
+
     const emit = new Set<string>();
     await Promise.all(users.map(async (u) => {
       const list = lists.get(u); // none: withdrawn
@@ -283,11 +313,11 @@ export class RecommendStage {
         // the first attempt COMMITTED (`li`), not for the one recomputed now, which may differ (the model was
         // rebuilt since) and is not stored: holders stay within `li` ((3) in the header).
         if (list) emit.add(u);
-        if (!withdrawn.has(u)) await d.store.updateHolders(u, [], lastItems.get(u)!);
+        if (!withdrawn.has(u)) await d.store.updateHolders(u, [], prior.get(u)?.li ?? []);
         return;
       }
-      let before = lastItems.get(u)!;
-      let beforeHash = lastHash.get(u)!;
+      let before = prior.get(u)?.li ?? [];
+      let beforeHash = prior.get(u)?.lh ?? '';
       const shown = beforeHash === '' ? null : before;
       if (resetUsers.has(u) || withdrawn.has(u)) {
         // The last emitted list is withdrawn before the commit ((2) in the header): a reset starts a new
@@ -300,10 +330,12 @@ export class RecommendStage {
       // A changed list: the user leaves the holders of the items it drops BEFORE the commit (the stored `li` still
       // names them), and joins those of its items after ((3) in the header).
       if (changed) await d.store.updateHolders(u, before, before.filter((i) => items.includes(i)));
-      const state = this.toStored(rec.users.get(u)!, hash, items);
+      const a = attributed.get(u)!;
+      const state = toStored(rec.users.get(u)!, rec.items, { lh: hash, li: items, x: plans.get(u)?.recorded, ck: a.clicks });
       await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
       // Counted once the user's records are committed: a retry of the micro-batch finds them replayed.
       this.countOnline(freshOf.get(u)!, shown);
+      ex.count(a);
       if (list !== undefined && !changed) d.metrics.lists.inc({ outcome: 'unchanged' });
       if (changed) {
         emit.add(u);
@@ -350,36 +382,6 @@ export class RecommendStage {
   }
   private refusedWarnedAt = -10_000;
 
-  private toUserState(s: StoredState): UserState {
-    const items = this.d.rec.items;
-    const u = newUserState();
-    // Items the model refuses (past limits.maxItems) drop out of the loaded history: it cannot score them anyway.
-    const ids = s.h.i.map((x) => items.tryIntern(x));
-    const keep = ids.map((id, k) => (id >= 0 ? k : -1)).filter((k) => k >= 0);
-    u.history = keep.length === ids.length
-      ? { items: ids, weights: s.h.w, times: s.h.t }
-      : { items: keep.map((k) => ids[k]), weights: keep.map((k) => s.h.w[k]), times: keep.map((k) => s.h.t[k]) };
-    for (const [id, count, last] of s.p) {
-      const i = items.tryIntern(id);
-      if (i >= 0) u.purchases.set(i, { count, last });
-    }
-    u.country = s.c;
-    u.lastTime = s.lt;
-    return u;
-  }
-
-  private toStored(u: UserState, lh: string, li: string[]): StoredState {
-    const items = this.d.rec.items;
-    return {
-      h: { i: u.history.items.map((x) => items.name(x)), w: [...u.history.weights], t: [...u.history.times] },
-      p: [...u.purchases].map(([id, e]) => [items.name(id), e.count, e.last]),
-      c: u.country,
-      lt: u.lastTime,
-      lh,
-      li,
-    };
-  }
-
   /**
    * Recomputes one user's list after the catalog changed (an item in it became unavailable or was deleted) and
    * emits it when it changed. Runs as a job of the user's partition task, so it never overlaps a micro-batch;
@@ -407,13 +409,19 @@ export class RecommendStage {
     const field = Keys.partitionField(topic, partition);
     const stored = await d.store.loadUser(p, field);
     if (!stored.state || stored.offset < 0) return null;
-    const parsed = JSON.parse(stored.state) as StoredState;
+    const parsed = parseStoredState(stored.state);
     // No list since a reset (or a withdrawal): nothing to correct. This also covers a withdrawal that a micro-batch
     // committed after the caller checked the user's consent (the job runs after that micro-batch, in the task).
     if (parsed.lh === '') return null;
-    d.rec.users.set(p, this.toUserState(parsed));
-    const items = d.rec.recommend(p, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
-    const list: Recommendations = { userId: p, items, strategy: strategyLabel(d.rec.strategy), sourceEventId: null, sourceEventTime: null, generatedAt: Date.now() };
+    d.rec.users.set(p, toUserState(parsed, d.rec.items));
+    // The list is re-ranked as it was assigned (its recorded experiments), not assigned again.
+    const plan = d.experiments.replan(parsed.x ?? []);
+    const ranker = d.experiments.rankerFor(plan);
+    const items = ranker.recommend(p, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
+    const list: Recommendations = {
+      userId: p, items, strategy: strategyLabel(ranker.strategy), sourceEventId: null, sourceEventTime: null, generatedAt: Date.now(),
+      recommendationId: d.experiments.recommendationId(p, plan, source), assignments: plan.assignments.map((a) => ({ experiment: a.experiment, variant: a.variant })),
+    };
     const hash = listHash(list);
     if (hash === parsed.lh) return null;
     const ids = items.map((i) => i.itemId);
@@ -423,31 +431,10 @@ export class RecommendStage {
     // so the holders stay within `li` whatever the crash point.
     const before = parsed.li ?? [];
     await d.store.updateHolders(p, before, before.filter((i) => ids.includes(i)));
-    await d.store.commitUser(p, field, stored.offset, stored.offset, JSON.stringify(this.toStored(d.rec.users.get(p)!, hash, ids)));
+    await d.store.commitUser(p, field, stored.offset, stored.offset, JSON.stringify(toStored(d.rec.users.get(p)!, d.rec.items, { lh: hash, li: ids, x: parsed.x, ck: parsed.ck })));
     await d.store.updateHolders(p, [], ids);
     await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
     return out;
   }
 }
 
-/**
- * A stored `{u}:rec` state `s`; throws when it does not parse or lacks what `toUserState` reads (a throw there
- * would come later, past the point where a reset user's state can still be read as empty).
- */
-function parseStoredState(json: string): StoredState {
-  const s = JSON.parse(json) as StoredState | null;
-  const h = s?.h;
-  if (typeof s !== 'object' || s === null || typeof h !== 'object' || h === null
-    || !Array.isArray(h.i) || !Array.isArray(h.w) || !Array.isArray(h.t) || !Array.isArray(s.p)) {
-    throw new Error('stored recommender state is not an object with h.i, h.w, h.t and p');
-  }
-  // `li` names the holders sets to leave: only item ids count (a string here would iterate as characters).
-  return Array.isArray(s.li) ? { ...s, li: s.li.filter((x): x is string => typeof x === 'string') } : { ...s, li: undefined };
-}
-
-/** What makes a list "the same": its items in order and their reasons (scores rounded: float noise is no change). */
-export function listHash(r: Recommendations): string {
-  const h = createHash('sha1');
-  for (const it of r.items) h.update(`${it.itemId}|${it.score.toFixed(4)}|${it.reasons.map((x) => x.kind + ':' + (x.relatedItemId ?? '')).join(',')};`);
-  return h.digest('base64url').slice(0, 16);
-}

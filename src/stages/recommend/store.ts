@@ -48,6 +48,17 @@ export class RecommenderStore {
     checkScriptResult('commitRecUser', Number(res));
   }
 
+  /** The experiments' counts (experiments/counts.ts), HGETALL of one hash. */
+  async experimentCounts(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.experimentCounts());
+  }
+
+  /** Adds attributed counts ([offset, field, delta], ascending), exactly once per source offset (applyCounts-2.lua). */
+  async applyExperimentCounts(field: string, last: number, deltas: Array<[number, string, number]>): Promise<number> {
+    const res = await this.redis.applyCounts(this.keys.experimentCounts(), this.keys.experimentCountsApplied(), field, last, JSON.stringify(deltas));
+    return checkScriptResult('applyCounts', Number(res));
+  }
+
   /** Deltas of one row: [field, increment] pairs, field `Keys.coocItemField(other item)` or `Keys.COOC_NORM_FIELD`. */
   async applyRow(itemId: string, field: string, batchLast: number, deltas: Array<[string, number]>): Promise<number> {
     const res = await this.redis.applyCoocRow(this.keys.itemCooc(itemId), field, batchLast, JSON.stringify(deltas));

@@ -27,12 +27,15 @@ const MIN_KEY_BYTES = 32;
 export class Pseudonymizer {
   private readonly pseudonymKey: Buffer;
   private readonly sealKey: Buffer;
+  /** Signs recommendation ids (experiments/recommendation-id.ts): a third key from the same secret. */
+  readonly recommendationIdKey: Buffer;
 
   constructor(secret: Buffer | string) {
     const s = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
     // Two keys from one secret (HMAC as a PRF, HKDF-expand style), so the sealing key never equals the pseudonym key.
     this.pseudonymKey = createHmac('sha256', s).update('attune/pseudonym/v1').digest();
     this.sealKey = createHmac('sha256', s).update('attune/seal/v1').digest();
+    this.recommendationIdKey = createHmac('sha256', s).update('attune/recommendation-id/v1').digest();
   }
 
   /** The user's pseudonym: base64url of the first 16 bytes of HMAC-SHA256(key, userId) — 22 characters. */

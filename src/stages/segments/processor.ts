@@ -31,7 +31,7 @@
  *    the range (progress, o], re-emits it (downstream dedupes by the attune.source header) and never emits a
  *    change that did not happen: every stored or recomputed change comes from a committed or deterministic step.
  *  - Member counts: the count key lives in `{g}`, another slot than the users, so it cannot join the user's CAS.
- *    Instead every change carries its source offset, and `applySegmentCounts` adds the complete change list of
+ *    Instead every change carries its source offset, and `applyCounts` adds the complete change list of
  *    the range with `{g}:segapplied[o:<topic>:<partition>]`, skipping offsets at or below the stored one (the
  *    applyPopularity pattern). Since the list of a range is complete and deduplicated on every replay, each
  *    enter/exit is counted exactly once.
@@ -113,6 +113,15 @@ export interface SegmentProcessorDeps {
   identities: Identities;
 }
 
+export interface SegmentBatchResult {
+  /** Segment changes emitted. */
+  changes: number;
+  /** Events too late to apply (dead-lettered here when the raw records were given). */
+  tooLate: OffsetEvent[];
+  /** The segments each loaded user is in after the micro-batch (experiments' eligibility, in recommend). */
+  segmentsOf: ReadonlyMap<string, readonly string[]>;
+}
+
 /** The processor: load → runSegmentBatch → CAS writes (users, then partition) → counts → produce. */
 export class SegmentProcessor {
   private readonly now: () => number;
@@ -127,10 +136,10 @@ export class SegmentProcessor {
    * When `raw` (the micro-batch's inbound records) is given, too-late events are dead-lettered here with code
    * TOO_LATE; otherwise the caller must dead-letter them.
    */
-  async process(topic: string, partition: number, records: OffsetEvent[], raw?: InboundRecord[]): Promise<{ changes: number; tooLate: OffsetEvent[] }> {
+  async process(topic: string, partition: number, records: OffsetEvent[], raw?: InboundRecord[]): Promise<SegmentBatchResult> {
     const { d } = this;
     await this.ensureRules(topic, partition);
-    if (records.length === 0) return { changes: 0, tooLate: [] };
+    if (records.length === 0) return { changes: 0, tooLate: [], segmentsOf: new Map() };
     const [stored, progress] = await Promise.all([d.store.loadPartition(topic, partition), d.store.readProgress(topic, partition)]);
     // Anonymous records are absent for this stage; resets are steps of their user but never move the watermark.
     const watermarkCap = this.watermarkCap(raw);
@@ -189,7 +198,9 @@ export class SegmentProcessor {
       const sent = await d.deadLetters.send(topic, partition, 'late', dead);
       if (sent.length) d.metrics.dlq.inc({ stage: 'process', code: TOO_LATE }, sent.length);
     }
-    return { changes: res.changes.length, tooLate: res.tooLate };
+    const segmentsOf = new Map<string, readonly string[]>();
+    for (const [id, u] of users) segmentsOf.set(id, (res.writes.get(id)?.next ?? u).segments);
+    return { changes: res.changes.length, tooLate: res.tooLate, segmentsOf };
   }
 
   /**

@@ -18,7 +18,8 @@ export const segmentsStage: StageFactory<{ segments: SegmentProcessor }, EventBa
     return {
       node: this.node,
       async process(b) {
-        const { tooLate } = await segments.process(b.topic, b.partition, b.valid, b.records);
+        const { tooLate, segmentsOf } = await segments.process(b.topic, b.partition, b.valid, b.records);
+        b.segmentsOf = segmentsOf;
         const late = new Set(tooLate.map((r) => r.offset));
         b.onTime = late.size ? b.valid.filter((r) => !late.has(r.offset)) : b.valid;
         b.lateCount = late.size;

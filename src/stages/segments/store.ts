@@ -12,7 +12,7 @@
  *    `msets`; `{p:...}:timers` zset; `{p:...}:users` set (known users, for rule re-evaluations);
  *    `{p:...}:members:<segment>` sets (segments with `members: true`; a segment's members = the union over
  *    partitions). All written by commitSegmentPartition (CAS on o and wm) after every user write succeeded.
- *  - `{g}:segcounts` hash with `{g}:segapplied`: counts applied once per source offset (applySegmentCounts).
+ *  - `{g}:segcounts` hash with `{g}:segapplied`: counts applied once per source offset (applyCounts).
  */
 import type { RedisClient } from '../../stores/redis-client.js';
 import { scanKeys } from '../../stores/maintenance.js';
@@ -241,8 +241,8 @@ export class FeatureStore {
 
   /** Applies count deltas [seq, segment, ±1] once per seq for `field`; returns how many were new. */
   async applyCounts(field: string, last: number, deltas: Array<[number, string, number]>): Promise<number> {
-    const res = await this.redis.applySegmentCounts(this.keys.segmentCounts(), this.keys.segmentCountsApplied(), field, last, JSON.stringify(deltas));
-    return checkScriptResult('applySegmentCounts', Number(res));
+    const res = await this.redis.applyCounts(this.keys.segmentCounts(), this.keys.segmentCountsApplied(), field, last, JSON.stringify(deltas));
+    return checkScriptResult('applyCounts', Number(res));
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { EVENT_TYPES, type EventType, type UserEvent } from '../../domain/events.js';
 import { ValidationError } from '../../errors.js';
+import { MAX_RECOMMENDATION_ID_LENGTH } from '../../experiments/recommendation-id.js';
 
 export interface ValidationLimits {
   maxIdLength: number;
@@ -79,6 +80,8 @@ export function validateEvent(e: UserEvent, limits: ValidationLimits, now: numbe
   if (e.rating !== null && !Number.isFinite(e.rating)) throw new ValidationError('BAD_RATING', 'rating must be a finite number');
   if (e.type === 'rating' && e.rating === null) throw new ValidationError('MISSING_RATING', 'a rating event needs a rating');
   checkId('sessionId', e.sessionId, limits.maxIdLength, false);
+  // An impression is only a report of a list shown: without the list's id there is nothing to attribute it to.
+  checkId('recommendationId', e.recommendationId, MAX_RECOMMENDATION_ID_LENGTH, e.type === 'impression');
   if (e.context) checkContext(e.context, limits);
   checkConsent(e);
   const props = Object.keys(e.properties ?? {});

@@ -4,13 +4,13 @@
  * (see deltas.ts for the micro-batch path and docs/recommender.md).
  */
 import type { CatalogItem, RecommendedItem, UserEvent } from '../../../domain/events.js';
-import { parseRecommenderConfig, type RecommenderConfig, type RecommenderConfigInput } from './config.js';
+import { mergeConfig, parseRecommenderConfig, type RecommenderConfig, type RecommenderConfigInput } from './config.js';
 import { CollaborativeModel } from './collaborative.js';
 import { catalogTerms, ContentIndex } from './content.js';
 import { IdInterner } from './interner.js';
 import { hybridStrategy } from './strategy/hybrid.js';
 import { StrategyRanker } from './strategy/ranker.js';
-import type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
+import type { ScoredCandidate, ScoringInputs, Strategy, StrategyFactory } from './strategy/types.js';
 
 export { strategyLabel } from './strategy/types.js';
 export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
@@ -44,6 +44,12 @@ function isReset(r: LearnRecord): r is UserReset {
   return (r as Partial<UserReset>).reset === true;
 }
 
+/** A strategy over a recommender's model (Recommender.variant). */
+export interface RecommenderVariant {
+  readonly strategy: Strategy;
+  recommend(userId: string, opts?: RecommendOptions): RecommendedItem[];
+}
+
 export interface RecommenderOptions {
   /** The strategy the recommender runs (default: the hybrid). */
   strategy?: StrategyFactory;
@@ -60,6 +66,8 @@ export class Recommender {
   /** The strategy in use; `strategyLabel(rec.strategy)` is the label emitted with every list. */
   readonly strategy: Strategy;
   private readonly ranker: StrategyRanker;
+  /** What strategies read: one object, shared by the default strategy and every variant's (`variant`). */
+  private readonly inputs: ScoringInputs;
   private blockedFlags = new Uint8Array(1024);
   private itemCategory = new Int32Array(1024).fill(-1);
   private itemCategories: string[][] = [];
@@ -80,7 +88,7 @@ export class Recommender {
     this.trending = new TrendingIndex(this.cfg.trending.halfLifeMs, this.cfg.trending.size);
     this.weights = this.cfg.collaborative.eventWeights;
     this.repurchasable = new Set(this.cfg.buyAgain.eventTypes);
-    this.strategy = (opts.strategy ?? hybridStrategy)(this.cfg, {
+    this.inputs = {
       collab: this.collaborative.neighbours,
       content: this.content,
       trending: this.trending,
@@ -89,7 +97,8 @@ export class Recommender {
       categoryName: (c) => this.categories.name(c),
       itemName: (i) => this.items.name(i),
       itemLabel: (i) => this.titles[i] ?? this.items.name(i),
-    });
+    };
+    this.strategy = (opts.strategy ?? hybridStrategy)(this.cfg, this.inputs);
     this.ranker = new StrategyRanker(this.strategy);
   }
 
@@ -212,6 +221,23 @@ export class Recommender {
   recommendIds(userId: string, out: Int32Array, opts: RecommendOptions = {}): number {
     const u = this.users.get(userId);
     return this.ranker.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out);
+  }
+
+  /**
+   * Another strategy over the same model (an experiment's variant): `overrides` may change what the strategy
+   * reads (blend, diversity, filters.purchasedWithinMs, buy-again scoring: experiments/file.ts checks it); the
+   * model itself (co-occurrence, content, trending, users) is this recommender's and shared.
+   */
+  variant(factory: StrategyFactory, overrides: RecommenderConfigInput = {}): RecommenderVariant {
+    const cfg = parseRecommenderConfig(mergeConfig(this.cfg, overrides));
+    const strategy = factory(cfg, this.inputs);
+    const ranker = new StrategyRanker(strategy);
+    return {
+      strategy,
+      recommend: (userId, opts = {}) => ranker
+        .score(this.users.get(userId), opts.n ?? 10, opts.now ?? this.now, this.items.size, opts.country ?? null, true)
+        .map((c) => this.toRecommended(c)),
+    };
   }
 
   /** The user's recommendations with reasons, best first. */

@@ -2,7 +2,7 @@
  * Per-user rolling feature state: a compact, JSON-safe object (one Redis blob per user, key `{u:<id>}:features`)
  * updated by `applyEvent`. Read it through `FeatureView` (view.ts), never directly.
  */
-import type { UserEvent } from '../../../domain/events.js';
+import { isActivity, type UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from './config.js';
 
 /** [count, amount (quantity × price), quantity]; a bare number n stands for [n, 0, n] (the common no-price case). */
@@ -106,8 +106,6 @@ export function serializeFeatureState(s: UserFeatureState): string {
   return JSON.stringify(s);
 }
 
-/** Event types that carry no behavioural signal: not counted in features. (Nothing acts on consent or erase yet.) */
-const IGNORED = new Set(['consent', 'erase']);
 
 export function eventCategories(event: UserEvent, lookup?: CategoryLookup): string[] {
   const p = event.properties?.category;
@@ -129,7 +127,8 @@ export function applyEvent(
   cfg: FeatureConfig,
   itemCategories?: CategoryLookup,
 ): UserFeatureState {
-  if (IGNORED.has(event.type)) return state;
+  // Rights requests and impressions carry no behavioural signal (domain/events.ts).
+  if (!isActivity(event.type)) return state;
   normalizeFeatureState(state);
   const t = event.eventTime;
   state.first = state.first === null ? t : Math.min(state.first, t);

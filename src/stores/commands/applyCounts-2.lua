@@ -1,14 +1,15 @@
 #!lua
 --[[
-  Adds the segment member count deltas of a micro-batch (or a punctuation) from one source partition, exactly
-  once per source offset (or punctuation sequence), as applyPopularity does for item popularity.
+  Adds count deltas from one source partition to a hash, exactly once per source offset (or punctuation
+  sequence), as applyPopularity does for item popularity. Used for the segment member counts ({g}:segcounts with
+  {g}:segapplied) and the experiments' per-variant counts ({g}:experiments with {g}:expapplied).
 
-  KEYS[1] segment counts hash     ({g}:segcounts)  segment id -> members
-  KEYS[2] applied hash            ({g}:segapplied) o:<topic>:<partition> / t:<topic>:<partition> -> last applied
+  KEYS[1] counts hash             field -> count (e.g. segment id -> members)
+  KEYS[2] applied hash            o:<topic>:<partition> / t:<topic>:<partition> -> last applied
 
   ARGV[1] applied field
   ARGV[2] last                    the batch's last offset (or the punctuation's sequence)
-  ARGV[3] deltas                  JSON array of [offset or sequence, segmentId, +1 or -1], ascending
+  ARGV[3] deltas                  JSON array of [offset or sequence, field, integer delta], ascending
 
   Returns
    >= 0        number of deltas applied (those at or below the stored value are skipped)
