@@ -14,6 +14,7 @@ import { register as registerReset } from './commands/reset.js';
 import { register as registerSegments } from './commands/segments.js';
 import { register as registerTopology } from './commands/topology.js';
 import { register as registerApi } from './commands/api.js';
+import { register as registerExperiments } from './commands/experiments.js';
 
 const program = new Command();
 program
@@ -31,6 +32,7 @@ registerReset(program);
 registerSegments(program);
 registerTopology(program);
 registerApi(program);
+registerExperiments(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -20,13 +20,14 @@ export function countField(experiment: string, variant: string, segment: string 
 /** experiment → variant → segment (`*` for all) → counts. */
 export type ExperimentCounts = Map<string, Map<string, Map<string, { i: number; c: number; v: number }>>>;
 
-/** Reads the stored hash (HGETALL); fields of another shape are ignored. */
+/** Reads the stored hash (HGETALL); fields of another shape, and values that are not non-negative integers, are ignored. */
 export function parseCounts(hash: Readonly<Record<string, string>>): ExperimentCounts {
   const out: ExperimentCounts = new Map();
   for (const [field, value] of Object.entries(hash)) {
     const p = field.split('|');
     const n = Number(value);
-    if (p.length !== 4 || !(p[3] === 'i' || p[3] === 'c' || p[3] === 'v') || !Number.isFinite(n)) continue;
+    // Counts are HINCRBY integers: anything else was not written by applyCounts and would break the statistics.
+    if (p.length !== 4 || !(p[3] === 'i' || p[3] === 'c' || p[3] === 'v') || !/^\d{1,15}$/.test(value) || !Number.isSafeInteger(n)) continue;
     const [e, variant, seg, metric] = p as [string, string, string, Metric];
     let byVariant = out.get(e);
     if (!byVariant) out.set(e, (byVariant = new Map()));

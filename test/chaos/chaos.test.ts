@@ -29,8 +29,9 @@ describe('kill -9 chaos: 3 workers, 3-master Redis Cluster', () => {
     expect(report.lost).toBe(0);
     expect(report.doubled).toBe(0);
     expect(report.usersWithoutRecs).toBe(0);
-    // Every event of the data set and every injected rights event is valid.
-    const injected = figures.rights.withdrawals + figures.rights.regrants + figures.rights.erasures;
+    // Every event of the data set and every injected rights and feedback event is valid.
+    const injected = figures.rights.withdrawals + figures.rights.regrants + figures.rights.erasures
+      + figures.feedback.impressions + figures.feedback.forged + figures.feedback.clicks;
     expect(figures.events).toBe(EVENTS + injected);
     expect(report.events).toBe(figures.events);
     // The rights events were there and were checked: some users end erased, some withdrawn, some erased users
@@ -46,5 +47,9 @@ describe('kill -9 chaos: 3 workers, 3-master Redis Cluster', () => {
     expect(report.recommendations.wrong).toEqual([]);
     expect(report.segmentChanges.rights).toEqual([]);
     expect(report.keysCompared).toBeGreaterThan(report.users * 4);
+    // The experiment feedback was there and its impression and click counts were checked against the log.
+    expect(figures.feedback.impressions).toBeGreaterThan(0);
+    expect(figures.feedback.clicks).toBeGreaterThan(0);
+    expect(report.input.experimentFieldsChecked).toBeGreaterThan(0);
   }, 600_000);
 });

@@ -15,7 +15,9 @@
  *  - Attribution: a purchase without an id after a click on the item is a conversion of that click's variant.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
@@ -29,7 +31,12 @@ import { fixedVariant } from '../../src/experiments/assignment.js';
 import { parseCounts, variantCounts } from '../../src/experiments/counts.js';
 import { summariseExperiment } from '../../src/experiments/report.js';
 import { Prng } from '../../src/experiments/prng.js';
+import type { ExperimentsReport } from '../../src/experiments/report-format.js';
 import { testConfig, waitFor, openPipeline, pseudonymOf, uniqueName } from '../support/env.js';
+import { configEnv } from '../support/worker-process.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/attune.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-experiments-'));
 const CTR: Record<string, number> = { best: 0.06, mid: 0.04, low: 0.03 };
@@ -198,6 +205,13 @@ describe('experiments on the real broker and Redis', () => {
     expect(mid.ctr.vsControl!.pValue).toBeLessThan(0.01);
     expect(low.ctr.vsControl!.pValue).toBeLessThan(0.01);
     expect(s.ctrChiSquare!.pValue).toBeLessThan(0.01);
+    // The report command reads the same counts and names the same best arm.
+    const svgPath = join(dir, 'report.svg');
+    const { stdout } = await run(process.execPath, [BIN, 'experiments', 'report', '--json', '--svg', svgPath], { env: { ...process.env, ...configEnv(loop.cfg), ATTUNE_EXPERIMENTS: AB } });
+    const report = JSON.parse(stdout) as ExperimentsReport;
+    expect(report.experiments[0].variants.map((v) => [v.id, v.impressions, v.clicks])).toEqual(counts.map((c) => [c.variant, c.impressions, c.clicks]));
+    expect(report.experiments[0].ctrChiSquare!.p).toBeCloseTo(s.ctrChiSquare!.pValue, 12);
+    expect(readFileSync(svgPath, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     console.log(`A/B: ${counts.map((c) => `${c.variant} ${c.clicks}/${c.impressions}`).join(', ')}; p(best vs mid) ${mid.ctr.vsControl!.pValue.toExponential(2)}, p(best vs low) ${low.ctr.vsControl!.pValue.toExponential(2)}, chi-square p ${s.ctrChiSquare!.pValue.toExponential(2)}`);
 
     // After a restart, a new event of a user gets a list of the same variant.

@@ -32,6 +32,7 @@ import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { testConfig, sleep } from './env.js';
 import { spawnWorker, type WorkerProcess } from './worker-process.js';
 import { caughtUp, referenceConfig, verifyDeployment, type VerifyReport } from './verifier.js';
+import { injectFeedback, writeFeedbackExperiments, type FeedbackInjected } from './feedback.js';
 
 export const DATA_SET = join(import.meta.dirname, '../../data/online-retail.csv.gz');
 export const CLUSTER_NODES = process.env.ATTUNE_REDIS_CLUSTER_NODES || '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
@@ -68,9 +69,10 @@ export interface ChaosTick {
 
 export interface ChaosFigures {
   seed: number;
-  /** Events replayed: the data set's plus the injected rights events. */
+  /** Events replayed: the data set's plus the injected rights and feedback events. */
   events: number;
   rights: RightsInjected;
+  feedback: FeedbackInjected;
   catalogItems: number;
   partitions: number;
   workers: number;
@@ -204,8 +206,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
   const loaded = opts.data ?? await loadRetailDataset(DATA_SET, { limit: opts.limit });
   const { catalog } = loaded;
-  const { events, injected } = injectRights(loaded.events, seed);
+  const withRights = injectRights(loaded.events, seed);
+  const experimentsDir = join(tmpdir(), `attune-chaos-experiments-${process.pid}-${seed}`);
+  mkdirSync(experimentsDir, { recursive: true });
   const cfg = testConfig({
+    // Experiments ride along too: the workers assign lists and attribute the feedback inserted below.
+    experiments: writeFeedbackExperiments(join(experimentsDir, 'experiments.yaml')),
     partitions,
     microBatchSize,
     redisClusterNodes: CLUSTER_NODES,
@@ -215,13 +221,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     kafkaSessionTimeoutMs: 6_000,
     shutdownTimeoutMs: 30_000,
   });
+  const { injected } = withRights;
+  // Its own stream, so that the kill schedule of a seed is the same with or without feedback.
+  const { events, injected: feedback } = injectFeedback(withRights.events, seed, cfg, rng(seed ^ 0xfeed));
   const topics = topicNames(cfg);
   const logDir = join(tmpdir(), `attune-chaos-${cfg.keyPrefix}`);
   mkdirSync(logDir, { recursive: true });
   const rate = events.length / opts.chaosSeconds;
   say(`chaos: seed ${seed} (CHAOS_SEED=${seed} replays the kill schedule and the rights events); ${events.length} events `
     + `(${injected.withdrawals} consent withdrawals, ${injected.regrants} re-grants, ${injected.erasures} erasures of which `
-    + `${injected.erasuresWithLaterEvents} with later events, among ${injected.users} users), ${catalog.length} items, `
+    + `${injected.erasuresWithLaterEvents} with later events, among ${injected.users} users; ${feedback.impressions} impressions `
+    + `(+${feedback.forged} with forged ids) and ${feedback.clicks} clicks of ${feedback.users} users), ${catalog.length} items, `
     + `${partitions} partitions, ${workers} workers, micro-batch ${microBatchSize}, replay at ${Math.round(rate)} events/s over `
     + `${opts.chaosSeconds} s, a kill every uniform(0, ${maxGap / 1000}) s; prefix ${cfg.keyPrefix}; worker logs in ${logDir}`);
 
@@ -336,7 +346,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     opts.onTick?.({ phase: 'reference', produced, total: events.length, lag: 0, kills });
     const report = await verifyDeployment(cfg, kafka, redis, events, { referenceTimeoutMs: opts.referenceTimeoutMs ?? 300_000, log: say });
     const figures: ChaosFigures = {
-      seed, events: events.length, rights: injected, catalogItems: catalog.length, partitions, workers, microBatchSize, kills, killsOfMembers, restarts,
+      seed, events: events.length, rights: injected, feedback, catalogItems: catalog.length, partitions, workers, microBatchSize, kills, killsOfMembers, restarts,
       unexpectedExits: unexpected, chaosSeconds, produceSeconds, catchUpSeconds, finalExitCodes, shutdownSeconds,
       verifySeconds: report.verifySeconds, referenceSeconds: report.referenceSeconds, totalSeconds: (Date.now() - t0) / 1000, logDir,
     };
@@ -374,6 +384,8 @@ export function summary({ figures: f, report: r }: ChaosResult): string {
       + `resets ${JSON.stringify(r.input.rights.resets)}, users ending ${JSON.stringify(r.input.rights.endings)}; `
       + `${r.input.rights.erasedChecked} erased and ${r.input.rights.withdrawnChecked} withdrawn users checked in the state, `
       + `${r.recommendations.tombstones} tombstones, ${r.recommendations.wrong.length} records and ${r.segmentChanges.rights.length} segment changes against them`,
+    `  experiment feedback injected: ${f.feedback.impressions} impressions (+${f.feedback.forged} with forged ids) and ${f.feedback.clicks} clicks of ${f.feedback.users} users; `
+      + `${r.input.experimentFieldsChecked} impression and click counts checked against the log`,
     `  chaos window ${f.chaosSeconds.toFixed(1)} s: ${f.kills} kills (SIGKILL; ${f.killsOfMembers} of group members, the others still starting), ${f.restarts} restarts, ${f.unexpectedExits.length} unexpected exits`
       + (f.unexpectedExits.length ? ` (${f.unexpectedExits.map((u) => `w${u.slot}: code ${u.code} signal ${u.signal}`).join(', ')})` : ''),
     `  catch-up ${f.catchUpSeconds.toFixed(1)} s, SIGTERM exit codes ${JSON.stringify(f.finalExitCodes)} (${f.shutdownSeconds.toFixed(1)} s)`,

@@ -24,7 +24,7 @@
 import { Cluster } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
 import { topicNames } from '../../src/config/config.js';
-import type { SegmentChange, UserEvent } from '../../src/domain/events.js';
+import { isActivity, type SegmentChange, type UserEvent } from '../../src/domain/events.js';
 import { Codec } from '../../src/stages/decode/codec.js';
 import type { StreamClient } from '../../src/kafka/port.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
@@ -41,6 +41,7 @@ import { ensureTopics } from '../../src/kafka/topics.js';
 import { log } from '../../src/log.js';
 import { pseudonymOf } from './env.js';
 import { rightsOutcome, type Ending, type RightsOutcome } from './rights-oracle.js';
+import { expectedFeedbackCounts } from './feedback.js';
 
 // ------------------------------------------------------------------------------------------------ exclusions
 
@@ -70,10 +71,11 @@ export const EXCLUSIONS: Exclusion[] = [
   {
     key: owned('rec'),
     field: /^s$/,
-    drop: ['lh', 'li'],
-    why: "the user's recommender state is compared (history, purchases, country, last event time), except the last "
-      + "emitted list's hash and items: those come from the model at ask time, which holds other partitions' "
-      + 'co-occurrence deltas only as far as they interleaved with this one',
+    drop: ['lh', 'li', 'x'],
+    why: "the user's recommender state is compared (history, purchases, country, last event time, remembered clicks), "
+      + "except the last emitted list's hash, items and experiment assignments: the list comes from the model at ask "
+      + "time, which holds other partitions' co-occurrence deltas only as far as they interleaved with this one, and a "
+      + "bandit's choice from the counts at that time (eligibility from the user's segments at the end of the micro-batch)",
   },
   {
     key: owned('recs'),
@@ -89,6 +91,12 @@ export const EXCLUSIONS: Exclusion[] = [
     why: "a row's applied offset per partition is the last offset of the last micro-batch that touched the row: it "
       + 'depends on where micro-batches were cut (fetch sizes, kills, recovery cuts), not on what was applied; the '
       + "row's counts and norm are compared (within tolerance) and checked against the offline recommender",
+  },
+  {
+    key: /^\{g\}:expapplied$/,
+    why: "the experiments' counts' applied offset per partition is the last offset of the last micro-batch that "
+      + 'attributed an event: it depends on where micro-batches were cut; the counts are gated per event offset, '
+      + 'compared key by key and, for impressions and clicks, checked against the log',
   },
   {
     key: owned('features'),
@@ -464,6 +472,8 @@ export interface InputCheck {
   mismatches: string[];
   mismatchCount: number;
   coocFieldsChecked: number;
+  /** Impression and click count fields of `{g}:experiments` checked against the log (./feedback.ts). */
+  experimentFieldsChecked: number;
   /** What consent and erasure did to the log, by the oracle (./rights-oracle.ts). */
   rights: RightsFigures;
 }
@@ -517,7 +527,8 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   const want = new Map<string, Map<string, number>>();
   for (const [u, list] of rights.survivors) {
     const m = new Map<string, number>();
-    for (const e of list) m.set(e.type, (m.get(e.type) ?? 0) + 1);
+    // Impressions are attributed, not counted as activity (domain/events.ts isActivity).
+    for (const e of list) if (isActivity(e.type)) m.set(e.type, (m.get(e.type) ?? 0) + 1);
     if (m.size) want.set(u, m);
   }
   let lost = 0;
@@ -601,11 +612,23 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   }
   for (const [row, fields] of expected) if (!rows.has(row)) miss(`co-occurrence row ${row} missing in Redis (${fields.size} fields offline)`);
 
+  // Experiments: impressions and clicks per variant, counted once each, against the log (conversions, which
+  // depend on the click each purchase follows, are compared with the reference run key by key).
+  const expWant = expectedFeedbackCounts(cfg, rights.passing);
+  const expGot = (state.get('{g}:experiments')?.value ?? {}) as Record<string, string>;
+  let experimentFieldsChecked = 0;
+  for (const f of new Set([...expWant.keys(), ...Object.keys(expGot).filter((x) => x.endsWith('|i') || x.endsWith('|c'))])) {
+    experimentFieldsChecked++;
+    const got = Number(Object.hasOwn(expGot, f) ? expGot[f] : 0);
+    const exp = expWant.get(f) ?? 0;
+    if (got !== exp) miss(`experiment count ${f}: ${got} in Redis, the log has ${exp}`);
+  }
+
   const ended = checkEndedUsers(state, rights, realOf, miss);
   const endings = { personalized: 0, erased: 0, withdrawn: 0, never: 0 } as Record<Ending, number>;
   for (const e of rights.endings.values()) endings[e]++;
   return {
-    events: events.length, users: rights.endings.size, lost, doubled, mismatches, mismatchCount, coocFieldsChecked: checked,
+    events: events.length, users: rights.endings.size, lost, doubled, mismatches, mismatchCount, coocFieldsChecked: checked, experimentFieldsChecked,
     rights: {
       consentEvents: events.filter((e) => e.type === 'consent').length,
       eraseEvents: events.filter((e) => e.type === 'erase').length,

@@ -84,9 +84,14 @@ function isClick(c: unknown): c is RememberedClick {
   return Array.isArray(c) && c.length === 3 && typeof c[0] === 'string' && typeof c[1] === 'string' && typeof c[2] === 'number';
 }
 
-/** What makes a list "the same": its items in order and their reasons (scores rounded: float noise is no change). */
-export function listHash(r: Recommendations): string {
+/**
+ * What makes a list "the same": its items in order, their reasons (scores rounded: float noise is no change) and
+ * its experiment assignments (a user moved to another variant gets the list, and the id, of that variant; a list
+ * in no experiment hashes as before experiments existed).
+ */
+export function listHash(r: Pick<Recommendations, 'items' | 'assignments'>): string {
   const h = createHash('sha1');
   for (const it of r.items) h.update(`${it.itemId}|${it.score.toFixed(4)}|${it.reasons.map((x) => x.kind + ':' + (x.relatedItemId ?? '')).join(',')};`);
+  for (const a of r.assignments ?? []) h.update(`@${a.experiment}:${a.variant}`);
   return h.digest('base64url').slice(0, 16);
 }
