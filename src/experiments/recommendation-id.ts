@@ -25,10 +25,12 @@ export interface IdAssignment {
   segment: string | null;
 }
 
-/** Ids are refused above this length (validation); 40 assignments of 24-character names fit. */
+/** Ids are refused above this length (validation): about 20 assignments of two 24-character names fit. */
 export const MAX_RECOMMENDATION_ID_LENGTH = 1024;
 const NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const TAG_BYTES = 12;
+/** 12 bytes in base64url: 16 characters of its alphabet, no padding. */
+const TAG = /^[A-Za-z0-9_-]{16}$/;
 
 export class RecommendationIds {
   constructor(private readonly key: Buffer) {}
@@ -45,8 +47,10 @@ export class RecommendationIds {
     const parts = id.split('~');
     if (parts.length !== 3) return null;
     const [body, source, tag] = parts;
-    const given = Buffer.from(tag, 'base64url');
-    if (given.length !== TAG_BYTES || !timingSafeEqual(given, this.tag(pseudonym, body, source))) return null;
+    // Only the tag as minted: Node's base64url decoding skips stray characters, padding and whitespace and takes
+    // `+` `/` for `-` `_`, so other spellings of the same bytes would verify and an id would not be canonical.
+    if (!TAG.test(tag)) return null;
+    if (!timingSafeEqual(Buffer.from(tag, 'base64url'), this.tag(pseudonym, body, source))) return null;
     if (body === '') return [];
     const out: IdAssignment[] = [];
     for (const a of body.split(',')) {

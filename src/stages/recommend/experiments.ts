@@ -11,7 +11,8 @@ import { loadExperimentsFile } from '../../experiments/file.js';
 import type { ExperimentsConfig } from '../../experiments/model.js';
 import { banditStateFrom, parseCounts } from '../../experiments/counts.js';
 import { NO_EXPERIMENT, planFromRecorded, planList, type ListPlan, type Recorded } from '../../experiments/list-plan.js';
-import { RecommendationIds } from '../../experiments/recommendation-id.js';
+import { MAX_RECOMMENDATION_ID_LENGTH, RecommendationIds } from '../../experiments/recommendation-id.js';
+import { ConfigError } from '../../errors.js';
 import { attribute, type AttributedRecord, type Attribution, type RememberedClick } from '../../experiments/attribution.js';
 import type { BanditState } from '../../experiments/thompson.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -43,6 +44,17 @@ export class ListExperiments {
   ) {
     this.ids = new RecommendationIds(idKey);
     this.bandits = config.experiments.filter((e) => e.allocation === 'thompson');
+    // Downstream must be able to send every id back: the longest one (one experiment per layer, its longest
+    // variant and segment names, a long source) must pass validation.
+    const longest = new Map<string, number>();
+    for (const e of config.experiments) {
+      const n = e.id.length + 2 + Math.max(...e.variants.map((v) => v.id.length)) + Math.max(0, ...(e.eligible.segments ?? []).map((x) => x.length + 1));
+      longest.set(e.layer, Math.max(longest.get(e.layer) ?? 0, n));
+    }
+    const worst = [...longest.values()].reduce((a, b) => a + b, 0) + 120;
+    if (worst > MAX_RECOMMENDATION_ID_LENGTH) {
+      throw new ConfigError(`the experiments file can make recommendation ids of up to ${worst} characters, above the ${MAX_RECOMMENDATION_ID_LENGTH} that events may carry back: use fewer layers or shorter experiment, variant and segment ids`);
+    }
   }
 
   /**
