@@ -52,7 +52,7 @@ import { Recommender, strategyLabel, type LearnRecord } from './model/recommende
 import { newUserState } from './model/user-state.js';
 import { listHash, parseStoredState, toStored, toUserState, type StoredState } from './stored-state.js';
 import type { ListExperiments } from './experiments.js';
-import type { ListPlan } from '../../experiments/list-plan.js';
+import type { ListPlan, Recorded } from '../../experiments/list-plan.js';
 import type { AttributedRecord, Attribution } from '../../experiments/attribution.js';
 import { pairFromKey } from './model/deltas.js';
 import type { RecommenderStore } from './store.js';
@@ -334,7 +334,7 @@ export class RecommendStage {
       const state = toStored(rec.users.get(u)!, rec.items, { lh: hash, li: items, x: plans.get(u)?.recorded, ck: a.clicks });
       await d.store.commitUser(u, field, offsetOf.get(u)!, userLast.get(u)!, JSON.stringify(state));
       // Counted once the user's records are committed: a retry of the micro-batch finds them replayed.
-      this.countOnline(freshOf.get(u)!, shown);
+      this.countOnline(freshOf.get(u)!, shown, prior.get(u)?.x ?? []);
       ex.count(a);
       if (list !== undefined && !changed) d.metrics.lists.inc({ outcome: 'unchanged' });
       if (changed) {
@@ -364,9 +364,11 @@ export class RecommendStage {
   }
 
   /** Live quality: the user's purchases and clicks against the list it was last shown (online-quality.ts). */
-  private countOnline(records: readonly OffsetEvent[], shown: readonly string[] | null): void {
+  private countOnline(records: readonly OffsetEvent[], shown: readonly string[] | null, shownAs: readonly Recorded[]): void {
     if (shown === null) return;
-    const strategy = strategyLabel(this.d.rec.strategy);
+    // The strategy of the list shown: its recorded assignments' (the default's when it was in no experiment).
+    const ex = this.d.experiments;
+    const strategy = strategyLabel(ex.rankerFor(ex.replan(shownAs)).strategy);
     for (const x of onlineInteractions(records, shown)) {
       this.d.metrics.onlineInteractions.inc({ strategy, type: x.type });
       if (x.hit) this.d.metrics.onlineHits.inc({ strategy, type: x.type });
