@@ -88,7 +88,7 @@ async function serve(prefix: string): Promise<void> {
   const away = async (): Promise<never> => { throw new ServiceUnavailable('not part of the bench'); };
   const readers: ApiReaders = {
     recommendations: (u) => users.recommendations(u), segments: (u) => users.segments(u), features: (u) => users.features(u),
-    events: (u, n) => users.events(u, n), segmentSizes: () => users.segmentSizes(), similar: away, deadLetters: away, live: away,
+    events: (u, n) => users.events(u, n), segmentSizes: () => users.segmentSizes(), similar: away, deadLetters: away, live: away, experiments: away,
   };
   const app = await buildApiServer({ readers, keys: [{ name: 'bench', digest: Buffer.from(sha256Hex(process.env.BENCH_API_KEY!), 'hex'), rateLimitPerMinute: 100_000_000 }], maxIdLength: cfg.maxIdLength });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -7,6 +7,9 @@
  * A `null` answer means "nothing stored" (the route turns it into a 404 naming why).
  */
 import type { Recommendations } from '../domain/events.js';
+import type { ExperimentsReport } from '../experiments/report-format.js';
+
+export type { ExperimentsReport };
 
 /** The user's current list exactly as the worker emitted it (and keeps it in Redis for lookups). */
 export type UserRecommendations = Recommendations;
@@ -135,6 +138,8 @@ export interface ApiReaders {
   segmentSizes(): Promise<SegmentSize[]>;
   deadLetters(limit: number): Promise<DeadLetter[]>;
   live(): Promise<LiveView>;
+  /** The experiments report of the API's experiments file (ATTUNE_EXPERIMENTS) over the stored counts. */
+  experiments(): Promise<ExperimentsReport>;
 }
 
 /** A reader's source is away or not ready: the API answers 503 with this message. */

@@ -15,6 +15,9 @@ import { parseSince, type PendingChange, type SegmentSince } from '../stages/seg
 import { createFeatureView, type FeatureView } from '../stages/segments/features/view.js';
 import { parseFeatureState } from '../stages/segments/features/state.js';
 import type { Recommendations } from '../domain/events.js';
+import type { ExperimentsConfig } from '../experiments/model.js';
+import { parseCounts } from '../experiments/counts.js';
+import { experimentsReport, type ExperimentsReport } from '../experiments/report-format.js';
 import type { SegmentSize, UserEvents, UserFeatures, UserRecommendations, UserSegment, UserSegments, WindowFeatures } from './readers.js';
 
 export interface UserStateDeps {
@@ -163,5 +166,24 @@ export class RedisUserReaders {
     const out: SegmentSize[] = this.d.segments.rules.segments.map((s) => ({ segmentId: s.id, description: s.description, members: Number(raw[s.id] ?? 0) }));
     for (const [id, v] of Object.entries(raw)) if (!this.descriptions.has(id)) out.push({ segmentId: id, description: null, members: Number(v) });
     return out;
+  }
+}
+
+/**
+ * The experiments report over the counts hash (`{g}:experiments`), with one HGETALL per request: the same read
+ * and the same report as `attune experiments report --json`, so the page shows what the bandits decide from.
+ */
+export class RedisExperimentsReader {
+  private readonly key: string;
+
+  /** `config` null: no experiments file (ATTUNE_EXPERIMENTS unset). */
+  constructor(private readonly redis: RedisClient, keyPrefix: string, private readonly config: ExperimentsConfig | null) {
+    this.key = new Keys(keyPrefix).experimentCounts();
+  }
+
+  async report(): Promise<ExperimentsReport> {
+    // Without a file there is nothing to summarise, and no read: counts left by another file are not listed as unknown.
+    if (this.config === null) return experimentsReport({ experiments: [] }, new Map());
+    return experimentsReport(this.config, parseCounts(await this.redis.hgetall(this.key)));
   }
 }

@@ -175,3 +175,76 @@ export const liveSchema = {
     at: { type: 'number' },
   },
 } as const;
+
+// /v1/experiments: the JSON of `attune experiments report --json` (src/experiments/report-format.ts). Every field
+// is listed: the serializer drops what the schema does not name.
+const test = { type: ['object', 'null'], properties: { statistic: { type: 'number' }, df: { type: 'number' }, p: { type: 'number' } } } as const;
+const rate = {
+  type: 'object',
+  properties: {
+    rate: { type: 'number' }, lo: { type: 'number' }, hi: { type: 'number' },
+    vsControl: { type: ['object', 'null'], description: 'two-sided z-test against the control (null for the control)', properties: { z: { type: 'number' }, p: { type: 'number' } } },
+  },
+} as const;
+const shares = { type: 'object', description: 'variant id -> share of decisions now (they sum to 1)', additionalProperties: { type: 'number' } } as const;
+
+export const experimentsSchema = {
+  type: 'object',
+  properties: {
+    confidence: { type: 'number', description: 'the confidence of the Wilson intervals' },
+    experiments: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          layer: { type: 'string' },
+          traffic: { type: 'number' },
+          allocation: { type: 'string', enum: ['fixed', 'thompson'] },
+          control: { type: 'string' },
+          impressions: { type: 'number' },
+          variants: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                id: { type: 'string' }, strategy: { type: 'string' },
+                impressions: { type: 'number' }, clicks: { type: 'number' }, conversions: { type: 'number' },
+                ctr: rate, conversion: rate,
+              },
+            },
+          },
+          ctrChiSquare: test,
+          conversionChiSquare: test,
+          best: {
+            type: ['object', 'null'],
+            description: 'the variant with the highest CTR (null before any impression)',
+            properties: { variant: { type: 'string' }, isControl: { type: 'boolean' }, p: nullableNumber, significantAt: { type: ['number', 'null'], enum: [0.01, 0.05, null] } },
+          },
+          bandit: {
+            type: ['object', 'null'],
+            description: 'Thompson experiments only',
+            properties: {
+              minExploration: { type: 'number' },
+              perSegment: { type: 'boolean' },
+              shares,
+              segments: {
+                type: 'array',
+                items: { type: 'object', properties: { segment: { type: 'string' }, impressions: { type: 'number' }, clicks: { type: 'number' }, shares } },
+              },
+            },
+          },
+          unknownVariants: { type: 'array', items: { type: 'string' } },
+          verdict: { type: 'string', description: 'the leader and whether its lead over the control is significant, in one sentence' },
+        },
+      },
+    },
+    unknownExperiments: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** /v1/experiments.svg: the report's chart (reportSvg), sent as it is. */
+export const experimentsSvgResponse = {
+  description: 'the chart of `attune experiments report --svg`',
+  content: { 'image/svg+xml': { schema: { type: 'string' } } },
+} as const;

@@ -52,7 +52,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Attune lookup API', version: ATTUNE_VERSION, description: 'Current recommendations, segments, features and activity of users; similar items; segment sizes; dead letters; live figures. See docs/api.md.' },
+      info: { title: 'Attune lookup API', version: ATTUNE_VERSION, description: 'Current recommendations, segments, features and activity of users; similar items; segment sizes; dead letters; live figures; experiments. See docs/api.md.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } } },
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, type Node as YNode, type Pair, type YAMLMap } from 'yaml';
-import { ExperimentsFileError } from '../errors.js';
+import { ConfigError, ExperimentsFileError } from '../errors.js';
 import { RecommenderConfigSchema } from '../stages/recommend/model/config.js';
 import { parseDuration } from '../stages/segments/features/config.js';
 import { STRATEGY_NAMES } from '../stages/recommend/model/strategy/strategies.js';
@@ -26,11 +26,22 @@ const DEFAULT_BANDIT: BanditSettings = { minExploration: 0.1, perSegment: false,
 export interface ReadOptions {
   /** Segment ids that exist (the segment rules'); when given, an eligibility naming another is a mistake. */
   knownSegments?: readonly string[];
+  /** Where the path came from, for the message when it cannot be read (default `ATTUNE_EXPERIMENTS=<path>`). */
+  source?: string;
 }
 
-/** Reads and validates an experiments file; throws ExperimentsFileError listing every mistake. */
+/**
+ * Reads and validates an experiments file; throws ExperimentsFileError listing every mistake, or a ConfigError
+ * naming where the path came from when the file cannot be read (the worker, the API and the CLI alike).
+ */
 export function loadExperimentsFile(path: string, opts: ReadOptions = {}): ExperimentsConfig {
-  return parseExperiments(readFileSync(path, 'utf8'), path, opts);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${opts.source ?? `ATTUNE_EXPERIMENTS=${path}`}: cannot read the experiments file: ${(err as Error).message}`);
+  }
+  return parseExperiments(text, path, opts);
 }
 
 /** Parses and validates experiments text (YAML or JSON); throws ExperimentsFileError listing every mistake. */

@@ -55,6 +55,8 @@ export interface ExperimentReport {
   /** The variant with the highest CTR (ties to file order, so to the control); null before any impression. */
   best: { variant: string; isControl: boolean; p: number | null; significantAt: 0.01 | 0.05 | null } | null;
   bandit: BanditReport | null;
+  /** The leader and whether its lead is significant, in one sentence ("best by CTR: …"). */
+  verdict: string;
   /** Variants the counts hold but the file no longer defines (renamed or removed): not summarised. */
   unknownVariants: string[];
 }
@@ -90,7 +92,7 @@ function experimentReport(e: Experiment, counts: ExperimentCounts, confidence: n
     conversion: rateOf(s.variants[i].conversion),
   }));
   const known = new Set(e.variants.map((v) => v.id));
-  return {
+  const report: Omit<ExperimentReport, 'verdict'> = {
     id: e.id,
     layer: e.layer,
     traffic: e.traffic,
@@ -104,6 +106,8 @@ function experimentReport(e: Experiment, counts: ExperimentCounts, confidence: n
     bandit: e.allocation === 'thompson' && e.bandit ? banditReport(e, counts) : null,
     unknownVariants: [...(counts.get(e.id)?.keys() ?? [])].filter((v) => !known.has(v)).sort(),
   };
+  // The sentence is part of the data, so every reader (the CLI's text, the ops page) says the same thing.
+  return { ...report, verdict: bestLine(report) };
 }
 
 function rateOf(r: RateSummary): RateReport {
@@ -191,7 +195,7 @@ function table(head: readonly string[], rows: readonly string[][], right: Readon
 }
 
 /** The best-variant line: which variant leads on CTR and whether the lead over the control is significant. */
-function bestLine(r: ExperimentReport): string {
+function bestLine(r: Omit<ExperimentReport, 'verdict'>): string {
   const b = r.best;
   if (!b) return 'best by CTR: none yet (no impressions)';
   if (b.isControl) {
@@ -244,7 +248,7 @@ function experimentBlock(r: ExperimentReport, confidence: number): string[] {
     // A bandit moves traffic by the data it sees: the fixed-sample tests above are then only indicative.
     out.push('  (a bandit allocates by the results so far: its p-values are indicative, not a fixed-sample test)');
   }
-  out.push(`  ${bestLine(r)}`);
+  out.push(`  ${r.verdict}`);
   if (r.unknownVariants.length) out.push(`  counts of variants not in the file (not shown): ${r.unknownVariants.join(', ')}`);
   return out;
 }

@@ -19,6 +19,9 @@ import { Keys } from '../../src/stores/keys.js';
 import { parseFeatureState } from '../../src/stages/segments/features/state.js';
 import type { Recommendations, SegmentChange } from '../../src/domain/events.js';
 import { PrometheusLive } from '../../src/api/prometheus.js';
+import { countField, parseCounts } from '../../src/experiments/counts.js';
+import { loadExperimentsFile } from '../../src/experiments/file.js';
+import { experimentsReport } from '../../src/experiments/report-format.js';
 import { testConfig, waitFor, openPipeline, pseudonymOf } from '../support/env.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 
@@ -26,6 +29,9 @@ const KEY = 'functional-test-key';
 const keysDir = mkdtempSync(join(tmpdir(), 'attune-api-'));
 const keysFile = join(keysDir, 'keys.yaml');
 writeFileSync(keysFile, `keys:\n  - name: functional\n    sha256: ${sha256Hex(KEY)}\n    rateLimitPerMinute: 100000\n`);
+// The API's experiments file only (the worker runs without one): /v1/experiments reports counts put in directly.
+const experimentsFile = join(keysDir, 'experiments.yaml');
+writeFileSync(experimentsFile, 'version: 1\nexperiments:\n  api_ab:\n    variants:\n      control: { strategy: hybrid, share: 0.5 }\n      trending: { strategy: trending, share: 0.5 }\n');
 
 // Port 1 on loopback: nothing listens there, so /v1/live must answer 503 naming Prometheus.
 const cfg = testConfig({ partitions: 2, apiPort: 0, apiKeysFile: keysFile, prometheusUrl: 'http://127.0.0.1:1' });
@@ -62,7 +68,7 @@ beforeAll(async () => {
   }
   ({ latest: lists } = await currentLists(await readTopicToEnd(pipeline.kafka, topics.recommendations), async (v) => (await codec.decode(v, 1e7)) as unknown as Recommendations));
   await chooseCustomer();
-  api = await startApi(cfg, pipeline.kafka);
+  api = await startApi({ ...cfg, experiments: experimentsFile }, pipeline.kafka);
 }, 240_000);
 
 afterAll(async () => {
@@ -208,6 +214,30 @@ describe('attune api on a replay of the bundled data', () => {
     expect([...ts].sort((a, b) => a - b)).toEqual(ts);
     for (const t of ts) expect(t).toBeGreaterThanOrEqual(live.at - 916_000);
     expect(live.at).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('reports the experiments of its file from the deployment\'s counts hash', async () => {
+    const { redis } = pipeline;
+    const hash = keys.experimentCounts();
+    for (const [variant, metric, n] of [['control', 'i', 400], ['control', 'c', 24], ['trending', 'i', 380], ['trending', 'c', 9], ['trending', 'v', 2]] as const) {
+      await redis.hincrby(hash, countField('api_ab', variant, null, metric), n);
+    }
+    await redis.hincrby(hash, countField('retired_test', 'control', null, 'i'), 5);
+    const r = await get('/v1/experiments');
+    expect(r.status).toBe(200);
+    const body = r.json();
+    expect(body).toEqual(JSON.parse(JSON.stringify(experimentsReport(loadExperimentsFile(experimentsFile), parseCounts(await redis.hgetall(hash))))));
+    const [ab] = body.experiments;
+    expect(ab.variants.map((v: { id: string; impressions: number; clicks: number; conversions: number }) => [v.id, v.impressions, v.clicks, v.conversions]))
+      .toEqual([['control', 400, 24, 0], ['trending', 380, 9, 2]]);
+    expect(ab.variants[0].ctr.rate).toBe(0.06);
+    expect(ab.best).toMatchObject({ variant: 'control', isControl: true });
+    expect(body.unknownExperiments).toEqual(['retired_test']);
+    const svg = await get('/v1/experiments.svg');
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
+    expect(svg.text).toContain('api_ab');
+    expect((await fetch(`${api!.url}/v1/experiments`)).status).toBe(401);
   });
 
   it('serves the ops page and its vendored modules without a key, and the OpenAPI document', async () => {

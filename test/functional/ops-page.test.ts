@@ -3,10 +3,12 @@
  * (plus two undecodable records, for the dead letters), `attune api` runs in process on that state, and the page,
  * opened with a key in its URL fragment, finds a real customer through its search box. What it shows for them must
  * be what Redis holds: the stored current list (the one last emitted to the recommendations topic), item by item,
- * with every reason's text and the strategy; their segments; the segment sizes; the dead letters with their codes.
+ * with every reason's text and the strategy; their segments; the segment sizes; the dead letters with their codes;
+ * the experiments of the API's file with the counts of the deployment's hash.
  * Prometheus is first pointed at a closed port, so the live panel must say "Prometheus not reachable" and nothing
  * else fails; then a private Prometheus scrapes the worker while more events flow, and the panel must chart the
- * throughput it reports. Screenshots of the user view, segments, dead letters and live panel go to the artifacts.
+ * throughput it reports. Screenshots of the user view, segments, dead letters, experiments and live panel go to the
+ * artifacts.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -28,14 +30,19 @@ import { openPipeline, pseudonymOf, testConfig, waitFor } from '../support/env.j
 import { caughtUp } from '../support/verifier.js';
 import { startPrometheus } from '../support/prometheus.js';
 import type { UserEvent } from '../../src/domain/events.js';
+import { countField } from '../../src/experiments/counts.js';
 
 const DATA_SET = join(import.meta.dirname, '../../data/online-retail.csv.gz');
 /** Events replayed: the first days of the data set, a few hundred customers with lists. */
 const EVENTS = 3000;
 
 const { key: API_KEY, entry } = newApiKey('ops-page-test', 100_000);
-const keysFile = join(mkdtempSync(join(tmpdir(), 'attune-ops-page-')), 'api-keys.yaml');
+const dir = mkdtempSync(join(tmpdir(), 'attune-ops-page-'));
+const keysFile = join(dir, 'api-keys.yaml');
 writeFileSync(keysFile, `keys:\n${entry}`);
+// The API's experiments file only (the worker runs without one): the panel shows counts put in directly.
+const experimentsFile = join(dir, 'experiments.yaml');
+writeFileSync(experimentsFile, 'version: 1\nexperiments:\n  ops_ab:\n    variants:\n      control: { strategy: hybrid, share: 0.5 }\n      trending: { strategy: trending, share: 0.5 }\n');
 
 // A closed port: /v1/live answers 503, which the page must show as Prometheus being away.
 const cfg = testConfig({ partitions: 3, apiPort: 0, apiKeysFile: keysFile, prometheusUrl: 'http://127.0.0.1:9' });
@@ -66,7 +73,7 @@ beforeAll(async () => {
   ]);
   worker = await startWorker(cfg, kafka);
   await waitFor(async () => (await caughtUp(kafka, pipeline.redis, cfg)).done, 'the worker caught up with the replay', 150_000, 500);
-  api = await startApi(cfg, kafka);
+  api = await startApi({ ...cfg, experiments: experimentsFile }, kafka);
   browser = await launchBrowser();
 }, 240_000);
 
@@ -174,6 +181,22 @@ describe('the ops page in Chromium', () => {
     expect(await rows.locator('.code').allTextContents()).toEqual(dl.map((d) => d.code));
     await page.locator('#dead-letters').screenshot({ path: join(artifactsDir(), 'ops-page-dead-letters.png') });
     await page.screenshot({ path: join(artifactsDir(), 'ops-page.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows each experiment of the API\'s file with its variants\' counts and the leader', async () => {
+    const counts = [['control', 'i', 1200], ['control', 'c', 36], ['trending', 'i', 1100], ['trending', 'c', 66]] as const;
+    for (const [variant, metric, n] of counts) await pipeline.redis.hincrby(new Keys(cfg.keyPrefix).experimentCounts(), countField('ops_ab', variant, null, metric), n);
+    const { page, errors } = await openPage();
+    const rows = page.locator('#experiments .experiment[data-experiment-id="ops_ab"] tr.variant');
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+    expect(await page.locator('#experiments .experiment-id').allTextContents()).toEqual(['ops_ab']);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-variant-id'), tr.querySelector('.impressions')!.textContent, tr.querySelector('.clicks')!.textContent, tr.querySelector('.ctr')!.textContent])))
+      .toEqual([['control', '1,200', '36', '3.00%'], ['trending', '1,100', '66', '6.00%']]);
+    expect(await page.locator('#experiments .verdict').textContent()).toMatch(/^best by CTR: trending, 6\.00% vs 3\.00% for the control .*differs from the control at p < 0\.01$/);
+    expect(await page.locator('#experiments .ctr-row[data-variant-id]').count()).toBe(2);
+    await page.locator('#experiments').screenshot({ path: join(artifactsDir(), 'ops-page-experiments.png') });
     expect(errors).toEqual([]);
     await page.close();
   });

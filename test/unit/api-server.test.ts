@@ -40,6 +40,7 @@ function memoryReaders(lists: Map<string, UserRecommendations>) {
     segmentSizes: async () => [{ segmentId: 'frequent_buyer', description: 'At least 10 purchase lines', members: 4 }],
     deadLetters: async (n) => { calls.push(['deadLetters', [n]]); return [{ topic: 'x.dlq', partition: 0, offset: '4', time: 9, stage: 'validate', code: 'BAD_ID', reason: 'userId contains control characters', source: { topic: 'x.events', partition: 1, offset: '17' } }]; },
     live: async () => { throw new ServiceUnavailable('Prometheus at http://127.0.0.1:1 does not answer (fetch failed): start it'); },
+    experiments: async () => ({ confidence: 0.95, experiments: [], unknownExperiments: [] }),
   };
   return { readers, calls };
 }
@@ -231,7 +232,7 @@ describe('OpenAPI', () => {
     const doc = (await app.inject({ url: '/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/v1/dead-letters', '/v1/items/{itemId}/similar', '/v1/live', '/v1/segments',
+      '/v1/dead-letters', '/v1/experiments', '/v1/experiments.svg', '/v1/items/{itemId}/similar', '/v1/live', '/v1/segments',
       '/v1/users/{userId}/events', '/v1/users/{userId}/features', '/v1/users/{userId}/recommendations', '/v1/users/{userId}/segments',
     ]);
     const rec = doc.paths['/v1/users/{userId}/recommendations'].get;

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ExperimentsFileError, loadExperimentsFile, parseExperiments } from '../../src/experiments/file.js';
+import { ConfigError } from '../../src/errors.js';
 import { parseSegmentRules } from '../../src/stages/segments/core/rules.js';
 import { resolveFeatureConfig } from '../../src/stages/segments/features/config.js';
 
@@ -139,5 +140,12 @@ describe('the experiments file', () => {
     expect(() => parseExperiments(ab('    variants: 3\n'), 'exp.yaml')).toThrow(
       'invalid experiments file exp.yaml:\n  exp.yaml:3:15: experiment "ab": "variants" must be a non-empty mapping of variant id -> { strategy, share, params }',
     );
+  });
+
+  it('a file that cannot be read is a ConfigError naming where its path came from (worker, API and CLI alike)', () => {
+    const missing = '/nonexistent/experiments.yaml';
+    expect(() => loadExperimentsFile(missing)).toThrow(ConfigError);
+    expect(() => loadExperimentsFile(missing)).toThrow(/^ATTUNE_EXPERIMENTS=\/nonexistent\/experiments.yaml: cannot read the experiments file: ENOENT/);
+    expect(() => loadExperimentsFile(missing, { source: `--file ${missing}` })).toThrow(/^--file \/nonexistent/);
   });
 });

@@ -169,6 +169,52 @@ function toLive(b) {
   };
 }
 
+function toRate(r) {
+  const x = r ?? {};
+  return { rate: num(x.rate), lo: num(x.lo), hi: num(x.hi), p: x.vsControl ? num(x.vsControl.p) : null };
+}
+
+/** variant id → share; only numbers (a share is shown as a percentage). */
+function toShares(v) {
+  const out = {};
+  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (num(x) !== null) out[k] = x;
+  return out;
+}
+
+function toExperiment(e) {
+  const b = e.bandit;
+  const best = e.best;
+  return {
+    id: String(e.id),
+    layer: str(e.layer),
+    traffic: num(e.traffic),
+    allocation: str(e.allocation),
+    control: str(e.control),
+    impressions: num(e.impressions) ?? 0,
+    variants: list(e.variants).map((v) => ({
+      id: String(v.id), strategy: str(v.strategy),
+      impressions: num(v.impressions) ?? 0, clicks: num(v.clicks) ?? 0, conversions: num(v.conversions) ?? 0,
+      ctr: toRate(v.ctr), conversion: toRate(v.conversion),
+    })),
+    ctrChiSquareP: e.ctrChiSquare ? num(e.ctrChiSquare.p) : null,
+    best: best ? { variant: String(best.variant), isControl: best.isControl === true, p: num(best.p), significantAt: num(best.significantAt) } : null,
+    bandit: b ? {
+      minExploration: num(b.minExploration), perSegment: b.perSegment === true, shares: toShares(b.shares),
+      segments: list(b.segments).map((s) => ({ segment: String(s.segment), impressions: num(s.impressions) ?? 0, shares: toShares(s.shares) })),
+    } : null,
+    unknownVariants: list(e.unknownVariants).map(String),
+    verdict: str(e.verdict) ?? '',
+  };
+}
+
+function toExperiments(b) {
+  return {
+    confidence: num(b.confidence) ?? 0.95,
+    experiments: list(b.experiments).map(toExperiment),
+    unknownExperiments: list(b.unknownExperiments).map(String),
+  };
+}
+
 export const api = {
   recommendations: (userId) => get(`/v1/users/${enc(userId)}/recommendations`).then(toRecommendations),
   segments: (userId) => get(`/v1/users/${enc(userId)}/segments`).then(toSegments),
@@ -178,4 +224,5 @@ export const api = {
   segmentSizes: () => get('/v1/segments').then(toSegmentSizes),
   deadLetters: (limit = 20) => get(`/v1/dead-letters?limit=${limit}`).then(toDeadLetters),
   live: () => get('/v1/live').then(toLive),
+  experiments: () => get('/v1/experiments').then(toExperiments),
 };

@@ -1,11 +1,12 @@
 // The ops page (docs/ops-page.md): a search box for a user id, the user's view, and the deployment's live
-// figures, segment sizes and dead letters. State lives in the URL fragment (#user=…), so a view can be linked.
+// figures, experiments, segment sizes and dead letters. State lives in the URL fragment (#user=…), so a view can be linked.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { initialKey, saveKey, useKey } from './api.js';
 import { UserView } from './user.js';
 import { DeadLetters, Live, SegmentSizes } from './ops.js';
+import { Experiments } from './experiments.js';
 
 function userFromHash() {
   return new URLSearchParams(location.hash.slice(1)).get('user');
@@ -65,6 +66,7 @@ function App() {
           : html`<p class="muted hint">Find a user by id to see their features, segments, recommendations and recent events.</p>`}
         <h1 class="section-title">Deployment</h1>
         <${Live} onUnauthorized=${onUnauthorized} />
+        <${Experiments} onUnauthorized=${onUnauthorized} />
         <${SegmentSizes} onUnauthorized=${onUnauthorized} />
         <${DeadLetters} onUnauthorized=${onUnauthorized} />`}
     </main>

@@ -29,3 +29,15 @@ export function number(v, digits = 0) {
 export function score(v) {
   return v === null || v === undefined ? '–' : v.toFixed(3);
 }
+
+/** A rate as a percentage: 6.02%. */
+export function pct(v, digits = 2) {
+  return v === null || v === undefined ? '–' : `${(v * 100).toFixed(digits)}%`;
+}
+
+/** A p-value in a few characters, as `attune experiments report` prints it: 0.34, 0.041, 2.9e-6, <1e-300. */
+export function pValue(p) {
+  if (p === null || p === undefined) return '–';
+  if (p === 0) return '<1e-300';
+  return p >= 0.001 ? String(Number(p.toPrecision(2))) : p.toExponential(1);
+}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { configFrom, serviceOptions } from '../shared.js';
 import type { Config } from '../../config/config.js';
-import { ConfigError, ExperimentsFileError } from '../../errors.js';
+import { ConfigError } from '../../errors.js';
 import { createRedis } from '../../stores/redis-client.js';
 import { Keys } from '../../stores/keys.js';
 import { loadSegmentSetup } from '../../stages/segments/setup.js';
@@ -65,10 +65,5 @@ function readExperiments(cfg: Config, flag: string | undefined): ExperimentsConf
   } catch (err) {
     process.stderr.write(`attune: eligibility segments not checked against the segment rules: ${(err as Error).message}\n`);
   }
-  try {
-    return loadExperimentsFile(path, { knownSegments });
-  } catch (err) {
-    if (err instanceof ExperimentsFileError) throw err;
-    throw new ConfigError(`${source}: cannot read the experiments file: ${(err as Error).message}`);
-  }
+  return loadExperimentsFile(path, { knownSegments, source });
 }
