@@ -19,7 +19,7 @@ import { ConfigError } from '../errors.js';
 import { log } from '../log.js';
 import { RECONNECT_BACKOFF, backoffMs } from '../retry.js';
 import { toStoreError, withStoreErrors } from './redis-errors.js';
-import { defineScripts, type ScriptCommands } from './scripts.js';
+import { defineScripts, variableKeyCommands, type ScriptCommands } from './scripts.js';
 import { timeCommands, type CommandObserver } from './command-timing.js';
 import { explainRedisError, redisTransport, type RedisSecuritySettings } from '../security/transport.js';
 
@@ -50,6 +50,7 @@ export function createRedis(
       }),
       {
         enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: variableKeyCommands(),
         redisOptions: perNode,
         clusterRetryStrategy: reconnectDelayMs,
         lazyConnect: opts.lazy ?? false,

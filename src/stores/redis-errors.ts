@@ -25,6 +25,8 @@ const TRANSIENT_MESSAGES = [
   // when the pipeline runs; a slots-map refresh in between (a reconnect, a worker's start) rejects the whole group
   // with this, although every command is single-slot (a truly cross-slot command gets "...a pipeline command should
   // belong to the same slot", which stays non-retriable). Seen in chaos runs, where it used to quarantine records.
+  // The same message also came, every time, from two `-n` scripts in one tick (grouped by their key count):
+  // those are sent outside auto-pipelining now (scripts.ts variableKeyCommands; test/cluster/cluster-client.test.ts).
   'All keys in the pipeline should belong to the same slots allocation group',
 ];
 const TRANSIENT_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);

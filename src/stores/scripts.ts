@@ -101,6 +101,18 @@ async function epochOf(client: Client, prefix: string): Promise<string> {
   return epoch;
 }
 
+/**
+ * The commands of the `-n` scripts (a variable number of keys, passed first), as ioredis knows them. ioredis's
+ * auto-pipelining groups a command by the slot of its first argument unless the command is one it knows: for
+ * these that argument is the key count, so two of them in one tick with the same count would be queued together
+ * whatever their keys' slots, and on a Cluster the pipeline is refused ("All keys in the pipeline should belong to
+ * the same slots allocation group") — every time, for the same micro-batch (seen: an erase sweep of two users on
+ * different masters stalled its partition). The client sends them outside auto-pipelining (redis-client.ts).
+ */
+export function variableKeyCommands(dir = COMMANDS_DIR): string[] {
+  return readScripts(dir).filter((s) => s.numberOfKeys === undefined).map((s) => `${s.name}Unguarded`);
+}
+
 /** Defines the script commands on `client`; returns each script's name by the SHA1 of what Redis runs (EVALSHA). */
 export function defineScripts(client: Client, dir = COMMANDS_DIR): Map<string, string> {
   const methods = client as unknown as Record<string, Send>;

@@ -51,5 +51,7 @@ describe('kill -9 chaos: 3 workers, 3-master Redis Cluster', () => {
     expect(figures.feedback.impressions).toBeGreaterThan(0);
     expect(figures.feedback.clicks).toBeGreaterThan(0);
     expect(report.input.experimentFieldsChecked).toBeGreaterThan(0);
+    // Every emitted list's A/B variant, whichever worker emitted it, is the offline assignment (else in `wrong`).
+    expect(report.recommendations.assignmentsChecked).toBeGreaterThan(report.users);
   }, 600_000);
 });

@@ -385,7 +385,8 @@ export function summary({ figures: f, report: r }: ChaosResult): string {
       + `${r.input.rights.erasedChecked} erased and ${r.input.rights.withdrawnChecked} withdrawn users checked in the state, `
       + `${r.recommendations.tombstones} tombstones, ${r.recommendations.wrong.length} records and ${r.segmentChanges.rights.length} segment changes against them`,
     `  experiment feedback injected: ${f.feedback.impressions} impressions (+${f.feedback.forged} with forged ids) and ${f.feedback.clicks} clicks of ${f.feedback.users} users; `
-      + `${r.input.experimentFieldsChecked} impression and click counts checked against the log`,
+      + `${r.input.experimentFieldsChecked} impression and click counts checked against the log; `
+      + `${r.recommendations.assignmentsChecked} A/B assignments of emitted lists checked against the offline assignment`,
     `  chaos window ${f.chaosSeconds.toFixed(1)} s: ${f.kills} kills (SIGKILL; ${f.killsOfMembers} of group members, the others still starting), ${f.restarts} restarts, ${f.unexpectedExits.length} unexpected exits`
       + (f.unexpectedExits.length ? ` (${f.unexpectedExits.map((u) => `w${u.slot}: code ${u.code} signal ${u.signal}`).join(', ')})` : ''),
     `  catch-up ${f.catchUpSeconds.toFixed(1)} s, SIGTERM exit codes ${JSON.stringify(f.finalExitCodes)} (${f.shutdownSeconds.toFixed(1)} s)`,

@@ -24,7 +24,9 @@
 import { Cluster } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
 import { topicNames } from '../../src/config/config.js';
-import { isActivity, type SegmentChange, type UserEvent } from '../../src/domain/events.js';
+import { isActivity, type Recommendations, type SegmentChange, type UserEvent } from '../../src/domain/events.js';
+import { loadExperimentsFile } from '../../src/experiments/file.js';
+import { fixedVariant } from '../../src/experiments/assignment.js';
 import { Codec } from '../../src/stages/decode/codec.js';
 import type { StreamClient } from '../../src/kafka/port.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
@@ -701,6 +703,8 @@ export interface RecommendationCheck {
   usersWithRecs: number;
   reEmitted: number;
   tombstones: number;
+  /** Lists whose fixed-allocation assignments were checked against the offline assignment of the user. */
+  assignmentsChecked: number;
 }
 
 /**
@@ -712,6 +716,11 @@ export interface RecommendationCheck {
 export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Config, events: UserEvent[]): Promise<RecommendationCheck> {
   const recs = await readTopicToEnd(kafka, topicNames(cfg).recommendations, 300_000);
   const rights = rightsOf(cfg, events);
+  // Assignment is stable on every worker and across kills: a fixed allocation's variant in any list is the offline
+  // assignment of the user's pseudonym.
+  const fixed = cfg.experiments ? loadExperimentsFile(cfg.experiments).experiments.filter((e) => e.allocation === 'fixed') : [];
+  const codec = fixed.length > 0 ? new Codec(cfg.registryUrl, topicNames(cfg)) : null;
+  let assignmentsChecked = 0;
   const have = new Set<string>();
   // Records of one key are on one partition, in order: the last one read is the last one written.
   const lastIsList = new Map<string, boolean>();
@@ -728,6 +737,16 @@ export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Conf
     if (r.key !== null) lastIsList.set(r.key, list);
     if (r.key === null || !rights.endings.has(r.key)) {
       if (wrong.length < 1000) wrong.push(`a recommendations record keyed ${JSON.stringify(r.key)}: no input user has that id`);
+    }
+    if (codec && list && r.key !== null) {
+      const l = (await codec.decode(r.value!, 1e6)) as unknown as Recommendations;
+      for (const a of l.assignments ?? []) {
+        const e = fixed.find((x) => x.id === a.experiment);
+        if (!e) continue;
+        assignmentsChecked++;
+        const want = fixedVariant(e, pseudonymOf(r.key, cfg)).id;
+        if (a.variant !== want && wrong.length < 1000) wrong.push(`user ${r.key}: a list assigned to ${e.id}/${a.variant}, the offline assignment is ${want}`);
+      }
     }
     const id = `${r.key}\u0000${r.headers['attune.source'] ?? ''}`;
     if (sources.has(id)) reEmitted++;
@@ -746,7 +765,7 @@ export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Conf
       wrong.push(`user ${u} ends ${end}: the last recommendations record must be a tombstone, it is ${last === undefined ? 'absent' : 'a list'}`);
     }
   }
-  return { missing, wrong, records: recs.length, usersWithRecs: have.size, reEmitted, tombstones };
+  return { missing, wrong, records: recs.length, usersWithRecs: have.size, reEmitted, tombstones, assignmentsChecked };
 }
 
 /** End offset of every partition of a topic (to tell the chaos workers' records from the reference run's). */
