@@ -9,6 +9,7 @@
  * an enum its symbol index (long); arrays and maps are blocks: a count (long; negative = -count followed by the
  * block's byte size), the items (a map item is a string key then the value), ended by a zero count.
  */
+import { readFileSync } from 'node:fs';
 import type { CatalogItem } from '../../src/domain/events.js';
 
 export class AvroWriter {
@@ -89,8 +90,35 @@ export function frame(schemaId: number, body: Buffer): Buffer {
 
 // ----------------------------------------------------------------------------------------------- the two schemas
 
-/** The enum symbols of UserEvent.type, in schema order (index = what is written). */
-export const EVENT_TYPE_SYMBOLS = ['view', 'click', 'add_to_cart', 'remove_from_cart', 'purchase', 'rating', 'consent', 'erase', 'unknown'] as const;
+interface AvscField { name: string; type: unknown }
+const userEventSchema = JSON.parse(readFileSync(new URL('../../schemas/user-event.avsc', import.meta.url), 'utf8')) as { fields: AvscField[] };
+
+/** The symbols of the enum named `name` anywhere in the user-event schema, in schema order (index = what is written). */
+function enumSymbols(name: string): readonly string[] {
+  const walk = (t: unknown): readonly string[] | undefined => {
+    if (Array.isArray(t)) return t.map(walk).find(Boolean);
+    if (!t || typeof t !== 'object') return undefined;
+    const o = t as { type?: unknown; name?: string; symbols?: string[]; fields?: AvscField[]; items?: unknown; values?: unknown };
+    if (o.type === 'enum' && o.name === name) return o.symbols;
+    return [o.type, o.items, o.values, ...(o.fields ?? []).map((f) => f.type)].map(walk).find(Boolean);
+  };
+  const s = walk(userEventSchema.fields.map((f) => f.type));
+  if (!s) throw new Error(`schemas/user-event.avsc has no enum ${name}`);
+  return s;
+}
+
+/**
+ * The enum symbols of UserEvent.type, read from the schema itself: a symbol added there (impression was) shifts the
+ * indexes after it, and a copied list would then write every later type as its neighbour.
+ */
+export const EVENT_TYPE_SYMBOLS = enumSymbols('EventType');
+
+/** The top-level fields the writer below writes, in order; a test checks them against the schema's. */
+export const EVENT_FIELDS_WRITTEN = [
+  'eventId', 'userId', 'type', 'eventTime', 'itemId', 'quantity', 'price', 'rating', 'sessionId', 'context',
+  'properties', 'consent', 'recommendationId',
+] as const;
+export const EVENT_SCHEMA_FIELDS = userEventSchema.fields.map((f) => f.name);
 
 export interface EventFields {
   eventId: string;
@@ -105,10 +133,11 @@ export interface EventFields {
   context: { device: string | null; country: string | null; referrer: string | null; userAgent: string | null } | null;
   properties: Record<string, string>;
   consent?: Array<{ purpose: string; status: 'granted' | 'denied' | 'revoked' }> | null;
+  recommendationId?: string | null;
 }
 
 /** The symbols of ConsentStatus, in schema order. */
-const CONSENT_STATUS_SYMBOLS = ['granted', 'denied', 'revoked', 'unknown'] as const;
+const CONSENT_STATUS_SYMBOLS = enumSymbols('ConsentStatus');
 
 /** Every string position of UserEvent, where a length bomb can sit. */
 export const EVENT_STRING_FIELDS = [
@@ -164,7 +193,7 @@ export function encodeEventBody(e: EventFields, opt: EncodeOptions<EventStringFi
   try {
     str('eventId', e.eventId); w.mark();
     str('userId', e.userId); w.mark();
-    const ti = opt.typeIndex ?? EVENT_TYPE_SYMBOLS.indexOf(e.type as (typeof EVENT_TYPE_SYMBOLS)[number]);
+    const ti = opt.typeIndex ?? EVENT_TYPE_SYMBOLS.indexOf(e.type);
     if (ti < 0) throw new Error(`event type ${e.type} is not a symbol of the schema`);
     w.long(ti).mark();
     w.long(e.eventTime).mark();
@@ -187,6 +216,9 @@ export function encodeEventBody(e: EventFields, opt: EncodeOptions<EventStringFi
     w.mark();
     // consent (added after the first schema version): null, or the choices of a consent event.
     w.nullable(e.consent ?? null, (cs) => w.block(cs, (c) => { w.string(c.purpose); w.long(CONSENT_STATUS_SYMBOLS.indexOf(c.status)); }));
+    w.mark();
+    // recommendationId (added with experiments): null, or the id of the list an impression/click/purchase came from.
+    w.nullable(e.recommendationId ?? null, (v) => w.string(v));
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
     return { body: w.toBuffer(), boundaries: w.boundaries };
