@@ -21,8 +21,8 @@ import type { UserEvent } from '../../src/domain/events.js';
 const USERS = 30;
 const EVENTS = 900;
 
-async function crashAndRecover(point: CrashPoint, pass: number) {
-  const cfg = testConfig({ microBatchSize: 20 });
+async function crashAndRecover(point: CrashPoint, pass: number, partitions = 3) {
+  const cfg = testConfig({ microBatchSize: 20, partitions });
   const p = await openPipeline(cfg);
   const store = new StateStore(p.redis, cfg.keyPrefix);
   try {
@@ -82,7 +82,9 @@ async function crashAndRecover(point: CrashPoint, pass: number) {
     }
     // The lists of the replayed users carry attune.reemitted: a crash after the apply replays the crashed batch
     // (its users' lists are produced again, marked); a crash before it (after-dlq: dead letters only) replays no
-    // applied user, so nothing is marked.
+    // applied user, so nothing is marked. That holds for the crashed partition only: another partition consumed
+    // concurrently may be killed between its own apply and progress, and its replay is rightly marked. So the
+    // after-dlq case runs on one partition.
     const reemitted = recs.filter((r) => r.headers['attune.reemitted'] === 'true');
     if (point === 'after-dlq') expect(reemitted.length).toBe(0);
     else expect(reemitted.length).toBeGreaterThan(0);
@@ -102,7 +104,7 @@ async function crashAndRecover(point: CrashPoint, pass: number) {
 }
 
 describe('injected crash points', () => {
-  it('between the dead-letter produce and its bookkeeping: each dead letter once', () => crashAndRecover('after-dlq', 2), 150_000);
+  it('between the dead-letter produce and its bookkeeping: each dead letter once', () => crashAndRecover('after-dlq', 2, 1), 150_000);
   it('between the Redis apply and the produce: no output lost', () => crashAndRecover('after-apply', 4), 150_000);
   it('between the produce and the commit: nothing applied twice', () => crashAndRecover('after-produce', 4), 150_000);
 });
