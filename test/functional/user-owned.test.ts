@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
 import { loadSegmentSetup } from '../../src/stages/segments/processor.js';
 import { Keys } from '../../src/stores/keys.js';
+import { StateStore } from '../../src/stores/state-store.js';
 import { scanKeys } from '../../src/stores/maintenance.js';
 import { USER_OWNED, ownedBy, readOwnerContext, userOfKey, keyPatternOf, type OwnedInstance } from '../../src/stores/user-owned.js';
 import type { UserEvent } from '../../src/domain/events.js';
@@ -29,7 +30,16 @@ writeFileSync(rulesPath, `segments:
   busy:
     when: { count: { type: view, window: 1h }, gte: 2 }
 `);
-const cfg = testConfig({ partitions: 2, segmentRules: rulesPath, allowedLatenessMs: 60_000, timerResolutionMs: 1000, segmentIdleMs: 0 });
+// One A/B experiment, so that the impressions sent below are attributed and the experiment counts are written.
+const experimentsPath = join(dir, 'experiments.yaml');
+writeFileSync(experimentsPath, `version: 1
+experiments:
+  owned_ab:
+    variants:
+      a: { strategy: hybrid, share: 0.5 }
+      b: { strategy: collaborative, share: 0.5 }
+`);
+const cfg = testConfig({ partitions: 2, segmentRules: rulesPath, experiments: experimentsPath, allowedLatenessMs: 60_000, timerResolutionMs: 1000, segmentIdleMs: 0 });
 const keys = new Keys(cfg.keyPrefix);
 
 const USERS = Array.from({ length: 6 }, (_, i) => `owner-${i}`);
@@ -78,6 +88,17 @@ describe('what a user owns', () => {
     await pipe.producer.send(pipe.topics.events, await Promise.all(input.map(async (e) => ({ key: e.userId, value: await pipe.codec.encodeEvent(e) }))));
     await waitFor(async () => (await caughtUp(pipe.kafka, pipe.redis, cfg)).done, 'every events partition applied');
     await waitFor(async () => (await Promise.all(USERS.map((u) => pipe.redis.exists(keys.userRecommendations(P(u)))))).every((x) => x === 1), 'every list stored');
+    // Each user sees the list: an impression carrying its recommendationId (attributed: experiment counts).
+    const store = new StateStore(pipe.redis, cfg.keyPrefix);
+    const impressions: UserEvent[] = [];
+    for (const u of USERS) {
+      const list = await store.getRecommendations(P(u));
+      expect(list?.recommendationId, u).toMatch(/^owned_ab:[ab]~/);
+      impressions.push({ ...event(u, 'view', 0), type: 'impression', itemId: null, recommendationId: list!.recommendationId });
+    }
+    await pipe.producer.send(pipe.topics.events, await Promise.all(impressions.map(async (e) => ({ key: e.userId, value: await pipe.codec.encodeEvent(e) }))));
+    await waitFor(async () => (await caughtUp(pipe.kafka, pipe.redis, cfg)).done, 'the impressions applied');
+    expect(Object.values(await pipe.redis.hgetall(keys.experimentCounts())).map(Number).reduce((a, b) => a + b, 0)).toBe(USERS.length);
 
     const memberSegments = loadSegmentSetup(cfg).rules.segments.filter((s) => s.members).map((s) => s.id);
     expect(memberSegments).toEqual(['buyer']);
