@@ -297,8 +297,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         await tick('chaos');
       }
       if (replayDone) break;
-      // A random worker among those that own partitions (a kill during start-up hurts little); any when none does.
-      const members = slots.map((sl, j) => (sl.proc.output().includes('partitions assigned') ? j : -1)).filter((j) => j >= 0);
+      // A random worker among those that own partitions (a kill during start-up hurts little). When none does
+      // (all three starting: start-up takes 5-15 s on a loaded machine, longer than the mean gap), the kill waits
+      // up to 15 s for one to join, so that the kills keep hitting members whatever the machine's speed; only then
+      // does it take a starting one.
+      const membersNow = () => slots.map((sl, j) => (sl.proc.output().includes('partitions assigned') ? j : -1)).filter((j) => j >= 0);
+      const waitUntil = Date.now() + 15_000;
+      while (membersNow().length === 0 && Date.now() < waitUntil && !replayDone) {
+        await sleep(250);
+        await tick('chaos');
+      }
+      if (replayDone) break;
+      const members = membersNow();
       const i = members.length ? members[Math.floor(pick * members.length)] : Math.floor(pick * workers);
       const victim = slots[i];
       const member = members.includes(i);
