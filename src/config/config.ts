@@ -3,6 +3,7 @@
  * Each setting is declared once below with its variable, default and the hint printed when the value is wrong.
  */
 import { z } from 'zod';
+import { PRESET_NAMES, type RecommenderPreset } from '../stages/recommend/model/presets.js';
 import { ConfigError } from '../errors.js';
 
 interface Setting<T> {
@@ -49,6 +50,7 @@ export const SETTINGS = {
   recommendationCount: s('ATTUNE_RECOMMENDATIONS', int(1, 200), 10, 'items per emitted recommendation list'),
   recommendationTtlSeconds: s('ATTUNE_RECS_TTL_SECONDS', int(60, 365 * 86_400), 7 * 86_400, 'lifetime of the stored current list, in seconds'),
   decayEpoch: s('ATTUNE_DECAY_EPOCH', z.coerce.number().int(), Date.UTC(2020, 0, 1), 'epoch ms of the co-occurrence decay clock, the same for every worker of a deployment (event times within ~15 years of it keep full precision)'),
+  recommenderPreset: s('ATTUNE_RECOMMENDER_PRESET', z.enum(PRESET_NAMES as [RecommenderPreset, ...RecommenderPreset[]]), 'retail', 'retail (repeat purchases, buy-again: the defaults) or media (one-time consumption: never recommend what the user already interacted with); ATTUNE_RECOMMENDER_CONFIG is merged on top (docs/recommender.md)'),
   recommenderConfig: s('ATTUNE_RECOMMENDER_CONFIG', z.string().min(1).optional(), undefined, 'the path of a JSON file with recommender settings (see docs/recommender.md); leave unset for the defaults'),
   experiments: s('ATTUNE_EXPERIMENTS', z.string().min(1).optional(), undefined, 'the path of an experiments file (YAML or JSON; docs/experiments.md), e.g. config/experiments.example.yaml; leave unset for no experiments'),
   attributionWindowMs: s('ATTUNE_ATTRIBUTION_WINDOW_MS', int(0, 90 * 86_400_000), 86_400_000, 'how long after a click with a recommendation id a purchase of the same item without an id is attributed to it, in ms (default 86400000 = 1 day; 0 = only purchases carrying the id)'),

@@ -8,12 +8,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { PrequentialMetrics } from './prequential.js';
+import type { PrequentialMetrics, RankMetrics } from './prequential.js';
 
 /** What the report shows: the evaluation's report (`attune eval`'s EvalReport is this type). */
 export interface ReportInput {
   data: string;
+  /** repeat or discovery (prequential.ts). */
+  protocolName: string;
+  /** The protocol in one sentence. */
   protocol: string;
+  /** The attune model's settings preset. */
+  preset: string;
   events: number;
   users: number;
   items: number;
@@ -43,6 +48,7 @@ function scriptJson(v: unknown): string {
 export const REPORT_COLUMNS = [
   { head: 'HR@10', field: 'hr10', digits: 4 },
   { head: 'NDCG@10', field: 'ndcg10', digits: 4 },
+  { head: 'Precision@10', field: 'precision10', digits: 4 },
   { head: 'Recall@20', field: 'recall20', digits: 4 },
   { head: 'MAP@10', field: 'map10', digits: 4 },
   { head: 'coverage', field: 'coverage', digits: 4 },
@@ -61,6 +67,23 @@ function table(r: ReportInput): string {
   const rows = r.results.map((m) =>
     `<tr data-model="${escapeHtml(m.model)}"><th scope="row">${escapeHtml(m.model)}</th>${REPORT_COLUMNS.map((c) => cell(m[c.field], c.digits)).join('')}</tr>`);
   return `<table id="results"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** The columns of the cold-slice table (the same metrics over users' 2nd to 5th events). */
+export const COLD_COLUMNS = [
+  { head: 'HR@10', field: 'hr10', digits: 4 },
+  { head: 'NDCG@10', field: 'ndcg10', digits: 4 },
+  { head: 'Precision@10', field: 'precision10', digits: 4 },
+  { head: 'Recall@20', field: 'recall20', digits: 4 },
+  { head: 'MAP@10', field: 'map10', digits: 4 },
+  { head: 'tested', field: 'tested', digits: 0 },
+] as const satisfies readonly { head: string; field: keyof RankMetrics; digits: number }[];
+
+function coldTable(r: ReportInput): string {
+  const head = `<tr><th>model</th>${COLD_COLUMNS.map((c) => `<th>${c.head}</th>`).join('')}</tr>`;
+  const rows = r.results.map((m) =>
+    `<tr data-model="${escapeHtml(m.model)}"><th scope="row">${escapeHtml(m.model)}</th>${COLD_COLUMNS.map((c) => cell(m.cold[c.field], c.digits)).join('')}</tr>`);
+  return `<table id="cold"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function coverageBars(r: ReportInput): string {
@@ -154,10 +177,16 @@ export function renderEvalReport(r: ReportInput, generatedAt = new Date()): stri
   <p class="meta">data: ${escapeHtml(r.data)} — ${r.events.toLocaleString('en-US')} events, ${r.users.toLocaleString('en-US')} users,
     ${r.items.toLocaleString('en-US')} items, ${r.tested.toLocaleString('en-US')} tested</p>
   <p class="meta">generated ${escapeHtml(generatedAt.toISOString())}</p>
+  <p class="meta" id="protocol">protocol: <b>${escapeHtml(r.protocolName)}</b> · attune preset: <b>${escapeHtml(r.preset)}</b></p>
   <p class="note">${escapeHtml(r.protocol)}.</p>
 
   <h2>Results</h2>
   <div class="card">${table(r)}</div>
+
+  <h2>Cold slice</h2>
+  <p class="note">The same metrics over the tested events that are a user's 2nd to 5th event (little history: where
+    trending and content carry the list).</p>
+  <div class="card">${coldTable(r)}</div>
 
   <h2>HR@10 and NDCG@10 over the timeline</h2>
   <p class="note">Tested events binned by event time, ${windowLabel(windowMs)} per window (UTC). Thin lines: each window's own

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { artifactsDir, launchBrowser } from '../support/browser.js';
 import type { EvalReport } from '../../src/cli/commands/eval.js';
-import { REPORT_COLUMNS } from '../../src/eval/report-html.js';
+import { COLD_COLUMNS, REPORT_COLUMNS } from '../../src/eval/report-html.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const REPORT = join(artifactsDir(), 'eval-report.html');
@@ -38,7 +38,9 @@ describe('attune eval --report', () => {
     const html = readFileSync(REPORT, 'utf8');
     // self-contained: nothing fetched from elsewhere
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|@import/);
-    expect(json.results.map((m) => m.model)).toEqual(['attune', 'popularity']);
+    expect(json.results.map((m) => m.model)).toEqual(['attune', 'popularity', 'item-knn']);
+    expect(json.protocolName).toBe('repeat');
+    expect(json.preset).toBe('retail');
     for (const m of json.results) expect(m.timeline.points.length).toBeGreaterThan(10);
 
     const page = await browser.browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -56,7 +58,8 @@ describe('attune eval --report', () => {
       expect(box!.height).toBeGreaterThan(150);
       // legend: the x series, then a window and a cumulative series per model
       const labels = await chart.locator('.u-legend .u-series .u-label').allTextContents();
-      expect(labels.slice(1)).toEqual(['attune (window)', 'attune (cumulative)', 'popularity (window)', 'popularity (cumulative)']);
+      expect(labels.slice(1)).toEqual(json.results.flatMap((m) => [`${m.model} (window)`, `${m.model} (cumulative)`]));
+      expect(labels).toHaveLength(1 + 2 * 3);
     }
 
     // the table: every cell's value is the JSON's, and its text the value rounded as the header says
@@ -69,12 +72,18 @@ describe('attune eval --report', () => {
         expect(Number(cells[i].value)).toBe(v);
         expect(cells[i].text).toBe(c.digits === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(c.digits));
       });
+      // the cold slice's table likewise
+      const coldCells = await page.locator(`#cold tbody tr[data-model="${m.model}"] td`).evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
+      expect(coldCells).toEqual(COLD_COLUMNS.map((c) => m.cold[c.field]));
+      expect(m.cold.tested).toBeGreaterThan(0);
+      expect(m.cold.tested).toBeLessThan(m.tested);
       // the cumulative series ends at the table's totals
       const last = m.timeline.points.at(-1)!;
       expect(last.cumulativeHr10).toBeCloseTo(m.hr10, 12);
       expect(last.cumulativeNdcg10).toBeCloseTo(m.ndcg10, 12);
       expect(m.timeline.points.reduce((n, p) => n + p.tested, 0)).toBe(m.tested);
     }
+    expect(await page.locator('#protocol').textContent()).toContain('repeat');
     const coverage = await page.locator('#coverage .bar-row[data-model="attune"] .bar-value').textContent();
     expect(coverage).toBe(`${(json.results[0].coverage * 100).toFixed(2)}%`);
 

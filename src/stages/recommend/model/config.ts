@@ -86,6 +86,13 @@ export const RecommenderConfigSchema = z.object({
     .object({
       /** Items purchased within this window are not recommended unless buy-again applies (0 = off). */
       purchasedWithinMs: z.number().min(0).default(DAY),
+      /**
+       * One-time consumption (films, articles): never recommend an item the user already interacted with,
+       * whatever the event type and however long ago. The user's log then records every learned event's item
+       * (not only buy-again types) and holds the last buyAgain.maxItems distinct ones: that bounds what is
+       * excluded. Buy-again should be off with it (it would have nothing to offer).
+       */
+      excludeConsumed: z.boolean().default(false),
       includeCategories: z.array(z.string()).default([]),
       excludeCategories: z.array(z.string()).default([]),
     })

@@ -25,6 +25,8 @@ export interface RecommendOptions {
   now?: number;
   /** Context country for a user never seen (cold-start cascade). */
   country?: string | null;
+  /** Items (interned ids) this request must not return, on top of the filters (the evaluation's discovery protocol). */
+  exclude?: (item: number) => boolean;
 }
 
 /**
@@ -161,12 +163,20 @@ export class Recommender {
     const t = e.eventTime;
     if (t > this.now) this.now = t;
     u.history = this.collaborative.learn(u.history, item, w, t);
-    if (this.repurchasable.has(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
+    if (this.logged(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
     const country = e.context?.country ?? null;
     if (country) u.country = country;
     u.lastTime = t;
     this.addTrending(u.country, item, w, t);
     this.learned++;
+  }
+
+  /**
+   * Whether an event of this type enters the user's log (the purchase log of buy-again and the filters): the
+   * buy-again types, or every type when consumption is one-time (filters.excludeConsumed).
+   */
+  private logged(type: string): boolean {
+    return this.cfg.filters.excludeConsumed || this.repurchasable.has(type);
   }
 
   /** Resets the user's state (see UserReset); the per-event counterpart of a reset in `learnBatch`. */
@@ -220,7 +230,7 @@ export class Recommender {
    */
   recommendIds(userId: string, out: Int32Array, opts: RecommendOptions = {}): number {
     const u = this.users.get(userId);
-    return this.ranker.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out);
+    return this.ranker.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out, opts.exclude);
   }
 
   /**
@@ -315,7 +325,7 @@ export class Recommender {
       let u = this.users.get(e.userId);
       if (!u) this.users.set(e.userId, (u = newUserState()));
       if (t > this.now) this.now = t;
-      if (this.repurchasable.has(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
+      if (this.logged(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
       const country = e.context?.country ?? null;
       if (country) u.country = country;
       u.lastTime = Math.max(u.lastTime, t);

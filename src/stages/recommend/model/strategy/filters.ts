@@ -1,8 +1,10 @@
 /**
  * Candidate filters: items that must not be recommended (unavailable, deleted, category rules — the inputs'
- * `blocked`) and items purchased within the filter window, unless buy-again applies to them (a proven repeat
- * item whose last purchase is at least minGapMs ago). The window is marked once per request from the user's
- * purchase log (generation stamps), not looked up per candidate.
+ * `blocked`), items purchased within the filter window unless buy-again applies to them (a proven repeat item
+ * whose last purchase is at least minGapMs ago), with `filters.excludeConsumed` every item in the user's log
+ * whatever its event type and age (one-time consumption: the media preset), and the request's own exclusion
+ * (the evaluation's discovery protocol). The log's items are marked once per request (generation stamps), not
+ * looked up per candidate.
  */
 import type { RecommenderConfig } from '../config.js';
 import type { ScoreRequest } from './request.js';
@@ -12,6 +14,7 @@ export class CandidateFilters {
   private excluded = new Int32Array(0);
   private gen = 0;
   private checkWindow = false;
+  private exclude: ((item: number) => boolean) | undefined;
 
   constructor(
     private readonly cfg: Pick<RecommenderConfig, 'filters' | 'buyAgain'>,
@@ -25,16 +28,18 @@ export class CandidateFilters {
       this.gen = 0;
     }
     this.gen++;
+    this.exclude = req.exclude;
     if (this.gen === 0x7fffffff) {
       this.excluded.fill(0);
       this.gen = 1;
     }
     const user = req.user;
     const f = this.cfg.filters;
-    const markWindow = f.purchasedWithinMs > 0;
-    this.checkWindow = markWindow && user !== undefined;
+    const consumed = f.excludeConsumed;
+    this.checkWindow = (consumed || f.purchasedWithinMs > 0) && user !== undefined;
     if (!this.checkWindow) return;
-    const windowFrom = req.now - f.purchasedWithinMs;
+    // every logged item, however old, when consumption is one-time
+    const windowFrom = consumed ? -Infinity : req.now - f.purchasedWithinMs;
     const ba = this.cfg.buyAgain;
     const baOn = ba.enabled;
     const minP = ba.minPurchases;
@@ -47,13 +52,14 @@ export class CandidateFilters {
       const last = lasts[i];
       if (last < windowFrom || item >= excluded.length) continue;
       const due = counts[i] >= minP && last <= baGapUntil;
-      if (!(baOn && due)) excluded[item] = gen;
+      if (consumed || !(baOn && due)) excluded[item] = gen;
     }
   }
 
   /** Whether candidate c may be recommended in the prepared request. */
   passes(c: number): boolean {
     if (this.blocked(c)) return false;
-    return !(this.checkWindow && this.excluded[c] === this.gen);
+    if (this.checkWindow && this.excluded[c] === this.gen) return false;
+    return !(this.exclude && this.exclude(c));
   }
 }

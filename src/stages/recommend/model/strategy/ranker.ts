@@ -45,6 +45,7 @@ export class StrategyRanker {
     cold: true,
     purchases: emptyPurchaseLog(),
     explain: true,
+    exclude: undefined,
   };
   private pBuf = new Float64Array(1024);
   private pSel = new Float64Array(1024);
@@ -104,8 +105,16 @@ export class StrategyRanker {
    * The same ranking as `score(…, explain = false)`, as item ids written into `out` (best first); returns how
    * many were written. No result objects: the evaluation's and the benchmark's path.
    */
-  scoreIds(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null, out: Int32Array): number {
-    const len = Math.min(this.run(user, n, now, itemCount, country, false), out.length);
+  scoreIds(
+    user: UserState | undefined,
+    n: number,
+    now: number,
+    itemCount: number,
+    country: string | null,
+    out: Int32Array,
+    exclude?: (item: number) => boolean,
+  ): number {
+    const len = Math.min(this.run(user, n, now, itemCount, country, false, exclude), out.length);
     const { chosen } = this;
     const ids = this.sel.ids;
     for (let x = 0; x < len; x++) out[x] = ids[chosen[x]];
@@ -113,7 +122,15 @@ export class StrategyRanker {
   }
 
   /** Scores, filters, selects and diversifies; the result is `chosen[0..len)` (positions into the selection). */
-  private run(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null, explain: boolean): number {
+  private run(
+    user: UserState | undefined,
+    n: number,
+    now: number,
+    itemCount: number,
+    country: string | null,
+    explain: boolean,
+    exclude?: (item: number) => boolean,
+  ): number {
     const { acc, sources, w, slots, nUnbounded, kernel4 } = this;
     const { filters, diversity } = this.strategy;
     const nSources = sources.length;
@@ -128,6 +145,7 @@ export class StrategyRanker {
     req.country = country ?? user?.country ?? null;
     req.cold = cold;
     req.explain = explain;
+    req.exclude = exclude;
     flattenPurchases(user, req.purchases);
     filters.prepare(req);
 

@@ -16,4 +16,6 @@ export interface ScoreRequest {
   purchases: PurchaseLog;
   /** Track the reasons (the strongest single contributor per candidate and source). */
   explain: boolean;
+  /** Items the caller excludes on top of the filters (the evaluation's discovery protocol); checked by the filters. */
+  exclude: ((item: number) => boolean) | undefined;
 }
