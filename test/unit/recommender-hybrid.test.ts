@@ -42,10 +42,12 @@ function trained(cfg = {}) {
 }
 
 describe('hybrid recommender', () => {
-  it('config has defaults for every knob (0.6 / 0.4 blend)', () => {
+  it('config has defaults for every knob (the tuned 0.6 / 0.3 blend)', () => {
     const c = parseRecommenderConfig();
     expect(c.blend.collaborative).toBe(0.6);
-    expect(c.blend.content).toBe(0.4);
+    expect(c.blend.content).toBe(0.3);
+    expect(c.blend.seedDecay).toBe(0.5);
+    expect(c.collaborative.recency).toBe('position');
     expect(c.collaborative.historySize).toBe(20);
     expect(c.collaborative.neighbours).toBe(50);
     expect(() => RecommenderConfigSchema.parse({ collaborative: { historySize: 0 } })).toThrow();

@@ -24,7 +24,7 @@ export const RecommenderConfigSchema = z.object({
        * Recency weighting of a pair (new item, history item): 'time' multiplies by 2^(-Δt / timeHalfLifeMs),
        * 'position' by positionDecay^(rank in history, 0 = newest), 'none' by 1.
        */
-      recency: z.enum(['none', 'position', 'time']).default('time'),
+      recency: z.enum(['none', 'position', 'time']).default('position'),
       positionDecay: z.number().gt(0).max(1).default(0.9),
       timeHalfLifeMs: z.number().gt(0).default(30 * DAY),
       /** Half-life of all co-occurrence counts (0 = no decay). Implemented with a global scale factor. */
@@ -71,15 +71,15 @@ export const RecommenderConfigSchema = z.object({
     .prefault({}),
   blend: z
     .object({
-      /** The classic hybrid: 0.6 collaborative / 0.4 content. */
+      /** Collaborative against content: 0.6 / 0.3 (tuned from the classic 0.6 / 0.4; docs/recommender.md). */
       collaborative: z.number().min(0).default(0.6),
-      content: z.number().min(0).default(0.4),
+      content: z.number().min(0).default(0.3),
       buyAgain: z.number().min(0).default(0.25),
-      trending: z.number().min(0).default(0.05),
+      trending: z.number().min(0).default(0.1),
       /** How many of the user's most recent items seed the candidate search. */
       seedItems: z.number().int().min(1).default(5),
       /** Position decay of the seed items' influence (newest = 1). */
-      seedDecay: z.number().gt(0).max(1).default(0.85),
+      seedDecay: z.number().gt(0).max(1).default(0.5),
     })
     .prefault({}),
   filters: z
@@ -114,7 +114,7 @@ export const RecommenderConfigSchema = z.object({
     .object({
       mode: z.enum(['none', 'category-cap', 'mmr']).default('category-cap'),
       /** At most this many items of one (first) category in a list. */
-      categoryCap: z.number().int().min(1).default(6),
+      categoryCap: z.number().int().min(1).default(10),
       /** MMR trade-off: 1 = relevance only. */
       mmrLambda: z.number().min(0).max(1).default(0.8),
     })
