@@ -44,46 +44,44 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/** The columns of the results table: header, field, digits shown. */
-export const REPORT_COLUMNS = [
+/** The rank metrics' columns, shared by the results and the cold-slice tables: header, field, digits shown. */
+const RANK_COLUMNS = [
   { head: 'HR@10', field: 'hr10', digits: 4 },
   { head: 'NDCG@10', field: 'ndcg10', digits: 4 },
   { head: 'Precision@10', field: 'precision10', digits: 4 },
   { head: 'Recall@20', field: 'recall20', digits: 4 },
   { head: 'MAP@10', field: 'map10', digits: 4 },
+] as const satisfies readonly { head: string; field: keyof RankMetrics; digits: number }[];
+
+/** The columns of the results table. */
+export const REPORT_COLUMNS = [
+  ...RANK_COLUMNS,
   { head: 'coverage', field: 'coverage', digits: 4 },
   { head: 'tested', field: 'tested', digits: 0 },
   { head: 'events/s', field: 'eventsPerSecond', digits: 0 },
   { head: 'seconds', field: 'seconds', digits: 1 },
 ] as const satisfies readonly { head: string; field: keyof PrequentialMetrics; digits: number }[];
 
+/** The columns of the cold-slice table (the same metrics over users' 2nd to 5th events). */
+export const COLD_COLUMNS = [...RANK_COLUMNS, { head: 'tested', field: 'tested', digits: 0 }] as const satisfies readonly {
+  head: string;
+  field: keyof RankMetrics;
+  digits: number;
+}[];
+
 function cell(v: number, digits: number): string {
   const text = digits === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(digits);
   return `<td data-value="${v}">${text}</td>`;
 }
 
-function table(r: ReportInput): string {
-  const head = `<tr><th>model</th>${REPORT_COLUMNS.map((c) => `<th>${c.head}</th>`).join('')}</tr>`;
-  const rows = r.results.map((m) =>
-    `<tr data-model="${escapeHtml(m.model)}"><th scope="row">${escapeHtml(m.model)}</th>${REPORT_COLUMNS.map((c) => cell(m[c.field], c.digits)).join('')}</tr>`);
-  return `<table id="results"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
-}
-
-/** The columns of the cold-slice table (the same metrics over users' 2nd to 5th events). */
-export const COLD_COLUMNS = [
-  { head: 'HR@10', field: 'hr10', digits: 4 },
-  { head: 'NDCG@10', field: 'ndcg10', digits: 4 },
-  { head: 'Precision@10', field: 'precision10', digits: 4 },
-  { head: 'Recall@20', field: 'recall20', digits: 4 },
-  { head: 'MAP@10', field: 'map10', digits: 4 },
-  { head: 'tested', field: 'tested', digits: 0 },
-] as const satisfies readonly { head: string; field: keyof RankMetrics; digits: number }[];
-
-function coldTable(r: ReportInput): string {
-  const head = `<tr><th>model</th>${COLD_COLUMNS.map((c) => `<th>${c.head}</th>`).join('')}</tr>`;
-  const rows = r.results.map((m) =>
-    `<tr data-model="${escapeHtml(m.model)}"><th scope="row">${escapeHtml(m.model)}</th>${COLD_COLUMNS.map((c) => cell(m.cold[c.field], c.digits)).join('')}</tr>`);
-  return `<table id="cold"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+/** One row per model: `values(m)` picks the figures the columns name. */
+function metricsTable<T>(id: string, r: ReportInput, columns: readonly { head: string; field: keyof T; digits: number }[], values: (m: PrequentialMetrics) => T): string {
+  const head = `<tr><th>model</th>${columns.map((c) => `<th>${c.head}</th>`).join('')}</tr>`;
+  const rows = r.results.map((m) => {
+    const v = values(m);
+    return `<tr data-model="${escapeHtml(m.model)}"><th scope="row">${escapeHtml(m.model)}</th>${columns.map((c) => cell(v[c.field] as number, c.digits)).join('')}</tr>`;
+  });
+  return `<table id="${id}"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function coverageBars(r: ReportInput): string {
@@ -181,12 +179,12 @@ export function renderEvalReport(r: ReportInput, generatedAt = new Date()): stri
   <p class="note">${escapeHtml(r.protocol)}.</p>
 
   <h2>Results</h2>
-  <div class="card">${table(r)}</div>
+  <div class="card">${metricsTable('results', r, REPORT_COLUMNS, (m) => m)}</div>
 
   <h2>Cold slice</h2>
   <p class="note">The same metrics over the tested events that are a user's 2nd to 5th event (little history: where
     trending and content carry the list).</p>
-  <div class="card">${coldTable(r)}</div>
+  <div class="card">${metricsTable('cold', r, COLD_COLUMNS, (m) => m.cold)}</div>
 
   <h2>HR@10 and NDCG@10 over the timeline</h2>
   <p class="note">Tested events binned by event time, ${windowLabel(windowMs)} per window (UTC). Thin lines: each window's own
