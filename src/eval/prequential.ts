@@ -215,7 +215,7 @@ export function attuneModel(
       // the same ranking as recommendRaw(…, { explain: false }), without result objects; the buffer is reused
       // (runPrequential reads the list before the next call)
       if (buf.length < n) buf = new Int32Array(n);
-      const len = rec.recommendIds(e.userId, buf, { n, now: e.eventTime, country: e.context?.country ?? null, exclude });
+      const len = rec.recommendIds(e.userId, buf, { n, now: e.eventTime, country: e.context?.country ?? null, device: e.context?.device ?? null, exclude });
       return len === buf.length ? buf : buf.subarray(0, len);
     },
     learn: (e) => rec.learn(e),

@@ -293,7 +293,7 @@ export class RecommendStage {
       const ctx = { segments: segmentsOf.get(u) ?? [], country: src.context?.country ?? null, device: src.context?.device ?? null, now: src.eventTime };
       const plan = ex.plan(u, ctx, bandits, resetUsers.has(u) ? [] : prior.get(u)?.x ?? []);
       const ranker = ex.rankerFor(plan);
-      const items = ranker.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: ctx.country });
+      const items = ranker.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: ctx.country, device: ctx.device });
       plans.set(u, plan);
       lists.set(u, {
         userId: u, items, strategy: strategyLabel(ranker.strategy), sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt,

@@ -108,6 +108,8 @@ export const RecommenderConfigSchema = z.object({
     .object({
       maxItems: z.number().int().min(1).default(1_000_000),
       maxCountryScopes: z.number().int().min(1).default(1024),
+      /** Device scopes (one per distinct `context.device`, e.g. mobile, desktop, tv); past the cap none of its own. */
+      maxDeviceScopes: z.number().int().min(1).default(64),
     })
     .prefault({}),
   diversity: z

@@ -11,6 +11,7 @@ import { IdInterner } from './interner.js';
 import { hybridStrategy } from './strategy/hybrid.js';
 import { StrategyRanker } from './strategy/ranker.js';
 import type { ScoredCandidate, ScoringInputs, Strategy, StrategyFactory } from './strategy/types.js';
+import type { RequestContext } from './strategy/request.js';
 
 export { strategyLabel } from './strategy/types.js';
 export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
@@ -25,6 +26,8 @@ export interface RecommendOptions {
   now?: number;
   /** Context country for a user never seen (cold-start cascade). */
   country?: string | null;
+  /** Context device (the request's event's `context.device`): trending on that device ranks in the cascade. */
+  device?: string | null;
   /** Items (interned ids) this request must not return, on top of the filters (the evaluation's discovery protocol). */
   exclude?: (item: number) => boolean;
 }
@@ -167,7 +170,7 @@ export class Recommender {
     const country = e.context?.country ?? null;
     if (country) u.country = country;
     u.lastTime = t;
-    this.addTrending(u.country, item, w, t);
+    this.addTrending(u.country, e.context?.device ?? null, item, w, t);
     this.learned++;
   }
 
@@ -198,11 +201,11 @@ export class Recommender {
     if (item < 0) return; // past limits.maxItems
     this.ensureItem(item);
     if (e.eventTime > this.now) this.now = e.eventTime;
-    this.addTrending(e.context?.country ?? null, item, w, e.eventTime);
+    this.addTrending(e.context?.country ?? null, e.context?.device ?? null, item, w, e.eventTime);
   }
 
-  /** Trending increments of one event: global, the user's country, the item's category (cached scope handles). */
-  private addTrending(country: string | null, item: number, w: number, t: number): void {
+  /** Trending increments of one event: global, the user's country, the event's device, the item's category (cached scope handles). */
+  private addTrending(country: string | null, device: string | null, item: number, w: number, t: number): void {
     const tr = this.trending;
     tr.addTo((this.globalScope ??= tr.scope('global')), item, w, t);
     if (country) {
@@ -211,17 +214,33 @@ export class Recommender {
       if (!s && this.countryScopes.size < this.cfg.limits.maxCountryScopes) this.countryScopes.set(country, (s = tr.scope(`country:${country}`)));
       if (s) tr.addTo(s, item, w, t);
     }
+    if (device) {
+      let s = this.deviceScopes.get(device);
+      // Devices are input too: past limits.maxDeviceScopes a new one gets no scope (its users see the others).
+      if (!s && this.deviceScopes.size < this.cfg.limits.maxDeviceScopes) this.deviceScopes.set(device, (s = tr.scope(`device:${device}`)));
+      if (s) tr.addTo(s, item, w, t);
+    }
     const cat = this.itemCategory[item];
     if (cat >= 0) tr.addTo((this.categoryScopes[cat] ??= tr.scope(`category:${this.categories.name(cat)}`)), item, w, t);
   }
   private globalScope: TrendingScope | null = null;
   private readonly countryScopes = new Map<string, TrendingScope>();
+  private readonly deviceScopes = new Map<string, TrendingScope>();
   private readonly categoryScopes: (TrendingScope | undefined)[] = [];
+
+  /** The request's context (one reused object: the evaluation asks once per event). */
+  private contextOf(opts: RecommendOptions): RequestContext {
+    const c = this.requestContext;
+    c.country = opts.country ?? null;
+    c.device = opts.device ?? null;
+    return c;
+  }
+  private readonly requestContext: RequestContext = { country: null, device: null };
 
   /** Raw top-n (interned ids with per-source contributions); the hot path used by the evaluation. */
   recommendRaw(userId: string, n = 10, opts: RecommendOptions & { explain?: boolean } = {}): ScoredCandidate[] {
     const u = this.users.get(userId);
-    return this.ranker.score(u, n, opts.now ?? this.now, this.items.size, opts.country ?? null, opts.explain ?? true);
+    return this.ranker.score(u, n, opts.now ?? this.now, this.items.size, this.contextOf(opts), opts.explain ?? true);
   }
 
   /**
@@ -230,7 +249,7 @@ export class Recommender {
    */
   recommendIds(userId: string, out: Int32Array, opts: RecommendOptions = {}): number {
     const u = this.users.get(userId);
-    return this.ranker.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, opts.country ?? null, out, opts.exclude);
+    return this.ranker.scoreIds(u, opts.n ?? out.length, opts.now ?? this.now, this.items.size, this.contextOf(opts), out, opts.exclude);
   }
 
   /**
@@ -245,7 +264,7 @@ export class Recommender {
     return {
       strategy,
       recommend: (userId, opts = {}) => ranker
-        .score(this.users.get(userId), opts.n ?? 10, opts.now ?? this.now, this.items.size, opts.country ?? null, true)
+        .score(this.users.get(userId), opts.n ?? 10, opts.now ?? this.now, this.items.size, this.contextOf(opts), true)
         .map((c) => this.toRecommended(c)),
     };
   }
@@ -329,7 +348,7 @@ export class Recommender {
       const country = e.context?.country ?? null;
       if (country) u.country = country;
       u.lastTime = Math.max(u.lastTime, t);
-      this.addTrending(u.country, item, w, t);
+      this.addTrending(u.country, e.context?.device ?? null, item, w, t);
       this.learned++;
     });
     for (const [userId, h] of delta.histories) {

@@ -1,5 +1,5 @@
 /**
- * Trending: decayed interaction counts per scope ('global', 'country:<X>', 'category:<Y>'), each scope keeping
+ * Trending: decayed interaction counts per scope ('global', 'country:<X>', 'device:<X>', 'category:<Y>'), each scope keeping
  * its exact top-M. All scopes share one decay clock (global scale factor), so the decay never reorders items:
  * an item can only climb when it is incremented, which is when the top-M is updated — O(M) per increment, and
  * O(1) for the common case of an item that stays below the scope's top-M.

@@ -18,6 +18,7 @@ import { CandidateAccumulator } from './accumulator.js';
 import { kthLargest, Selection } from './selection.js';
 import { emptyPurchaseLog, flattenPurchases } from './purchase-log.js';
 import type { CandidateSource, ScoredCandidate, ScoreRequest, Strategy } from './types.js';
+import type { RequestContext } from './request.js';
 
 export class StrategyRanker {
   private readonly acc: CandidateAccumulator;
@@ -42,6 +43,7 @@ export class StrategyRanker {
     now: 0,
     itemCount: 0,
     country: null,
+    device: null,
     cold: true,
     purchases: emptyPurchaseLog(),
     explain: true,
@@ -75,8 +77,8 @@ export class StrategyRanker {
    * Deterministic: ties are broken by item id. With `explain` false the reason sources are not tracked
    * (same ranking, less work).
    */
-  score(user: UserState | undefined, n: number, now: number, itemCount: number, country: string | null, explain = true): ScoredCandidate[] {
-    const len = this.run(user, n, now, itemCount, country, explain);
+  score(user: UserState | undefined, n: number, now: number, itemCount: number, ctx: RequestContext, explain = true): ScoredCandidate[] {
+    const len = this.run(user, n, now, itemCount, ctx, explain);
     const { sources, w, slots, chosen, reasonOrder } = this;
     const { ids, scores } = this.sel;
     const stride = this.acc.stride;
@@ -110,11 +112,11 @@ export class StrategyRanker {
     n: number,
     now: number,
     itemCount: number,
-    country: string | null,
+    ctx: RequestContext,
     out: Int32Array,
     exclude?: (item: number) => boolean,
   ): number {
-    const len = Math.min(this.run(user, n, now, itemCount, country, false, exclude), out.length);
+    const len = Math.min(this.run(user, n, now, itemCount, ctx, false, exclude), out.length);
     const { chosen } = this;
     const ids = this.sel.ids;
     for (let x = 0; x < len; x++) out[x] = ids[chosen[x]];
@@ -127,7 +129,7 @@ export class StrategyRanker {
     n: number,
     now: number,
     itemCount: number,
-    country: string | null,
+    ctx: RequestContext,
     explain: boolean,
     exclude?: (item: number) => boolean,
   ): number {
@@ -142,7 +144,8 @@ export class StrategyRanker {
     req.user = user;
     req.now = now;
     req.itemCount = itemCount;
-    req.country = country ?? user?.country ?? null;
+    req.country = ctx.country ?? user?.country ?? null;
+    req.device = ctx.device;
     req.cold = cold;
     req.explain = explain;
     req.exclude = exclude;

@@ -2,6 +2,12 @@
 import type { UserState } from '../user-state.js';
 import type { PurchaseLog } from './purchase-log.js';
 
+/** Where a request comes from: the context of the event it answers (country and device), when known. */
+export interface RequestContext {
+  country: string | null;
+  device: string | null;
+}
+
 /** One request, as the sources see it (one object reused by the ranker: no allocation per request). */
 export interface ScoreRequest {
   user: UserState | undefined;
@@ -10,6 +16,8 @@ export interface ScoreRequest {
   itemCount: number;
   /** The request's country, else the user's last seen one. */
   country: string | null;
+  /** The request's device (the context of the event it answers), if any: a trending scope of its own. */
+  device: string | null;
   /** No history: the user falls through to the sources that need none (the cold-start cascade). */
   cold: boolean;
   /** The user's purchases (empty without a user). */

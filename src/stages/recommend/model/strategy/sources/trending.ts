@@ -1,7 +1,7 @@
 /**
- * Trending: decayed counts in the request's country, in the category of the user's newest item, and global.
- * Scopes earlier in the cascade rank above later ones — country in (0.5, 1], category in (0.375, 0.75],
- * global in (0.25, 0.5] — and a candidate keeps its best scope. Values are in [0, 1] and not normalised
+ * Trending: decayed counts in the request's country, on the request's device, in the category of the user's
+ * newest item, and global. Scopes earlier in the cascade rank above later ones — country in (0.5, 1], device in
+ * (0.45, 0.9], category in (0.375, 0.75], global in (0.25, 0.5] — and a candidate keeps its best scope. Values are in [0, 1] and not normalised
  * (a bounded source). A user without history gets weight 1 (the cold-start cascade: trending in their
  * country first, then global); others the blend's trending weight.
  * Scope names are resolved once to cached handles (scopes are never dropped, so handles stay valid); a country's
@@ -16,6 +16,7 @@ export const enum TrendingReason {
   Country = 4,
   Category = 5,
   Global = 6,
+  Device = 7,
 }
 
 export class TrendingSource implements CandidateSource {
@@ -24,9 +25,11 @@ export class TrendingSource implements CandidateSource {
   readonly normalise = false;
   private globalScope: TrendingScope | null = null;
   private readonly countryScopes = new Map<string, TrendingScope>();
+  private readonly deviceScopes = new Map<string, TrendingScope>();
   private readonly categoryScopes: (TrendingScope | undefined)[] = [];
   // the last request's scopes, for the reasons' text
   private country: string | null = null;
+  private device: string | null = null;
   private category = -1;
 
   constructor(
@@ -41,6 +44,7 @@ export class TrendingSource implements CandidateSource {
   collect(acc: CandidateAccumulator, slot: number, req: ScoreRequest, onlyExisting: boolean): number {
     const tr = this.inputs.trending;
     this.country = req.country;
+    this.device = req.device;
     this.category = -1;
     this.add(acc, slot, (this.globalScope ??= tr.scope('global')), 0.5, TrendingReason.Global, onlyExisting, req.explain);
     const hist = req.user?.history;
@@ -48,7 +52,9 @@ export class TrendingSource implements CandidateSource {
       const cat = (this.category = this.inputs.categoryOf(hist.items[hist.items.length - 1]));
       if (cat >= 0) this.add(acc, slot, this.categoryScope(cat), 0.75, TrendingReason.Category, onlyExisting, req.explain);
     }
-    const country = req.country ? this.countryScope(req.country) : undefined;
+    const device = req.device ? this.learnedScope(this.deviceScopes, 'device', req.device) : undefined;
+    if (device) this.add(acc, slot, device, 0.9, TrendingReason.Device, onlyExisting, req.explain);
+    const country = req.country ? this.learnedScope(this.countryScopes, 'country', req.country) : undefined;
     if (country) this.add(acc, slot, country, 1, TrendingReason.Country, onlyExisting, req.explain);
     return 1;
   }
@@ -57,7 +63,9 @@ export class TrendingSource implements CandidateSource {
     const text =
       why === TrendingReason.Country
         ? `trending in ${this.country ?? ''}`
-        : why === TrendingReason.Category
+        : why === TrendingReason.Device
+          ? `trending on ${this.device ?? ''}`
+          : why === TrendingReason.Category
           ? `trending in ${this.category >= 0 ? this.inputs.categoryName(this.category) : ''}`
           : 'trending now';
     return { kind: 'trending', text, relatedItemId: null };
@@ -70,15 +78,15 @@ export class TrendingSource implements CandidateSource {
   }
 
   /**
-   * The country's scope if learning created one (undefined otherwise: the country has nothing trending). A request
-   * never creates a scope, so a free-text country in requests costs no memory; the scopes learning creates are
-   * bounded by limits.maxCountryScopes, and so is this cache.
+   * A country's or device's scope if learning created one (undefined otherwise: nothing trends there). A request
+   * never creates a scope, so free text in requests costs no memory; the scopes learning creates are bounded by
+   * limits.maxCountryScopes / maxDeviceScopes, and so is this cache.
    */
-  private countryScope(country: string): TrendingScope | undefined {
-    let s = this.countryScopes.get(country);
+  private learnedScope(cache: Map<string, TrendingScope>, kind: 'country' | 'device', name: string): TrendingScope | undefined {
+    let s = cache.get(name);
     if (!s) {
-      s = this.inputs.trending.find(`country:${country}`);
-      if (s) this.countryScopes.set(country, s);
+      s = this.inputs.trending.find(`${kind}:${name}`);
+      if (s) cache.set(name, s);
     }
     return s;
   }
