@@ -65,4 +65,22 @@ describe('recommender presets', () => {
     writeFileSync(file, '[1, 2]');
     expect(() => loadRecommenderConfig({ recommenderConfig: file })).toThrow(/must hold one JSON object/);
   });
+
+  it('the profile weight reaches neighbours of items older than the seeds; without it they are not candidates', () => {
+    // x and y always go together; u saw x long ago, then 6 unrelated items (the seeds are the newest 5)
+    const events: UserEvent[] = [];
+    let t = 0;
+    for (let k = 0; k < 20; k++) for (const i of ['x', 'y']) events.push(ev(`w${k}`, i, (t += 1000)));
+    for (let k = 0; k < 20; k++) for (const i of ['p', 'q']) events.push(ev(`v${k}`, `${i}${k % 6}`, (t += 1000)));
+    events.push(ev('u', 'x', (t += 1000)));
+    for (let k = 0; k < 6; k++) events.push(ev('u', `p${k}`, (t += 1000)));
+    const listOf = (profileWeight: number) => {
+      const rec = new Recommender({ blend: { profileWeight, trending: 0 }, filters: { excludeConsumed: true }, buyAgain: { enabled: false } });
+      for (const e of events) rec.learn(e);
+      return rec.recommend('u', { n: 10, now: t }).map((r) => r.itemId);
+    };
+    expect(listOf(0)).not.toContain('y');
+    expect(listOf(1)).toContain('y');
+    expect(parseRecommenderConfig(presetConfig('media')).blend.profileWeight).toBeGreaterThan(0);
+  });
 });

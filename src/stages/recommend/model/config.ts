@@ -80,6 +80,13 @@ export const RecommenderConfigSchema = z.object({
       seedItems: z.number().int().min(1).default(5),
       /** Position decay of the seed items' influence (newest = 1). */
       seedDecay: z.number().gt(0).max(1).default(0.5),
+      /**
+       * The longer-term profile: each of the user's newest `profileItems` distinct items (at most the history,
+       * collaborative.historySize) adds `profileWeight` to its seed weight, flat (0 = off: the seeds alone).
+       * One-time consumption, where the order of what a user saw says little, needs it (the media preset).
+       */
+      profileItems: z.number().int().min(1).max(1000).default(20),
+      profileWeight: z.number().min(0).default(0),
     })
     .prefault({}),
   filters: z
@@ -116,7 +123,7 @@ export const RecommenderConfigSchema = z.object({
     .object({
       mode: z.enum(['none', 'category-cap', 'mmr']).default('category-cap'),
       /** At most this many items of one (first) category in a list. */
-      categoryCap: z.number().int().min(1).default(10),
+      categoryCap: z.number().int().min(1).default(8),
       /** MMR trade-off: 1 = relevance only. */
       mmrLambda: z.number().min(0).max(1).default(0.8),
     })

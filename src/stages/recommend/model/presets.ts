@@ -12,11 +12,15 @@ export const RECOMMENDER_PRESETS = {
   /**
    * One-time consumption (films, books, articles): nobody needs an item twice, so everything the user
    * interacted with is excluded whatever its event type (the log keeps the last 1,000 distinct items) and
-   * buy-again is off.
+   * buy-again is off. The order of what a user saw says less than in an order's lines, so the candidates come
+   * from the whole recent history as well as the newest items (a flat profile weight over the last 20), and
+   * popularity is read over months rather than a week (docs/recommender.md, step 8).
    */
   media: {
     filters: { excludeConsumed: true },
     buyAgain: { enabled: false, maxItems: 1000 },
+    blend: { profileWeight: 1, trending: 0.2 },
+    trending: { halfLifeMs: 60 * 86_400_000 },
   },
 } as const satisfies Record<string, RecommenderConfigInput>;
 

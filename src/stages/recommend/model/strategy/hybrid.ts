@@ -1,10 +1,10 @@
 /**
  * The hybrid strategy ('hybrid-v1', the default): collaborative and content neighbours of the user's most
  * recent items, buy-again and trending, each unbounded source normalised to [0, 1] by its maximum and blended
- * with the configured weights (default 0.6 collaborative / 0.4 content, 0.25 buy-again, 0.05 trending); a user
+ * with the configured weights (default 0.6 collaborative / 0.3 content, 0.25 buy-again, 0.1 trending); a user
  * without history falls through to trending (country first, then global). Filters: unavailable/deleted,
  * category include/exclude, purchased within the window unless buy-again applies; diversity as configured
- * (default: at most 6 items of one category in 10).
+ * (default: at most 8 items of one category in a list).
  * Bump `version` whenever a change alters what it recommends: the label is emitted with every list.
  */
 import type { RecommenderConfig } from '../config.js';

@@ -1,6 +1,7 @@
 /**
  * Seed-neighbour sources: the neighbours of the user's most recent items (the seeds, newest first, at most
- * `seedItems`, each weighted seedDecay^rank), summed per candidate. Collaborative neighbours (co-occurrence)
+ * `seedItems`, each weighted seedDecay^rank, plus `profileWeight` for each of the newest `profileItems`: the
+ * short-term intent and the longer-term taste in one walk), summed per candidate. Collaborative neighbours (co-occurrence)
  * and content neighbours (TF-IDF: the user's content profile — the sum of the seeds' vectors — evaluated on
  * each seed's content neighbourhood, which keeps the work bounded) are the same walk over different indexes.
  * Normalised by the request's maximum; the reason is the seed that contributed most.
@@ -11,7 +12,7 @@ import type { NeighbourIndex } from '../../neighbours.js';
 import type { CandidateAccumulator } from '../accumulator.js';
 import type { CandidateSource, ScoreRequest, ScoringInputs } from '../types.js';
 
-type SeedConfig = Pick<RecommenderConfig['blend'], 'seedItems' | 'seedDecay'>;
+type SeedConfig = Pick<RecommenderConfig['blend'], 'seedItems' | 'seedDecay' | 'profileItems' | 'profileWeight'>;
 
 export class SeedNeighboursSource implements CandidateSource {
   readonly bounded = false;
@@ -40,10 +41,13 @@ export class SeedNeighboursSource implements CandidateSource {
     const best = acc.best;
     const why = acc.why;
     const items = hist.items;
-    const { seedItems, seedDecay } = this.seeds;
+    const { seedItems, seedDecay, profileItems, profileWeight } = this.seeds;
+    const profile = profileWeight > 0 ? profileItems : 0;
+    const walk = Math.max(seedItems, profile);
     let max = 0;
-    let ws = 1;
-    for (let k = items.length - 1, r = 0; k >= 0 && r < seedItems; k--, r++, ws *= seedDecay) {
+    let decayed = 1;
+    for (let k = items.length - 1, r = 0; k >= 0 && r < walk; k--, r++, decayed *= seedDecay) {
+      const ws = (r < seedItems ? decayed : 0) + (r < profile ? profileWeight : 0);
       const s = items[k];
       const nb = index.raw(s);
       const ids = nb.ids;
