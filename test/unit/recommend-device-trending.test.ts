@@ -49,3 +49,37 @@ describe('trending per device (the cold-start cascade)', () => {
     expect(rec.trending.find('device:tv')).toBeDefined();
   });
 });
+
+describe('trending per segment (the cold-start cascade)', () => {
+  it('learns what the members of each segment interact with, and offers it to a member with little history', () => {
+    const rec = new Recommender();
+    let t = 0;
+    // a batch where the big spenders buy the hampers and everyone else the mugs (the mugs win overall)
+    const events: UserEvent[] = [];
+    const segmentsOf = new Map<string, string[]>();
+    for (let k = 0; k < 30; k++) {
+      events.push(ev(`vip${k}`, `hamper${k % 2}`, (t += 1000), null, null));
+      segmentsOf.set(`vip${k}`, ['big_spenders']);
+      for (const m of ['mug0', 'mug1']) events.push(ev(`n${k}`, m, (t += 1000), null, null));
+    }
+    rec.learnBatch(events, segmentsOf);
+    const member = rec.recommend('newcomer', { n: 2, segments: ['big_spenders'], country: null });
+    expect(member.map((r) => r.itemId).sort()).toEqual(['hamper0', 'hamper1']);
+    expect(member[0].reasons[0].text).toBe('trending in segment big_spenders');
+    // not a member: global trending, the mugs
+    expect(rec.recommend('other', { n: 2, country: null }).map((r) => r.itemId).sort()).toEqual(['mug0', 'mug1']);
+    // a segment nobody's events were learned in: nothing of its own, global again
+    expect(rec.recommend('x', { n: 2, segments: ['lapsed'], country: null }).map((r) => r.itemId).sort()).toEqual(['mug0', 'mug1']);
+  });
+
+  it('names the segment each candidate came from, and bounds the scopes', () => {
+    const rec = new Recommender({ limits: { maxSegmentScopes: 2 } });
+    let t = 0;
+    const segmentsOf = new Map([['a', ['s1']], ['b', ['s2']], ['c', ['s3']]]);
+    rec.learnBatch([ev('a', 'x1', ++t, null, null), ev('b', 'x2', ++t, null, null), ev('b', 'x2', ++t, null, null), ev('c', 'x3', ++t, null, null)], segmentsOf);
+    const list = rec.recommend('new', { n: 2, segments: ['s1', 's2'], country: null });
+    const reasonOf = Object.fromEntries(list.map((r) => [r.itemId, r.reasons[0].text]));
+    expect(reasonOf).toEqual({ x1: 'trending in segment s1', x2: 'trending in segment s2' });
+    expect(rec.trending.find('segment:s3')).toBeUndefined();
+  });
+});

@@ -112,7 +112,7 @@ describe('strategies composed from the parts', () => {
 describe('strategy parts', () => {
   const cfg = parseRecommenderConfig({});
   const req = (over: Partial<ScoreRequest>): ScoreRequest => {
-    const r: ScoreRequest = { user: undefined, now: 10 * DAY, itemCount: 16, country: null, device: null, cold: true, purchases: emptyPurchaseLog(), explain: false, exclude: undefined, ...over };
+    const r: ScoreRequest = { user: undefined, now: 10 * DAY, itemCount: 16, country: null, device: null, segments: [], cold: true, purchases: emptyPurchaseLog(), explain: false, exclude: undefined, ...over };
     flattenPurchases(r.user, r.purchases);
     return r;
   };

@@ -233,7 +233,7 @@ export class RecommendStage {
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
     // Impressions reach the user's records for attribution only: never learned (whatever the event weights say).
     const learnable = fresh.filter((r) => r.reset !== undefined || isActivity(r.event.type));
-    const delta = rec.learnBatch(learnable.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)));
+    const delta = rec.learnBatch(learnable.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)), segmentsOf);
     this.warnIfItemsRefused();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
@@ -293,7 +293,7 @@ export class RecommendStage {
       const ctx = { segments: segmentsOf.get(u) ?? [], country: src.context?.country ?? null, device: src.context?.device ?? null, now: src.eventTime };
       const plan = ex.plan(u, ctx, bandits, resetUsers.has(u) ? [] : prior.get(u)?.x ?? []);
       const ranker = ex.rankerFor(plan);
-      const items = ranker.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: ctx.country, device: ctx.device });
+      const items = ranker.recommend(u, { n: d.cfg.recommendationCount, now: src.eventTime, country: ctx.country, device: ctx.device, segments: ctx.segments });
       plans.set(u, plan);
       lists.set(u, {
         userId: u, items, strategy: strategyLabel(ranker.strategy), sourceEventId: src.eventId, sourceEventTime: src.eventTime, generatedAt,

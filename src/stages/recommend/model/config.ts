@@ -117,6 +117,8 @@ export const RecommenderConfigSchema = z.object({
       maxCountryScopes: z.number().int().min(1).default(1024),
       /** Device scopes (one per distinct `context.device`, e.g. mobile, desktop, tv); past the cap none of its own. */
       maxDeviceScopes: z.number().int().min(1).default(64),
+      /** Segment scopes (one per segment rule name whose members' events were learned); past the cap none of its own. */
+      maxSegmentScopes: z.number().int().min(1).default(256),
     })
     .prefault({}),
   diversity: z

@@ -19,6 +19,15 @@ import { TrendingIndex, type TrendingScope } from './trending.js';
 import { newUserState, recordPurchase, type UserState } from './user-state.js';
 import { batchDeltas, type CoocBatchDelta, type InternedInteraction } from './deltas.js';
 
+const NO_SEGMENTS: readonly string[] = [];
+
+/** Where an event happened, as far as trending is concerned. */
+interface TrendingPlace {
+  country: string | null;
+  device: string | null;
+  segments: readonly string[] | undefined;
+}
+
 export interface RecommendOptions {
   /** List length (default 10). */
   n?: number;
@@ -28,6 +37,8 @@ export interface RecommendOptions {
   country?: string | null;
   /** Context device (the request's event's `context.device`): trending on that device ranks in the cascade. */
   device?: string | null;
+  /** The user's real-time segments: trending among each segment's members ranks in the cascade. */
+  segments?: readonly string[];
   /** Items (interned ids) this request must not return, on top of the filters (the evaluation's discovery protocol). */
   exclude?: (item: number) => boolean;
 }
@@ -154,7 +165,7 @@ export class Recommender {
   }
 
   /** Learns one event (test-then-learn: call after asking). Events without an item or weight are ignored. */
-  learn(e: UserEvent): void {
+  learn(e: UserEvent, segments?: readonly string[]): void {
     if (e.itemId === null) return;
     const w = this.weights[e.type] ?? 0;
     if (!(w > 0)) return;
@@ -170,7 +181,7 @@ export class Recommender {
     const country = e.context?.country ?? null;
     if (country) u.country = country;
     u.lastTime = t;
-    this.addTrending(u.country, e.context?.device ?? null, item, w, t);
+    this.addTrending(this.where(u.country, e.context?.device ?? null, segments), item, w, t);
     this.learned++;
   }
 
@@ -201,12 +212,27 @@ export class Recommender {
     if (item < 0) return; // past limits.maxItems
     this.ensureItem(item);
     if (e.eventTime > this.now) this.now = e.eventTime;
-    this.addTrending(e.context?.country ?? null, e.context?.device ?? null, item, w, e.eventTime);
+    this.addTrending(this.where(e.context?.country ?? null, e.context?.device ?? null, undefined), item, w, e.eventTime);
   }
 
-  /** Trending increments of one event: global, the user's country, the event's device, the item's category (cached scope handles). */
-  private addTrending(country: string | null, device: string | null, item: number, w: number, t: number): void {
+  /** Where an event happened, for its trending increments (one reused object: no allocation per event). */
+  private where(country: string | null, device: string | null, segments: readonly string[] | undefined): TrendingPlace {
+    const p = this.place;
+    p.country = country;
+    p.device = device;
+    p.segments = segments;
+    return p;
+  }
+  private readonly place: TrendingPlace = { country: null, device: null, segments: undefined };
+
+  /**
+   * Trending increments of one event: global, the user's country, the event's device, the user's segments, the
+   * item's category (cached scope handles). Countries, devices and segment names come from input: each kind's
+   * scopes are bounded by its limit, past which a new name gets no scope of its own.
+   */
+  private addTrending(where: TrendingPlace, item: number, w: number, t: number): void {
     const tr = this.trending;
+    const { country, device, segments } = where;
     tr.addTo((this.globalScope ??= tr.scope('global')), item, w, t);
     if (country) {
       let s = this.countryScopes.get(country);
@@ -214,28 +240,32 @@ export class Recommender {
       if (!s && this.countryScopes.size < this.cfg.limits.maxCountryScopes) this.countryScopes.set(country, (s = tr.scope(`country:${country}`)));
       if (s) tr.addTo(s, item, w, t);
     }
-    if (device) {
-      let s = this.deviceScopes.get(device);
-      // Devices are input too: past limits.maxDeviceScopes a new one gets no scope (its users see the others).
-      if (!s && this.deviceScopes.size < this.cfg.limits.maxDeviceScopes) this.deviceScopes.set(device, (s = tr.scope(`device:${device}`)));
-      if (s) tr.addTo(s, item, w, t);
-    }
+    if (device) this.addToNamed(this.deviceScopes, 'device', device, this.cfg.limits.maxDeviceScopes, item, w, t);
+    if (segments) for (const seg of segments) this.addToNamed(this.segmentScopes, 'segment', seg, this.cfg.limits.maxSegmentScopes, item, w, t);
     const cat = this.itemCategory[item];
     if (cat >= 0) tr.addTo((this.categoryScopes[cat] ??= tr.scope(`category:${this.categories.name(cat)}`)), item, w, t);
   }
   private globalScope: TrendingScope | null = null;
   private readonly countryScopes = new Map<string, TrendingScope>();
   private readonly deviceScopes = new Map<string, TrendingScope>();
+  private readonly segmentScopes = new Map<string, TrendingScope>();
   private readonly categoryScopes: (TrendingScope | undefined)[] = [];
+
+  private addToNamed(scopes: Map<string, TrendingScope>, kind: string, name: string, max: number, item: number, w: number, t: number): void {
+    let s = scopes.get(name);
+    if (!s && scopes.size < max) scopes.set(name, (s = this.trending.scope(`${kind}:${name}`)));
+    if (s) this.trending.addTo(s, item, w, t);
+  }
 
   /** The request's context (one reused object: the evaluation asks once per event). */
   private contextOf(opts: RecommendOptions): RequestContext {
     const c = this.requestContext;
     c.country = opts.country ?? null;
     c.device = opts.device ?? null;
+    c.segments = opts.segments ?? NO_SEGMENTS;
     return c;
   }
-  private readonly requestContext: RequestContext = { country: null, device: null };
+  private readonly requestContext: RequestContext = { country: null, device: null, segments: NO_SEGMENTS };
 
   /** Raw top-n (interned ids with per-source contributions); the hot path used by the evaluation. */
   recommendRaw(userId: string, n = 10, opts: RecommendOptions & { explain?: boolean } = {}): ScoredCandidate[] {
@@ -313,7 +343,7 @@ export class Recommender {
    * empty state at its place: the user's later records of the batch start from it, the earlier ones were learned
    * against the old state (their co-occurrence deltas stay in the result).
    */
-  learnBatch(events: readonly LearnRecord[]): CoocBatchDelta {
+  learnBatch(events: readonly LearnRecord[], segmentsOf?: ReadonlyMap<string, readonly string[]>): CoocBatchDelta {
     const interactions: InternedInteraction[] = [];
     // Parallel to interactions: the event learned, or null for a reset.
     const learnable: Array<UserEvent | null> = [];
@@ -348,7 +378,7 @@ export class Recommender {
       const country = e.context?.country ?? null;
       if (country) u.country = country;
       u.lastTime = Math.max(u.lastTime, t);
-      this.addTrending(u.country, e.context?.device ?? null, item, w, t);
+      this.addTrending(this.where(u.country, e.context?.device ?? null, segmentsOf?.get(e.userId)), item, w, t);
       this.learned++;
     });
     for (const [userId, h] of delta.histories) {

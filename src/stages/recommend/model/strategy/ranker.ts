@@ -44,6 +44,7 @@ export class StrategyRanker {
     itemCount: 0,
     country: null,
     device: null,
+    segments: [],
     cold: true,
     purchases: emptyPurchaseLog(),
     explain: true,
@@ -146,6 +147,7 @@ export class StrategyRanker {
     req.itemCount = itemCount;
     req.country = ctx.country ?? user?.country ?? null;
     req.device = ctx.device;
+    req.segments = ctx.segments;
     req.cold = cold;
     req.explain = explain;
     req.exclude = exclude;

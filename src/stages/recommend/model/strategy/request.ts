@@ -6,6 +6,8 @@ import type { PurchaseLog } from './purchase-log.js';
 export interface RequestContext {
   country: string | null;
   device: string | null;
+  /** The user's real-time segments (rule names). */
+  segments: readonly string[];
 }
 
 /** One request, as the sources see it (one object reused by the ranker: no allocation per request). */
@@ -18,6 +20,8 @@ export interface ScoreRequest {
   country: string | null;
   /** The request's device (the context of the event it answers), if any: a trending scope of its own. */
   device: string | null;
+  /** The user's real-time segments: a trending scope each. */
+  segments: readonly string[];
   /** No history: the user falls through to the sources that need none (the cold-start cascade). */
   cold: boolean;
   /** The user's purchases (empty without a user). */

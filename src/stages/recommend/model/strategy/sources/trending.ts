@@ -1,7 +1,8 @@
 /**
- * Trending: decayed counts in the request's country, on the request's device, in the category of the user's
- * newest item, and global. Scopes earlier in the cascade rank above later ones — country in (0.5, 1], device in
- * (0.45, 0.9], category in (0.375, 0.75], global in (0.25, 0.5] — and a candidate keeps its best scope. Values are in [0, 1] and not normalised
+ * Trending: decayed counts in the request's country, on the request's device, among the members of each of the
+ * user's segments (at most MAX_SEGMENTS of them), in the category of the user's newest item, and global. Scopes
+ * earlier in the cascade rank above later ones — country in (0.5, 1], device in (0.45, 0.9], segment in
+ * (0.4, 0.8], category in (0.375, 0.75], global in (0.25, 0.5] — and a candidate keeps its best scope. Values are in [0, 1] and not normalised
  * (a bounded source). A user without history gets weight 1 (the cold-start cascade: trending in their
  * country first, then global); others the blend's trending weight.
  * Scope names are resolved once to cached handles (scopes are never dropped, so handles stay valid); a country's
@@ -17,7 +18,12 @@ export const enum TrendingReason {
   Category = 5,
   Global = 6,
   Device = 7,
+  /** Segment k of the request: Segment + k (k < MAX_SEGMENTS). */
+  Segment = 8,
 }
+
+/** Segment scopes read per request: bounded work whatever the rules make of a user. */
+export const MAX_SEGMENTS = 8;
 
 export class TrendingSource implements CandidateSource {
   readonly name = 'trending';
@@ -26,10 +32,12 @@ export class TrendingSource implements CandidateSource {
   private globalScope: TrendingScope | null = null;
   private readonly countryScopes = new Map<string, TrendingScope>();
   private readonly deviceScopes = new Map<string, TrendingScope>();
+  private readonly segmentScopes = new Map<string, TrendingScope>();
   private readonly categoryScopes: (TrendingScope | undefined)[] = [];
   // the last request's scopes, for the reasons' text
   private country: string | null = null;
   private device: string | null = null;
+  private segments: readonly string[] = [];
   private category = -1;
 
   constructor(
@@ -52,6 +60,11 @@ export class TrendingSource implements CandidateSource {
       const cat = (this.category = this.inputs.categoryOf(hist.items[hist.items.length - 1]));
       if (cat >= 0) this.add(acc, slot, this.categoryScope(cat), 0.75, TrendingReason.Category, onlyExisting, req.explain);
     }
+    this.segments = req.segments;
+    for (let k = 0; k < req.segments.length && k < MAX_SEGMENTS; k++) {
+      const seg = this.learnedScope(this.segmentScopes, 'segment', req.segments[k]);
+      if (seg) this.add(acc, slot, seg, 0.8, TrendingReason.Segment + k, onlyExisting, req.explain);
+    }
     const device = req.device ? this.learnedScope(this.deviceScopes, 'device', req.device) : undefined;
     if (device) this.add(acc, slot, device, 0.9, TrendingReason.Device, onlyExisting, req.explain);
     const country = req.country ? this.learnedScope(this.countryScopes, 'country', req.country) : undefined;
@@ -65,6 +78,8 @@ export class TrendingSource implements CandidateSource {
         ? `trending in ${this.country ?? ''}`
         : why === TrendingReason.Device
           ? `trending on ${this.device ?? ''}`
+          : why >= TrendingReason.Segment && why < TrendingReason.Segment + MAX_SEGMENTS
+            ? `trending in segment ${this.segments[why - TrendingReason.Segment] ?? ''}`
           : why === TrendingReason.Category
           ? `trending in ${this.category >= 0 ? this.inputs.categoryName(this.category) : ''}`
           : 'trending now';
@@ -82,7 +97,7 @@ export class TrendingSource implements CandidateSource {
    * never creates a scope, so free text in requests costs no memory; the scopes learning creates are bounded by
    * limits.maxCountryScopes / maxDeviceScopes, and so is this cache.
    */
-  private learnedScope(cache: Map<string, TrendingScope>, kind: 'country' | 'device', name: string): TrendingScope | undefined {
+  private learnedScope(cache: Map<string, TrendingScope>, kind: 'country' | 'device' | 'segment', name: string): TrendingScope | undefined {
     let s = cache.get(name);
     if (!s) {
       s = this.inputs.trending.find(`${kind}:${name}`);
@@ -91,7 +106,7 @@ export class TrendingSource implements CandidateSource {
     return s;
   }
 
-  private add(acc: CandidateAccumulator, slot: number, scope: TrendingScope, level: number, code: TrendingReason, onlyExisting: boolean, explain: boolean): void {
+  private add(acc: CandidateAccumulator, slot: number, scope: TrendingScope, level: number, code: number, onlyExisting: boolean, explain: boolean): void {
     const items = scope.top;
     const scores = scope.topScores;
     if (items.length === 0) return;
