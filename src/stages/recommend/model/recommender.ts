@@ -234,12 +234,7 @@ export class Recommender {
     const tr = this.trending;
     const { country, device, segments } = where;
     tr.addTo((this.globalScope ??= tr.scope('global')), item, w, t);
-    if (country) {
-      let s = this.countryScopes.get(country);
-      // Countries are input: past limits.maxCountryScopes a new one gets no scope (and no memory) of its own.
-      if (!s && this.countryScopes.size < this.cfg.limits.maxCountryScopes) this.countryScopes.set(country, (s = tr.scope(`country:${country}`)));
-      if (s) tr.addTo(s, item, w, t);
-    }
+    if (country) this.addToNamed(this.countryScopes, 'country', country, this.cfg.limits.maxCountryScopes, item, w, t);
     if (device) this.addToNamed(this.deviceScopes, 'device', device, this.cfg.limits.maxDeviceScopes, item, w, t);
     if (segments) for (const seg of segments) this.addToNamed(this.segmentScopes, 'segment', seg, this.cfg.limits.maxSegmentScopes, item, w, t);
     const cat = this.itemCategory[item];
@@ -251,6 +246,7 @@ export class Recommender {
   private readonly segmentScopes = new Map<string, TrendingScope>();
   private readonly categoryScopes: (TrendingScope | undefined)[] = [];
 
+  /** Adds to the named scope of its kind, creating it while fewer than `max` exist (past the cap: no scope, no memory). */
   private addToNamed(scopes: Map<string, TrendingScope>, kind: string, name: string, max: number, item: number, w: number, t: number): void {
     let s = scopes.get(name);
     if (!s && scopes.size < max) scopes.set(name, (s = this.trending.scope(`${kind}:${name}`)));
