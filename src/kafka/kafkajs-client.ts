@@ -76,6 +76,10 @@ class KafkajsConsumer implements StreamConsumer {
       autoCommitInterval: 2_000,
       partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause }) => {
+        let resolved: string | undefined;
+        const commitNow = () => (resolved === undefined ? Promise.resolve() : commitOffsetsIfNecessary({
+          topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(BigInt(resolved) + 1n) }] }],
+        }));
         await handler({
           topic: batch.topic,
           partition: batch.partition,
@@ -84,9 +88,9 @@ class KafkajsConsumer implements StreamConsumer {
             headers: (m.headers ?? {}) as Record<string, Buffer | string | undefined>,
           })),
           highWatermark: batch.highWatermark,
-          resolveOffset,
+          resolveOffset: (offset) => { resolved = offset; resolveOffset(offset); },
           heartbeat,
-          commit: () => (opts.commitOffsets ? commitOffsetsIfNecessary() : Promise.resolve()),
+          commit: (now) => (!opts.commitOffsets ? Promise.resolve() : now ? commitNow() : commitOffsetsIfNecessary()),
           isRunning,
           isStale,
           pause,

@@ -29,7 +29,11 @@ export interface PartitionBatch {
   /** Marks everything up to and including this offset as done (it will be committed). */
   resolveOffset(offset: string): void;
   heartbeat(): Promise<void>;
-  commit(): Promise<void>;
+  /**
+   * Commits the resolved offsets when the commit interval is due; `now`: this partition's at once (the first
+   * micro-batch of an assignment, so that the group shows the new owner's progress without waiting the interval).
+   */
+  commit(now?: boolean): Promise<void>;
   /** False once the consumer is stopping: finish the current micro-batch, then return. */
   isRunning(): boolean;
   /** True when the partition was revoked or sought since the fetch: drop the rest of the batch. */

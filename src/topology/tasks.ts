@@ -28,6 +28,8 @@ export class Ownership {
   recoveryCuts: number[] = [];
   /** The last offset this worker finished since the assignment (the watchdog's lag, known without Redis). */
   processedUpTo: number | undefined;
+  /** Whether a micro-batch of this generation committed yet (the first commits at once: batch-handler.ts). */
+  committed = false;
 
   /** A new generation: every partition takes a new token before it writes. The recovery cuts are positioning's. */
   reset(assigned: boolean): void {
@@ -36,6 +38,7 @@ export class Ownership {
     this.fencedOut = false;
     this.startAt = undefined;
     this.processedUpTo = undefined;
+    this.committed = false;
   }
 }
 

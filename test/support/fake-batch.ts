@@ -5,6 +5,10 @@ export interface FakeBatch {
   batch: PartitionBatch;
   resolved: string[];
   commits: number;
+  /** How many of the commits were forced (`now`). */
+  forced: number;
+  /** The last resolved offset at each commit call (undefined: none resolved yet). */
+  committed: Array<string | undefined>;
   heartbeats: number;
   running: boolean;
   stale: boolean;
@@ -16,7 +20,7 @@ export function record(offset: number): InboundRecord {
 
 export function fakeBatch(topic: string, partition: number, offsets: number[]): FakeBatch {
   const f: FakeBatch = {
-    resolved: [], commits: 0, heartbeats: 0, running: true, stale: false,
+    resolved: [], commits: 0, forced: 0, committed: [], heartbeats: 0, running: true, stale: false,
     batch: {
       topic,
       partition,
@@ -24,7 +28,7 @@ export function fakeBatch(topic: string, partition: number, offsets: number[]): 
       highWatermark: String(offsets[offsets.length - 1] + 1),
       resolveOffset: (o) => { f.resolved.push(o); },
       heartbeat: async () => { f.heartbeats++; },
-      commit: async () => { f.commits++; },
+      commit: async (now) => { f.commits++; if (now) f.forced++; f.committed.push(f.resolved[f.resolved.length - 1]); },
       isRunning: () => f.running,
       isStale: () => f.stale,
       pause: () => () => {},

@@ -43,7 +43,7 @@ function recordingChain(seen: Array<{ offsets: string[]; token: number | undefin
 }
 
 describe('batch handler', () => {
-  it('runs micro-batches in order under one fence token, resolves each, commits once', async () => {
+  it('runs micro-batches in order under one fence token, resolves each, commits as they finish', async () => {
     const seen: Array<{ offsets: string[]; token: number | undefined }> = [];
     const { handler, progress, tokens } = setUp(recordingChain(seen));
     const f = fakeBatch(T, 0, [10, 11, 12, 13, 14, 15, 16]);
@@ -53,7 +53,12 @@ describe('batch handler', () => {
     expect(tokens()).toBe(1);
     expect(f.resolved).toEqual(['12', '15', '16']);
     expect(progress).toEqual([12, 15, 16]);
-    expect(f.commits).toBe(1);
+    // after each micro-batch (the port's commit is "if the interval is due"), the last one's after the loop
+    expect(f.committed).toEqual(['12', '15', '16']);
+    expect(f.forced).toBe(1); // the first micro-batch of the assignment commits at once
+    const later = fakeBatch(T, 0, [17, 18]);
+    await handler(later.batch);
+    expect([later.committed, later.forced]).toEqual([['18'], 0]);
   });
 
   it('reports the partition\'s lag from the batch\'s start and after each micro-batch, not for a revoked partition', async () => {
@@ -91,7 +96,7 @@ describe('batch handler', () => {
     const f = fakeBatch(T, 0, [10, 11, 12, 13, 14, 15, 16]);
     await handler(f.batch);
     expect(f.resolved).toEqual(['12']);
-    expect(f.commits).toBe(1);
+    expect(f.committed).toEqual(['12', '12']);
     expect(tasks.get(T, 0).owner.fencedOut).toBe(true);
     const next = fakeBatch(T, 0, [13, 14]);
     await handler(next.batch);
@@ -119,7 +124,7 @@ describe('batch handler', () => {
     await handler(f.batch);
     expect(stateErrors).toEqual([`${T}:0 STATE_LOST`]);
     expect(f.resolved).toEqual(['12']);
-    expect(f.commits).toBe(0);
+    expect(f.committed).toEqual(['12']); // the micro-batch before the loss; nothing after it
   });
 
   it('another non-retriable error is retried, then bisected: the record failing alone is quarantined, the rest applied once', async () => {
@@ -143,7 +148,7 @@ describe('batch handler', () => {
       { offsets: ['15'], quarantined: [] }, // second half of the micro-batch
     ]);
     expect(f.resolved).toEqual(['12', '15']);
-    expect(f.commits).toBe(1);
+    expect(f.committed).toEqual(['12', '15']);
   });
 
   it('passes the quarantined error on to the chain, and counts the isolated record', async () => {

@@ -347,18 +347,18 @@ export class RecommendStage {
     // gets nothing, neither record nor stored list.
     const emitting = users.filter((u) => emit.has(u));
     const ids = emitting.length > 0 ? await d.identities.resolve(emitting) : new Map<string, string>();
-    const out: OutboundRecord[] = [];
-    for (const u of emitting) {
+    // Together, not one round trip per user; the records keep the users' order.
+    const out = (await Promise.all(emitting.map(async (u): Promise<OutboundRecord | null> => {
       const userId = ids.get(u);
-      if (userId === undefined) continue;
+      if (userId === undefined) return null;
       const list = lists.get(u)!;
       // Stored under the pseudonym, and holding it: Redis keeps no raw user id.
       await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
       const headers: Record<string, string> = { 'attune.source': `${topic}:${partition}:${userLast.get(u)}` };
       // A replayed user's list is marked: the emit stage counts it apart and leaves it out of freshness.
       if (!freshUsers.has(u)) headers[REEMITTED_HEADER] = 'true';
-      out.push({ key: userId, value: await d.codec.encodeRecommendations({ ...list, userId }), headers });
-    }
+      return { key: userId, value: await d.codec.encodeRecommendations({ ...list, userId }), headers };
+    }))).filter((r): r is OutboundRecord => r !== null);
     if (fresh.length < records.length) log.debug({ topic, partition, replayed: records.length - fresh.length }, 'records already reflected in user states');
     return out;
   }

@@ -84,7 +84,7 @@ import type { StoredUser } from './stored.js';
 import type { SegmentSetup } from './setup.js';
 import { batchInputs, runSegmentBatch, type UserWrite } from './batch.js';
 import { memberSegmentIds, memberStates } from './reevaluate-users.js';
-import { countAndEmit } from './publish.js';
+import { countAndEmit, refreshMemberGaugesOnScrape } from './publish.js';
 import { RulesReevaluation } from './rules-reevaluation.js';
 
 // The stage's set-up stays importable from its entry point (worker, CLI and tests import it from here).
@@ -302,5 +302,7 @@ export function createSegmentProcessor(
   deps: Omit<SegmentProcessorDeps, 'store' | 'rules' | 'featureConfig'> & { redis: RedisClient },
 ): SegmentProcessor {
   const { redis, ...rest } = deps;
-  return new SegmentProcessor({ ...rest, ...setup, store: new FeatureStore(redis, deps.cfg.keyPrefix, setup.featureConfig) });
+  const store = new FeatureStore(redis, deps.cfg.keyPrefix, setup.featureConfig);
+  refreshMemberGaugesOnScrape({ store, metrics: deps.metrics, rules: setup.rules });
+  return new SegmentProcessor({ ...rest, ...setup, store });
 }

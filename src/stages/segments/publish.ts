@@ -65,11 +65,20 @@ export async function countAndEmit(
   const out = await segmentChangeRecords(d, changes, (c) => ({ 'attune.source': `${topic}:${partition}:${c.o}` }), { topic, partition });
   if (out.length) await d.producer.send(d.topics.segmentChanges, out);
   for (const c of fresh) d.metrics.segmentChanges.inc({ segment: c.segmentId, change: c.change });
-  if (changes.length) await refreshMemberGauges(d);
 }
 
 /** Sets the attune_segment_members gauge of every configured segment from the stored counts. */
 export async function refreshMemberGauges(d: Pick<PublishDeps, 'store' | 'metrics' | 'rules'>): Promise<void> {
   const counts = await d.store.segmentCounts();
   for (const s of d.rules.segments) d.metrics.segmentMembers.set({ segment: s.id }, counts[s.id] ?? 0);
+}
+
+/**
+ * Reads the members gauge from the stored counts when /metrics is scraped, rather than after every micro-batch
+ * with changes (a round trip on the micro-batch's path, for a value only a scrape reads). A failed read keeps the
+ * last values and is logged; the scrape itself does not fail.
+ */
+export function refreshMemberGaugesOnScrape(d: Pick<PublishDeps, 'store' | 'metrics' | 'rules'>): void {
+  (d.metrics.segmentMembers as unknown as { collect?: () => Promise<void> }).collect = () =>
+    refreshMemberGauges(d).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'segment member counts not read for /metrics: the gauge keeps its last values'));
 }

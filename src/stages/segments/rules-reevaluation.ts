@@ -22,7 +22,7 @@
 import { log } from '../../log.js';
 import { Keys } from '../../stores/keys.js';
 import type { FeatureConfig } from './features/config.js';
-import { refreshMemberGauges, segmentChangeRecords, type PublishDeps } from './publish.js';
+import { segmentChangeRecords, type PublishDeps } from './publish.js';
 import { memberSegmentIds, memberStates, reevaluateUsers } from './reevaluate-users.js';
 
 export interface RulesReevaluationDeps extends PublishDeps {
@@ -90,7 +90,6 @@ export class RulesReevaluation {
     }
     await d.store.commitPartition(topic, partition, stored.raw, partitionNext, [], { fingerprint: fp, memberSegments: memberSegmentIds(d.rules) });
     this.confirmed.add(key);
-    await refreshMemberGauges(d);
     log.info({ topic, partition, users: ids.length, changes: emitted, watermark: W }, 'segment rules changed: re-evaluated the partition\'s known users');
     return emitted;
   }
