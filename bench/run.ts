@@ -56,7 +56,7 @@ if (!flag('--no-worker')) {
     wb = await benchWorker(events.slice(0, workerEvents), catalog, { runs: workerRuns, timeoutMs, log });
   } catch (err) {
     log(`  worker bench failed: ${(err as Error).stack ?? err}`);
-    wb = { prefix: '-', partitions: NaN, microBatch: NaN, produceSeconds: NaN, runs: [], errors: [String((err as Error).message ?? err)] };
+    wb = { prefix: '-', partitions: NaN, microBatch: NaN, produceSeconds: NaN, runs: [], raw: null, errors: [String((err as Error).message ?? err)] };
   }
 }
 
@@ -71,7 +71,7 @@ if (!flag('--no-erasure')) {
     erasureLines = erasureSection(eb, `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`);
   } catch (err) {
     log(`  erasure bench failed: ${(err as Error).stack ?? err}`);
-    erasureLines = ['## (c) Erasure latency under load', '', `Failed: ${(err as Error).message ?? err}`, ''];
+    erasureLines = ['## (c) Freshness and erasure latency under load', '', `Failed: ${(err as Error).message ?? err}`, ''];
   }
 }
 
@@ -129,6 +129,12 @@ if (wb) {
     lines.push(`| start-up until the first commit, s | ${fmt(median(rs.map((r) => r.startupSeconds)), 1)} | ${all(rs.map((r) => r.startupSeconds), 1)} |`);
     lines.push(`| Redis commands per event, sent by the worker | **${fmt(median(rs.map((r) => r.commandsPerEvent)), 3)}** | ${all(rs.map((r) => r.commandsPerEvent), 3)} |`);
     lines.push(`| Redis commands per event, server-side delta (upper bound on a shared Redis) | ${fmt(median(rs.map((r) => r.serverCommandsPerEvent)), 3)} | ${all(rs.map((r) => r.serverCommandsPerEvent), 3)} |`);
+    lines.push(`| Redis CPU per event, µs (INFO cpu) | ${fmtInt(median(rs.map((r) => r.redisCpuMicrosPerEvent)))} | ${all(rs.map((r) => r.redisCpuMicrosPerEvent))} |`);
+    lines.push(`| Redis commands over 5 ms (SLOWLOG), longest ms | ${fmtInt(median(rs.map((r) => r.slowCommands)))}, ${fmt(median(rs.map((r) => r.slowestCommandMs)), 1)} | ${rs.map((r) => `${r.slowCommands} (${fmt(r.slowestCommandMs, 1)})`).join(', ')} |`);
+    if (wb.raw) {
+      lines.push(`| raw kafkajs consume + produce of the same records, no processing, events/s (one run) | ${fmtInt(wb.raw.eventsPerSecond)} | |`);
+      lines.push(`| worker / raw consume + produce | **${fmt(median(rs.map((r) => r.eventsPerSecond)) / wb.raw.eventsPerSecond, 3)}** | |`);
+    }
     if (inproc.length) {
       const ratio = median(rs.map((r) => r.eventsPerSecond)) / med((x) => x.learnOnlyEventsPerSecond);
       lines.push(`| worker / in-process learn-only throughput | ${fmt(ratio, 3)} | |`);

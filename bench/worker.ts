@@ -8,6 +8,14 @@
  *     commands count one each, a script call counts one) — exact, and what the issue's budget is about;
  *   - server: the delta of `total_commands_processed` in `INFO stats` around the run (includes any other client
  *     of a shared Redis, so it is an upper bound; the bench's own INFO calls are subtracted).
+ * Redis's own cost: its CPU time (INFO cpu, user + system) per event, and the commands that took longer than
+ * 5 ms inside Redis (SLOWLOG with slowlog-log-slower-than 5000 for the run; a script counts as one command),
+ * as #12 bounds them.
+ *
+ * The baseline (#12: Attune ≥ 30 % of it): the same records consumed and produced again with no processing, by
+ * the same Kafka port (kafkajs consumer and producer as the worker configures them) — each fetched batch's
+ * records sent on to a scratch topic, key and value unchanged — timed from start until every record is
+ * produced. It runs once, before the worker runs.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -35,6 +43,17 @@ export interface WorkerRun {
   commandsPerEvent: number;
   serverCommandsPerEvent: number;
   topCommands: Array<[string, number]>;
+  /** Redis server CPU (user + system) per event, µs. */
+  redisCpuMicrosPerEvent: number;
+  /** Commands (a script call is one) that ran longer than 5 ms inside Redis, and the longest, ms. */
+  slowCommands: number;
+  slowestCommandMs: number;
+}
+
+export interface RawPipeRun {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
 }
 
 export interface WorkerBench {
@@ -43,6 +62,7 @@ export interface WorkerBench {
   microBatch: number;
   produceSeconds: number;
   runs: WorkerRun[];
+  raw: RawPipeRun | null;
   errors: string[];
 }
 
@@ -56,6 +76,50 @@ proto.sendCommand = function (this: object, cmd: { name: string }, stream?: unkn
   if (countingOn && !ignored.has(this)) counted.set(cmd.name, (counted.get(cmd.name) ?? 0) + 1);
   return original.call(this, cmd, stream);
 };
+
+async function redisCpuSeconds(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  const f = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+  return f('used_cpu_user') + f('used_cpu_sys');
+}
+
+/** The SLOWLOG entries' durations, µs (SLOWLOG GET -1: all of them). */
+async function slowlogMicros(r: Redis): Promise<number[]> {
+  const entries = (await r.call('SLOWLOG', 'GET', '-1')) as Array<[number, number, number, ...unknown[]]>;
+  return entries.map((e) => Number(e[2]));
+}
+
+/** The no-processing baseline: consume the events topic, produce every record on unchanged; see the header. */
+async function rawPipe(kafka: KafkajsClient, admin: ReturnType<KafkajsClient['admin']>, cfg: Config, topic: string, n: number, timeoutMs: number): Promise<RawPipeRun> {
+  const sink = `${cfg.topicPrefix}.raw-pipe`;
+  await admin.ensureTopics([{ topic: sink, partitions: cfg.partitions }]);
+  const consumer = kafka.consumer({ groupId: `${cfg.groupId}-raw` });
+  const producer = kafka.producer();
+  await Promise.all([consumer.connect(), producer.connect()]);
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => { finish = r; });
+  const t0 = performance.now();
+  try {
+    await consumer.subscribe([topic]);
+    await consumer.run(async (batch) => {
+      await producer.send(sink, batch.records.map((r) => ({ key: r.key, value: r.value })));
+      batch.resolveOffset(batch.records[batch.records.length - 1]!.offset);
+      done += batch.records.length;
+      if (done >= n) finish();
+    }, { partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently, commitOffsets: false });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`raw pipe timed out with ${done} of ${n}`)), timeoutMs); })]);
+    clearTimeout(timer);
+    const seconds = (performance.now() - t0) / 1000;
+    return { events: done, seconds, eventsPerSecond: done / seconds };
+  } finally {
+    await consumer.stop().catch(() => {});
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    await admin.deleteTopics([sink]).catch(() => []);
+  }
+}
 
 async function totalCommands(r: Redis): Promise<number> {
   const info = await r.info('stats');
@@ -81,6 +145,7 @@ export async function benchWorker(
   ignored.add(info);
   const errors: string[] = [];
   const runs: WorkerRun[] = [];
+  let raw: RawPipeRun | null = null;
   let produceSeconds = NaN;
   try {
     await ensureTopics(admin, base);
@@ -97,13 +162,19 @@ export async function benchWorker(
       await producer.disconnect();
     }
     opts.log(`  produced ${events.length} events (+ ${catalog.length} items) to ${topics.events} in ${produceSeconds.toFixed(1)} s`);
+    try {
+      raw = await rawPipe(kafka, admin, base, topics.events, events.length, opts.timeoutMs);
+      opts.log(`  raw consume + produce (no processing): ${raw.eventsPerSecond.toFixed(0)} events/s (${raw.seconds.toFixed(1)} s)`);
+    } catch (err) {
+      errors.push(`raw pipe: ${(err as Error).message}`);
+    }
     for (let r = 0; r < opts.runs; r++) {
       // a short shutdown budget: stopping is not timed, and a run should not wait out the default 30 s drain
       const cfg: Config = loadConfig(process.env, { topicPrefix: id, keyPrefix: `${id}r${r}`, groupId: `${id}-g${r}`, httpPort: 0, shutdownTimeoutMs: 5000, ...benchPseudonymKey() });
       try {
         runs.push(await oneRun(cfg, kafka, admin, info, topics.events, events.length, opts.timeoutMs));
         const x = runs[runs.length - 1];
-        opts.log(`  worker run ${r + 1}: ${x.eventsPerSecond.toFixed(0)} events/s (${x.seconds.toFixed(1)} s, start-up ${x.startupSeconds.toFixed(1)} s), ${x.commandsPerEvent.toFixed(3)} Redis commands/event sent, ${x.serverCommandsPerEvent.toFixed(3)} server-side`);
+        opts.log(`  worker run ${r + 1}: ${x.eventsPerSecond.toFixed(0)} events/s (${x.seconds.toFixed(1)} s, start-up ${x.startupSeconds.toFixed(1)} s), ${x.commandsPerEvent.toFixed(3)} Redis commands/event sent, ${x.serverCommandsPerEvent.toFixed(3)} server-side, Redis CPU ${x.redisCpuMicrosPerEvent.toFixed(0)} µs/event, ${x.slowCommands} commands > 5 ms (longest ${x.slowestCommandMs.toFixed(1)} ms)`);
       } catch (err) {
         errors.push(`run ${r + 1}: ${(err as Error).message}`);
         opts.log(`  worker run ${r + 1} failed: ${(err as Error).message}`);
@@ -119,7 +190,7 @@ export async function benchWorker(
     await admin.disconnect().catch(() => {});
     await info.quit().catch(() => {});
   }
-  return { prefix: id, partitions: base.partitions, microBatch: base.microBatchSize, produceSeconds, runs, errors };
+  return { prefix: id, partitions: base.partitions, microBatch: base.microBatchSize, produceSeconds, runs, raw, errors };
 }
 
 async function oneRun(
@@ -132,6 +203,12 @@ async function oneRun(
   timeoutMs: number,
 ): Promise<WorkerRun> {
   counted.clear();
+  const slowThreshold = (await info.config('GET', 'slowlog-log-slower-than')) as string[];
+  const slowMaxLen = (await info.config('GET', 'slowlog-max-len')) as string[];
+  await info.config('SET', 'slowlog-log-slower-than', '5000');
+  await info.config('SET', 'slowlog-max-len', '100000');
+  await info.call('SLOWLOG', 'RESET');
+  const cpuBefore = await redisCpuSeconds(info);
   const before = await totalCommands(info);
   countingOn = true;
   const t0 = performance.now();
@@ -160,6 +237,10 @@ async function oneRun(
     await worker.stop().catch(() => {});
   }
   const after = await totalCommands(info);
+  const cpuAfter = await redisCpuSeconds(info);
+  const slow = await slowlogMicros(info);
+  await info.config('SET', 'slowlog-log-slower-than', slowThreshold[1] ?? '10000');
+  await info.config('SET', 'slowlog-max-len', slowMaxLen[1] ?? '128');
   const sent = [...counted.values()].reduce((a, b) => a + b, 0);
   const startupSeconds = (firstCommit - t0) / 1000;
   return {
@@ -170,8 +251,11 @@ async function oneRun(
     steadyEventsPerSecond: lagAtFirst / Math.max(1e-9, seconds - startupSeconds),
     commandsSent: sent,
     commandsPerEvent: sent / n,
-    // the INFO call after the run counts once on the server
+    // the INFO stats call after the run counts once on the server
     serverCommandsPerEvent: (after - before - 1) / n,
+    redisCpuMicrosPerEvent: ((cpuAfter - cpuBefore) * 1e6) / n,
+    slowCommands: slow.length,
+    slowestCommandMs: slow.length ? Math.max(...slow) / 1000 : 0,
     topCommands: [...counted].sort((a, b) => b[1] - a[1]).slice(0, 8),
   };
 }
