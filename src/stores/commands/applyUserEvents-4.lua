@@ -29,33 +29,57 @@ if not records then return E_BAD_ARGS end
 local field = ARGV[1]
 local cap = tonumber(ARGV[2])
 local last = appliedOffset(KEYS[4], field)
-local newest = last
 
-local applied = applyAbove(records, last, function(r)
-  local offset, etype, item, t = r[1], r[2], r[3], r[4]
-  newest = offset
-  if etype == '!reset' then
-    -- Later records of the batch start from empty; the applied offset stays (it gates the replays).
-    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-    return
-  end
-  redis.call('HINCRBY', KEYS[1], etype, 1)
-  local seen = tonumber(redis.call('HGET', KEYS[1], 'lastSeen') or '0')
-  if t > seen then redis.call('HSET', KEYS[1], 'lastSeen', t) end
-  local first = redis.call('HGET', KEYS[1], 'firstSeen')
-  if not first or t < tonumber(first) then redis.call('HSET', KEYS[1], 'firstSeen', t) end
+-- The records above the stored offset; a reset among them deletes everything the earlier ones did, so only the
+-- records after the last reset are applied, after the DEL. They are then applied combined, with the result of
+-- applying them one by one: one HINCRBY per type, firstSeen/lastSeen read and written once, each distinct item
+-- moved to the head of the recent list once in the order of its last occurrence, one ZADD GT per purchased item
+-- with its latest time. (Per record that was ~8 commands; combined it is ~3 per distinct item.)
+local fresh = {}
+for _, r in ipairs(records) do
+  if r[1] > last then fresh[#fresh + 1] = r end
+end
+if #fresh == 0 then return 0 end
+local from = 1
+for i, r in ipairs(fresh) do
+  if r[2] == '!reset' then from = i + 1 end
+end
+if from > 1 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+
+local counts, types = {}, {}
+local minT, maxT
+local lastAt, order = {}, {}
+local bought = {}
+for i = from, #fresh do
+  local _, etype, item, t = fresh[i][1], fresh[i][2], fresh[i][3], fresh[i][4]
+  if not counts[etype] then counts[etype] = 0; types[#types + 1] = etype end
+  counts[etype] = counts[etype] + 1
+  if not minT or t < minT then minT = t end
+  if not maxT or t > maxT then maxT = t end
   if item then
+    if not lastAt[item] then order[#order + 1] = item end
+    lastAt[item] = i
+    if etype == 'purchase' and (not bought[item] or t > bought[item]) then bought[item] = t end
+  end
+end
+
+if #types > 0 then
+  for _, etype in ipairs(types) do redis.call('HINCRBY', KEYS[1], etype, counts[etype]) end
+  local seen = tonumber(redis.call('HGET', KEYS[1], 'lastSeen') or '0')
+  if maxT > seen then redis.call('HSET', KEYS[1], 'lastSeen', maxT) end
+  local first = redis.call('HGET', KEYS[1], 'firstSeen')
+  if not first or minT < tonumber(first) then redis.call('HSET', KEYS[1], 'firstSeen', minT) end
+end
+if #order > 0 then
+  table.sort(order, function(a, b) return lastAt[a] < lastAt[b] end)
+  for _, item in ipairs(order) do
     redis.call('LREM', KEYS[2], 0, item)
     redis.call('LPUSH', KEYS[2], item)
-    if etype == 'purchase' then
-      local prev = tonumber(redis.call('ZSCORE', KEYS[3], item) or '-1')
-      if t > prev then redis.call('ZADD', KEYS[3], t, item) end
-    end
+    -- ZADD GT adds a new member, or raises a member's score only when the time is later
+    -- (Redis 6.2+); a time not above -1 was never stored, as one by one (the absent score read as -1)
+    if bought[item] and bought[item] > -1 then redis.call('ZADD', KEYS[3], 'GT', bought[item], item) end
   end
-end)
-
-if applied > 0 then
-  redis.call('LTRIM', KEYS[2], 0, cap - 1)
-  redis.call('HSET', KEYS[4], field, newest)
 end
-return applied
+redis.call('LTRIM', KEYS[2], 0, cap - 1)
+redis.call('HSET', KEYS[4], field, fresh[#fresh][1])
+return #fresh
