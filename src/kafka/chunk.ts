@@ -7,6 +7,7 @@
  * value, plus a per-record and per-header allowance for the varint lengths and attributes, plus a per-request
  * allowance for the record batch and request headers. Without compression this is an upper bound.
  */
+import { chunkByCost } from '../chunks.js';
 import type { OutboundRecord } from './port.js';
 
 /** Per record: length, attributes, timestamp and offset deltas, key/value lengths, header count (varints). */
@@ -38,20 +39,5 @@ export function maxRecordBytes(maxRequestBytes: number): number {
  * any request goes alone (the broker then refuses that one record, and only it).
  */
 export function chunkByBytes<T extends OutboundRecord>(records: readonly T[], maxRequestBytes: number): T[][] {
-  const limit = maxRecordBytes(maxRequestBytes);
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let size = 0;
-  for (const r of records) {
-    const n = recordBytes(r);
-    if (cur.length > 0 && size + n > limit) {
-      out.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(r);
-    size += n;
-  }
-  if (cur.length) out.push(cur);
-  return out;
+  return chunkByCost(records, recordBytes, maxRecordBytes(maxRequestBytes));
 }

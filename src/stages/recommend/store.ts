@@ -3,6 +3,7 @@
  * co-occurrence rows written as combined per-batch deltas, the shared decay epoch, and loading every row
  * back into a worker's in-memory model at start-up.
  */
+import { chunkByCost } from '../../chunks.js';
 import { Cluster } from 'ioredis';
 import type { RedisClient } from '../../stores/redis-client.js';
 import { scanKeys } from '../../stores/maintenance.js';
@@ -176,19 +177,5 @@ export class RecommenderStore {
  * larger than that on its own is a chunk of its own (a row is never split: its gate covers all its fields).
  */
 export function rowChunks<T>(rows: ReadonlyArray<[string, readonly T[]]>, maxFields: number): Array<Array<[string, readonly T[]]>> {
-  const chunks: Array<Array<[string, readonly T[]]>> = [];
-  let current: Array<[string, readonly T[]]> = [];
-  let fields = 0;
-  for (const row of rows) {
-    const cost = row[1].length + 1;
-    if (current.length > 0 && fields + cost > maxFields) {
-      chunks.push(current);
-      current = [];
-      fields = 0;
-    }
-    current.push(row);
-    fields += cost;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return chunkByCost(rows, (row) => row[1].length + 1, maxFields);
 }
