@@ -1,8 +1,9 @@
 /**
  * The consumer's batch handler: one fetched batch of one partition is cut into micro-batches, each run as a job
  * of the partition's task under its fence token. Only offsets whose micro-batch finished are resolved and
- * committed (after each micro-batch, as often as the commit interval allows). A lost or rebuilt state stops everything (state-loss.ts); a fence refusal drops the rest of the
- * batch unresolved (the new owner replays it); stopping or a revocation leaves the rest for the next owner.
+ * committed (after each micro-batch, as often as the commit interval allows). A lost or rebuilt state stops
+ * everything (state-loss.ts); a fence refusal drops the rest of the batch unresolved (the new owner replays it);
+ * stopping or a revocation leaves the rest for the next owner.
  *
  * A micro-batch that fails with any other non-retriable error (a script bug, a RangeError, a corrupt stored JSON
  * blob, an output the broker refuses) is isolated (isolation.ts): retried a few times, then bisected down to the
