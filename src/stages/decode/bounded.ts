@@ -1,4 +1,4 @@
-/** Small bounded structures the decoder needs against floods of bad input: an LRU with expiry and a token bucket. */
+/** Small bounded structures: an LRU with expiry (the decoder's schema lookups; with no expiry, the pseudonymizer's memo) and a token bucket. */
 
 /** At most `capacity` entries, each forgotten `ttlMs` after it was set; the least recently used goes first. */
 export class ExpiringLru<K, V> {

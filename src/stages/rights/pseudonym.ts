@@ -14,6 +14,7 @@
  * Why 128 bits of the HMAC: 2^64 users before a collision is even likely, and 22 characters instead of 43 in every
  * one of a user's keys and members (measured per user in CAPACITY.md).
  */
+import { ExpiringLru } from '../decode/bounded.js';
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../errors.js';
@@ -53,8 +54,8 @@ export class Pseudonymizer {
    * ledger's lookup of every event, the check of every user's stored sealed id), so the recent answers are kept:
    * an HMAC (and for a seal an AES-GCM pass) per event was ~8 µs of the worker's time per event.
    */
-  private readonly pseudonyms = new Map<string, string>();
-  private readonly sealed = new Map<string, string>();
+  private readonly pseudonyms = new ExpiringLru<string, string>(PSEUDONYM_MEMO_SIZE, Infinity);
+  private readonly sealed = new ExpiringLru<string, string>(PSEUDONYM_MEMO_SIZE, Infinity);
 
   private sealNow(userId: string): string {
     const iv = createHmac('sha256', this.sealKey).update(userId, 'utf8').digest().subarray(0, 12);
@@ -143,12 +144,11 @@ export function pseudonymizersFor(cfg: PseudonymKeySettings): { current: Pseudon
 /** Answers kept per pseudonymizer and kind: the ids of recent micro-batches (22–60 characters each). */
 export const PSEUDONYM_MEMO_SIZE = 50_000;
 
-/** `compute()` for `key`, kept in `cache` (at most PSEUDONYM_MEMO_SIZE entries: the oldest goes first). */
-function memo(cache: Map<string, string>, key: string, compute: () => string): string {
+/** `compute()` for `key`, kept in `cache` (the project's bounded LRU: the least recently used goes first). */
+function memo(cache: ExpiringLru<string, string>, key: string, compute: () => string): string {
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   const v = compute();
-  if (cache.size >= PSEUDONYM_MEMO_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(key, v);
   return v;
 }

@@ -36,10 +36,7 @@ local last = appliedOffset(KEYS[4], field)
 -- moved to the head of the recent list once in the order of its last occurrence, one ZADD GT per purchased item
 -- with its latest time. (Per record that was ~8 commands; combined it is ~3 per distinct item.)
 local fresh = {}
-for _, r in ipairs(records) do
-  if r[1] > last then fresh[#fresh + 1] = r end
-end
-if #fresh == 0 then return 0 end
+if applyAbove(records, last, function(r) fresh[#fresh + 1] = r end) == 0 then return 0 end
 local from = 1
 for i, r in ipairs(fresh) do
   if r[2] == '!reset' then from = i + 1 end
