@@ -7,9 +7,14 @@
  *       1,000, 2,500 and 5,000 events/s on one worker process, 5 erasures/s, ≤ 60 s of load per rate.
  *   (d) the lookup API (bench/api.ts): requests/s and p50/p99 latency of GET /v1/users/:id/recommendations on
  *       loopback, with and without If-None-Match (median of 3 runs of 10 s; --quick: 1 run of 5 s).
+ *   (e) memory (bench/memory.ts) on generated data: the model in process at 1M users × 100k items × 20M events,
+ *       and the worker end to end at 40k users × 10k items × 400k events — RSS, Redis bytes per user and per item,
+ *       the largest keys (--quick: a tenth of each);
+ *   (f) scale-out (bench/scale-out.ts): 1, 2 and 3 worker processes on the Redis Cluster of
+ *       ATTUNE_REDIS_CLUSTER_NODES over 100,000 events (skipped when it is unset).
  * Options: --events N (worker replay length; default all 386,354), --runs N (in-process runs, default 3),
  * --worker-runs N (default 3), --quick (1 in-process run, 1 worker run of 50,000 events, 20 s of erasure load
- * per rate), --no-worker, --no-inprocess, --no-erasure, --no-api, --erasure-rates A,B,C, --erasure-seconds S (≤ 60),
+ * per rate), --no-worker, --no-inprocess, --no-erasure, --no-api, --no-memory, --no-scale-out, --erasure-rates A,B,C, --erasure-seconds S (≤ 60),
  * --out FILE (default BENCHMARKS.md), --timeout S (per worker run, default 600).
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
@@ -88,6 +93,37 @@ if (!flag('--no-api')) {
   }
 }
 
+let memoryLines: string[] = [];
+if (!flag('--no-memory')) {
+  const { modelMemory, workerMemory, memorySection } = await import('./memory.js');
+  const f = quick ? 10 : 1;
+  const model = { users: 1_000_000 / f, items: 100_000 / f, events: 20_000_000 / f, seed: 1 };
+  const worker = { users: 40_000 / f, items: 10_000 / f, events: 400_000 / f, seed: 1 };
+  log(`(e) memory: the model at ${model.users} users × ${model.items} items × ${model.events} events, the worker at ${worker.events} events`);
+  memoryLines = ['## (e) Memory on generated data', '', `\`bench/memory.ts\` (generator: bench/synthetic-events.ts, seeded), in \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`; standalone: \`node --import tsx bench/memory.ts\`.`, ''];
+  try {
+    const m = modelMemory(model);
+    const w = await workerMemory(worker);
+    memoryLines.push(memorySection(m, w), '');
+  } catch (err) {
+    log(`  memory bench failed: ${(err as Error).stack ?? err}`);
+    memoryLines.push(`Failed: ${(err as Error).message ?? err}`, '');
+  }
+}
+
+let scaleLines: string[] = [];
+if (!flag('--no-scale-out') && process.env.ATTUNE_REDIS_CLUSTER_NODES) {
+  log('(f) scale-out: 1, 2 and 3 workers on the Redis Cluster');
+  const { benchScaleOut, scaleOutSection } = await import('./scale-out.js');
+  scaleLines = ['## (f) Scale-out on the local Redis Cluster', ''];
+  try {
+    scaleLines.push(...scaleOutSection(await benchScaleOut(quick ? 30_000 : 100_000, [1, 2, 3]), `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`), '');
+  } catch (err) {
+    log(`  scale-out bench failed: ${(err as Error).stack ?? err}`);
+    scaleLines.push(`Failed: ${(err as Error).message ?? err}`, '');
+  }
+}
+
 function redisVersion(): string {
   try {
     const s = execFileSync('redis-cli', ['-u', process.env.ATTUNE_REDIS_URL ?? 'redis://127.0.0.1:6379', 'INFO', 'server'], { encoding: 'utf8', timeout: 5000 });
@@ -145,6 +181,8 @@ if (wb) {
 }
 if (erasureLines.length) lines.push(...erasureLines);
 if (apiLines.length) lines.push(...apiLines);
+if (memoryLines.length) lines.push(...memoryLines);
+if (scaleLines.length) lines.push(...scaleLines);
 lines.push('## What limits it', '', LIMITS, '');
 lines.push('## History', '', HISTORY, '');
 writeFileSync(out, lines.join('\n'));

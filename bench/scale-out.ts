@@ -1,0 +1,109 @@
+/**
+ * The scale-out anchor of docs/CAPACITY.md: 1, 2 and 3 `attune worker` processes in one consumer group on the local
+ * 3-master Redis Cluster (scripts/services.sh up cluster), over the same events produced once to fresh topics. Each
+ * run has its own group and key prefix (fresh state) and is timed from the first worker's start until the group's
+ * lag is 0; the first-commit time is reported too, since a bigger group spends longer joining.
+ *
+ *   npx tsx bench/scale-out.ts [--events N] [--workers 1,2,3]
+ * On one machine the workers share its cores with Kafka and the Redis masters: the figures say how much of the
+ * work is parallel here, not what separate machines would give (docs/CAPACITY.md reads them that way).
+ */
+process.env.ATTUNE_LOG_LEVEL ??= 'warn';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, topicNames } from '../src/config/config.js';
+import { KafkajsClient } from '../src/kafka/kafkajs-client.js';
+import { ensureTopics } from '../src/kafka/topics.js';
+import { groupLag } from '../src/kafka/lag.js';
+import { Codec } from '../src/stages/decode/codec.js';
+import { produceCatalog, produceEvents } from '../src/replay/producer.js';
+import { createRedis } from '../src/stores/redis-client.js';
+import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';
+import { loadRetailDataset } from '../src/data/online-retail.js';
+import { PACKAGE_ROOT } from '../src/package-root.js';
+import { optionOf } from './args.js';
+
+export interface ScaleOutRun {
+  workers: number;
+  seconds: number;
+  eventsPerSecond: number;
+  firstCommitSeconds: number;
+}
+
+const say = (s: string) => process.stderr.write(`${s}\n`);
+
+function startWorker(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export async function benchScaleOut(events: number, counts: readonly number[]): Promise<{ runs: ScaleOutRun[]; partitions: number }> {
+  if (!process.env.ATTUNE_REDIS_CLUSTER_NODES) throw new Error('set ATTUNE_REDIS_CLUSTER_NODES (scripts/services.sh up cluster prints it)');
+  const id = `scale${randomBytes(3).toString('hex')}`;
+  const key = randomBytes(32).toString('base64');
+  const base = loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0, pseudonymKey: key });
+  const topics = topicNames(base);
+  const kafka = new KafkajsClient(base.kafkaBrokers, 'attune-bench-scale-out');
+  const admin = kafka.admin();
+  await admin.connect();
+  const runs: ScaleOutRun[] = [];
+  try {
+    await ensureTopics(admin, base);
+    const codec = new Codec(base.registryUrl, topics);
+    await codec.registerAll();
+    const data = await loadRetailDataset('data/online-retail.csv.gz');
+    const producer = kafka.producer();
+    await producer.connect();
+    await produceCatalog(producer, codec, topics, data.catalog);
+    await produceEvents(producer, codec, topics, data.events.slice(0, events), { batchSize: 2000 });
+    await producer.disconnect();
+    const n = Math.min(events, data.events.length);
+    say(`  produced ${n} events to ${topics.events} (${base.partitions} partitions)`);
+    for (const w of counts) {
+      const prefix = `${id}w${w}`;
+      const group = `${id}-g${w}`;
+      const env = { ATTUNE_TOPIC_PREFIX: id, ATTUNE_KEY_PREFIX: prefix, ATTUNE_GROUP_ID: group, ATTUNE_HTTP_PORT: '0', ATTUNE_PSEUDONYM_KEY: key, ATTUNE_LOG_LEVEL: 'warn', ATTUNE_SHUTDOWN_TIMEOUT_MS: '5000' };
+      const t0 = performance.now();
+      const children = Array.from({ length: w }, () => startWorker(env));
+      let firstCommit = NaN;
+      try {
+        for (;;) {
+          if (children.some((c) => c.exitCode !== null)) throw new Error('a worker exited before the lag reached 0');
+          const { lag } = await groupLag(admin, group, topics.events);
+          if (lag < n && Number.isNaN(firstCommit)) firstCommit = (performance.now() - t0) / 1000;
+          if (lag === 0) break;
+          if (performance.now() - t0 > 900_000) throw new Error(`timed out with lag ${lag}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      } finally {
+        const seconds = (performance.now() - t0) / 1000;
+        await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.on('exit', r), c.kill('SIGTERM'))))));
+        runs.push({ workers: w, seconds, eventsPerSecond: n / seconds, firstCommitSeconds: firstCommit });
+        const redis = createRedis(loadConfig(process.env, { keyPrefix: prefix, pseudonymKey: key }));
+        await deleteKeysWithPrefix(redis, prefix).catch(() => 0);
+        await redis.quit().catch(() => {});
+      }
+      const r = runs[runs.length - 1];
+      say(`  ${w} worker(s): ${r.eventsPerSecond.toFixed(0)} events/s (${r.seconds.toFixed(1)} s, first commit ${r.firstCommitSeconds.toFixed(1)} s)`);
+    }
+  } finally {
+    await admin.deleteTopics(Object.values(topics)).catch(() => {});
+    await admin.disconnect().catch(() => {});
+  }
+  return { runs, partitions: base.partitions };
+}
+
+export function scaleOutSection(r: { runs: ScaleOutRun[]; partitions: number }, command: string): string[] {
+  const one = r.runs.find((x) => x.workers === 1);
+  const lines = ['| workers | events/s, start to lag 0 | × one worker | first commit, s |', '| --- | --- | --- | --- |'];
+  for (const x of r.runs) lines.push(`| ${x.workers} | ${x.eventsPerSecond.toFixed(0)} | ${one ? (x.eventsPerSecond / one.eventsPerSecond).toFixed(2) : '–'} | ${x.firstCommitSeconds.toFixed(1)} |`);
+  return [`Workers as child processes in one group on the local 3-master Redis Cluster, ${r.partitions} partitions; \`${command}\`.`, '', ...lines];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const events = Number(optionOf(argv, '--events', '100000'));
+  const counts = optionOf(argv, '--workers', '1,2,3').split(',').map(Number);
+  const r = await benchScaleOut(events, counts);
+  console.log(scaleOutSection(r, `npx tsx bench/scale-out.ts ${argv.join(' ')}`.trim()).join('\n'));
+  process.exit(0);
+}
