@@ -15,6 +15,8 @@
  * The generator is a sequence (an iterator), so 20M events need no array of 20M objects.
  */
 import type { CatalogItem, EventType, UserEvent } from '../src/domain/events.js';
+// The chaos run's seeded PRNG (mulberry32; its low bits do not cycle, unlike an LCG's): one implementation for all.
+import { rng as mulberry32 } from '../test/support/chaos.js';
 
 export interface SyntheticShape {
   users: number;
@@ -33,18 +35,6 @@ const TYPES: Array<[EventType, number]> = [
   ['view', 0.72], ['click', 0.12], ['add_to_cart', 0.08], ['remove_from_cart', 0.01], ['purchase', 0.05], ['rating', 0.02],
 ];
 const START = Date.UTC(2026, 0, 1);
-
-/** mulberry32: a small, fast, well-mixed 32-bit generator (unlike an LCG, its low bits do not cycle). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Draws ranks 0..n-1 with weight 1/(rank+1)^s, by binary search over the cumulative weights (Float64Array: 8n bytes). */
 function zipf(n: number, s: number): (u: number) => number {
