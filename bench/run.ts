@@ -100,7 +100,7 @@ if (!flag('--no-memory')) {
   const model = { users: 1_000_000 / f, items: 100_000 / f, events: 20_000_000 / f, seed: 1 };
   const worker = { users: 40_000 / f, items: 10_000 / f, events: 400_000 / f, seed: 1 };
   log(`(e) memory: the model at ${model.users} users × ${model.items} items × ${model.events} events, the worker at ${worker.events} events`);
-  memoryLines = ['## (e) Memory on generated data', '', `\`bench/memory.ts\` (generator: bench/synthetic-events.ts, seeded), in \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`; standalone: \`node --import tsx bench/memory.ts\`.`, ''];
+  memoryLines = ['## (e) Memory on generated data', '', `\`bench/memory.ts\` (generator: bench/synthetic-events.ts, seeded), in \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`; standalone: \`node --import tsx bench/memory.ts\`. The model part runs in the bench's own process, after (a)–(d): its RSS includes what they left (the heap figures are taken after a full collection).`, ''];
   try {
     const m = modelMemory(model);
     const w = await workerMemory(worker);
