@@ -17,7 +17,6 @@
  * Needs the services (scripts/services.sh up kafka registry redis) for (w). Prints a Markdown section.
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -25,13 +24,11 @@ import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { loadConfig, topicNames } from '../src/config/config.js';
 import { KafkajsClient } from '../src/kafka/kafkajs-client.js';
-import { ensureTopics } from '../src/kafka/topics.js';
 import { groupLag } from '../src/kafka/lag.js';
-import { Codec } from '../src/stages/decode/codec.js';
-import { produceCatalog, produceEvents } from '../src/replay/producer.js';
 import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';
 import { Recommender } from '../src/stages/recommend/model/recommender.js';
-import { PACKAGE_ROOT } from '../src/package-root.js';
+import { fillFreshTopics } from './fresh-topics.js';
+import { spawnWorker } from '../test/support/worker-process.js';
 import { optionOf } from './args.js';
 import { syntheticCatalog, syntheticEvents, type SyntheticShape } from './synthetic-events.js';
 
@@ -130,6 +127,8 @@ async function usedMemory(r: Redis): Promise<number> {
 }
 
 export async function workerMemory(shape: SyntheticShape): Promise<WorkerMemory> {
+  // MEMORY USAGE over one SCAN measures one Redis: a worker on a Cluster would write where this does not look.
+  if (process.env.ATTUNE_REDIS_CLUSTER_NODES) throw new Error('the memory bench measures the single Redis of ATTUNE_REDIS_URL: unset ATTUNE_REDIS_CLUSTER_NODES');
   const id = `mem${randomBytes(3).toString('hex')}`;
   const key = randomBytes(32).toString('base64');
   const cfg = loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0, pseudonymKey: key });
@@ -139,30 +138,19 @@ export async function workerMemory(shape: SyntheticShape): Promise<WorkerMemory>
   await admin.connect();
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 2 });
   try {
-    await ensureTopics(admin, cfg);
-    const codec = new Codec(cfg.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
     const events = [...syntheticEvents(shape)];
-    await produceCatalog(producer, codec, topics, syntheticCatalog(shape));
-    await produceEvents(producer, codec, topics, events, { batchSize: 2000 });
-    await producer.disconnect();
+    await fillFreshTopics(kafka, admin, cfg, syntheticCatalog(shape), events, 2000);
     say(`  (w) produced ${events.length.toLocaleString('en')} events and ${shape.items.toLocaleString('en')} items`);
     const before = await usedMemory(redis);
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], {
-      cwd: PACKAGE_ROOT,
-      env: { ...process.env, ATTUNE_TOPIC_PREFIX: id, ATTUNE_KEY_PREFIX: id, ATTUNE_GROUP_ID: `${id}-g`, ATTUNE_HTTP_PORT: '0', ATTUNE_PSEUDONYM_KEY: key, ATTUNE_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const { child, output } = spawnWorker(cfg, { ATTUNE_LOG_LEVEL: 'warn' });
     let exited = false;
     child.on('exit', () => (exited = true));
     let peak = 0;
     let lastSay = 0;
     try {
       for (;;) {
-        if (exited) throw new Error('the worker exited before the lag reached 0');
+        if (exited) throw new Error(`the worker exited before the lag reached 0: ${output().slice(-2000)}`);
         peak = Math.max(peak, procStatus(child.pid!).rss);
         const { lag } = await groupLag(admin, cfg.groupId, topics.events);
         if (lag === 0) break;

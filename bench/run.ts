@@ -10,8 +10,8 @@
  *   (e) memory (bench/memory.ts) on generated data: the model in process at 1M users × 100k items × 20M events,
  *       and the worker end to end at 40k users × 10k items × 400k events — RSS, Redis bytes per user and per item,
  *       the largest keys (--quick: a tenth of each);
- *   (f) scale-out (bench/scale-out.ts): 1, 2 and 3 worker processes on the Redis Cluster of
- *       ATTUNE_REDIS_CLUSTER_NODES over 100,000 events (skipped when it is unset).
+ *   (f) scale-out (bench/scale-out.ts): 1, 2 and 3 worker processes on the local Redis Cluster
+ *       (scripts/services.sh up cluster) over 100,000 events.
  * Options: --events N (worker replay length; default all 386,354), --runs N (in-process runs, default 3),
  * --worker-runs N (default 3), --quick (1 in-process run, 1 worker run of 50,000 events, 20 s of erasure load
  * per rate), --no-worker, --no-inprocess, --no-erasure, --no-api, --no-memory, --no-scale-out, --erasure-rates A,B,C, --erasure-seconds S (≤ 60),
@@ -112,7 +112,7 @@ if (!flag('--no-memory')) {
 }
 
 let scaleLines: string[] = [];
-if (!flag('--no-scale-out') && process.env.ATTUNE_REDIS_CLUSTER_NODES) {
+if (!flag('--no-scale-out')) {
   log('(f) scale-out: 1, 2 and 3 workers on the Redis Cluster');
   const { benchScaleOut, scaleOutSection } = await import('./scale-out.js');
   scaleLines = ['## (f) Scale-out on the local Redis Cluster', ''];

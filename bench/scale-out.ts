@@ -2,25 +2,22 @@
  * The scale-out anchor of docs/CAPACITY.md: 1, 2 and 3 `attune worker` processes in one consumer group on the local
  * 3-master Redis Cluster (scripts/services.sh up cluster), over the same events produced once to fresh topics. Each
  * run has its own group and key prefix (fresh state) and is timed from the first worker's start until the group's
- * lag is 0; the first-commit time is reported too, since a bigger group spends longer joining.
+ * lag is 0 (the Cluster: ATTUNE_REDIS_CLUSTER_NODES, else the local one); the first-commit time is reported too, since a bigger group spends longer joining.
  *
  *   npx tsx bench/scale-out.ts [--events N] [--workers 1,2,3]
  * On one machine the workers share its cores with Kafka and the Redis masters: the figures say how much of the
  * work is parallel here, not what separate machines would give (docs/CAPACITY.md reads them that way).
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, topicNames } from '../src/config/config.js';
 import { KafkajsClient } from '../src/kafka/kafkajs-client.js';
-import { ensureTopics } from '../src/kafka/topics.js';
 import { groupLag } from '../src/kafka/lag.js';
-import { Codec } from '../src/stages/decode/codec.js';
-import { produceCatalog, produceEvents } from '../src/replay/producer.js';
 import { createRedis } from '../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';
 import { loadRetailDataset } from '../src/data/online-retail.js';
-import { PACKAGE_ROOT } from '../src/package-root.js';
+import { fillFreshTopics } from './fresh-topics.js';
+import { spawnWorker } from '../test/support/worker-process.js';
 import { optionOf } from './args.js';
 
 export interface ScaleOutRun {
@@ -32,12 +29,13 @@ export interface ScaleOutRun {
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
-function startWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker'], { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-}
+/** The local Cluster of scripts/services.sh (`up cluster`), unless ATTUNE_REDIS_CLUSTER_NODES names another. */
+export const CLUSTER_NODES = process.env.ATTUNE_REDIS_CLUSTER_NODES ?? '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
 
 export async function benchScaleOut(events: number, counts: readonly number[]): Promise<{ runs: ScaleOutRun[]; partitions: number }> {
-  if (!process.env.ATTUNE_REDIS_CLUSTER_NODES) throw new Error('set ATTUNE_REDIS_CLUSTER_NODES (scripts/services.sh up cluster prints it)');
+  // The workers' Redis is the Cluster, set here rather than in the environment, so that the other benches of the
+  // same `npm run bench` keep their single Redis.
+  const redisClusterNodes = CLUSTER_NODES;
   const id = `scale${randomBytes(3).toString('hex')}`;
   const key = randomBytes(32).toString('base64');
   const base = loadConfig(process.env, { topicPrefix: id, keyPrefix: id, groupId: `${id}-g`, httpPort: 0, pseudonymKey: key });
@@ -47,23 +45,16 @@ export async function benchScaleOut(events: number, counts: readonly number[]): 
   await admin.connect();
   const runs: ScaleOutRun[] = [];
   try {
-    await ensureTopics(admin, base);
-    const codec = new Codec(base.registryUrl, topics);
-    await codec.registerAll();
     const data = await loadRetailDataset('data/online-retail.csv.gz');
-    const producer = kafka.producer();
-    await producer.connect();
-    await produceCatalog(producer, codec, topics, data.catalog);
-    await produceEvents(producer, codec, topics, data.events.slice(0, events), { batchSize: 2000 });
-    await producer.disconnect();
+    await fillFreshTopics(kafka, admin, base, data.catalog, data.events.slice(0, events), 2000);
     const n = Math.min(events, data.events.length);
     say(`  produced ${n} events to ${topics.events} (${base.partitions} partitions)`);
     for (const w of counts) {
       const prefix = `${id}w${w}`;
       const group = `${id}-g${w}`;
-      const env = { ATTUNE_TOPIC_PREFIX: id, ATTUNE_KEY_PREFIX: prefix, ATTUNE_GROUP_ID: group, ATTUNE_HTTP_PORT: '0', ATTUNE_PSEUDONYM_KEY: key, ATTUNE_LOG_LEVEL: 'warn', ATTUNE_SHUTDOWN_TIMEOUT_MS: '5000' };
+      const cfg = loadConfig(process.env, { topicPrefix: id, keyPrefix: prefix, groupId: group, httpPort: 0, pseudonymKey: key, shutdownTimeoutMs: 5000, redisClusterNodes });
       const t0 = performance.now();
-      const children = Array.from({ length: w }, () => startWorker(env));
+      const children = Array.from({ length: w }, () => spawnWorker(cfg, { ATTUNE_LOG_LEVEL: 'warn' }).child);
       let firstCommit = NaN;
       try {
         for (;;) {
@@ -78,7 +69,7 @@ export async function benchScaleOut(events: number, counts: readonly number[]): 
         const seconds = (performance.now() - t0) / 1000;
         await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.on('exit', r), c.kill('SIGTERM'))))));
         runs.push({ workers: w, seconds, eventsPerSecond: n / seconds, firstCommitSeconds: firstCommit });
-        const redis = createRedis(loadConfig(process.env, { keyPrefix: prefix, pseudonymKey: key }));
+        const redis = createRedis(cfg);
         await deleteKeysWithPrefix(redis, prefix).catch(() => 0);
         await redis.quit().catch(() => {});
       }

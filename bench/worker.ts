@@ -22,13 +22,11 @@ import { Redis } from 'ioredis';
 import type { CatalogItem, UserEvent } from '../src/domain/events.js';
 import { loadConfig, topicNames, type Config } from '../src/config/config.js';
 import { KafkajsClient } from '../src/kafka/kafkajs-client.js';
-import { ensureTopics } from '../src/kafka/topics.js';
 import { groupLag } from '../src/kafka/lag.js';
-import { Codec } from '../src/stages/decode/codec.js';
-import { produceCatalog, produceEvents } from '../src/replay/producer.js';
 import { createRedis } from '../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../src/stores/maintenance.js';
 import { startWorker } from '../src/topology/worker.js';
+import { fillFreshTopics } from './fresh-topics.js';
 import { benchPseudonymKey } from './pseudonym-key.js';
 
 export interface WorkerRun {
@@ -148,19 +146,7 @@ export async function benchWorker(
   let raw: RawPipeRun | null = null;
   let produceSeconds = NaN;
   try {
-    await ensureTopics(admin, base);
-    const codec = new Codec(base.registryUrl, topics);
-    await codec.registerAll();
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      const t0 = performance.now();
-      if (catalog.length) await produceCatalog(producer, codec, topics, catalog);
-      await produceEvents(producer, codec, topics, events, {});
-      produceSeconds = (performance.now() - t0) / 1000;
-    } finally {
-      await producer.disconnect();
-    }
+    produceSeconds = await fillFreshTopics(kafka, admin, base, catalog, events);
     opts.log(`  produced ${events.length} events (+ ${catalog.length} items) to ${topics.events} in ${produceSeconds.toFixed(1)} s`);
     try {
       raw = await rawPipe(kafka, admin, base, topics.events, events.length, opts.timeoutMs);
