@@ -153,6 +153,11 @@ export function topicNames(cfg: Pick<Config, 'topicPrefix'> & Partial<Pick<Confi
     dlq: `${p}.dlq`,
     /** The erasure ledger: compacted, keyed by the erased user's pseudonym (docs/privacy.md). */
     erasures: cfg.erasuresTopic ?? `${p}.erasures`,
+    /**
+     * The shared model's changelog (stages/recommend/changelog.ts): every micro-batch's co-occurrence deltas, read
+     * by every worker. Records carry the state epoch, so a second deployment on the same topics skips the first's.
+     */
+    modelChangelog: `${p}.model-changelog`,
   };
 }
 export type TopicNames = ReturnType<typeof topicNames>;

@@ -12,15 +12,17 @@ export const EVENT_TYPES = [
   'consent',
   'erase',
   'impression',
+  'identify',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
- * Event types that are not activity: rights requests (consent, erase) and impressions (what downstream showed
- * the user, used for attribution only). They update no counts, features or model; recommend attributes
+ * Event types that are not activity: rights requests (consent, erase), identity links (identify: an anonymous id
+ * becomes a known one; its merge record carries a profile, not an interaction) and impressions (what downstream
+ * showed the user, used for attribution only). They update no counts, features or model; recommend attributes
  * impressions (docs/experiments.md).
  */
-const NOT_ACTIVITY: ReadonlySet<EventType> = new Set(['consent', 'erase', 'impression']);
+const NOT_ACTIVITY: ReadonlySet<EventType> = new Set(['consent', 'erase', 'identify', 'impression']);
 export function isActivity(type: EventType): boolean {
   return !NOT_ACTIVITY.has(type);
 }
@@ -58,6 +60,13 @@ export interface UserEvent {
   consent?: ConsentChoice[] | null;
   /** Impression, click and purchase events: the id of the list they come from (absent or null when none). */
   recommendationId?: string | null;
+  /** Identify events from upstream: the known user id the anonymous `userId` becomes (absent or null otherwise). */
+  knownUserId?: string | null;
+  /**
+   * Identify events Attune re-keys to the known user (the merge record): the anonymous profile as JSON
+   * (domain/profile.ts). Absent or null on every event of upstream.
+   */
+  profile?: string | null;
 }
 
 export interface CatalogItem {

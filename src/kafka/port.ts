@@ -85,6 +85,8 @@ export interface TopicSpec {
   compacted?: boolean;
   /** The broker stamps each record with its append time (message.timestamp.type=LogAppendTime), whatever the producer says. */
   logAppendTime?: boolean;
+  /** retention.ms of the topic; absent: the broker's default. */
+  retentionMs?: number;
 }
 
 export interface StreamAdmin {

@@ -13,6 +13,7 @@ const KIND: Record<keyof TopicNames, string> = {
   segmentChanges: 'segments',
   dlq: 'dead_letters',
   erasures: 'erasures',
+  modelChangelog: 'model_changelog',
 };
 
 /** Raw topic name → its kind; a topic that is none of the deployment's is `other`. */

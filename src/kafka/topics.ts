@@ -3,6 +3,9 @@ import type { Config } from '../config/config.js';
 import { topicNames } from '../config/config.js';
 import type { StreamAdmin, TopicSpec } from './port.js';
 
+/** retention.ms of the model changelog. */
+export const MODEL_CHANGELOG_RETENTION_MS = 3_600_000;
+
 export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'> & Partial<Pick<Config, 'erasuresTopic'>>): TopicSpec[] {
   const t = topicNames(cfg);
   return [
@@ -16,6 +19,9 @@ export function topicSpecs(cfg: Pick<Config, 'topicPrefix' | 'partitions'> & Par
     // The erasure ledger (stages/rights/ledger.ts): every worker reads all of it at start-up; compacted, so it keeps
     // one entry per erased user for ever (the entries hold pseudonyms and offsets, no personal data).
     { topic: t.erasures, partitions: 1, compacted: true },
+    // The shared model's changelog: only live propagation between workers (a starting worker reads the rows in Redis,
+    // then the changelog from its end), so an hour of it is plenty.
+    { topic: t.modelChangelog, partitions: 1, retentionMs: MODEL_CHANGELOG_RETENTION_MS },
   ];
 }
 

@@ -140,6 +140,18 @@ export function createMetrics() {
       name: 'attune_erasures_total', help: 'Erasures carried out (ledger entry recorded, the user\'s state swept); a replay redoes them idempotently and counts again',
       registers: [registry],
     }),
+    changelogRecords: new Counter({
+      name: 'attune_model_changelog_records_total', help: 'Records of the shared model\'s changelog read by this worker, by outcome: applied (other workers\' deltas), held (the model holds them: its own, or a copy), other_epoch (another state), unreadable',
+      labelNames: ['outcome'] as const, registers: [registry],
+    }),
+    changelogDelaySeconds: new Histogram({
+      name: 'attune_model_changelog_delay_seconds', help: 'From a changelog record\'s append to its deltas applied in this worker\'s model (the shared model\'s propagation delay)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    }),
+    identityMerges: new Counter({
+      name: 'attune_identity_merges_total', help: 'Anonymous profiles re-keyed to their known user by an identify event (merge records produced); a replay after a crash between the produce and the ledger append counts again (the copy is dropped by the known user\'s dedupe)',
+      registers: [registry],
+    }),
     ready: new Gauge({ name: 'attune_ready', help: '1 when the worker is consuming and its stores answer', registers: [registry] }),
     info: infoGauge(registry),
   };

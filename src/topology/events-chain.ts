@@ -1,7 +1,8 @@
 /**
  * The processor chain of the events topic, run once per micro-batch by the partition's task:
  *   decode → validate → dedupe → dead-letter → rights → segments → ingest → recommend → emit → erase
- * between a write-ahead in-flight cut and the partition's progress. The stages are declared once
+ * between a write-ahead in-flight cut and the partition's progress. The rights stage may ask for the micro-batch
+ * to be cut before an identify event (`cut` below). The stages are declared once
  * (`EVENT_STAGES`); the topology diagram is built from the same list. Every step is idempotent, so the task may
  * retry a whole micro-batch after a retriable error, and failure isolation (isolation.ts) may run its halves.
  *
@@ -102,12 +103,30 @@ export class EventsChain {
     for (const stage of this.stages) {
       await stage.process(b);
       timed(stage.node.name);
+      if (b.cutBefore !== null) return this.cut(topic, partition, records, b.cutBefore, quarantine);
     }
     const key = `${topic}:${partition}`;
     await d.store.writeProgress(topic, partition, b.lastOffset, this.progressWritten.get(key) ?? -1);
     this.progressWritten.set(key, b.lastOffset);
     timed('progress');
     return { applied: b.applied, replayed: b.replayed, deadLettered: b.dead.length + b.lateCount, usersEmitted: b.out.length };
+  }
+
+  /**
+   * The rights stage asked for a cut before `at` (an identify whose user has an earlier event in the micro-batch:
+   * its snapshot must be the state before the identify, stages/rights/merge.ts): the records before it, then the
+   * rest, each as an attempt of its own. What ran of this attempt wrote nothing a re-run decides differently
+   * (dedupe and dead letters answer a re-run from their bookkeeping); each part marks its own in-flight cut, a
+   * sub-interval of this attempt's, so the cut set stays laminar (the header's argument) and a replay after a crash
+   * has the same boundaries.
+   */
+  private async cut(topic: string, partition: number, records: InboundRecord[], at: number, quarantine?: Quarantine): Promise<MicroBatchResult> {
+    const before = records.filter((r) => Number(r.offset) < at);
+    const rest = records.filter((r) => Number(r.offset) >= at);
+    if (before.length === 0) throw new Error(`cut before offset ${at} at the start of the micro-batch: nothing to run before it`);
+    const a = await this.process(topic, partition, before, quarantine);
+    const b = await this.process(topic, partition, rest, quarantine);
+    return { applied: a.applied + b.applied, replayed: a.replayed + b.replayed, deadLettered: a.deadLettered + b.deadLettered, usersEmitted: a.usersEmitted + b.usersEmitted };
   }
 }
 

@@ -57,6 +57,11 @@ export interface EventBatch {
   replayed: number;
   /** recommend → emit: the recommendation records to produce. */
   out: OutboundRecord[];
+  /**
+   * rights → the chain: the micro-batch must be cut before this offset (an identify whose user has an earlier event
+   * in it, stages/rights/merge.ts); the stages after rights do not run, and the chain runs both parts anew.
+   */
+  cutBefore: number | null;
 }
 
 export interface Processor<B> {
@@ -82,6 +87,6 @@ export function newEventBatch(
   return {
     topic, partition, records, now,
     lastOffset: opts.lastOffset ?? Number(records[records.length - 1].offset),
-    decoded: [], valid: [], withdrawn: new Map(), onTime: [], segmentsOf: new Map(), dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [],
+    decoded: [], valid: [], withdrawn: new Map(), onTime: [], segmentsOf: new Map(), dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [], cutBefore: null,
   };
 }

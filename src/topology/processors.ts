@@ -10,6 +10,7 @@ import { DeadLetterSink } from '../stages/dead-letter/sink.js';
 import { deadLetter } from '../stages/dead-letter/record.js';
 import { RecommendStage } from '../stages/recommend/processor.js';
 import { RecommenderStore } from '../stages/recommend/store.js';
+import { ModelChangelog } from '../stages/recommend/changelog.js';
 import { ListExperiments } from '../stages/recommend/experiments.js';
 import { Recommender } from '../stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../stages/recommend/model/load-config.js';
@@ -18,6 +19,7 @@ import { ItemProcessor } from '../stages/catalog/processor.js';
 import { EventsChain } from './events-chain.js';
 import { maxRecordBytes } from '../kafka/chunk.js';
 import { SubjectStore } from '../stores/subject-store.js';
+import { ProfileStore } from '../stores/profile-store.js';
 import { SubjectIdentities } from '../stages/rights/identities.js';
 import { ErasureLedger } from '../stages/rights/ledger.js';
 import { pseudonymizersFor, type Pseudonymizer } from '../stages/rights/pseudonym.js';
@@ -35,6 +37,8 @@ export interface ProcessorsDeps {
   segmentSetup: SegmentSetup;
   /** The pseudonymizers (pseudonymizersFor(cfg)); the worker builds them before connecting anything. */
   names?: { current: Pseudonymizer; previous?: Pseudonymizer };
+  /** The state epoch (stores/bootstrap.ts): the shared model's changelog records carry it. */
+  epoch: string;
 }
 
 /** How long reading the whole erasure ledger may take at start-up or on an assignment. */
@@ -46,10 +50,11 @@ export const LEDGER_READ_TIMEOUT_MS = 120_000;
  * store and the identities the output stages resolve real ids with.
  */
 export function buildRights(
-  { cfg, topics, kafka, redis, producer, segmentSetup, names }: Pick<ProcessorsDeps, 'cfg' | 'topics' | 'kafka' | 'redis' | 'producer' | 'segmentSetup' | 'names'>,
+  { cfg, topics, kafka, redis, codec, producer, segmentSetup, names }: Pick<ProcessorsDeps, 'cfg' | 'topics' | 'kafka' | 'redis' | 'codec' | 'producer' | 'segmentSetup' | 'names'>,
 ): RightsRuntime {
   const { current, previous } = names ?? pseudonymizersFor(cfg);
   const subjects = new SubjectStore(redis, cfg.keyPrefix);
+  const profiles = new ProfileStore(redis, cfg.keyPrefix);
   const memberSegments = memberSegmentIds(segmentSetup.rules);
   return {
     names: current,
@@ -58,12 +63,17 @@ export function buildRights(
     identities: new SubjectIdentities(subjects, current, cfg.consentDefault),
     memberSegments: () => memberSegments,
     plans: new WeakMap(),
+    merges: {
+      snapshot: (pseudonym) => profiles.snapshot(pseudonym),
+      // Keyed by the known user id, like upstream's events: the default partitioner puts it on that user's partition.
+      send: async (events) => producer.send(topics.events, await Promise.all(events.map(async (e) => ({ key: e.userId, value: await codec.encodeEvent(e) })))),
+    },
   };
 }
 
-export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names }: ProcessorsDeps) {
+export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names, epoch }: ProcessorsDeps) {
   const store = new StateStore(redis, cfg.keyPrefix);
-  const rights = buildRights({ cfg, topics, kafka, redis, producer, segmentSetup, names });
+  const rights = buildRights({ cfg, topics, kafka, redis, codec, producer, segmentSetup, names });
   const { identities } = rights;
   // The recommender model lives in memory (the code `attune eval` measures); Redis keeps its durable state.
   const rec = new Recommender(loadRecommenderConfig(cfg));
@@ -79,9 +89,11 @@ export function buildProcessors({ cfg, topics, kafka, redis, codec, producer, me
   const experiments = new ListExperiments(
     ListExperiments.load(cfg.experiments, segmentSetup.rules.segments.map((x) => x.id)), rights.names.recommendationIdKey, rec, recommendStore, metrics, cfg.attributionWindowMs,
   );
-  const recommendDeps = { cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec, identities, experiments };
+  // Every worker's model applies the others' deltas (the shared model, stages/recommend/changelog.ts).
+  const changelog = new ModelChangelog({ kafka, producer, topic: topics.modelChangelog, epoch, rec, metrics, groupPrefix: cfg.groupId });
+  const recommendDeps = { cfg, topics, codec, store: recommendStore, state: store, producer, metrics, rec, identities, experiments, changelog };
   const recommend = new RecommendStage(recommendDeps);
   const events = new EventsChain({ cfg, topics, codec, store, producer, deadLetters, metrics, segments, recommend, recommendStore, rights });
   const items = new ItemProcessor({ cfg, topics, codec, store, deadLetters, metrics });
-  return { store, rec, segments, recommend, recommendStore, events, items, rights };
+  return { store, rec, segments, recommend, recommendStore, events, items, rights, changelog };
 }

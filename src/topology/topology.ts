@@ -56,7 +56,10 @@ export function buildTopology(topics: TopicNames): Topology {
       { name: 'holder correction', when: 'an item goes away', stage: 'recommend' },
     ],
     sinks: { recommendations: topics.recommendations, segmentChanges: topics.segmentChanges, dlq: topics.dlq },
-    logs: [{ topic: topics.erasures, writtenBy: 'erase', loadedBy: 'rights', when: 'start-up, assignment' }],
+    logs: [
+      { topic: topics.erasures, writtenBy: 'erase', loadedBy: 'rights', when: 'start-up, assignment' },
+      { topic: topics.modelChangelog, writtenBy: 'recommend', loadedBy: 'recommend', when: 'start-up, then tailed' },
+    ],
   };
 }
 

@@ -29,6 +29,7 @@ import { closeServer, openStores, stopConsumer } from './startup.js';
 import { buildProcessors } from './processors.js';
 import { startShutdown } from './shutdown.js';
 import { pseudonymizersFor } from '../stages/rights/pseudonym.js';
+import type { Recommender } from '../stages/recommend/model/recommender.js';
 import type { ErasureLedger } from '../stages/rights/ledger.js';
 
 /** The code `done` resolves with when the worker stopped to start again on a lost or rebuilt state. */
@@ -37,6 +38,8 @@ export const RESTART = 75;
 export interface WorkerHandle {
   httpPort: number;
   metrics: Metrics;
+  /** The worker's in-memory recommender (read only: tests and tools look at what the shared model holds). */
+  readonly model: Recommender;
   stop(): Promise<void>;
   /** Resolves when the worker stopped on its own: an exit code, or RESTART (start a new worker in-process). */
   done: Promise<number>;
@@ -59,8 +62,12 @@ export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Met
   const { redis, codec, epoch } = await openStores(cfg, kafka, topics, readiness, http.server, (command, s) => metrics.redisSeconds.observe({ command }, s));
   const producer = timedProducer(kafka.producer({ maxRequestBytes: cfg.kafkaMaxRequestBytes }), topicKinds(topics), (topic, s) => metrics.produceSeconds.observe({ topic }, s));
   await producer.connect();
-  const { store, rec, segments, recommend, recommendStore, events, items, rights } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names });
-  log.info(await recommend.warmUp(), 'recommender model loaded from Redis');
+  const { store, rec, segments, recommend, recommendStore, events, items, rights, changelog } = buildProcessors({ cfg, topics, kafka, redis, codec, producer, metrics, segmentSetup, names, epoch });
+  // The rows, then the other workers' deltas since (changelog.ts, Start-up: the ends around the warm-up decide).
+  const changelogFrom = await changelog.endOffset();
+  const { gates, ...warm } = await recommend.warmUp();
+  log.info(warm, 'recommender model loaded from Redis');
+  const changelogWarmEnd = await changelog.endOffset();
   const tasks = new Tasks((topic, p) => store.acquireFence(topic, p));
 
   let exit: (code: number) => void = () => {};
@@ -85,8 +92,11 @@ export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Met
   catalog.onGone = (itemId, source) => {
     void correctHolders(holderDeps, itemId, source).catch((err) => log.warn({ err: errorMessage(err) }, 'could not correct lists holding a removed item'));
   };
-  await catalog.start();
-  log.info({ items: catalog.items }, 'catalog loaded');
+  // Both readers join their own throw-away groups: side by side, not one after the other.
+  await Promise.all([
+    catalog.start().then(() => log.info({ items: catalog.items }, 'catalog loaded')),
+    changelog.start(changelogFrom, gates, changelogWarmEnd).then(() => log.info({ from: changelogFrom, to: changelogWarmEnd }, 'model changelog read to its end')),
+  ]);
 
   // The erasure ledger before the consumer joins: no event of an erased user may be processed before it is known.
   await loadLedger(rights.ledger, 'start-up');
@@ -135,6 +145,8 @@ export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Met
     readiness.joined = true;
     metrics.ready.set(1);
     await positioning.position(assigned);
+    // The previous owners' last deltas in the model before this worker learns their partitions (changelog.ts, Takeover).
+    await changelog.caughtUp(await changelog.endOffset());
     log.info({ assigned }, 'partitions assigned');
     // A changed rule file re-evaluates every known user of the partition, as a job of its task (never alongside
     // a micro-batch); the first micro-batch or punctuation retries it when this one fails or is deferred.
@@ -190,7 +202,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Met
     const shutdown = startShutdown(cfg.shutdownTimeoutMs);
     // kafkajs finishes the in-flight eachBatch (our loop stops after the current micro-batch) and commits. The
     // catalog reader stops alongside: each waits out its consumer's fetch long-poll (up to 5 s), so not in a row.
-    await Promise.all([shutdown.step('consumer', stopConsumer(consumer)), shutdown.step('catalog', catalog.stop())]);
+    await Promise.all([shutdown.step('consumer', stopConsumer(consumer)), shutdown.step('catalog', catalog.stop()), shutdown.step('changelog', changelog.stop())]);
     tasks.closeAll();
     await shutdown.step('producer', producer.disconnect());
     await shutdown.step('admin', offsetsAdmin.disconnect());
@@ -199,7 +211,7 @@ export async function startWorker(cfg: Config, kafka: StreamClient, metrics: Met
     shutdown.finish();
     exit(code);
   };
-  return { httpPort: http.port, metrics, stop: () => stop(0), done };
+  return { httpPort: http.port, metrics, model: rec, stop: () => stop(0), done };
 }
 
 /**

@@ -63,6 +63,7 @@ const view = (u: string, item: string) => ev(u, 'view', { itemId: item });
 const purchase = (u: string, item: string) => ev(u, 'purchase', { itemId: item, quantity: 1, price: 2 });
 const consent = (u: string, status: ConsentChoice['status']) => ev(u, 'consent', { consent: [{ purpose: PERSONALIZATION, status }] });
 const erase = (u: string) => ev(u, 'erase');
+const identify = (anon: string, known: string) => ev(anon, 'identify', { knownUserId: known });
 /** A user id unique to this run, distinctive enough that a substring search for it in Redis means something. */
 const user = (what: string) => uniqueName(`rights-${what}-user-`);
 
@@ -153,6 +154,16 @@ class Deployment {
       if (parts.some((x) => x.includes(needle))) hits.push(k);
     }
     return hits;
+  }
+
+  /** The merge records (identity stitching) in the events topic keyed by `known`. */
+  async mergeRecordsOf(known: string): Promise<UserEvent[]> {
+    const out: UserEvent[] = [];
+    for (const r of await this.recordsFor(this.topics.events, known)) {
+      const e = await this.pipe.codec.decodeEvent(r.value, 1e6);
+      if (e.type === 'identify' && e.profile) out.push(e);
+    }
+    return out;
   }
 
   async recordsFor(topic: string, userId: string): Promise<ReadRecord[]> {
@@ -329,6 +340,54 @@ describe('users\' rights, consent granted by default', () => {
     expect((await d.recordsFor(d.topics.recommendations, u)).at(-1)?.value).not.toBeNull();
   });
 
+  it('identify: the known user\'s profile counts the anonymous user\'s events once; the anonymous profile is erased', async () => {
+    const anon = user('cookie');
+    const known = user('known');
+    await d.sendAndSettle([view(known, 'a'), purchase(known, 'b')]);
+    // The anonymous user's events and the identify in one micro-batch: the rights stage cuts before the identify,
+    // so that its snapshot holds the three events.
+    const link = identify(anon, known);
+    await d.sendAndSettle([view(anon, 'c'), view(anon, 'd'), purchase(anon, 'e'), link, view(known, 'f')]);
+    // The merge record was produced before the identify's micro-batch completed: now it is in the log, settle on it.
+    await d.settle();
+    const at = await d.offsetOf(link.eventId);
+    const merges = await d.mergeRecordsOf(known);
+    expect(merges.map((m) => m.eventId)).toEqual([`attune:merge:${d.topics.events}:0:${at}`]);
+    expect(merges[0]!.profile).not.toContain(anon);
+
+    const c = await d.contentOf(known);
+    expect(c.eventCounts).toEqual({ view: '4', purchase: '2' });
+    expect(c.views30d).toBe(4);
+    expect(c.purchases30d).toBe(2);
+    expect(c.purchased).toBe(2);
+    expect(c.recent.slice().sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect(c.segments).toEqual(['buyer', 'viewer']);
+    expect((await d.recordsFor(d.topics.recommendations, known)).at(-1)?.value).not.toBeNull();
+
+    expect(await d.tracesOf(anon)).toEqual({ userKeys: [], memberOf: [] });
+    expect(await d.keysMentioning(anon)).toEqual([]);
+    expect((await d.recordsFor(d.topics.recommendations, anon)).at(-1)!.value).toBeNull();
+    const exits = (await d.segmentChangesOf(anon)).filter((x) => x.change === 'exit');
+    expect(exits.map((x) => [x.segmentId, x.cause]).sort()).toEqual([['buyer', 'erasure'], ['viewer', 'erasure']]);
+  });
+
+  it('identify of a user with nothing stored, or to a known user without consent, moves nothing', async () => {
+    const anon = user('empty-cookie');
+    const known = user('known-empty');
+    await d.sendAndSettle([identify(anon, known)]);
+    await d.settle();
+    expect(await d.mergeRecordsOf(known)).toEqual([]);
+    const refusing = user('known-refusing');
+    const anon2 = user('cookie-2');
+    await d.sendAndSettle([consent(refusing, 'denied'), view(anon2, 'a'), purchase(anon2, 'b')]);
+    await d.sendAndSettle([identify(anon2, refusing)]);
+    await d.settle();
+    expect(await d.mergeRecordsOf(refusing)).toHaveLength(1);
+    const p = d.pseudonymOf(refusing);
+    expect((await d.tracesOf(refusing)).userKeys.filter((k) => k !== d.keys.userSubject(p))).toEqual([]);
+    expect(await d.tracesOf(anon2)).toEqual({ userKeys: [], memberOf: [] });
+  });
+
   it('erase and a later event in the same micro-batch: the later event starts the fresh profile, no tombstone last', async () => {
     const u = user('same-batch');
     await d.sendAndSettle([view(u, 'a'), purchase(u, 'b'), erase(u), view(u, 'c')]);
@@ -450,5 +509,27 @@ describe('erasure, then Redis state loss with ATTUNE_ON_STATE_LOSS=rebuild', () 
     expect((await d.store.userCounts(d.pseudonymOf('other-1'))).purchase).toBe('1');
     // Nothing re-emitted a list for her after the tombstone.
     expect((await d.recordsFor(d.topics.recommendations, u)).at(-1)!.value).toBeNull();
+  });
+
+  it('identify, then a rebuild: the merge record is not produced again and the known user counts the anonymous events once', async () => {
+    const anon = user('rebuilt-cookie');
+    const known = user('rebuilt-known');
+    await d.sendAndSettle([view(anon, 'x1'), purchase(anon, 'x2')], 120_000);
+    await d.sendAndSettle([view(known, 'x3'), identify(anon, known)], 120_000);
+    await d.settle(120_000);
+    await waitFor(async () => (await readTopicToEnd(d.pipe.kafka, d.topics.erasures)).some((r) => r.key === d.pseudonymOf(anon)), 'the identify\'s ledger entry');
+    const before = await d.contentOf(known);
+    expect(before.eventCounts).toEqual({ view: '2', purchase: '1' });
+
+    const rebuilds = () => (worker!.output().match(/state rebuilt empty under a new epoch/g) ?? []).length;
+    const rebuildsBefore = rebuilds();
+    await deleteKeysWithPrefix(d.redis, d.cfg.keyPrefix);
+    await d.send([purchase('other-5', 'other-item')]);
+    await waitFor(() => rebuilds() > rebuildsBefore, 'the in-process rebuild', 120_000)
+      .catch((err: Error) => { throw new Error(`${err.message}\nworker output:\n${worker!.output().slice(-3000)}`); });
+    await d.settle(120_000);
+    expect(await d.mergeRecordsOf(known)).toHaveLength(1);
+    expect(await d.contentOf(known)).toEqual(before);
+    expect(await d.tracesOf(anon)).toEqual({ userKeys: [], memberOf: [] });
   });
 });

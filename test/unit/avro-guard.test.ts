@@ -52,7 +52,7 @@ function consentBlock(choices: Array<[string, number]>, bomb: Bomb): Buffer {
 }
 
 /** `consent`: null (the default: written as the null branch) or the choices of a consent event. */
-function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Array<[string, number]> | null; recommendationId?: string } = {}): Buffer {
+function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Array<[string, number]> | null; recommendationId?: string; knownUserId?: string; profile?: string } = {}): Buffer {
   const consent = opts.consent === undefined ? (bomb?.at.includes('consent') ? [['personalization', 1], ['ads', 0]] as Array<[string, number]> : null) : opts.consent;
   return Buffer.concat([
     s('eventId', 'e1', bomb), s('userId', 'u1', bomb), long(0) /* view */, long(Date.UTC(2024, 0, 1)),
@@ -61,6 +61,8 @@ function userEvent(bomb: Bomb = null, opts: { props?: string[][]; consent?: Arra
     block('properties', opts.props ?? [['k', 'v'], ['k2', 'v2']], bomb),
     consent === null ? nul() : some(consentBlock(consent, bomb)),
     opts.recommendationId ? some(s('recommendationId', opts.recommendationId, bomb)) : nul(),
+    opts.knownUserId ? some(s('knownUserId', opts.knownUserId, bomb)) : nul(),
+    opts.profile ? some(s('profile', opts.profile, bomb)) : nul(),
   ]);
 }
 
@@ -94,6 +96,9 @@ describe('the hand-written bodies', () => {
     expect(toUserEvent(decodeGuarded(eventType, userEvent(), 0) as Record<string, unknown>).consent).toBeNull();
     expect(toUserEvent(decodeGuarded(eventType, userEvent(null, { recommendationId: 'home:a~3.7~tag' }), 0) as Record<string, unknown>).recommendationId).toBe('home:a~3.7~tag');
     expect(toUserEvent(decodeGuarded(eventType, userEvent(), 0) as Record<string, unknown>).recommendationId).toBeNull();
+    const linked = toUserEvent(decodeGuarded(eventType, userEvent(null, { knownUserId: 'k1', profile: '{"v":1}' }), 0) as Record<string, unknown>);
+    expect([linked.knownUserId, linked.profile]).toEqual(['k1', '{"v":1}']);
+    expect(toUserEvent(decodeGuarded(eventType, userEvent(), 0) as Record<string, unknown>)).toMatchObject({ knownUserId: null, profile: null });
   });
 });
 
@@ -108,6 +113,8 @@ describe('bombs are caught before avsc runs', () => {
     ['user event consent array, 1e9 choices', () => userEvent({ at: 'block:consent', count: 1e9 })],
     ['user event consent purpose string', () => userEvent({ at: 'str:consent[1]' })],
     ['user event recommendation id string', () => userEvent({ at: 'str:recommendationId' }, { recommendationId: 'home:a~3.7~tag' })],
+    ['user event known user id string', () => userEvent({ at: 'str:knownUserId' }, { knownUserId: 'k1' })],
+    ['user event profile string', () => userEvent({ at: 'str:profile' }, { profile: '{"v":1}' })],
     ['item categories, 1e9 items', () => item({ at: 'block:categories', count: 1e9 })],
     ['item categories, 2^40 items', () => item({ at: 'block:categories' })],
     ['item categories, -2^40 items with a size', () => item({ at: 'block:categories', neg: true })],

@@ -18,7 +18,7 @@ describe('UserEvent.consent', () => {
     const at = current.fields.findIndex((f) => f.name === 'consent');
     expect(at).toBeGreaterThan(0);
     const added = current.fields.slice(at) as unknown as Array<{ name: string; default: unknown; type: unknown[] }>;
-    expect(added.map((f) => f.name)).toEqual(['consent', 'recommendationId']);
+    expect(added.map((f) => f.name)).toEqual(['consent', 'recommendationId', 'knownUserId', 'profile']);
     for (const f of added) {
       expect(f.default).toBeNull();
       expect(f.type[0]).toBe('null');

@@ -28,11 +28,67 @@ function runtime(calls: string[]) {
     names, subjects, plans: new WeakMap(), memberSegments: () => ['seg'],
     ledger: new ErasureLedger({ current: names, read: async () => [], producer, topic: 'x.erasures' }),
     identities: new SubjectIdentities(subjects, names, 'granted'),
+    merges: {
+      snapshot: async (p: string) => {
+        calls.push(`snapshot:${p === names.pseudonym('bob')}`);
+        return { profile: { v: 1, activity: { counts: { view: 2 }, firstSeen: 1, lastSeen: 2, recent: ['i1'], purchased: [] }, features: null, recommender: null }, unreadable: 0 };
+      },
+      send: async (es: UserEvent[]) => void calls.push(...es.map((e) => `merge:${e.userId}:${e.eventId}`)),
+    },
   };
   return rt;
 }
 
 describe('the rights and erase stages', () => {
+  const identify = (userId: string, known: string): UserEvent => ({ ...ev(userId, 'identify'), knownUserId: known });
+  const batchOf = (events: UserEvent[]) => {
+    const records: InboundRecord[] = events.map((_, o) => ({ offset: String(o), key: null, value: null, timestamp: String(1000 + o), headers: {} }));
+    const b = newEventBatch('ev', 0, records, 5_000);
+    b.valid = events.map((event, offset) => ({ offset, event }));
+    return b;
+  };
+  const cfg = { consentDefault: 'granted' as const, consentAnonymousAggregates: false };
+
+  it('re-key an identify\'s anonymous profile to the known user, then ledger it, before any per-user stage runs; the identify erases the anonymous profile', async () => {
+    const calls: string[] = [];
+    const rights = runtime(calls);
+    const metrics = createMetrics();
+    const b = batchOf([identify('bob', 'robert'), ev('alice', 'view')]);
+    await rightsStage.create({ cfg, rights, metrics }).process(b);
+    expect(b.cutBefore).toBeNull();
+    // The snapshot, the merge record keyed by the known id with the deterministic event id, then the ledger entry.
+    expect(calls).toEqual(['write:1', 'snapshot:true', 'merge:robert:attune:merge:ev:0:0', 'ledger:x.erasures:1']);
+    expect(b.valid.map((v) => [v.offset, v.reset ?? null])).toEqual([[0, 'erasure'], [1, null]]);
+    expect(b.withdrawn.get(names.pseudonym('bob'))).toEqual({ userId: 'bob', offset: 0 });
+    expect(await metrics.registry.metrics()).toContain('attune_identity_merges_total 1');
+    // A replay of the micro-batch finds the ledger entry at the identify: no second merge record.
+    calls.length = 0;
+    const again = batchOf([identify('bob', 'robert'), ev('alice', 'view')]);
+    await rightsStage.create({ cfg, rights, metrics }).process(again);
+    expect(calls.filter((c) => c.startsWith('merge:') || c.startsWith('snapshot:'))).toEqual([]);
+    expect(again.valid[0].reset).toBe('erasure');
+  });
+
+  it('ask for a cut before an identify whose user has an earlier event in the micro-batch, writing nothing', async () => {
+    const calls: string[] = [];
+    const rights = runtime(calls);
+    const b = batchOf([ev('alice', 'view'), ev('bob', 'view'), ev('carol', 'view'), identify('bob', 'robert')]);
+    await rightsStage.create({ cfg, rights, metrics: createMetrics() }).process(b);
+    expect(b.cutBefore).toBe(3);
+    expect(calls).toEqual([]);
+  });
+
+  it('pass a merge record only to a personalized known user, marked with its profile; never as an anonymous aggregate', async () => {
+    const profile = JSON.stringify({ v: 1, activity: null, features: null, recommender: { h: { i: ['i1'], w: [1], t: [5] }, p: [], c: null, lt: 5 } });
+    const merge: UserEvent = { ...ev('robert', 'identify'), eventId: 'attune:merge:ev:0:7', profile };
+    for (const [dflt, passes] of [['granted', true], ['denied', false]] as const) {
+      const rights = runtime([]);
+      const b = batchOf([merge]);
+      await rightsStage.create({ cfg: { consentDefault: dflt, consentAnonymousAggregates: true }, rights, metrics: createMetrics() }).process(b);
+      expect(b.valid.map((v) => [v.event.userId, v.merge?.recommender?.h.i ?? null, v.anonymous ?? null])).toEqual(passes ? [[names.pseudonym('robert'), ['i1'], null]] : []);
+    }
+  });
+
   it('replace valid events by pseudonymised ones, then record the erasure before writing and sweeping', async () => {
     const calls: string[] = [];
     const rights = runtime(calls);
@@ -71,6 +127,7 @@ describe('the rights and erase stages', () => {
       names, subjects, plans: new WeakMap(), memberSegments: () => [],
       ledger: new ErasureLedger({ current: names, read: async () => [], producer, topic: 'x.erasures' }),
       identities: new SubjectIdentities(subjects, names, 'granted', 1),
+      merges: { snapshot: async () => { throw new Error('no identify here'); }, send: async () => { throw new Error('no identify here'); } },
     };
     const records: InboundRecord[] = [0, 1].map((o) => ({ offset: String(o), key: null, value: null, timestamp: String(1000 + o), headers: {} }));
     const b = newEventBatch('ev', 0, records, 5_000);

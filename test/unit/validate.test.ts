@@ -65,6 +65,32 @@ describe('validateEvent', () => {
       }
     });
   });
+  describe('identify', () => {
+    const base: Partial<UserEvent> = { type: 'identify', itemId: null, quantity: null, price: null };
+    const profile = JSON.stringify({ v: 1, activity: { counts: { view: 2 }, firstSeen: 1, lastSeen: 2, recent: ['i1'], purchased: [['i1', 2]] }, features: null, recommender: null });
+    it('from upstream names the known user, who is not the anonymous user itself', () => {
+      expect(code({ ...base, knownUserId: 'known-1' })).toBe('OK');
+      expect(code({ ...base })).toBe('BAD_IDENTIFY');
+      expect(code({ ...base, knownUserId: 'u1' })).toBe('BAD_IDENTIFY');
+      expect(code({ ...base, knownUserId: 'x'.repeat(200) })).toBe('ID_TOO_LONG');
+      expect(code({ ...base, knownUserId: 'a\u0000b' })).toBe('BAD_ID');
+    });
+    it('as Attune\'s merge record carries a well-formed profile and Attune\'s event id, and no known user', () => {
+      const merge = { ...base, eventId: 'attune:merge:ev:0:7', profile };
+      expect(code(merge)).toBe('OK');
+      expect(code({ ...merge, knownUserId: 'known-1' })).toBe('BAD_IDENTIFY');
+      expect(code({ ...merge, eventId: 'e1' })).toBe('BAD_IDENTIFY');
+      expect(code({ ...merge, profile: 'not json' })).toBe('BAD_PROFILE');
+      expect(code({ ...merge, profile: '{"v":2}' })).toBe('BAD_PROFILE');
+      expect(code({ ...merge, profile: JSON.stringify({ v: 1, activity: { counts: { view: -1 }, recent: [], purchased: [] } }) })).toBe('BAD_PROFILE');
+      expect(code({ ...merge, profile: JSON.stringify({ v: 1, recommender: { h: { i: ['a'], w: [], t: [1] }, p: [], c: null, lt: 1 } }) })).toBe('BAD_PROFILE');
+      expect(code({ ...merge, profile: ' '.repeat(600 * 1024) })).toBe('BAD_PROFILE');
+    });
+    it('no other event type carries a known user or a profile', () => {
+      expect(code({ knownUserId: 'known-1' })).toBe('BAD_IDENTIFY');
+      expect(code({ profile })).toBe('BAD_IDENTIFY');
+    });
+  });
   it('bounds id length and rejects control characters', () => {
     expect(code({ userId: 'x'.repeat(129) })).toBe('ID_TOO_LONG');
     expect(code({ userId: 'x'.repeat(128) })).toBe('OK');

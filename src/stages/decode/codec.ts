@@ -285,6 +285,8 @@ export function toUserEvent(r: Record<string, unknown>): UserEvent {
     properties,
     consent: toConsent(r.consent),
     recommendationId: str(r.recommendationId),
+    knownUserId: str(r.knownUserId),
+    profile: str(r.profile),
   };
 }
 

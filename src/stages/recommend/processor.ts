@@ -61,7 +61,8 @@ import { Keys } from '../../stores/keys.js';
 import { log } from '../../log.js';
 import { ConfigError } from '../../errors.js';
 import { onlineInteractions } from './online-quality.js';
-import { loadStoredRows } from './warm-up.js';
+import { loadStoredRows, type RowGates } from './warm-up.js';
+import type { ModelChangelog } from './changelog.js';
 import { REEMITTED_HEADER } from '../emit/freshness.js';
 
 export interface RecommendDeps {
@@ -77,6 +78,8 @@ export interface RecommendDeps {
   identities: Identities;
   /** Variants, recommendation ids and attribution (experiments.ts). */
   experiments: ListExperiments;
+  /** The shared model's changelog (changelog.ts); absent: this worker's model learns only its own partitions. */
+  changelog?: Pick<ModelChangelog, 'publish' | 'learning'>;
 }
 
 /** The users (by pseudonym) whose personalization ends with the micro-batch (EventBatch.withdrawn). */
@@ -92,12 +95,12 @@ export interface CorrectedUser {
 }
 
 /**
- * The records that reach a user's state: resets, activity of personalized users, and their impressions (attributed,
- * not learned). Consent and erase events without a reset are not activity (the rights stage does not pass them;
- * should one arrive it is ignored).
+ * The records that reach a user's state: resets, merges (identity stitching), activity of personalized users, and
+ * their impressions (attributed, not learned). Consent and erase events without a reset are not activity (the rights
+ * stage does not pass them; should one arrive it is ignored).
  */
 function isPersonal(r: OffsetEvent): boolean {
-  if (r.reset !== undefined) return true;
+  if (r.reset !== undefined || r.merge !== undefined) return true;
   return !r.anonymous && (isActivity(r.event.type) || r.event.type === 'impression');
 }
 
@@ -126,11 +129,11 @@ export class RecommendStage {
   }
 
   /** Reads every co-occurrence row into the in-memory model and builds the neighbour lists. */
-  async warmUp(): Promise<{ rows: number; pairs: number; ms: number }> {
+  async warmUp(): Promise<{ rows: number; pairs: number; ms: number; gates: RowGates }> {
     const started = Date.now();
     await this.checkEpoch();
-    const { rows, pairs } = await loadStoredRows(this.d.rec, this.d.store);
-    return { rows, pairs, ms: Date.now() - started };
+    const { rows, pairs, gates } = await loadStoredRows(this.d.rec, this.d.store);
+    return { rows, pairs, ms: Date.now() - started, gates };
   }
 
   /**
@@ -232,8 +235,13 @@ export class RecommendStage {
 
     const fresh = records.filter((r) => r.offset > offsetOf.get(r.event.userId)!);
     // Impressions reach the user's records for attribution only: never learned (whatever the event weights say).
-    const learnable = fresh.filter((r) => r.reset !== undefined || isActivity(r.event.type));
-    const delta = rec.learnBatch(learnable.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId } : r.event)), segmentsOf);
+    // A merge (identity stitching) brings the anonymous profile's history and purchases, and no pairs.
+    const learnable = fresh.filter((r) => r.reset !== undefined || r.merge?.recommender || isActivity(r.event.type));
+    // A micro-batch the model already holds (a previous owner published it before this replay) is learned for its
+    // users only, and not published again.
+    const shared = d.changelog?.learning(field, lastOffset) ?? { apply: true, publish: false };
+    const delta = rec.learnBatch(learnable.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId }
+      : r.merge?.recommender ? { merge: true, userId: r.event.userId, state: r.merge.recommender } : r.event)), segmentsOf, { applyPairs: shared.apply });
     this.warnIfItemsRefused();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
@@ -254,6 +262,8 @@ export class RecommendStage {
     for (const [a, v] of delta.norms) add(rec.items.name(a), Keys.COOC_NORM_FIELD, v);
     await d.store.applyRows(rows, field, lastOffset);
     crashPoint('after-rows');
+    // After the rows (a record implies its rows are written: a starting worker relies on it) and before the users.
+    if (shared.publish) await d.changelog?.publish(field, lastOffset, rows);
 
     const freshUsers = new Set(fresh.map((r) => r.event.userId));
     const freshOf = new Map<string, OffsetEvent[]>();

@@ -7,7 +7,7 @@ import { crashPoint } from '../../topology/crash-points.js';
 import type { RecommendStage } from './processor.js';
 
 export const recommendStage: StageFactory<{ recommend: RecommendStage }, EventBatch> = {
-  node: { name: 'recommend', does: 'learn co-occurrence in memory, rows and users to Redis, attribute to experiments, recompute lists', stores: ['{i}:co', '{u}:rec', '{u}:recs', '{i}:holders', '{g}:meta', '{g}:experiments'], sinks: [] },
+  node: { name: 'recommend', does: 'learn co-occurrence in memory, rows and users to Redis, deltas to the model changelog (every worker applies the deltas of the others), attribute to experiments, recompute lists', stores: ['{i}:co', '{u}:rec', '{u}:recs', '{i}:holders', '{g}:meta', '{g}:experiments'], sinks: [] },
   create({ recommend }) {
     return {
       node: this.node,

@@ -20,15 +20,18 @@ export interface StoredRecUser {
 export interface CoocRow {
   pairs: Array<[string, number]>;
   norm: number;
+  /** The row's applied offsets: `o:<topic>:<partition>` → the last micro-batch of that partition it holds. */
+  gates: Array<[string, number]>;
 }
 
-/** The fields of a stored row (HGETALL) as a row; applied offsets and unknown fields are skipped. */
+/** The fields of a stored row (HGETALL) as a row; unknown fields are skipped. */
 export function parseCoocRow(fields: Record<string, string>): CoocRow {
-  const row: CoocRow = { pairs: [], norm: 0 };
+  const row: CoocRow = { pairs: [], norm: 0, gates: [] };
   for (const [f, v] of Object.entries(fields)) {
     const p = Keys.parseCoocField(f);
     if (p.kind === 'pair') row.pairs.push([p.itemId, Number(v)]);
     else if (p.kind === 'norm') row.norm = Number(v);
+    else if (p.kind === 'offset') row.gates.push([f, Number(v)]);
   }
   return row;
 }

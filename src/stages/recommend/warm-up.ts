@@ -3,13 +3,24 @@
  * does at start-up (RecommendStage.warmUp) and the lookup API for similar items (src/api/similar-items.ts).
  * A row holds only the pairs with greater item ids, so neighbour lists can be built only once every row is in.
  * Past limits.maxItems (ATTUNE_MAX_ITEMS) rows and pairs of further items are not loaded (see model/config.ts).
+ * The rows' applied offsets come back too: the shared model's changelog decides with them which records the loaded
+ * rows already hold (changelog.ts, Start-up).
  */
 import type { Recommender } from './model/recommender.js';
 import type { RecommenderStore } from './store.js';
 
-export async function loadStoredRows(rec: Recommender, store: RecommenderStore): Promise<{ rows: number; pairs: number }> {
+/** Per source (`o:<topic>:<partition>`), per row item, the row's applied offset: what the shared model's changelog needs. */
+export type RowGates = Map<string, Map<string, number>>;
+
+export async function loadStoredRows(rec: Recommender, store: RecommenderStore): Promise<{ rows: number; pairs: number; gates: RowGates }> {
   const pairs: number[] = [];
+  const gates: RowGates = new Map();
   const rows = await store.forEachRow((itemId, row) => {
+    for (const [src, last] of row.gates) {
+      let m = gates.get(src);
+      if (!m) gates.set(src, (m = new Map()));
+      m.set(itemId, last);
+    }
     const a = rec.items.tryIntern(itemId);
     if (a < 0) return;
     if (row.norm !== 0) rec.collaborative.state.norm(a, row.norm);
@@ -26,5 +37,5 @@ export async function loadStoredRows(rec: Recommender, store: RecommenderStore):
     m.neighbours.offer(pairs[k]!, pairs[k + 1]!, s);
     m.neighbours.offer(pairs[k + 1]!, pairs[k]!, s);
   }
-  return { rows, pairs: pairs.length / 2 };
+  return { rows, pairs: pairs.length / 2, gates };
 }

@@ -9,7 +9,13 @@
  *  - a consent event changes the purposes it lists; it passes (`reset: 'consent'`) only when it takes
  *    personalization from granted to not granted, else it is not activity and goes no further;
  *  - an ordinary event passes when the user is personalized; else it is dropped, or passed `anonymous` when the
- *    deployment lets such events count in anonymous aggregates.
+ *    deployment lets such events count in anonymous aggregates;
+ *  - an identify event from upstream (identity stitching, merge.ts) of a personalized user is planned as a merge
+ *    (the stage produces the snapshot re-keyed to the known user, unless the ledger shows it did) and then passes
+ *    as an erasure of the anonymous profile; if the user already passed an event in this attempt, the stored state
+ *    is not the state before the identify, so the plan asks for a cut before it (`cutBefore`) instead;
+ *  - the merge record (an identify carrying a profile) passes with `merge` when the known user is personalized,
+ *    else it is dropped (never an anonymous aggregate: it is nothing but per-user state).
  * Everything passed is a copy with `event.userId` = the pseudonym. The status a user starts from is read from the
  * stored history at the user's first offset in the attempt (consent.ts), so every decision is the same whatever
  * the micro-batch cuts, given the subject the previous cut wrote (test/unit/rights-plan.test.ts checks it).
@@ -18,6 +24,8 @@ import { PERSONALIZATION, type UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
 import { HISTORY_CAP, parseConsent, rebaseHistory, rewriteHistory, serializeConsent, statusAt, type HistoryEntry, type SubjectConsent } from './consent.js';
 import { erasedBefore, type LedgerEntry } from './ledger.js';
+import { parseProfile } from '../../domain/profile.js';
+import type { PlannedMerge } from './merge.js';
 
 /** A valid event with the Kafka timestamp of its record (ms): the ledger compares it across partitions. */
 export interface RightsInput {
@@ -98,6 +106,13 @@ export interface RightsPlan {
   outcomes: Record<RightsOutcome, number>;
   /** Pseudonyms whose stored consent did not parse (treated as none; the caller warns with the count). */
   unreadable: number;
+  /** Identify events whose merge record the rights stage must produce (and ledger), in offset order. */
+  merges: PlannedMerge[];
+  /**
+   * The offset of the first identify whose user already passed an event in this attempt: the micro-batch must be
+   * cut before it and run again as two (events-chain.ts); nothing of this plan may be written. Null: no cut.
+   */
+  cutBefore: number | null;
 }
 
 interface UserRun {
@@ -120,6 +135,8 @@ interface UserRun {
   withdrewAt: number | null;
   /** Events before this offset were processed by an attempt that completed (last withdrawal of the stored history). */
   clearedBefore: number;
+  /** An event of the user passed in this attempt (an identify after it needs a cut). */
+  passedAny: boolean;
 }
 
 export function planRights(events: readonly RightsInput[], ctx: RightsContext): RightsPlan {
@@ -128,6 +145,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
   const plan: RightsPlan = {
     pass: [], withdrawn: new Map(), writes: [], erasures: [], clears: [], sealedIds: [], ids: new Map(),
     outcomes: { passed: 0, no_consent: 0, anonymous: 0, erased_before: 0, withdrawn_before: 0 }, unreadable: 0,
+    merges: [], cutBefore: null,
   };
   for (const { offset, event, timestamp } of events) {
     let run = runs.get(event.userId);
@@ -152,7 +170,7 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
       const start = Math.max(offset, clearedBefore);
       run = {
         userId: event.userId, pseudonym, consent, storedH: consent.h, start, end: offset, changes: [], erased: null, personalizedSince: false, endedAt: null,
-        personalized: statusAt(consent.h, start, dflt), withdrewAt: null, clearedBefore,
+        personalized: statusAt(consent.h, start, dflt), withdrewAt: null, clearedBefore, passedAny: false,
       };
       runs.set(event.userId, run);
       plan.ids.set(pseudonym, event.userId);
@@ -168,9 +186,21 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
       continue;
     }
     const copy = (): UserEvent => ({ ...event, userId: run.pseudonym });
-    if (event.type === 'erase') {
-      plan.pass.push({ offset, event: copy(), reset: 'erasure' });
-      plan.outcomes.passed++;
+    const pass = (e: OffsetEvent, outcome: 'passed' | 'anonymous' = 'passed') => {
+      plan.pass.push(e);
+      plan.outcomes[outcome]++;
+      run.passedAny = true;
+    };
+    const identify = event.type === 'identify' && !event.profile;
+    if (identify && !run.personalized) {
+      plan.outcomes.no_consent++; // no profile to move: an unpersonalized user has no per-user state
+    } else if (identify && run.passedAny) {
+      if (plan.cutBefore === null) plan.cutBefore = offset;
+    } else if (event.type === 'erase' || identify) {
+      if (identify && !(ledger && ledger.topic === ctx.topic && ledger.partition === ctx.partition && ledger.offset === offset)) {
+        plan.merges.push({ pseudonym: run.pseudonym, userId: event.userId, knownUserId: event.knownUserId!, offset, at: timestamp, eventTime: event.eventTime });
+      }
+      pass({ offset, event: copy(), reset: 'erasure' });
       run.consent = { p: {}, h: [], s: run.consent.s };
       run.changes = [];
       run.erased = { offset, at: timestamp };
@@ -186,21 +216,19 @@ export function planRights(events: readonly RightsInput[], ctx: RightsContext): 
       }
       if (next !== run.personalized) run.changes.push([offset, next ? 1 : 0]);
       if (run.personalized && !next) {
-        plan.pass.push({ offset, event: copy(), reset: 'consent' });
-        plan.outcomes.passed++;
+        pass({ offset, event: copy(), reset: 'consent' });
         run.endedAt = offset;
         run.withdrewAt = offset;
       }
       run.personalized = next;
     } else if (run.personalized) {
-      plan.pass.push({ offset, event: copy() });
-      plan.outcomes.passed++;
+      // The merge record of an identify (it carries a profile, validated) merges the snapshot into this user.
+      pass(event.type === 'identify' ? { offset, event: copy(), merge: parseProfile(event.profile!) } : { offset, event: copy() });
       run.personalizedSince = true;
       run.endedAt = null;
       run.withdrewAt = null;
-    } else if (ctx.anonymousAggregates) {
-      plan.pass.push({ offset, event: copy(), anonymous: true });
-      plan.outcomes.anonymous++;
+    } else if (ctx.anonymousAggregates && event.type !== 'identify') {
+      pass({ offset, event: copy(), anonymous: true }, 'anonymous');
     } else {
       plan.outcomes.no_consent++;
     }

@@ -3,6 +3,8 @@
  *  - `rights`, after dead-letter, before segments: reads the batch users' subject hashes, runs the pure plan
  *    (plan.ts) and replaces `b.valid` by what the per-user stages may see (pseudonymised, without events lacking
  *    consent or before a recorded erasure, resets marked), fills `b.withdrawn`, and teaches Identities the batch's ids;
+ *    for identify events (identity stitching, merge.ts) it produces the anonymous profiles re-keyed to the known
+ *    users and appends their ledger entries before any per-user stage runs, or asks the chain for a cut (`b.cutBefore`);
  *  - `erase`, after emit (so everything of the micro-batch is applied and produced): (1) appends the ledger entries
  *    and waits for the ack, (2) writes the subject hashes, (3) sweeps the users erased with no later personalized
  *    event, and those whose consent was withdrawn (keeping their subject hash). Every step is idempotent, so a retry or a replay redoes them harmlessly.
@@ -17,6 +19,8 @@ import type { SubjectIdentities } from './identities.js';
 import type { ErasureLedger } from './ledger.js';
 import { planRights, type RightsOutcome, type RightsPlan } from './plan.js';
 import type { Pseudonymizer } from './pseudonym.js';
+import { isEmptyProfile } from '../../domain/profile.js';
+import { mergeRecord, type ProfileMerges } from './merge.js';
 
 /** What both rights stages share: the worker's pseudonymizer, ledger, subjects store and identities. */
 export interface RightsRuntime {
@@ -28,6 +32,8 @@ export interface RightsRuntime {
   memberSegments: () => readonly string[];
   /** The rights stage's plan of a micro-batch, for the erase stage of the same micro-batch. */
   plans: WeakMap<EventBatch, RightsPlan>;
+  /** Identity stitching's snapshots and merge records. */
+  merges: ProfileMerges;
 }
 
 export interface RightsDeps {
@@ -39,7 +45,7 @@ export interface RightsDeps {
 const OUTCOMES: readonly RightsOutcome[] = ['passed', 'no_consent', 'anonymous', 'erased_before', 'withdrawn_before'];
 
 export const rightsStage: StageFactory<RightsDeps, EventBatch> = {
-  node: { name: 'rights', does: 'consent, erasure ledger, pseudonyms (the per-user stages see no raw id)', stores: ['{u}:subject'], sinks: [] },
+  node: { name: 'rights', does: 'consent, erasure ledger, pseudonyms (the per-user stages see no raw id), identify: profile re-keyed to the known user', stores: ['{u}:subject'], sinks: [] },
   create({ cfg, rights, metrics }) {
     return {
       node: this.node,
@@ -52,10 +58,16 @@ export const rightsStage: StageFactory<RightsDeps, EventBatch> = {
           topic: b.topic, partition: b.partition, names: rights.names, subjects, ledger: rights.ledger,
           consentDefault: cfg.consentDefault, anonymousAggregates: cfg.consentAnonymousAggregates,
         });
+        if (plan.cutBefore !== null) {
+          // Nothing written: the chain runs the records before the identify, then the rest, as two micro-batches.
+          b.cutBefore = plan.cutBefore;
+          return;
+        }
         // New users' sealed ids before the later stages run: an output stage that misses the identities cache
         // (LRU eviction) reads the id from Redis, so the id must be there before segments/recommend/emit ask.
         // Guarded and idempotent (the same bytes on a replay); only users without it, so steady state writes nothing.
         if (plan.sealedIds.length) await rights.subjects.write(plan.sealedIds);
+        if (plan.merges.length) await produceMerges(b, plan, rights, metrics);
         b.valid = plan.pass;
         b.withdrawn = plan.withdrawn;
         for (const [p, id] of plan.ids) rights.identities.remember(p, id);
@@ -66,6 +78,24 @@ export const rightsStage: StageFactory<RightsDeps, EventBatch> = {
     };
   },
 };
+
+/**
+ * The merge records of the plan's identify events (merge.ts): snapshots read before any per-user stage of this
+ * micro-batch writes, produced and acked, then the identify's ledger entries appended and acked (a replay that
+ * finds them does not produce again). An empty profile (nothing stored) needs no record.
+ */
+async function produceMerges(b: EventBatch, plan: RightsPlan, rights: RightsRuntime, metrics: Metrics): Promise<void> {
+  const snaps = await Promise.all(plan.merges.map((m) => rights.merges.snapshot(m.pseudonym)));
+  const records = plan.merges.flatMap((m, i) => (isEmptyProfile(snaps[i].profile) ? [] : [mergeRecord(b.topic, b.partition, m, snaps[i].profile)]));
+  if (records.length) await rights.merges.send(records);
+  await rights.ledger.append(plan.merges.map((m) => ({
+    pseudonym: m.pseudonym, entry: { v: 1, topic: b.topic, partition: b.partition, offset: m.offset, at: m.at },
+  })));
+  const unreadable = snaps.reduce((n, s) => n + s.unreadable, 0);
+  metrics.identityMerges.inc(records.length);
+  // Counts only: never an id or a pseudonym.
+  log.info({ topic: b.topic, partition: b.partition, identifies: plan.merges.length, produced: records.length, unreadable }, 'anonymous profiles re-keyed to known users');
+}
 
 export const eraseStage: StageFactory<Omit<RightsDeps, 'cfg'>, EventBatch> = {
   node: { name: 'erase', does: 'erasure ledger (acked), subject hashes, sweep of erased users', stores: ['{u}:*', '{p}:users|timers|members:*', '{i}:holders'], sinks: [] },

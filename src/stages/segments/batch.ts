@@ -9,12 +9,16 @@
  * Rights marks, as in the reference engine: an `anonymous` record is skipped entirely (no step of any user: no
  * lateness, watermark, timers or features; its user need not be loaded); a `reset` record is a step of its user
  * only — never too late, no watermark move, no timers — that exits every segment (cause = the reset's cause, event
- * time `resetTime`) and clears the user's features, segments and timer, offset-gated like an event.
+ * time `resetTime`) and clears the user's features, segments and timer, offset-gated like an event. A `merge` record
+ * (identity stitching: the known user's copy of an anonymous profile) is a step of its user only in the same way —
+ * never too late, no watermark move — that merges the profile's features into the user's (features/merge.ts) and
+ * re-evaluates the user's segments at `resetTime` (cause: the merge record's event id).
  */
 import type { SegmentChange } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
 import type { FeatureConfig } from './features/config.js';
-import { applyEvent, emptyFeatureState, type CategoryLookup } from './features/state.js';
+import { applyEvent, emptyFeatureState, parseFeatureState, type CategoryLookup } from './features/state.js';
+import { mergeFeatureStates } from './features/merge.js';
 import { createFeatureView } from './features/view.js';
 import { clampedWatermark, classifyLateness } from './features/watermark.js';
 import type { CompiledSegments } from './core/compile.js';
@@ -78,7 +82,7 @@ export function batchInputs(
   for (const r of records) {
     if (r.offset <= partition.offset || r.anonymous) continue;
     users.add(r.event.userId);
-    if (r.reset) continue;
+    if (r.reset || r.merge) continue;
     featureEvents.push(r);
     maxWatermark = clampedWatermark(maxWatermark, r.event.eventTime, watermarkCap?.(r));
   }
@@ -179,6 +183,15 @@ export function runSegmentBatch(
       // Forgotten as if never seen; its heap entry goes stale (fireDue skips a due that is not the user's).
       u.features = emptyFeatureState();
       u.due = null;
+      continue;
+    }
+    if (r.merge) {
+      const u = mem.get(e.userId);
+      if (!u) throw new Error(`runSegmentBatch: user of offset ${k} was not loaded`);
+      if (k <= u.offset) continue; // frozen: the user's state already reflects this merge
+      // The stored form of a feature state (a damaged one throws: isolation dead-letters the merge record).
+      if (r.merge.features) mergeFeatureStates(u.features, parseFeatureState(JSON.stringify(r.merge.features)), opts.features);
+      reevaluate(e.userId, u, resetTime(wm, e.eventTime), e.eventId, k);
       continue;
     }
     if (classifyLateness(e.eventTime, wm, opts.features.allowedLatenessMs) === 'too_late') {

@@ -5,6 +5,7 @@
 import { EVENT_TYPES, type EventType, type UserEvent } from '../../domain/events.js';
 import { ValidationError } from '../../errors.js';
 import { MAX_RECOMMENDATION_ID_LENGTH } from '../../experiments/recommendation-id.js';
+import { MERGE_EVENT_PREFIX, parseProfile } from '../../domain/profile.js';
 
 export interface ValidationLimits {
   maxIdLength: number;
@@ -84,6 +85,7 @@ export function validateEvent(e: UserEvent, limits: ValidationLimits, now: numbe
   checkId('recommendationId', e.recommendationId, MAX_RECOMMENDATION_ID_LENGTH, e.type === 'impression');
   if (e.context) checkContext(e.context, limits);
   checkConsent(e);
+  checkIdentify(e, limits);
   const props = Object.keys(e.properties ?? {});
   if (props.length > limits.maxProperties) throw new ValidationError('TOO_MANY_PROPERTIES', `${props.length} properties; at most ${limits.maxProperties} are accepted`);
   for (const k of props) {
@@ -121,6 +123,29 @@ function checkConsent(e: UserEvent): void {
     if (seen.has(c.purpose)) throw new ValidationError('BAD_CONSENT', `consent purpose ${c.purpose} appears twice`);
     seen.add(c.purpose);
   }
+}
+
+/**
+ * An identify event links its anonymous `userId` to a known user (docs/privacy.md, Identity stitching). From
+ * upstream it names the known user in `knownUserId`; the merge record Attune re-keys to the known user carries the
+ * anonymous profile in `profile` instead (and Attune's event id). Exactly one of them, and neither on other events:
+ * a link or a profile hidden in a view would be applied by nobody.
+ */
+function checkIdentify(e: UserEvent, limits: ValidationLimits): void {
+  const known = e.knownUserId ?? null;
+  const profile = e.profile ?? null;
+  if (e.type !== 'identify') {
+    if (known !== null || profile !== null) throw new ValidationError('BAD_IDENTIFY', `a ${e.type} event carries knownUserId or profile; only identify events may`);
+    return;
+  }
+  if ((known === null) === (profile === null)) throw new ValidationError('BAD_IDENTIFY', 'an identify event needs exactly one of knownUserId (from upstream) or profile (Attune\'s merge record)');
+  if (known !== null) {
+    checkId('knownUserId', known, limits.maxIdLength, true);
+    if (known === e.userId) throw new ValidationError('BAD_IDENTIFY', 'an identify event\'s knownUserId is its own userId: nothing to merge');
+    return;
+  }
+  if (!e.eventId.startsWith(MERGE_EVENT_PREFIX)) throw new ValidationError('BAD_IDENTIFY', `an identify event with a profile must be Attune's merge record (event id ${MERGE_EVENT_PREFIX}…)`);
+  parseProfile(profile!);
 }
 
 function checkContext(c: NonNullable<UserEvent['context']>, limits: ValidationLimits): void {

@@ -11,6 +11,11 @@
  * (view → purchase) adds the difference. An item that fell out of the window and comes back counts afresh.
  * Work per event: O(H), whatever the user's or the item's popularity.
  *
+ * Identity stitching (`mergeHistories`, a merge record in `batchDeltas`) unions an anonymous user's history into
+ * a known user's and emits nothing: the anonymous user's interactions were counted in C and N when they happened,
+ * and pairing them again with the known user's history would count them twice. Only the known user's later
+ * interactions pair with the merged history.
+ *
  * Nothing here touches state: results go to a `CoocDeltaSink` — the in-memory state applies them directly,
  * `CoocBatchDelta` combines a micro-batch per item key for a remote store (Redis).
  */
@@ -97,6 +102,41 @@ export function interactionDeltas(
   return { items: outItems, weights: outWeights, times: outTimes };
 }
 
+/**
+ * The history of a known user who absorbs an anonymous user's (identity stitching), a fresh object; neither input
+ * is modified. Union by item: the strongest weight and the latest time of each; oldest first by time (ties keep
+ * known's relative order, then anon's); the newest `historySize` items. Pure: no deltas — the caller emits none
+ * for a merge (see the module comment).
+ */
+export function mergeHistories(known: UserHistory, anon: UserHistory, historySize: number): UserHistory {
+  // Position in the union: known's items in known's order, then anon's new items in anon's order.
+  const at = new Map<number, number>();
+  const items: number[] = [];
+  const weights: number[] = [];
+  const times: number[] = [];
+  const add = (h: UserHistory) => {
+    for (let k = 0; k < h.items.length; k++) {
+      const item = h.items[k];
+      const j = at.get(item);
+      if (j === undefined) {
+        at.set(item, items.length);
+        items.push(item);
+        weights.push(h.weights[k]);
+        times.push(h.times[k]);
+      } else {
+        weights[j] = Math.max(weights[j], h.weights[k]);
+        times[j] = Math.max(times[j], h.times[k]);
+      }
+    }
+  };
+  add(known);
+  add(anon);
+  // Array.prototype.sort is stable: equal times keep the union's order.
+  const order = items.map((_, k) => k).sort((a, b) => times[a] - times[b]);
+  const kept = order.slice(Math.max(0, order.length - historySize));
+  return { items: kept.map((k) => items[k]), weights: kept.map((k) => weights[k]), times: kept.map((k) => times[k]) };
+}
+
 /** Pair key for combining: both ids < 2^26, so a·2^26 + b is an exact double. Stored with a < b. */
 export function pairKey(a: number, b: number): number {
   return a < b ? a * 67_108_864 + b : b * 67_108_864 + a;
@@ -153,13 +193,19 @@ export interface InternedInteraction {
    * time are ignored. Later interactions of the user start from the empty history.
    */
   reset?: true;
+  /**
+   * A merge at this place (identity stitching): the user's history becomes mergeHistories(history, merge, H);
+   * item, weight and time are ignored, and the merge emits no pair or norm delta. Later interactions of the user
+   * pair with the merged history.
+   */
+  merge?: UserHistory;
 }
 
 /**
  * Pure: the combined deltas of a micro-batch, given each user's history before the batch. A user appearing
  * several times in the batch sees their own earlier events of the batch (up to a reset, which empties the
- * history: `histories` then holds the history after it, empty when nothing followed). Events with weight ≤ 0
- * are skipped.
+ * history: `histories` then holds the history after it, empty when nothing followed; and up to a merge, which
+ * unions the merged history into it and emits nothing). Events with weight ≤ 0 are skipped.
  */
 export function batchDeltas(
   events: readonly InternedInteraction[],
@@ -171,6 +217,11 @@ export function batchDeltas(
   for (const e of events) {
     if (e.reset) {
       out.histories.set(e.userId, EMPTY_HISTORY);
+      continue;
+    }
+    if (e.merge) {
+      const h = out.histories.get(e.userId) ?? historyOf(e.userId) ?? EMPTY_HISTORY;
+      out.histories.set(e.userId, mergeHistories(h, e.merge, p.historySize));
       continue;
     }
     if (!(e.weight > 0)) continue;

@@ -16,8 +16,8 @@ import type { RequestContext } from './strategy/request.js';
 export { strategyLabel } from './strategy/types.js';
 export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
 import { TrendingIndex, type TrendingScope } from './trending.js';
-import { newUserState, recordPurchase, type UserState } from './user-state.js';
-import { batchDeltas, type CoocBatchDelta, type InternedInteraction } from './deltas.js';
+import { mergePurchases, newUserState, recordPurchase, type PurchaseEntry, type UserState } from './user-state.js';
+import { batchDeltas, CoocBatchDelta, mergeHistories, type InternedInteraction, type UserHistory } from './deltas.js';
 
 const NO_SEGMENTS: readonly string[] = [];
 
@@ -53,11 +53,34 @@ export interface UserReset {
   readonly userId: string;
 }
 
-/** What `learnBatch` takes: events, and resets in order with them. */
-export type LearnRecord = UserEvent | UserReset;
+/**
+ * Identity stitching, at its place in a micro-batch: the known user `userId` absorbs an anonymous user's
+ * recommender state. History: mergeHistories (union by item, strongest weight, latest time, newest H); purchase
+ * log: per item the summed count and latest time, least recently purchased first, the newest buyAgain.maxItems;
+ * country: the known user's, else the snapshot's; lastTime: the later. A merge adds nothing to co-occurrence (the
+ * anonymous user's events were counted when they happened) nor to trending, and is not counted in `learned`.
+ * Items the model refuses (past limits.maxItems) drop out, and so do history entries of weight ≤ 0 and purchase
+ * entries of count ≤ 0 (a state never holds them: a hostile snapshot could).
+ */
+export interface UserMerge {
+  readonly merge: true;
+  readonly userId: string;
+  /** The anonymous profile's recommender state, item ids as strings (domain/profile.ts RecommenderSnapshot). */
+  readonly state: { h: { i: string[]; w: number[]; t: number[] }; p: Array<[string, number, number]>; c: string | null; lt: number };
+}
+
+/** One item row's share of a micro-batch's co-occurrence deltas: [item, norm increment, [other item, pair increment][]]. */
+export type RowDelta = readonly [string, number, ReadonlyArray<readonly [string, number]>];
+
+/** What `learnBatch` takes: events, and resets and merges in order with them. */
+export type LearnRecord = UserEvent | UserReset | UserMerge;
 
 function isReset(r: LearnRecord): r is UserReset {
   return (r as Partial<UserReset>).reset === true;
+}
+
+function isMerge(r: LearnRecord): r is UserMerge {
+  return (r as Partial<UserMerge>).merge === true;
 }
 
 /** A strategy over a recommender's model (Recommender.variant). */
@@ -193,9 +216,76 @@ export class Recommender {
     return this.cfg.filters.excludeConsumed || this.repurchasable.has(type);
   }
 
+  /**
+   * Applies co-occurrence deltas another worker learned (the shared model's changelog, ../changelog.ts): per row
+   * item, its norm increment and its pair increments. Neighbour lists follow as for the batch's own deltas. Items
+   * past limits.maxItems are skipped, as when learning.
+   */
+  applyRowDeltas(rows: ReadonlyArray<RowDelta>): void {
+    const delta = new CoocBatchDelta();
+    for (const [row, norm, pairs] of rows) {
+      const a = this.items.tryIntern(row);
+      if (a < 0) continue;
+      this.ensureItem(a);
+      if (norm !== 0) delta.norm(a, norm);
+      for (const [other, inc] of pairs) {
+        const b = this.items.tryIntern(other);
+        if (b < 0 || b === a) continue;
+        this.ensureItem(b);
+        delta.pair(a, b, inc);
+      }
+    }
+    this.collaborative.applyBatch(delta);
+  }
+
   /** Resets the user's state (see UserReset); the per-event counterpart of a reset in `learnBatch`. */
   resetUser(userId: string): void {
     this.users.set(userId, newUserState());
+  }
+
+  /** Merges an anonymous user's state into the user's (see UserMerge); the per-event counterpart of a merge in `learnBatch`. */
+  mergeUser(userId: string, state: UserMerge['state']): void {
+    let u = this.users.get(userId);
+    if (!u) this.users.set(userId, (u = newUserState()));
+    u.history = mergeHistories(u.history, this.internHistory(state.h), this.collaborative.params.historySize);
+    this.mergeRest(u, state, this.internPurchases(state.p));
+  }
+
+  /** A snapshot's history with interned ids; refused items and entries of weight ≤ 0 drop out. */
+  private internHistory(h: UserMerge['state']['h']): UserHistory {
+    const items: number[] = [];
+    const weights: number[] = [];
+    const times: number[] = [];
+    for (let k = 0; k < h.i.length; k++) {
+      if (!(h.w[k] > 0)) continue;
+      const item = this.items.tryIntern(h.i[k]);
+      if (item < 0) continue; // past limits.maxItems
+      this.ensureItem(item);
+      items.push(item);
+      weights.push(h.w[k]);
+      times.push(h.t[k]);
+    }
+    return { items, weights, times };
+  }
+
+  /** A snapshot's purchase log with interned ids; refused items and entries of count ≤ 0 drop out. */
+  private internPurchases(p: UserMerge['state']['p']): Array<[number, PurchaseEntry]> {
+    const out: Array<[number, PurchaseEntry]> = [];
+    for (const [id, count, last] of p) {
+      if (!(count > 0)) continue;
+      const item = this.items.tryIntern(id);
+      if (item < 0) continue; // past limits.maxItems
+      this.ensureItem(item);
+      out.push([item, { count, last }]);
+    }
+    return out;
+  }
+
+  /** A merge's purchase log (interned), country and lastTime, into the known user's state (the history is merged by the caller). */
+  private mergeRest(u: UserState, state: UserMerge['state'], purchases: Array<[number, PurchaseEntry]>): void {
+    mergePurchases(u.purchases, purchases, this.cfg.buyAgain.maxItems);
+    if (!u.country && state.c) u.country = state.c;
+    u.lastTime = Math.max(u.lastTime, state.lt);
   }
 
   /**
@@ -337,13 +427,24 @@ export class Recommender {
    * deltas per key and returns them, so the caller can write exactly these to a shared store.
    * Users' states must already be in `users` (loaded by the caller). A reset (UserReset) gives its user a new
    * empty state at its place: the user's later records of the batch start from it, the earlier ones were learned
-   * against the old state (their co-occurrence deltas stay in the result).
+   * against the old state (their co-occurrence deltas stay in the result). A merge (UserMerge) merges the snapshot
+   * into the user's state at its place, adding no delta: the user's later events pair with the merged history
+   * and see the merged purchase log.
    */
-  learnBatch(events: readonly LearnRecord[], segmentsOf?: ReadonlyMap<string, readonly string[]>): CoocBatchDelta {
+  learnBatch(events: readonly LearnRecord[], segmentsOf?: ReadonlyMap<string, readonly string[]>, opts: { applyPairs?: boolean } = {}): CoocBatchDelta {
     const interactions: InternedInteraction[] = [];
-    // Parallel to interactions: the event learned, or null for a reset.
-    const learnable: Array<UserEvent | null> = [];
+    // Parallel to interactions: the event learned, the merge, or null for a reset.
+    const learnable: Array<UserEvent | UserMerge | null> = [];
+    // A merge's interned purchase log, by its index in interactions (interned here, in record order, like events).
+    const mergedPurchases = new Map<number, Array<[number, PurchaseEntry]>>();
     for (const e of events) {
+      if (isMerge(e)) {
+        const history = this.internHistory(e.state.h);
+        mergedPurchases.set(interactions.length, this.internPurchases(e.state.p));
+        interactions.push({ userId: e.userId, item: -1, weight: 0, time: 0, merge: history });
+        learnable.push(e);
+        continue;
+      }
       if (isReset(e)) {
         interactions.push({ userId: e.userId, item: -1, weight: 0, time: 0, reset: true });
         learnable.push(null);
@@ -359,7 +460,9 @@ export class Recommender {
       learnable.push(e);
     }
     const delta = batchDeltas(interactions, (u) => this.users.get(u)?.history, this.collaborative.scaleAt, this.collaborative.params);
-    this.collaborative.applyBatch(delta);
+    // `applyPairs: false`: the model already holds these deltas (the shared model's changelog brought them from the
+    // worker that learned this micro-batch before, ../changelog.ts); the users still learn it.
+    if (opts.applyPairs !== false) this.collaborative.applyBatch(delta);
     learnable.forEach((e, k) => {
       const { userId, item, weight: w, time: t } = interactions[k];
       if (e === null) {
@@ -369,6 +472,11 @@ export class Recommender {
       }
       let u = this.users.get(e.userId);
       if (!u) this.users.set(e.userId, (u = newUserState()));
+      if (isMerge(e)) {
+        // The merged history comes from delta.histories below; purchases, country and lastTime merge here, in order.
+        this.mergeRest(u, e.state, mergedPurchases.get(k) ?? []);
+        return;
+      }
       if (t > this.now) this.now = t;
       if (this.logged(e.type)) recordPurchase(u.purchases, item, t, this.cfg.buyAgain.maxItems);
       const country = e.context?.country ?? null;

@@ -32,3 +32,25 @@ export function recordPurchase(log: Map<number, PurchaseEntry>, item: number, ti
     if (oldest !== undefined) log.delete(oldest);
   }
 }
+
+/**
+ * Merges another user's purchase log into `log` (identity stitching: a known user absorbs an anonymous user's;
+ * mutates `log`, not `other`). Per item: count = the sum, last = the latest. The result's insertion order is
+ * ascending `last` (ties: `log`'s order, then `other`'s), so it stays least recently purchased first; beyond
+ * `maxItems` the least recently purchased drop out.
+ */
+export function mergePurchases(log: Map<number, PurchaseEntry>, other: Iterable<readonly [number, PurchaseEntry]>, maxItems: number): void {
+  const all = new Map<number, PurchaseEntry>();
+  for (const [item, e] of log) all.set(item, { count: e.count, last: e.last });
+  for (const [item, e] of other) {
+    const prev = all.get(item);
+    if (prev) {
+      prev.count += e.count;
+      prev.last = Math.max(prev.last, e.last);
+    } else all.set(item, { count: e.count, last: e.last });
+  }
+  // Array.prototype.sort is stable: equal times keep the union's order.
+  const sorted = [...all].sort((a, b) => a[1].last - b[1].last);
+  log.clear();
+  for (const [item, e] of sorted.slice(Math.max(0, sorted.length - maxItems))) log.set(item, e);
+}
