@@ -3,9 +3,11 @@
  * in one group on the 3-master Redis Cluster, a random worker SIGKILLed every uniform(0, 6) s and restarted at once;
  * then catch-up, SIGTERM (exit 0), and the verifier: state key by key equal to a fault-free reference run, every
  * event counted exactly once, co-occurrence rows equal to the offline recommender, and a recommendation record for
- * every user. Consent withdrawals, re-grants and erasures are injected into the log (seeded, see injectRights):
- * the verifier checks them against an independent oracle (nothing counted without consent, nothing of an erased
- * user left, a tombstone as last list of a user ending without personalization).
+ * every user. Consent withdrawals, re-grants, erasures and identify events are injected into the log (seeded, see
+ * injectRights): the verifier checks them against an independent oracle (nothing counted without consent, nothing
+ * of an erased or identified anonymous user left, its events counted for the known user it identified as, a
+ * tombstone as last list of a user ending without personalization), and the merge records the workers produced
+ * against the fault-free run's (same records, same profiles).
  * The long version (full data set, 300 s) is `npm run chaos` (bench/chaos.ts), same harness.
  *
  * Sizes can be overridden for a quick local try: CHAOS_EVENTS, CHAOS_SECONDS; CHAOS_SEED replays a kill schedule.
@@ -30,7 +32,7 @@ describe('kill -9 chaos: 3 workers, 3-master Redis Cluster', () => {
     expect(report.doubled).toBe(0);
     expect(report.usersWithoutRecs).toBe(0);
     // Every event of the data set and every injected rights and feedback event is valid.
-    const injected = figures.rights.withdrawals + figures.rights.regrants + figures.rights.erasures
+    const injected = figures.rights.withdrawals + figures.rights.regrants + figures.rights.erasures + figures.rights.identifies
       + figures.feedback.impressions + figures.feedback.forged + figures.feedback.clicks;
     expect(figures.events).toBe(EVENTS + injected);
     expect(report.events).toBe(figures.events);
@@ -42,6 +44,18 @@ describe('kill -9 chaos: 3 workers, 3-master Redis Cluster', () => {
     expect(report.input.rights.consentEvents).toBe(figures.rights.withdrawals + figures.rights.regrants);
     expect(report.input.rights.eraseEvents).toBe(figures.rights.erasures);
     expect(report.input.rights.erasedChecked).toBeGreaterThan(0);
+    // Identity stitching: identifies were there (some followed by events of a new anonymous profile), each erased
+    // its anonymous user and merged into its known user, and the merge records on the events topic are exactly the
+    // fault-free run's, profile for profile.
+    expect(figures.rights.identifies).toBeGreaterThan(0);
+    expect(figures.rights.identifiesWithLaterEvents).toBeGreaterThan(0);
+    expect(report.input.rights.identifyEvents).toBe(figures.rights.identifies);
+    expect(report.input.rights.merges.erasing).toBe(figures.rights.identifies);
+    expect(report.input.rights.merges.applied).toBeGreaterThan(0);
+    expect(report.merges.problems).toEqual([]);
+    expect(report.merges.distinct).toBe(report.input.rights.merges.applied + report.input.rights.merges.dropped);
+    expect(report.merges.profilesEqual).toBe(report.merges.distinct);
+    expect(report.merges.topicRecords).toBe(figures.events + report.merges.records);
     expect(report.input.rights.withdrawnChecked).toBeGreaterThan(0);
     expect(report.recommendations.tombstones).toBeGreaterThan(0);
     expect(report.recommendations.wrong).toEqual([]);

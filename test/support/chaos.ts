@@ -12,9 +12,10 @@
  * interleaving with the workers' progress still varies: it is a chaos test).
  *
  * Users' rights ride along (`injectRights`, seeded too): consent withdrawals for ~3% of the users at a random point
- * of their history, re-grants later for a third of those, erasures for ~1% (most with later events), each an event
- * of the user keyed by the user id; the verifier checks what they must leave (and remove) against an independent
- * oracle.
+ * of their history, re-grants later for a third of those, erasures for ~1% (most with later events), identify events
+ * for ~1% others (identity stitching: the user's profile so far moves to a known user, half with later events),
+ * each an event of the user keyed by the user id; the verifier checks what they must leave (and remove, and move)
+ * against an independent oracle.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,17 +102,7 @@ export interface ChaosResult {
   cfg: Config;
 }
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 /** What `injectRights` added to the log. */
 export interface RightsInjected {
@@ -123,18 +114,34 @@ export interface RightsInjected {
   erasures: number;
   /** Erased users with events of theirs after the erasure (their state must restart from those). */
   erasuresWithLaterEvents: number;
+  /** Identify events (identity stitching): an anonymous user names a known user, who absorbs its profile so far. */
+  identifies: number;
+  /** Identifying users with events of theirs after the identify (a new anonymous profile starts from those). */
+  identifiesWithLaterEvents: number;
+  /** Distinct known users named by the identify events. */
+  knownUsers: number;
 }
 
 const WITHDRAW_SHARE = 0.03;
 const ERASE_SHARE = 0.01;
+const IDENTIFY_SHARE = 0.01;
 
 /**
  * The log with rights events of some users inserted, seeded: ~3% of the users withdraw personalization at a random
  * point of their history (before their k-th event, k uniform in 0..n: possibly before the first or after the last),
  * a third of those grant it again at a random later point; ~1% others are erased before their k-th event, k uniform in
- * 1..n (at least one event before it: there is state to remove; most have later events). The two groups are
- * disjoint, and a user is erased at most once, so how each user must end does not depend on where micro-batches are
- * cut. Each inserted event takes the time of the event before it, so the log stays in time order.
+ * 1..n (at least one event before it: there is state to remove; most have later events); ~1% others identify (an
+ * `identify` event naming a known user, identity stitching) before their k-th event, drawn like an erasure's k (at
+ * least one event before it: there is a profile to move; half with later events, which start a new anonymous
+ * profile). The known user of each identify is drawn among the users in none of the three groups, so a known user
+ * never loses personalization, is never erased and never identifies: it absorbs every profile it is named for, and
+ * the oracle needs no chain of merges. The groups are disjoint, and a user is erased or identifies at most once, so
+ * how each user must end does not depend on where micro-batches are cut. Each inserted event takes the time of the
+ * event before it, so the log stays in time order.
+ *
+ * The identify group takes the share of `pick` after the other two (users that fell in no group before), and its
+ * k and known users come from a stream of their own, drawn after the main loop: the withdrawn and erased users and
+ * their points (and event ids) of a seed are the same as without identify events, and so is the kill schedule.
  */
 export function injectRights(events: readonly UserEvent[], seed: number): { events: UserEvent[]; injected: RightsInjected } {
   // Its own stream, so that the kill schedule of a seed is the same with or without rights events.
@@ -147,16 +154,21 @@ export function injectRights(events: readonly UserEvent[], seed: number): { even
   });
   // Inserted before events[at] (at = events.length: at the end); `seq` keeps a user's withdrawal before its re-grant.
   const inserts: Array<{ at: number; seq: number; event: UserEvent }> = [];
-  const injected: RightsInjected = { users: byUser.size, withdrawals: 0, regrants: 0, erasures: 0, erasuresWithLaterEvents: 0 };
+  const injected: RightsInjected = {
+    users: byUser.size, withdrawals: 0, regrants: 0, erasures: 0, erasuresWithLaterEvents: 0, identifies: 0, identifiesWithLaterEvents: 0, knownUsers: 0,
+  };
   const timeBefore = (at: number) => events[Math.max(0, at - 1)]!.eventTime;
-  const base = (userId: string, type: 'consent' | 'erase', at: number, n: number): UserEvent => ({
+  const base = (userId: string, type: 'consent' | 'erase' | 'identify', at: number, n: number): UserEvent => ({
     eventId: `chaos-rights-${type}-${n}`, userId, type, eventTime: timeBefore(at), itemId: null, quantity: null, price: null,
     rating: null, sessionId: null, context: null, properties: {},
   });
   let seq = 0;
+  const atOf = (idx: readonly number[], k: number) => (k < idx.length ? idx[k]! : events.length);
+  const identifying: string[] = [];
+  const eligibleKnown: string[] = [];
   for (const [userId, idx] of byUser) {
     const pick = random();
-    const at = (k: number) => (k < idx.length ? idx[k]! : events.length);
+    const at = (k: number) => atOf(idx, k);
     if (pick < WITHDRAW_SHARE) {
       const k = Math.floor(random() * (idx.length + 1));
       const status = random() < 0.5 ? 'denied' : 'revoked';
@@ -175,8 +187,28 @@ export function injectRights(events: readonly UserEvent[], seed: number): { even
       inserts.push({ at: at(k), seq: seq++, event: base(userId, 'erase', at(k), seq) });
       injected.erasures++;
       if (k < idx.length) injected.erasuresWithLaterEvents++;
+    } else if (pick < WITHDRAW_SHARE + ERASE_SHARE + IDENTIFY_SHARE) {
+      identifying.push(userId);
+    } else {
+      eligibleKnown.push(userId);
     }
   }
+  // Identify events: their own stream (see above), in the users' first-appearance order, after every other insert.
+  const more = rng(seed ^ 0x1de471f7);
+  const known = new Set<string>();
+  let n = 0;
+  for (const userId of eligibleKnown.length ? identifying : []) {
+    const idx = byUser.get(userId)!;
+    // As for erasures: half after the user's last event (the user ends erased: nothing of theirs may remain),
+    // half at a random point after the first.
+    const k = more() < 0.5 ? idx.length : 1 + Math.floor(more() * idx.length);
+    const knownUserId = eligibleKnown[Math.floor(more() * eligibleKnown.length)]!;
+    known.add(knownUserId);
+    inserts.push({ at: atOf(idx, k), seq: seq++, event: { ...base(userId, 'identify', atOf(idx, k), n++), knownUserId } });
+    injected.identifies++;
+    if (k < idx.length) injected.identifiesWithLaterEvents++;
+  }
+  injected.knownUsers = known.size;
   inserts.sort((a, b) => a.at - b.at || a.seq - b.seq);
   const out: UserEvent[] = [];
   let j = 0;
@@ -230,7 +262,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const rate = events.length / opts.chaosSeconds;
   say(`chaos: seed ${seed} (CHAOS_SEED=${seed} replays the kill schedule and the rights events); ${events.length} events `
     + `(${injected.withdrawals} consent withdrawals, ${injected.regrants} re-grants, ${injected.erasures} erasures of which `
-    + `${injected.erasuresWithLaterEvents} with later events, among ${injected.users} users; ${feedback.impressions} impressions `
+    + `${injected.erasuresWithLaterEvents} with later events, ${injected.identifies} identifies (of which ${injected.identifiesWithLaterEvents} with later `
+    + `events) naming ${injected.knownUsers} known users, among ${injected.users} users; ${feedback.impressions} impressions `
     + `(+${feedback.forged} with forged ids) and ${feedback.clicks} clicks of ${feedback.users} users), ${catalog.length} items, `
     + `${partitions} partitions, ${workers} workers, micro-batch ${microBatchSize}, replay at ${Math.round(rate)} events/s over `
     + `${opts.chaosSeconds} s, a kill every uniform(0, ${maxGap / 1000}) s; prefix ${cfg.keyPrefix}; worker logs in ${logDir}`);
@@ -394,6 +427,10 @@ export function summary({ figures: f, report: r }: ChaosResult): string {
       + `resets ${JSON.stringify(r.input.rights.resets)}, users ending ${JSON.stringify(r.input.rights.endings)}; `
       + `${r.input.rights.erasedChecked} erased and ${r.input.rights.withdrawnChecked} withdrawn users checked in the state, `
       + `${r.recommendations.tombstones} tombstones, ${r.recommendations.wrong.length} records and ${r.segmentChanges.rights.length} segment changes against them`,
+    `  identity stitching: ${f.rights.identifies} identifies injected (${f.rights.identifiesWithLaterEvents} with later events) naming ${f.rights.knownUsers} known users; `
+      + `the oracle: ${r.input.rights.merges.erasing} erased their anonymous profile, ${r.input.rights.merges.applied} merged into the known user, ${r.input.rights.merges.dropped} dropped; `
+      + `events topic ${r.merges.topicRecords} records (${r.merges.records} merge records, ${r.merges.distinct} distinct, ${r.merges.records - r.merges.distinct} copies); `
+      + `reference run ${r.merges.referenceRecords} merge records, ${r.merges.profilesEqual} profiles equal; ${r.merges.problems.length} problems`,
     `  experiment feedback injected: ${f.feedback.impressions} impressions (+${f.feedback.forged} with forged ids) and ${f.feedback.clicks} clicks of ${f.feedback.users} users; `
       + `${r.input.experimentFieldsChecked} impression and click counts checked against the log; `
       + `${r.recommendations.assignmentsChecked} A/B assignments of emitted lists checked against the offline assignment`,

@@ -71,16 +71,21 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
  * nothing) wait for this first.
  */
 export async function waitForSoleOwner(cfg: Config, topic: string, timeoutMs = 60_000): Promise<void> {
+  return waitForMembers(cfg, topic, 1, timeoutMs);
+}
+
+/** Waits until the group is stable with exactly `members` members, each owning a share of `topic`'s partitions. */
+export async function waitForMembers(cfg: Config, topic: string, members: number, timeoutMs = 60_000): Promise<void> {
   const admin = new Kafka({ brokers: cfg.kafkaBrokers, clientId: 'attune-test', logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     const partitions = (await admin.fetchTopicOffsets(topic)).length;
     await waitFor(async () => {
       const g = (await admin.describeGroups([cfg.groupId])).groups[0];
-      if (g?.state !== 'Stable' || g.members.length !== 1) return null;
-      const a = AssignerProtocol.MemberAssignment.decode(g.members[0]!.memberAssignment);
-      return (a?.assignment[topic]?.length ?? 0) === partitions;
-    }, `group ${cfg.groupId} stable with one member owning ${topic}`, timeoutMs);
+      if (g?.state !== 'Stable' || g.members.length !== members) return null;
+      const owned = g.members.map((m) => AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic]?.length ?? 0);
+      return owned.every((n) => n > 0) && owned.reduce((a, b) => a + b, 0) === partitions;
+    }, `group ${cfg.groupId} stable with ${members} member(s) sharing ${topic}`, timeoutMs);
   } finally {
     await admin.disconnect();
   }

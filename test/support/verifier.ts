@@ -20,6 +20,15 @@
  * rights stage's plan); Redis is read by pseudonym (keys, set members), outputs by real id. Users whose last point
  * leaves them without personalization must have no per-user state (an erased user: no key and no membership at all)
  * and a tombstone as their last recommendations record.
+ *
+ * Identity stitching: the chaos workers produce merge records (identify events keyed by the known user, with the
+ * anonymous profile) into the events topic, so the log both runs read holds more than the harness produced. The
+ * events topic is read back (`eventsTopicOf`): every input event exactly once, in order per user, and where each
+ * merge record landed among its known user's events (the oracle places the merge there). The reference run applies
+ * those same records (the known users' state is then compared key by key); its own merge records are diverted from
+ * the events topic (it would otherwise append copies, dropped by its dedupe window, and its partitions' bookkeeping
+ * would run past the chaos run's) and compared with the chaos workers': the same event ids, the same profiles —
+ * each snapshot the chaos workers took under kills equals the fault-free one.
  */
 import { Cluster } from 'ioredis';
 import type { Config } from '../../src/config/config.js';
@@ -28,10 +37,10 @@ import { isActivity, type Recommendations, type SegmentChange, type UserEvent } 
 import { loadExperimentsFile } from '../../src/experiments/file.js';
 import { fixedVariant } from '../../src/experiments/assignment.js';
 import { Codec } from '../../src/stages/decode/codec.js';
-import type { StreamClient } from '../../src/kafka/port.js';
+import type { OutboundRecord, StreamClient } from '../../src/kafka/port.js';
 import { readTopicToEnd } from '../../src/output/read-topic.js';
 import { DEFAULT_LIMITS, validateEvent } from '../../src/stages/validate/validate.js';
-import { Recommender } from '../../src/stages/recommend/model/recommender.js';
+import { Recommender, type UserMerge } from '../../src/stages/recommend/model/recommender.js';
 import { loadRecommenderConfig } from '../../src/stages/recommend/model/load-config.js';
 import type { RedisClient } from '../../src/stores/redis-client.js';
 import { scanKeys } from '../../src/stores/maintenance.js';
@@ -42,7 +51,8 @@ import { startWorker } from '../../src/topology/worker.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { log } from '../../src/log.js';
 import { pseudonymOf } from './env.js';
-import { rightsOutcome, type Ending, type RightsOutcome } from './rights-oracle.js';
+import { MERGE_EVENT_PREFIX } from '../../src/domain/profile.js';
+import { rightsOutcome, type Ending, type MergeFigures, type MergePlace, type RightsOutcome } from './rights-oracle.js';
 import { expectedFeedbackCounts } from './feedback.js';
 
 // ------------------------------------------------------------------------------------------------ exclusions
@@ -414,10 +424,34 @@ export async function caughtUp(kafka: StreamClient, redis: RedisClient, cfg: Con
 }
 
 /**
- * Runs one in-process worker over the deployment's topics into `referenceConfig(cfg).keyPrefix` until it caught up,
- * then stops it. NB: it also writes to the deployment's output topics, so read those before calling this.
+ * `kafka` with every produce to `topic` kept in `sink` instead of sent (consumers, admin and the other topics as is).
+ * The reference run's merge records (the only records a worker produces to the events topic, rights/merge.ts): the
+ * log already holds the chaos workers' ones, which the reference run applies like any record.
  */
-export async function buildReference(cfg: Config, kafka: StreamClient, redis: RedisClient, opts: { timeoutMs: number; onLag?: (lag: number) => void }): Promise<{ cfg: Config; seconds: number }> {
+function divertingProduces(kafka: StreamClient, topic: string, sink: OutboundRecord[]): StreamClient {
+  return {
+    consumer: (o) => kafka.consumer(o),
+    admin: () => kafka.admin(),
+    producer: (o) => {
+      const p = kafka.producer(o);
+      return {
+        connect: () => p.connect(),
+        disconnect: () => p.disconnect(),
+        send: async (t, records) => {
+          if (t !== topic) return p.send(t, records);
+          sink.push(...records);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Runs one in-process worker over the deployment's topics into `referenceConfig(cfg).keyPrefix` until it caught up,
+ * then stops it. NB: it also writes to the deployment's output topics, so read those before calling this. Its merge
+ * records are not produced but returned (`merges`, see divertingProduces): the events topic stays as the chaos run left it.
+ */
+export async function buildReference(cfg: Config, kafka: StreamClient, redis: RedisClient, opts: { timeoutMs: number; onLag?: (lag: number) => void }): Promise<{ cfg: Config; seconds: number; merges: OutboundRecord[] }> {
   const ref = referenceConfig(cfg);
   const t0 = Date.now();
   // Its own erasure ledger (see referenceConfig) must exist before the worker loads it.
@@ -432,7 +466,8 @@ export async function buildReference(cfg: Config, kafka: StreamClient, redis: Re
   // Its info lines would drown the harness's output: at most warnings (never more verbose than the caller's level).
   if (process.env.ATTUNE_REFERENCE_LOG_LEVEL) log.level = process.env.ATTUNE_REFERENCE_LOG_LEVEL;
   else if (log.levelVal < log.levels.values.warn) log.level = 'warn';
-  const worker = await startWorker(ref, kafka);
+  const merges: OutboundRecord[] = [];
+  const worker = await startWorker(ref, divertingProduces(kafka, topicNames(ref).events, merges));
   let stopped: number | null = null;
   void worker.done.then((code) => (stopped = code));
   try {
@@ -448,7 +483,149 @@ export async function buildReference(cfg: Config, kafka: StreamClient, redis: Re
     await worker.stop();
     log.level = level;
   }
-  return { cfg: ref, seconds: (Date.now() - t0) / 1000 };
+  return { cfg: ref, seconds: (Date.now() - t0) / 1000, merges };
+}
+
+// ------------------------------------------------------------------------------------------------ the events topic
+
+/** A merge record on the events topic: an identify event keyed by the known user, with the anonymous profile. */
+export interface MergeCopy {
+  partition: number;
+  offset: number;
+  knownUserId: string;
+  /** The identify event (input) whose merge record this is. */
+  identify: string;
+  profile: string;
+}
+
+export interface EventsTopic {
+  /** Records on the events topic: the input log's and the merge records. */
+  records: number;
+  /** Per identify event id: where the first copy of its merge record landed among the known user's valid events. */
+  places: Map<string, MergePlace>;
+  /** Per merge event id, its copies in offset order (more than one: a crash between its ack and the ledger entry's). */
+  merges: Map<string, MergeCopy[]>;
+  problems: string[];
+}
+
+/** The identify event's place `attune:merge:<topic>:<partition>:<offset>` names, or null. */
+function parseMergeId(id: string): { topic: string; partition: number; offset: number } | null {
+  const m = /^(.*):(\d+):(\d+)$/.exec(id.slice(MERGE_EVENT_PREFIX.length));
+  return id.startsWith(MERGE_EVENT_PREFIX) && m ? { topic: m[1]!, partition: Number(m[2]), offset: Number(m[3]) } : null;
+}
+
+/**
+ * The events topic read back, against the input log as produced (`events`; `valid`: those the worker applies): apart
+ * from merge records, each user's records are the user's input events, each once and in log order; each merge record
+ * names an identify event of the input, at the offset its id says, keyed (and addressed) to the identify's known
+ * user; copies of one id hold the same profile. `places` tells the oracle where each merge happened.
+ */
+export async function eventsTopicOf(kafka: StreamClient, cfg: Config, events: readonly UserEvent[], valid: readonly UserEvent[]): Promise<EventsTopic> {
+  const topics = topicNames(cfg);
+  const codec = new Codec(cfg.registryUrl, topics);
+  const recs = (await readTopicToEnd(kafka, topics.events, 300_000)).sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+  const problems: string[] = [];
+  const problem = (m: string) => { if (problems.length < 1000) problems.push(m); };
+  // One at a time: the codec caches each writer schema after its first lookup (100k lookups at once would not).
+  const decoded: Array<{ partition: number; offset: number; key: string | null; event: UserEvent | null; error?: string }> = [];
+  for (const r of recs) {
+    const d: (typeof decoded)[number] = { partition: r.partition, offset: Number(r.offset), key: r.key, event: null };
+    try {
+      d.event = await codec.decodeEvent(r.value, 1e7);
+    } catch (err) {
+      d.error = err instanceof Error ? err.message : String(err);
+    }
+    decoded.push(d);
+  }
+  const at = new Map(decoded.map((d) => [`${d.partition}:${d.offset}`, d]));
+  const isValid = new Set(valid);
+  const input = new Map<string, UserEvent[]>();
+  for (const e of events) {
+    let l = input.get(e.userId);
+    if (!l) input.set(e.userId, (l = []));
+    l.push(e);
+  }
+  // Per user: how many of the user's records (input events) were read so far, and how many of those are valid.
+  const read = new Map<string, number>();
+  const validRead = new Map<string, number>();
+  const places = new Map<string, MergePlace>();
+  const merges = new Map<string, MergeCopy[]>();
+  for (const d of decoded) {
+    const e = d.event;
+    if (!e || d.key === null) {
+      problem(`events topic ${d.partition}:${d.offset}: ${e ? 'a record without a key' : `a record that does not decode (${d.error})`}`);
+      continue;
+    }
+    if (e.type === 'identify' && e.profile) {
+      const src = parseMergeId(e.eventId);
+      const identify = src && src.topic === topics.events ? at.get(`${src.partition}:${src.offset}`)?.event : undefined;
+      if (!identify || identify.type !== 'identify' || identify.profile || identify.knownUserId !== d.key || e.userId !== d.key) {
+        problem(`events topic ${d.partition}:${d.offset}: merge record ${e.eventId} for ${d.key} names no identify event of the input naming that user`);
+        continue;
+      }
+      const copy: MergeCopy = { partition: d.partition, offset: d.offset, knownUserId: d.key, identify: identify.eventId, profile: e.profile };
+      const copies = merges.get(e.eventId);
+      if (copies) {
+        if (copies[0]!.profile !== e.profile) problem(`merge record ${e.eventId}: the copy at ${d.partition}:${d.offset} holds another profile than the first at ${copies[0]!.partition}:${copies[0]!.offset}`);
+        copies.push(copy);
+      } else {
+        merges.set(e.eventId, [copy]);
+        places.set(identify.eventId, { knownEventsBefore: validRead.get(d.key) ?? 0, offset: d.offset });
+      }
+      continue;
+    }
+    const k = read.get(d.key) ?? 0;
+    const want = input.get(d.key)?.[k];
+    read.set(d.key, k + 1);
+    if (!want || want.eventId !== e.eventId) {
+      problem(`events topic ${d.partition}:${d.offset}: event ${e.eventId} of ${d.key} is not the user's input event ${k + 1} (${want?.eventId ?? 'none'})`);
+      continue;
+    }
+    if (isValid.has(want)) validRead.set(d.key, (validRead.get(d.key) ?? 0) + 1);
+  }
+  for (const [u, l] of input) if ((read.get(u) ?? 0) !== l.length) problem(`user ${u}: ${read.get(u) ?? 0} records on the events topic, the input log has ${l.length}`);
+  return { records: recs.length, places, merges, problems };
+}
+
+export interface MergeRecordCheck {
+  /** Records on the events topic at the chaos run's end: the input log's plus every merge record copy. */
+  topicRecords: number;
+  /** Merge records the chaos workers produced, copies included, and their distinct event ids. */
+  records: number;
+  distinct: number;
+  /** The reference run's merge records (diverted, see buildReference). */
+  referenceRecords: number;
+  /** Distinct merge records whose profile equals the reference run's (floats within FLOAT_TOLERANCE). */
+  profilesEqual: number;
+  /** The events topic's problems (eventsTopicOf), then the merge records against the reference run's. */
+  problems: string[];
+}
+
+/** The chaos workers' merge records against the reference run's: the same ids, each with the same profile. */
+export async function checkMergeRecords(cfg: Config, topic: EventsTopic, reference: readonly OutboundRecord[]): Promise<MergeRecordCheck> {
+  const codec = new Codec(cfg.registryUrl, topicNames(cfg));
+  const problems = [...topic.problems];
+  const ref = new Map<string, UserEvent>();
+  for (const r of reference) {
+    const e = await codec.decodeEvent(r.value, 1e7);
+    if (!ref.has(e.eventId)) ref.set(e.eventId, e);
+  }
+  const st: CompareStats = { floatsWithinTolerance: 0, maxRelativeError: 0 };
+  let profilesEqual = 0;
+  for (const [id, e] of ref) {
+    const chaos = topic.merges.get(id)?.[0];
+    if (!chaos) {
+      problems.push(`merge record ${id} (into ${e.userId}): produced by the reference run, never by the chaos workers`);
+      continue;
+    }
+    if (chaos.knownUserId !== e.userId) problems.push(`merge record ${id}: into ${chaos.knownUserId} by the chaos workers, into ${e.userId} by the reference run`);
+    const d = diff(JSON.parse(chaos.profile), JSON.parse(e.profile ?? 'null'), 'profile', st);
+    if (d) problems.push(`merge record ${id} (into ${e.userId}) at ${d}: chaos ${short(chaos.profile)} vs reference ${short(e.profile)}`);
+    else profilesEqual++;
+  }
+  for (const [id, copies] of topic.merges) if (!ref.has(id)) problems.push(`merge record ${id} (into ${copies[0]!.knownUserId}): produced by the chaos workers, not by the reference run`);
+  const records = [...topic.merges.values()].reduce((n, c) => n + c.length, 0);
+  return { topicRecords: topic.records, records, distinct: topic.merges.size, referenceRecords: reference.length, profilesEqual, problems };
 }
 
 // ------------------------------------------------------------------------------------------------ input checks
@@ -483,6 +660,9 @@ export interface InputCheck {
 export interface RightsFigures {
   consentEvents: number;
   eraseEvents: number;
+  /** Identify events of upstream (identity stitching), and what the oracle made of them (the merges). */
+  identifyEvents: number;
+  merges: Omit<MergeFigures, 'problems'>;
   /** Ordinary events of users not personalized at the time: counted nowhere per user. */
   dropped: number;
   resets: { erasure: number; consent: number };
@@ -493,9 +673,22 @@ export interface RightsFigures {
   withdrawnChecked: number;
 }
 
-/** The rights settings of a config (the oracle's only inputs besides the log). */
-export function rightsOf(cfg: Config, events: readonly UserEvent[]): RightsOutcome {
-  return rightsOutcome(events, { consentDefault: cfg.consentDefault, consentAnonymousAggregates: cfg.consentAnonymousAggregates });
+/** The rights settings of a config (the oracle's only inputs besides the log and where merge records landed,
+ *  `merges`: EventsTopic.places; without it each merge is placed right after its identify). */
+export function rightsOf(cfg: Config, events: readonly UserEvent[], merges?: ReadonlyMap<string, MergePlace>): RightsOutcome {
+  return rightsOutcome(events, { consentDefault: cfg.consentDefault, consentAnonymousAggregates: cfg.consentAnonymousAggregates }, merges);
+}
+
+/** The offline recommender's state of a user as a merge record carries it (domain/profile.ts RecommenderSnapshot). */
+function offlineProfile(rec: Recommender, userId: string): UserMerge['state'] | null {
+  const u = rec.users.get(userId);
+  if (!u) return null;
+  return {
+    h: { i: u.history.items.map((x) => rec.items.name(x)), w: [...u.history.weights], t: [...u.history.times] },
+    p: [...u.purchases].map(([item, e]) => [rec.items.name(item), e.count, e.last]),
+    c: u.country,
+    lt: u.lastTime,
+  };
 }
 
 /** Pseudonym -> real id of every user of the log (state is keyed by pseudonym). */
@@ -507,9 +700,10 @@ function pseudonymsOf(cfg: Config, events: readonly UserEvent[]): Map<string, st
 
 /**
  * Per-user counts, popularity and co-occurrence rows of `cfg.keyPrefix` against the input log, by pure code, with
- * consent and erasure applied by the independent oracle; plus the state of users that end without personalization.
+ * consent, erasure and identity stitching applied by the independent oracle (`merges`: where the merge records
+ * landed, see rightsOf); plus the state of users that end without personalization.
  */
-export async function checkAgainstInput(cfg: Config, redis: RedisClient, events: UserEvent[], dump?: Map<string, Dumped>): Promise<InputCheck> {
+export async function checkAgainstInput(cfg: Config, redis: RedisClient, events: UserEvent[], dump?: Map<string, Dumped>, merges?: ReadonlyMap<string, MergePlace>): Promise<InputCheck> {
   // Events are replayed in time order (the loader sorts them), so no record is behind its partition's watermark:
   // none may be dead-lettered as TOO_LATE, and every valid event must be applied.
   for (let i = 1; i < events.length; i++) {
@@ -519,13 +713,16 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   let mismatchCount = 0;
   const miss = (m: string) => { mismatchCount++; if (mismatches.length < 20) mismatches.push(m); };
   const state = dump ?? await dumpPrefix(redis, cfg.keyPrefix);
-  const rights = rightsOf(cfg, events);
+  const rights = rightsOf(cfg, events, merges);
   const realOf = pseudonymsOf(cfg, events);
+  // Merge records that are missing, or that should not exist (the oracle against the events topic).
+  for (const m of rights.merges.problems) miss(m);
   // Mismatch lines name users by real id where known (a test log, not a production log), else by pseudonym.
   const who = (p: string) => realOf.get(p) ?? `<pseudonym ${p} of no input user>`;
 
   // Per-user counts by type, of the events since the user's last reset: lost = Σ shortfalls, doubled = Σ excesses
-  // (users that should not exist count too). Consent and erase events are never counted.
+  // (users that should not exist count too). Consent, erase and identify events are never counted; a known user's
+  // survivors hold the events its merges brought (ingest adds the anonymous counts).
   const want = new Map<string, Map<string, number>>();
   for (const [u, list] of rights.survivors) {
     const m = new Map<string, number>();
@@ -572,12 +769,20 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
   }
 
   // Co-occurrence rows: the recommender run offline over the passing events, with the deployment's decay epoch; a
-  // reset forgets the user's history (later events pair only with later items), the pairs already counted stay.
+  // reset forgets the user's history (later events pair only with later items), the pairs already counted stay. A
+  // merge adds no pair, but the known user's later events pair with the merged history: the anonymous user's
+  // offline state just before its identify is merged at the merge's place (the product's merge, recommender.ts).
   const rec = new Recommender(loadRecommenderConfig(cfg));
   rec.collaborative.setEpoch(cfg.decayEpoch);
+  const moved = new Map<string, UserMerge['state'] | null>();
   for (const s of rights.steps) {
-    if (s.kind === 'reset') rec.users.delete(s.userId);
-    else rec.learnBatch([s.event]);
+    if (s.kind === 'reset') {
+      if (s.identify) moved.set(s.identify, offlineProfile(rec, s.userId));
+      rec.users.delete(s.userId);
+    } else if (s.kind === 'merge') {
+      const state = moved.get(s.identify);
+      if (state) rec.learnBatch([{ merge: true, userId: s.userId, state }]);
+    } else rec.learnBatch([s.event]);
   }
   const expected = new Map<string, Map<string, number>>();
   const put = (row: string, field: string, v: number) => {
@@ -634,6 +839,8 @@ export async function checkAgainstInput(cfg: Config, redis: RedisClient, events:
     rights: {
       consentEvents: events.filter((e) => e.type === 'consent').length,
       eraseEvents: events.filter((e) => e.type === 'erase').length,
+      identifyEvents: events.filter((e) => e.type === 'identify').length,
+      merges: { identifies: rights.merges.identifies, erasing: rights.merges.erasing, applied: rights.merges.applied, dropped: rights.merges.dropped },
       dropped: rights.dropped, resets: rights.resets, endings, ...ended,
     },
   };
@@ -713,9 +920,9 @@ export interface RecommendationCheck {
  * last record (a consumer that keeps the latest record per key then holds no list of theirs); a user of whom
  * nothing ever passed has no record; every record is keyed by an input user's real id.
  */
-export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Config, events: UserEvent[]): Promise<RecommendationCheck> {
+export async function usersWithoutRecommendations(kafka: StreamClient, cfg: Config, events: UserEvent[], merges?: ReadonlyMap<string, MergePlace>): Promise<RecommendationCheck> {
   const recs = await readTopicToEnd(kafka, topicNames(cfg).recommendations, 300_000);
-  const rights = rightsOf(cfg, events);
+  const rights = rightsOf(cfg, events, merges);
   // Assignment is stable on every worker and across kills: a fixed allocation's variant in any list is the offline
   // assignment of the user's pseudonym.
   const fixed = cfg.experiments ? loadExperimentsFile(cfg.experiments).experiments.filter((e) => e.allocation === 'fixed') : [];
@@ -861,6 +1068,8 @@ export interface VerifyReport {
   comparison: ComparisonResult;
   input: InputCheck;
   segmentChanges: SegmentChangeCheck;
+  /** The events topic read back and the merge records of identity stitching against the reference run's. */
+  merges: MergeRecordCheck;
   recommendationRecords: number;
   /** Recommendation records re-emitted with a source already emitted (replays after kills). */
   reEmittedRecords: number;
@@ -876,7 +1085,11 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
   const say = opts.log ?? (() => {});
   const t0 = Date.now();
   const valid = validEvents(events, cfg);
-  const out = await usersWithoutRecommendations(kafka, cfg, valid);
+  // The log as the workers read it: the input plus the merge records they produced, and where those landed.
+  const topic = await eventsTopicOf(kafka, cfg, events, valid);
+  say(`verify: events topic read back: ${topic.records} records (${events.length} of the input, ${topic.records - events.length} merge records `
+    + `of ${topic.merges.size} identifies; ${topic.problems.length} problems${topic.problems.length ? `, first: ${topic.problems.slice(0, 3).join('; ')}` : ''})`);
+  const out = await usersWithoutRecommendations(kafka, cfg, valid, topic.places);
   say(`verify: ${out.records} recommendation records for ${out.usersWithRecs} users read back (${out.reEmitted} re-emitted by replays, `
     + `${out.tombstones} tombstones; ${out.wrong.length} contradict consent or erasure)`);
   // The reference run writes to the same output topics: what is there now is the chaos workers' output.
@@ -892,8 +1105,11 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
     referenceDistinct: refChanges.distinct.size,
     missing: [...refChanges.distinct].filter((x) => !chaosChanges.distinct.has(x)),
     extra: [...chaosChanges.distinct].filter((x) => !refChanges.distinct.has(x)),
-    rights: checkSegmentChangesOfEndedUsers(chaosChanges.distinct, rightsOf(cfg, valid)),
+    rights: checkSegmentChangesOfEndedUsers(chaosChanges.distinct, rightsOf(cfg, valid, topic.places)),
   };
+  const merges = await checkMergeRecords(cfg, topic, ref.merges);
+  say(`verify: merge records: ${merges.distinct} distinct by the chaos workers (${merges.records} records), ${merges.referenceRecords} by the reference run, `
+    + `${merges.profilesEqual} profiles equal; ${merges.problems.length} problems`);
   say(`verify: segment changes: ${segmentChanges.chaosDistinct} distinct emitted (${segmentChanges.chaosDuplicates} re-emitted), `
     + `reference ${segmentChanges.referenceDistinct}; missing ${segmentChanges.missing.length}, extra ${segmentChanges.extra.length}, `
     + `against consent and erasure ${segmentChanges.rights.length}`);
@@ -901,7 +1117,7 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
   const [chaosDump, refDump] = await Promise.all([dumpPrefix(redis, cfg.keyPrefix), dumpPrefix(redis, ref.cfg.keyPrefix)]);
   if (chaosDump.size === 0 || refDump.size === 0) throw new Error(`nothing to compare: ${chaosDump.size} chaos keys, ${refDump.size} reference keys`);
   const comparison = compareDumps(chaosDump, refDump);
-  const input = await checkAgainstInput(cfg, redis, valid, chaosDump);
+  const input = await checkAgainstInput(cfg, redis, valid, chaosDump, topic.places);
   const verifySeconds = (Date.now() - t0) / 1000 - ref.seconds;
   say(`verify: ${comparison.keysCompared} keys (${comparison.fieldsCompared} fields/values) compared in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
   return {
@@ -914,9 +1130,10 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
       ...segmentChanges.extra.map((x) => `segment change emitted by the chaos workers only: ${x}`),
       ...segmentChanges.rights,
       ...out.wrong,
+      ...merges.problems,
     ].slice(0, 20),
     mismatchCount: comparison.mismatchCount + input.mismatchCount + segmentChanges.missing.length + segmentChanges.extra.length
-      + segmentChanges.rights.length + out.wrong.length,
+      + segmentChanges.rights.length + out.wrong.length + merges.problems.length,
     lost: input.lost,
     doubled: input.doubled,
     usersWithoutRecs: out.missing.length,
@@ -924,6 +1141,7 @@ export async function verifyDeployment(cfg: Config, kafka: StreamClient, redis: 
     comparison,
     input,
     segmentChanges,
+    merges,
     recommendationRecords: out.records,
     reEmittedRecords: out.reEmitted,
     verifySeconds,

@@ -2,22 +2,11 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
 import { applyEvent, createFeatureView, emptyFeatureState, MINUTE, resolveFeatureConfig } from '../../src/stages/segments/features/index.js';
+import { userEvent } from '../support/user-event.js';
 
 const cfg = resolveFeatureConfig({ sessionGapMs: 30 * MINUTE, allowedLatenessMs: 24 * 60 * MINUTE });
 const T0 = Date.UTC(2024, 0, 1);
-const ev = (t: number): UserEvent => ({
-  eventId: `e${t}`,
-  userId: 'u',
-  type: 'view',
-  eventTime: t,
-  itemId: null,
-  quantity: null,
-  price: null,
-  rating: null,
-  sessionId: null,
-  context: null,
-  properties: {},
-});
+const ev = (t: number): UserEvent => userEvent({ eventId: `e${t}`, userId: 'u', type: 'view', eventTime: t });
 function sessions(times: number[]) {
   const s = emptyFeatureState();
   for (const t of times) applyEvent(s, ev(t), cfg);

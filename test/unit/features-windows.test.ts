@@ -15,25 +15,13 @@ import {
   MINUTE,
   type UserFeatureState,
 } from '../../src/stages/segments/features/index.js';
+import { userEvent } from '../support/user-event.js';
 
 const cfg = resolveFeatureConfig();
 const T0 = Date.UTC(2024, 0, 1); // midnight: a bucket boundary for every granularity
 let seq = 0;
 function ev(t: number, type: EventType = 'view', extra: Partial<UserEvent> = {}): UserEvent {
-  return {
-    eventId: `e${seq++}`,
-    userId: 'u1',
-    type,
-    eventTime: t,
-    itemId: 'i1',
-    quantity: null,
-    price: null,
-    rating: null,
-    sessionId: null,
-    context: null,
-    properties: {},
-    ...extra,
-  };
+  return userEvent({ eventId: `e${seq++}`, userId: 'u1', type, eventTime: t, itemId: 'i1', ...extra });
 }
 function build(events: UserEvent[], lookup?: (id: string) => string[]): UserFeatureState {
   const s = emptyFeatureState();

@@ -12,26 +12,14 @@ import {
   type FeatureConfig,
 } from '../../src/stages/segments/features/index.js';
 import { compileRules, loadSegmentRulesFile, parseSegmentRules, segmentChanges, timerDue } from '../../src/stages/segments/core/index.js';
+import { userEvent } from '../support/user-event.js';
 
 const cfg = resolveFeatureConfig();
 const shipped = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);
 const T0 = Date.UTC(2024, 0, 1);
 let seq = 0;
 function ev(t: number, type: EventType, extra: Partial<UserEvent> = {}): UserEvent {
-  return {
-    eventId: `e${seq++}`,
-    userId: 'u',
-    type,
-    eventTime: t,
-    itemId: 'i',
-    quantity: null,
-    price: null,
-    rating: null,
-    sessionId: null,
-    context: null,
-    properties: {},
-    ...extra,
-  };
+  return userEvent({ eventId: `e${seq++}`, userId: 'u', type, eventTime: t, itemId: 'i', ...extra });
 }
 function viewOf(events: UserEvent[], c: FeatureConfig = cfg) {
   const s = emptyFeatureState();

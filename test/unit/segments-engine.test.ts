@@ -3,26 +3,14 @@ import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { resolveFeatureConfig, DAY, HOUR, MINUTE } from '../../src/stages/segments/features/index.js';
 import { compileRules, loadSegmentRulesFile, PartitionEngine, type PartitionSnapshot } from '../../src/stages/segments/core/index.js';
+import { userEvent } from '../support/user-event.js';
 
 const cfg = resolveFeatureConfig({ allowedLatenessMs: 2 * HOUR });
 const compiled = compileRules(loadSegmentRulesFile('config/segments.yaml', cfg), cfg);
 const T0 = Date.UTC(2024, 0, 1);
 let seq = 0;
 function ev(userId: string, t: number, type: EventType = 'view', extra: Partial<UserEvent> = {}): UserEvent {
-  return {
-    eventId: `e${seq++}`,
-    userId,
-    type,
-    eventTime: t,
-    itemId: 'i',
-    quantity: null,
-    price: null,
-    rating: null,
-    sessionId: null,
-    context: null,
-    properties: {},
-    ...extra,
-  };
+  return userEvent({ eventId: `e${seq++}`, userId, type, eventTime: t, itemId: 'i', ...extra });
 }
 const tech = (u: string, t: number) => ev(u, t, 'view', { properties: { category: 'tech' } });
 
