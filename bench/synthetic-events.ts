@@ -16,7 +16,7 @@
  */
 import type { CatalogItem, EventType, UserEvent } from '../src/domain/events.js';
 // The chaos run's seeded PRNG (mulberry32; its low bits do not cycle, unlike an LCG's): one implementation for all.
-import { rng as mulberry32 } from '../test/support/chaos.js';
+import { rng as mulberry32 } from '../test/support/rng.js';
 
 export interface SyntheticShape {
   users: number;

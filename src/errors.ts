@@ -25,10 +25,28 @@ export class ConfigError extends AttuneError {
 /** Stages a record can fail in; carried to the DLQ as a header. */
 export type RecordStage = 'decode' | 'validate' | 'process' | 'produce';
 
+/**
+ * The DLQ contract: every code `attune.error.code` can hold (docs/ARCHITECTURE.md, Dead letters). A RecordError
+ * takes only these, so a new code is added here or does not compile; the fuzz run checks the DLQ against this list.
+ */
+export const DLQ_CODES = [
+  // decode
+  'EMPTY_VALUE', 'TOO_LARGE', 'BAD_FRAME', 'BAD_MAGIC', 'UNKNOWN_SCHEMA', 'FOREIGN_SCHEMA', 'BAD_AVRO', 'AVRO_LIMIT',
+  // validate, events and items
+  'MISSING_ID', 'BAD_ID', 'ID_TOO_LONG', 'UNKNOWN_TYPE', 'BAD_TIME', 'TIME_TOO_OLD', 'TIME_IN_FUTURE', 'BAD_QUANTITY',
+  'BAD_PRICE', 'BAD_RATING', 'MISSING_RATING', 'TOO_MANY_PROPERTIES', 'PROPERTY_TOO_LONG', 'KEY_MISMATCH', 'BAD_COUNTRY',
+  'BAD_CONSENT', 'BAD_CONTEXT', 'BAD_IDENTIFY', 'BAD_PROFILE', 'DUPLICATE_EVENT', 'TITLE_TOO_LONG',
+  'TOO_MANY_CATEGORIES', 'BAD_CATEGORY', 'TOO_MANY_TAGS', 'BAD_TAG',
+  // process
+  'TOO_LATE', 'PROCESS_FAILED',
+] as const;
+export type DlqCode = (typeof DLQ_CODES)[number];
+
 /** A record that can never be processed (poison pill). It goes to the DLQ; the partition keeps flowing. */
 export class RecordError extends AttuneError {
   readonly stage: RecordStage;
-  constructor(code: string, stage: RecordStage, message: string, cause?: unknown) {
+  declare readonly code: DlqCode;
+  constructor(code: DlqCode, stage: RecordStage, message: string, cause?: unknown) {
     super(message, { code, retriable: false, cause });
     this.stage = stage;
   }
@@ -36,14 +54,14 @@ export class RecordError extends AttuneError {
 
 /** The bytes are not a registry-framed Avro record, or the schema id is unknown. */
 export class DecodeError extends RecordError {
-  constructor(code: string, message: string, cause?: unknown) {
+  constructor(code: DlqCode, message: string, cause?: unknown) {
     super(code, 'decode', message, cause);
   }
 }
 
 /** The record decoded but breaks a rule (missing id, unknown type, implausible time, too large...). */
 export class ValidationError extends RecordError {
-  constructor(code: string, message: string) {
+  constructor(code: DlqCode, message: string) {
     super(code, 'validate', message);
   }
 }

@@ -116,7 +116,7 @@ export const EVENT_TYPE_SYMBOLS = enumSymbols('EventType');
 /** The top-level fields the writer below writes, in order; a test checks them against the schema's. */
 export const EVENT_FIELDS_WRITTEN = [
   'eventId', 'userId', 'type', 'eventTime', 'itemId', 'quantity', 'price', 'rating', 'sessionId', 'context',
-  'properties', 'consent', 'recommendationId',
+  'properties', 'consent', 'recommendationId', 'knownUserId', 'profile',
 ] as const;
 export const EVENT_SCHEMA_FIELDS = userEventSchema.fields.map((f) => f.name);
 
@@ -134,6 +134,8 @@ export interface EventFields {
   properties: Record<string, string>;
   consent?: Array<{ purpose: string; status: 'granted' | 'denied' | 'revoked' }> | null;
   recommendationId?: string | null;
+  knownUserId?: string | null;
+  profile?: string | null;
 }
 
 /** The symbols of ConsentStatus, in schema order. */
@@ -219,6 +221,12 @@ export function encodeEventBody(e: EventFields, opt: EncodeOptions<EventStringFi
     w.mark();
     // recommendationId (added with experiments): null, or the id of the list an impression/click/purchase came from.
     w.nullable(e.recommendationId ?? null, (v) => w.string(v));
+    w.mark();
+    // knownUserId and profile (added with identity stitching): null, or an identify event's known user id and the
+    // profile Attune itself attaches when it re-keys the event.
+    w.nullable(e.knownUserId ?? null, (v) => w.string(v));
+    w.mark();
+    w.nullable(e.profile ?? null, (v) => w.string(v));
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
     return { body: w.toBuffer(), boundaries: w.boundaries };

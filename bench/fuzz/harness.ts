@@ -31,6 +31,7 @@ import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
 import { startWorker } from '../../src/topology/worker.js';
 import { log } from '../../src/log.js';
+import { DLQ_CODES as CONTRACT_CODES } from '../../src/errors.js';
 import { testConfig, sleep } from '../../test/support/env.js';
 import { spawnWorker, type WorkerProcess } from '../../test/support/worker-process.js';
 import { EXCLUSIONS, checkAgainstInput, compareDumps, dumpPrefix, type Dumped, type Exclusion } from '../../test/support/verifier.js';
@@ -38,14 +39,8 @@ import { encodeEventBody, encodeItemBody, frame } from './avro.js';
 import { buildKinds, selectKinds, type Kind, type KindContext, type FuzzRecord, type SourceTopic } from './kinds.js';
 import { Shop, rng } from './shop.js';
 
-/** The DLQ codes of the contract (docs/fuzzing.md): anything else in `attune.error.code` is an unbounded code. */
-export const DLQ_CODES = new Set([
-  'EMPTY_VALUE', 'TOO_LARGE', 'BAD_FRAME', 'BAD_MAGIC', 'UNKNOWN_SCHEMA', 'FOREIGN_SCHEMA', 'BAD_AVRO', 'AVRO_LIMIT',
-  'MISSING_ID', 'BAD_ID', 'ID_TOO_LONG', 'UNKNOWN_TYPE', 'BAD_TIME', 'TIME_TOO_OLD', 'TIME_IN_FUTURE', 'BAD_QUANTITY',
-  'BAD_PRICE', 'BAD_RATING', 'MISSING_RATING', 'TOO_MANY_PROPERTIES', 'PROPERTY_TOO_LONG', 'KEY_MISMATCH', 'BAD_COUNTRY',
-  'BAD_CONTEXT', 'DUPLICATE_EVENT', 'TOO_LATE', 'TITLE_TOO_LONG', 'TOO_MANY_CATEGORIES', 'BAD_CATEGORY', 'TOO_MANY_TAGS',
-  'BAD_TAG', 'PROCESS_FAILED',
-]);
+/** The DLQ codes of the contract (src/errors.ts): anything else in `attune.error.code` is an unbounded code. */
+export const DLQ_CODES: ReadonlySet<string> = new Set(CONTRACT_CODES);
 export const DLQ_STAGES = new Set(['decode', 'validate', 'process', 'produce']);
 
 /**

@@ -7,7 +7,7 @@
 import type { Config } from '../../src/config/config.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import {
-  EVENT_STRING_FIELDS, ITEM_ARRAY_FIELDS, ITEM_STRING_FIELDS, encodeEventBody, encodeItemBody, frame,
+  EVENT_STRING_FIELDS, EVENT_TYPE_SYMBOLS, ITEM_ARRAY_FIELDS, ITEM_STRING_FIELDS, encodeEventBody, encodeItemBody, frame,
   type EventFields, type ItemFields,
 } from './avro.js';
 import { COUNTRIES, int, pick, type Rand, type Shop } from './shop.js';
@@ -131,7 +131,7 @@ export function buildKinds(cfg: Config): Kind[] {
     }),
     ev('bad-enum', 'BAD_AVRO', 'decode', 1, 'an event type index past the enum symbols', (c) => {
       const e = baseEvent(c);
-      return eventRecord(c, e, e.userId, { typeIndex: int(c.r, 9, 1000) });
+      return eventRecord(c, e, e.userId, { typeIndex: int(c.r, EVENT_TYPE_SYMBOLS.length, 1000) });
     }),
     ev('bad-union', 'BAD_AVRO', 'decode', 1, 'a union branch index past the union', (c) => {
       const e = baseEvent(c);
@@ -222,6 +222,20 @@ export function buildKinds(cfg: Config): Kind[] {
       const e = baseEvent(c);
       const f = pick(c.r, ['userAgent', 'referrer', 'device'] as const);
       return eventRecord(c, { ...e, context: { ...e.context!, [f]: longString(c.r, int(c.r, 5000, 20000)) } });
+    }),
+    // Identity stitching: an identify names exactly one other user; only Attune's own merge record carries a profile.
+    ev('bad-identify', 'BAD_IDENTIFY', 'validate', 1, 'an identify without knownUserId, naming its own userId, or a view carrying knownUserId', (c) => {
+      const e = baseEvent(c);
+      const bad = pick(c.r, [
+        { ...e, type: 'identify', itemId: null, knownUserId: null },
+        { ...e, type: 'identify', itemId: null, knownUserId: e.userId },
+        { ...e, knownUserId: `known-${e.userId}` },
+      ]);
+      return eventRecord(c, bad);
+    }),
+    ev('forged-merge-profile', 'BAD_IDENTIFY', 'validate', 1, 'an upstream identify carrying a profile under an ordinary event id', (c) => {
+      const e = baseEvent(c);
+      return eventRecord(c, { ...e, type: 'identify', itemId: null, profile: '{"v":1}' });
     }),
     ev('duplicate-event', 'DUPLICATE_EVENT', 'validate', 2, 'the exact bytes of a valid event produced earlier (same key, same event id)', (c) => {
       // Nothing to duplicate before the first valid event: no record (the harness draws again).

@@ -10,8 +10,8 @@
  * ahead, so every user's own events stay in time order (the offline checks learn them in that order).
  */
 import type { CatalogItem, UserEvent } from '../../src/domain/events.js';
-// The chaos run's seeded PRNG (mulberry32): one implementation for both.
-import { rng } from '../../test/support/chaos.js';
+// The seeded PRNG (mulberry32) shared with the chaos run.
+import { rng } from '../../test/support/rng.js';
 export { rng };
 
 

@@ -188,7 +188,7 @@ describe('batch handler', () => {
   });
 
   it('rethrows when even the quarantined run fails (its dead letter cannot be written), unless the consumer is stopping', async () => {
-    const boom = () => new ValidationError('X', 'the dead-letter topic refuses writes');
+    const boom = () => new ValidationError('BAD_ID', 'the dead-letter topic refuses writes');
     const { handler } = setUp(recordingChain([], () => boom()));
     await expect(handler(fakeBatch(T, 0, [10, 11]).batch)).rejects.toThrow('the dead-letter topic refuses writes');
 

@@ -9,7 +9,7 @@ describe('the error classes', () => {
     const classes = Object.entries(errors).filter(([, v]) => typeof v === 'function' && v.prototype instanceof Error);
     expect(classes.map(([k]) => k)).toEqual(expect.arrayContaining(['ProduceError', 'SegmentRulesError', 'UnknownWindowError', 'StateStoreUnavailableError']));
     for (const [name, cls] of classes) {
-      if (name !== 'AttuneError') expect(cls.prototype, name).toBeInstanceOf(errors.AttuneError);
+      if (name !== 'AttuneError') expect((cls as () => unknown).prototype, name).toBeInstanceOf(errors.AttuneError);
     }
   });
 

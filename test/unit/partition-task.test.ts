@@ -27,7 +27,7 @@ describe('PartitionTask', () => {
   });
   it('fails fast on non-retriable errors and keeps serving later jobs', async () => {
     const task = new PartitionTask<string>('t', 0);
-    await expect(task.submit(async () => { throw new ValidationError('X', 'bad'); }, hooks())).rejects.toThrow('bad');
+    await expect(task.submit(async () => { throw new ValidationError('BAD_ID', 'bad'); }, hooks())).rejects.toThrow('bad');
     await expect(task.submit(async () => 'next', hooks())).resolves.toBe('next');
     task.close();
   });

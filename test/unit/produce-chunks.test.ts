@@ -86,7 +86,7 @@ describe('dead-letter copies fit the cap', () => {
     expect(capBytes('aé', 2)).toBe('a');
     expect(capBytes('a😀b', 4)).toBe('a');
     expect(capBytes('a😀b', 5)).toBe('a😀');
-    const long = deadLetter(inbound(Buffer.alloc(1)), new ValidationError('X', 'é'.repeat(2_000)), src);
+    const long = deadLetter(inbound(Buffer.alloc(1)), new ValidationError('BAD_ID', 'é'.repeat(2_000)), src);
     expect(Buffer.byteLength(long.headers!['attune.error.message'])).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
     expect(long.headers!['attune.error.message']).toMatch(/^é+$/);
   });

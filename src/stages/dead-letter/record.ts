@@ -5,13 +5,13 @@
  * record would exceed the produce size cap is truncated (fitDeadLetter), with a header saying how long it was.
  */
 import type { InboundRecord, OutboundRecord } from '../../kafka/port.js';
-import { RecordError, isRetriable } from '../../errors.js';
+import { RecordError, isRetriable, type DlqCode } from '../../errors.js';
 import { recordBytes } from '../../kafka/chunk.js';
 
 export const ATTUNE_VERSION = '0.1.0';
 
 /** The code of a record that failed alone while being processed (isolated by bisection, topology/isolation.ts). */
-export const PROCESS_FAILED = 'PROCESS_FAILED';
+export const PROCESS_FAILED = 'PROCESS_FAILED' as const;
 /** The most bytes of an error message carried in `attune.error.message`. */
 export const MAX_MESSAGE_BYTES = 500;
 /** The most bytes of the error class and code headers (they come from our code, but an error's name is free). */
@@ -45,7 +45,7 @@ export function processFailed(record: InboundRecord, err: unknown, src: DeadLett
   return build(record, PROCESS_FAILED, 'process', err instanceof Error ? err.name : typeof err, safeMessage(err, record), src, now);
 }
 
-function build(record: InboundRecord, code: string, stage: string, cls: string, message: string, src: DeadLetterSource, now: number): OutboundRecord {
+function build(record: InboundRecord, code: DlqCode, stage: string, cls: string, message: string, src: DeadLetterSource, now: number): OutboundRecord {
   return {
     key: record.key,
     value: record.value,

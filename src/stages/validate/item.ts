@@ -8,7 +8,7 @@ import { ValidationError } from '../../errors.js';
 import { checkId, CONTROL, type ValidationLimits } from './validate.js';
 
 function checkLabels(what: 'category' | 'tag', values: string[], max: number, maxLength: number): void {
-  const [tooMany, bad] = what === 'category' ? ['TOO_MANY_CATEGORIES', 'BAD_CATEGORY'] : ['TOO_MANY_TAGS', 'BAD_TAG'];
+  const [tooMany, bad] = what === 'category' ? ['TOO_MANY_CATEGORIES', 'BAD_CATEGORY'] as const : ['TOO_MANY_TAGS', 'BAD_TAG'] as const;
   if (values.length > max) throw new ValidationError(tooMany, `${values.length} ${what === 'category' ? 'categories' : 'tags'}; at most ${max} are accepted`);
   for (const v of values) {
     if (typeof v !== 'string' || v.length === 0) throw new ValidationError(bad, `a ${what} is empty`);
