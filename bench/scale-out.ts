@@ -25,7 +25,34 @@ export interface ScaleOutRun {
   seconds: number;
   eventsPerSecond: number;
   firstCommitSeconds: number;
+  /**
+   * The shared model's propagation (#12: every worker applies the others' deltas within 1 s): the changelog records
+   * applied by all workers, and the delay from a record's append to its deltas applied, as bucket bounds of
+   * attune_model_changelog_delay_seconds summed over the workers (the p50 and p99 lie at or below them).
+   */
+  changelog: { applied: number; p50: number; p99: number; max: number };
 }
+
+/** Cumulative buckets `le → count` of one histogram in a Prometheus text exposition, summed over `texts`. */
+export function histogramBuckets(texts: readonly string[], name: string): Array<[number, number]> {
+  const sum = new Map<number, number>();
+  const re = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm');
+  for (const t of texts) for (const m of t.matchAll(re)) {
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    sum.set(le, (sum.get(le) ?? 0) + Number(m[2]));
+  }
+  return [...sum].sort((a, b) => a[0] - b[0]);
+}
+
+/** The smallest bucket bound holding the q-quantile of a cumulative histogram (NaN when empty). */
+export function bucketQuantile(buckets: ReadonlyArray<[number, number]>, q: number): number {
+  const total = buckets.length ? buckets[buckets.length - 1]![1] : 0;
+  if (total === 0) return NaN;
+  return buckets.find(([, c]) => c >= q * total)![0];
+}
+
+/** The workers' ops ports: fixed, so the bench can scrape them before stopping them. */
+const HTTP_PORT_BASE = 19_470;
 
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -54,7 +81,8 @@ export async function benchScaleOut(events: number, counts: readonly number[]): 
       const group = `${id}-g${w}`;
       const cfg = loadConfig(process.env, { topicPrefix: id, keyPrefix: prefix, groupId: group, httpPort: 0, pseudonymKey: key, shutdownTimeoutMs: 5000, redisClusterNodes });
       const t0 = performance.now();
-      const children = Array.from({ length: w }, () => spawnWorker(cfg, { ATTUNE_LOG_LEVEL: 'warn' }).child);
+      const children = Array.from({ length: w }, (_, i) => spawnWorker(cfg, { ATTUNE_LOG_LEVEL: 'warn', ATTUNE_HTTP_PORT: String(HTTP_PORT_BASE + i) }).child);
+      let changelog: ScaleOutRun['changelog'] = { applied: 0, p50: NaN, p99: NaN, max: NaN };
       let firstCommit = NaN;
       try {
         for (;;) {
@@ -67,14 +95,21 @@ export async function benchScaleOut(events: number, counts: readonly number[]): 
         }
       } finally {
         const seconds = (performance.now() - t0) / 1000;
+        // The last records reach the other workers' models after the lag is 0: a second for them, then the metrics.
+        await new Promise((r) => setTimeout(r, 1_000));
+        const texts = await Promise.all(children.map((_, i) => fetch(`http://127.0.0.1:${HTTP_PORT_BASE + i}/metrics`).then((x) => x.text()).catch(() => '')));
+        const buckets = histogramBuckets(texts, 'attune_model_changelog_delay_seconds');
+        const applied = texts.reduce((n, t) => n + Number(/attune_model_changelog_records_total\{outcome="applied"\} (\S+)/.exec(t)?.[1] ?? 0), 0);
+        changelog = { applied, p50: bucketQuantile(buckets, 0.5), p99: bucketQuantile(buckets, 0.99), max: bucketQuantile(buckets, 1) };
         await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : (c.on('exit', r), c.kill('SIGTERM'))))));
-        runs.push({ workers: w, seconds, eventsPerSecond: n / seconds, firstCommitSeconds: firstCommit });
+        runs.push({ workers: w, seconds, eventsPerSecond: n / seconds, firstCommitSeconds: firstCommit, changelog });
         const redis = createRedis(cfg);
         await deleteKeysWithPrefix(redis, prefix).catch(() => 0);
         await redis.quit().catch(() => {});
       }
       const r = runs[runs.length - 1];
-      say(`  ${w} worker(s): ${r.eventsPerSecond.toFixed(0)} events/s (${r.seconds.toFixed(1)} s, first commit ${r.firstCommitSeconds.toFixed(1)} s)`);
+      say(`  ${w} worker(s): ${r.eventsPerSecond.toFixed(0)} events/s (${r.seconds.toFixed(1)} s, first commit ${r.firstCommitSeconds.toFixed(1)} s); `
+        + `changelog records applied ${r.changelog.applied}, delay p50 ≤ ${r.changelog.p50} s, p99 ≤ ${r.changelog.p99} s, max ≤ ${r.changelog.max} s`);
     }
   } finally {
     await admin.deleteTopics(Object.values(topics)).catch(() => {});
@@ -85,8 +120,9 @@ export async function benchScaleOut(events: number, counts: readonly number[]): 
 
 export function scaleOutSection(r: { runs: ScaleOutRun[]; partitions: number }, command: string): string[] {
   const one = r.runs.find((x) => x.workers === 1);
-  const lines = ['| workers | events/s, start to lag 0 | × one worker | first commit, s |', '| --- | --- | --- | --- |'];
-  for (const x of r.runs) lines.push(`| ${x.workers} | ${x.eventsPerSecond.toFixed(0)} | ${one ? (x.eventsPerSecond / one.eventsPerSecond).toFixed(2) : '–'} | ${x.firstCommitSeconds.toFixed(1)} |`);
+  const lines = ['| workers | events/s, start to lag 0 | × one worker | first commit, s | shared model: records applied, delay p50 / p99 / max ≤ s |', '| --- | --- | --- | --- | --- |'];
+  const delay = (c: ScaleOutRun['changelog']) => (c.applied ? `${c.applied}: ${c.p50} / ${c.p99} / ${c.max}` : '–');
+  for (const x of r.runs) lines.push(`| ${x.workers} | ${x.eventsPerSecond.toFixed(0)} | ${one ? (x.eventsPerSecond / one.eventsPerSecond).toFixed(2) : '–'} | ${x.firstCommitSeconds.toFixed(1)} | ${delay(x.changelog)} |`);
   return [`Workers as child processes in one group on the local 3-master Redis Cluster, ${r.partitions} partitions; \`${command}\`.`, '', ...lines];
 }
 
