@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CollaborativeModel } from '../../src/stages/recommend/model/collaborative.js';
 import { parseRecommenderConfig } from '../../src/stages/recommend/model/config.js';
 import { batchDeltas, CoocBatchDelta, EMPTY_HISTORY, interactionDeltas, pairKey, type DeltaParams, type UserHistory } from '../../src/stages/recommend/model/deltas.js';
-import { NeighbourIndex, cosineSim } from '../../src/stages/recommend/model/neighbours.js';
+import { NeighbourIndex, asymmetricCosineSim, cosineSim } from '../../src/stages/recommend/model/neighbours.js';
 
 const P: DeltaParams = { historySize: 3, recency: 'none', positionDecay: 1, timeHalfLifeMs: 1 };
 
@@ -81,6 +81,35 @@ describe('cosine and neighbour lists', () => {
     expect(m.sim(0, 1)).toBeCloseTo(1 / Math.SQRT2, 12);
     expect(m.neighbours.sorted(0).map((x) => x.item).sort()).toEqual([1, 2]);
     expect(cosineSim(2, 4, 1)).toBe(1);
+  });
+
+  it('asymmetric cosine: each list holds C / (N_seed^α · N_candidate^(1−α)), and a popular candidate gains as α grows', () => {
+    expect(asymmetricCosineSim(2, 4, 9, 0.5)).toBeCloseTo(cosineSim(2, 4, 9), 12);
+    const world = (alpha: number) => {
+      const m = collab({ eventWeights: { purchase: 1 }, asymmetry: alpha });
+      // item 2 bought by six users alone, then 0 co-bought with 1 by two users and with 2 by three (in this order
+      // every list entry is exact at the end: an entry is re-scored when its pair or its list's item is touched)
+      let u = 0;
+      const buy = (items: number[]) => {
+        let h: UserHistory = EMPTY_HISTORY;
+        for (const [k, i] of items.entries()) h = m.learn(h, i, 1, u * 10 + k);
+        u++;
+      };
+      for (let k = 0; k < 6; k++) buy([2]);
+      for (let k = 0; k < 2; k++) buy([0, 1]);
+      for (let k = 0; k < 3; k++) buy([0, 2]);
+      return m;
+    };
+    // N: 0 → 5, 1 → 2, 2 → 9; C(0,1) = 2, C(0,2) = 3
+    const cos = world(0.5);
+    expect(cos.neighbours.sorted(0).map((x) => x.item)).toEqual([1, 2]); // 2/√10 > 3/√45
+    const asym = world(0.8);
+    expect(asym.sim(0, 2)).toBeCloseTo(3 / (5 ** 0.8 * 9 ** 0.2), 12);
+    expect(asym.sim(2, 0)).toBeCloseTo(3 / (9 ** 0.8 * 5 ** 0.2), 12);
+    // the lists hold the directional values (float32), in both directions
+    expect(asym.neighbours.sorted(0).map((x) => x.item)).toEqual([2, 1]);
+    expect(asym.neighbours.sorted(0)[0].sim).toBeCloseTo(asym.sim(0, 2), 6);
+    expect(asym.neighbours.sorted(2)[0].sim).toBeCloseTo(asym.sim(2, 0), 6);
   });
 
   it('keeps only the top K, evicting the weakest', () => {

@@ -32,10 +32,6 @@ export async function loadStoredRows(rec: Recommender, store: RecommenderStore):
     }
   });
   const m = rec.collaborative;
-  for (let k = 0; k < pairs.length; k += 2) {
-    const s = m.sim(pairs[k]!, pairs[k + 1]!);
-    m.neighbours.offer(pairs[k]!, pairs[k + 1]!, s);
-    m.neighbours.offer(pairs[k + 1]!, pairs[k]!, s);
-  }
+  for (let k = 0; k < pairs.length; k += 2) m.offerPair(pairs[k]!, pairs[k + 1]!);
   return { rows, pairs: pairs.length / 2, gates };
 }

@@ -7,7 +7,7 @@ import type { RecommenderConfig } from './config.js';
 import { CoocState } from './cooc-state.js';
 import { DecayClock } from './decay.js';
 import { interactionDeltas, type CoocBatchDelta, type CoocDeltaSink, type DeltaParams, type UserHistory } from './deltas.js';
-import { cosineSim, llrSim, NeighbourIndex } from './neighbours.js';
+import { asymmetricCosineSim, cosineSim, llrSim, NeighbourIndex } from './neighbours.js';
 
 export class CollaborativeModel {
   readonly state = new CoocState();
@@ -15,6 +15,7 @@ export class CollaborativeModel {
   readonly clock: DecayClock;
   readonly params: DeltaParams;
   private readonly simKind: 'cosine' | 'llr';
+  private readonly alpha: number;
   private readonly minCooc: number;
   private epochSet = false;
   /** Set by setEpoch: the stored counts are shared, so this model must never rebase them on its own. */
@@ -33,20 +34,21 @@ export class CollaborativeModel {
       timeHalfLifeMs: cfg.timeHalfLifeMs,
     };
     this.simKind = cfg.similarity;
+    this.alpha = cfg.asymmetry;
     this.minCooc = cfg.minCooccurrence;
     const state = this.state;
     this.sink = {
       norm: (a, inc) => state.norm(a, inc),
       pair: (a, b, inc) => {
         const c = state.add(a, b, inc);
-        const sim = this.simFrom(c, a, b);
-        this.neighbours.offer(a, b, sim);
-        this.neighbours.offer(b, a, sim);
+        const ab = this.simFrom(c, a, b);
+        this.neighbours.offer(a, b, ab);
+        this.neighbours.offer(b, a, this.alpha === 0.5 ? ab : this.simFrom(c, b, a));
       },
     };
   }
 
-  /** Similarity of a and b from the current state. */
+  /** Similarity of candidate b to seed a (the entry of b in a's list) from the current state. */
   sim(a: number, b: number): number {
     return this.simFrom(this.state.cooc(a, b), a, b);
   }
@@ -60,13 +62,17 @@ export class CollaborativeModel {
       const s = this.clock.scale(this.now);
       return llrSim(c / s, na / s, nb / s, this.state.total / s);
     }
-    return cosineSim(c, na, nb);
+    return this.alpha === 0.5 ? cosineSim(c, na, nb) : asymmetricCosineSim(c, na, nb, this.alpha);
   }
 
-  private offerPair(a: number, b: number): void {
-    const s = this.sim(a, b);
-    this.neighbours.offer(a, b, s);
-    this.neighbours.offer(b, a, s);
+  /**
+   * Offers the pair's current similarity to both lists, each in its own direction (the asymmetric cosine differs by
+   * direction): every path that builds lists from the state (batches, warm-up) goes through here.
+   */
+  offerPair(a: number, b: number): void {
+    const ab = this.sim(a, b);
+    this.neighbours.offer(a, b, ab);
+    this.neighbours.offer(b, a, this.alpha === 0.5 ? ab : this.sim(b, a));
   }
 
   private tick(time: number): number {

@@ -14,6 +14,11 @@ export const RecommenderConfigSchema = z.object({
       /** K: neighbours kept per item. */
       neighbours: z.number().int().min(1).max(1000).default(50),
       similarity: z.enum(['cosine', 'llr']).default('cosine'),
+      /**
+       * α of the asymmetric cosine C / (N_seed^α · N_candidate^(1−α)) (cosine only; 0.5 = the plain cosine). Above
+       * 0.5 a popular candidate is penalised less (neighbours.ts, asymmetricCosineSim).
+       */
+      asymmetry: z.number().min(0).max(1).default(0.5),
       /** A pair enters a neighbour list only once its (undecayed-equivalent) co-occurrence reaches this. */
       minCooccurrence: z.number().min(0).default(0),
       /** Interaction weight per event type (view < add_to_cart < purchase). Types not listed are ignored. */

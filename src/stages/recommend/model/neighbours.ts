@@ -13,6 +13,16 @@ export function cosineSim(c: number, na: number, nb: number): number {
   return c / Math.sqrt(na * nb);
 }
 
+/**
+ * Asymmetric cosine (Aiolli, 2013): the entry of candidate b in seed a's list is C / (N_a^α · N_b^(1−α)). α = 0.5
+ * is the cosine; a larger α penalises a popular candidate less (its N_b weighs less), which suits one-time
+ * consumption, where the popular items of a user's taste are the likely next ones.
+ */
+export function asymmetricCosineSim(c: number, na: number, nb: number, alpha: number): number {
+  if (c <= 0 || na <= 0 || nb <= 0) return 0;
+  return c / (Math.pow(na, alpha) * Math.pow(nb, 1 - alpha));
+}
+
 function xlogx(x: number): number {
   return x <= 0 ? 0 : x * Math.log(x);
 }

@@ -14,9 +14,12 @@ export const RECOMMENDER_PRESETS = {
    * interacted with is excluded whatever its event type (the log keeps the last 1,000 distinct items) and
    * buy-again is off. The order of what a user saw says less than in an order's lines, so the candidates come
    * from the whole recent history as well as the newest items (a flat profile weight over the last 20), and
-   * popularity is read over months rather than a week (docs/recommender.md, step 8).
+   * popularity is read over months rather than a week (docs/recommender.md, step 8). Neighbours are ranked by
+   * the asymmetric cosine at α = 0.8, which penalises a popular candidate less than the cosine does: among the
+   * items of a user's taste the popular ones are the likely next (step 9).
    */
   media: {
+    collaborative: { asymmetry: 0.8 },
     filters: { excludeConsumed: true },
     buyAgain: { enabled: false, maxItems: 1000 },
     blend: { profileWeight: 1, trending: 0.2 },

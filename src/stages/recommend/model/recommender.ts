@@ -415,7 +415,7 @@ export class Recommender {
       .map((x) => ({ itemId: this.items.name(x.item), score: x.sim }));
   }
 
-  /** Cosine similarity of two items from the current co-occurrence state. */
+  /** Similarity of item b to item a (b's entry in a's list) from the current co-occurrence state. */
   similarity(a: string, b: string): number {
     const ia = this.items.lookup(a);
     const ib = this.items.lookup(b);
