@@ -2,31 +2,24 @@
  * Identity stitching in ingest against the real Redis: a merge record (MERGE_RECORD) adds an anonymous profile's
  * activity to the known user's, offset-gated and in order with the user's other records (applyUserEvents-4.lua).
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
-import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
-import { StateStore } from '../../src/stores/state-store.js';
+import { describe, it, expect } from 'vitest';
+import type { RedisClient } from '../../src/stores/redis-client.js';
+import type { StateStore } from '../../src/stores/state-store.js';
 import { Keys } from '../../src/stores/keys.js';
-import { bootstrapState } from '../../src/stores/bootstrap.js';
 import { ScriptRejectedError } from '../../src/errors.js';
 import { MERGE_RECORD, RESET_RECORD, type UserRecordDelta } from '../../src/stages/ingest/plan.js';
 import type { ActivitySnapshot } from '../../src/domain/profile.js';
 import { testConfig } from '../support/env.js';
+import { useBootstrappedState } from '../support/redis-state.js';
 
 let redis: RedisClient;
 let store: StateStore;
 const cfg = testConfig();
 const field = Keys.partitionField('events', 0);
 
-beforeAll(async () => {
-  redis = createRedis(cfg);
-  store = new StateStore(redis, cfg.keyPrefix);
-  await bootstrapState(redis, cfg.keyPrefix);
-});
-afterAll(async () => {
-  if (!redis) return;
-  await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-  await redis.quit();
+useBootstrappedState(cfg, (r, s) => {
+  redis = r;
+  store = s;
 });
 
 const merge = (offset: number, a: ActivitySnapshot, t = 0): UserRecordDelta => [offset, MERGE_RECORD, JSON.stringify(a), t];

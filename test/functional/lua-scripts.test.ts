@@ -1,5 +1,5 @@
 /** The state scripts against the real Redis: replayed offsets are no-ops; state and offset move together. */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { createRedis, type RedisClient } from '../../src/stores/redis-client.js';
 import { deleteKeysWithPrefix } from '../../src/stores/maintenance.js';
 import { StateStore } from '../../src/stores/state-store.js';
@@ -8,6 +8,7 @@ import { FencedError, ScriptRejectedError, StateLostError, StateRebuiltError } f
 import { bootstrapState, missingGuards, readBootstrap, rebuildState } from '../../src/stores/bootstrap.js';
 import { guardKeyFor, runFenced, fenceField } from '../../src/stores/guard.js';
 import { testConfig } from '../support/env.js';
+import { useBootstrappedState } from '../support/redis-state.js';
 import { DedupeStore } from '../../src/stages/dedupe/store.js';
 import { RESET_RECORD } from '../../src/stages/ingest/plan.js';
 
@@ -15,15 +16,9 @@ let redis: RedisClient;
 let store: StateStore;
 const cfg = testConfig();
 
-beforeAll(async () => {
-  redis = createRedis(cfg);
-  store = new StateStore(redis, cfg.keyPrefix);
-  await bootstrapState(redis, cfg.keyPrefix);
-});
-afterAll(async () => {
-  if (!redis) return;
-  await deleteKeysWithPrefix(redis, cfg.keyPrefix);
-  await redis.quit();
+useBootstrappedState(cfg, (r, s) => {
+  redis = r;
+  store = s;
 });
 
 describe('applyUserEvents', () => {
