@@ -13,7 +13,8 @@
  *       hash tag: `{u}:features`, `{i}:co`, …) — bytes per user with state, per item, and the largest keys.
  *
  *   node --import tsx bench/memory.ts [--part model|worker|both] [--users N] [--items N] [--events N]
- *     [--worker-users N] [--worker-items N] [--worker-events N] [--seed N]
+ *     [--worker-users N] [--worker-items N] [--worker-events N] [--seed N] [--max-pairs N]
+ *   (--max-pairs: the model's limits.maxPairs, default the recommender's)
  * Needs the services (scripts/services.sh up kafka registry redis) for (w). Prints a Markdown section.
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
@@ -44,6 +45,10 @@ export interface ModelMemory {
   shape: SyntheticShape;
   usersSeen: number;
   pairs: number;
+  /** limits.maxPairs, and the prunes it took (cooc-state.ts) with the pairs they dropped. */
+  maxPairs: number;
+  prunes: number;
+  prunedPairs: number;
   seconds: number;
   /** With every user's state still in memory (what an in-process eval holds). */
   withUsers: { heap: number; rss: number; external: number };
@@ -66,8 +71,23 @@ function usage() {
   return { heap: m.heapUsed, rss: m.rss, external: m.arrayBuffers };
 }
 
-export function modelMemory(shape: SyntheticShape): ModelMemory {
-  const rec = new Recommender({});
+/**
+ * Full collections a second apart until RSS stops falling: right after a collection V8 still holds the pages it freed
+ * (the users' states, ~0.9 GB at the full size), and its memory reducer gives them back over the next seconds.
+ */
+async function settle(): Promise<void> {
+  let last = Infinity;
+  for (let k = 0; k < 10; k++) {
+    gc();
+    const rss = process.memoryUsage().rss;
+    if (rss > last * 0.98) return;
+    last = rss;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export async function modelMemory(shape: SyntheticShape, maxPairs?: number): Promise<ModelMemory> {
+  const rec = new Recommender(maxPairs === undefined ? {} : { limits: { maxPairs } });
   for (const c of syntheticCatalog(shape)) rec.upsertItem(c);
   const t0 = performance.now();
   let n = 0;
@@ -84,9 +104,10 @@ export function modelMemory(shape: SyntheticShape): ModelMemory {
   const withUsers = usage();
   const usersSeen = rec.users.size;
   rec.users.clear();
-  gc();
+  await settle();
   const modelOnly = usage();
-  return { shape, usersSeen, pairs: rec.collaborative.state.pairCount, seconds, withUsers, modelOnly };
+  const st = rec.collaborative.state;
+  return { shape, usersSeen, pairs: st.pairCount, maxPairs: st.maxPairs, prunes: st.prunes, prunedPairs: st.prunedPairs, seconds, withUsers, modelOnly };
 }
 
 export interface KeyKind {
@@ -207,7 +228,7 @@ export function memorySection(m: ModelMemory | null, w: WorkerMemory | null): st
   const int = (x: number) => Math.round(x).toLocaleString('en');
   const shape = (s: SyntheticShape) => `${int(s.users)} users × ${int(s.items)} items × ${int(s.events)} events (seed ${s.seed ?? 1})`;
   if (m) {
-    lines.push(`**(m) The model in process**, ${shape(m.shape)}: ${int(m.usersSeen)} users had events, ${int(m.pairs)} co-occurrence pairs, learned in ${m.seconds.toFixed(0)} s.`);
+    lines.push(`**(m) The model in process**, ${shape(m.shape)}: ${int(m.usersSeen)} users had events, ${int(m.pairs)} co-occurrence pairs held (bound ${int(m.maxPairs)}: ${int(m.prunes)} prunes dropped ${int(m.prunedPairs)} pairs), learned in ${m.seconds.toFixed(0)} s.`);
     lines.push('', '| | heap | typed arrays | RSS |', '| --- | --- | --- | --- |');
     lines.push(`| with every user's state (in-process eval) | ${mb(m.withUsers.heap)} | ${mb(m.withUsers.external)} | ${mb(m.withUsers.rss)} |`);
     lines.push(`| the model only (what a worker holds) | ${mb(m.modelOnly.heap)} | ${mb(m.modelOnly.external)} | ${mb(m.modelOnly.rss)} |`);
@@ -229,7 +250,8 @@ export function memorySection(m: ModelMemory | null, w: WorkerMemory | null): st
 if (import.meta.url === `file://${process.argv[1]}`) {
   const model: SyntheticShape = { users: opt('--users', '1000000'), items: opt('--items', '100000'), events: opt('--events', '20000000'), seed };
   const worker: SyntheticShape = { users: opt('--worker-users', '40000'), items: opt('--worker-items', '10000'), events: opt('--worker-events', '400000'), seed };
-  const m = part === 'worker' ? null : modelMemory(model);
+  const maxPairs = optionOf(argv, '--max-pairs', '');
+  const m = part === 'worker' ? null : await modelMemory(model, maxPairs === '' ? undefined : Number(maxPairs));
   const w = part === 'model' ? null : await workerMemory(worker);
   console.log(memorySection(m, w));
   process.exit(0);

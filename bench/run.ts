@@ -102,7 +102,7 @@ if (!flag('--no-memory')) {
   log(`(e) memory: the model at ${model.users} users × ${model.items} items × ${model.events} events, the worker at ${worker.events} events`);
   memoryLines = ['## (e) Memory on generated data', '', `\`bench/memory.ts\` (generator: bench/synthetic-events.ts, seeded), in \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`; standalone: \`node --import tsx bench/memory.ts\`. The model part runs in the bench's own process, after (a)–(d): its RSS includes what they left (the heap figures are taken after a full collection).`, ''];
   try {
-    const m = modelMemory(model);
+    const m = await modelMemory(model);
     const w = await workerMemory(worker);
     memoryLines.push(memorySection(m, w), '');
   } catch (err) {

@@ -71,6 +71,7 @@ export const SETTINGS = {
   watermarkMaxSkewMs: s('ATTUNE_WATERMARK_MAX_SKEW_MS', int(0, 86_400_000), 5 * 60_000, 'how far ahead of its record\'s Kafka timestamp an event may move the partition watermark, in ms (default 300000 = 5 min; events further ahead are still applied, but do not make other users\' events late)'),
   dedupeWindowRecords: s('ATTUNE_DEDUPE_WINDOW_RECORDS', int(0, 10_000_000), 100_000, 'how many offsets back on its partition an event id is remembered, to dead-letter a repeat as DUPLICATE_EVENT (0 disables; Redis keeps at most this many ids per partition)'),
   maxItems: s('ATTUNE_MAX_ITEMS', int(1000, 100_000_000), 1_000_000, 'the most distinct item ids one worker\'s recommender learns (catalog items and co-occurrence); events of further unknown items still count but are not learned'),
+  maxPairs: s('ATTUNE_MAX_PAIRS', int(1000, 1_000_000_000), 8_388_608, 'the most co-occurrence pairs one worker\'s recommender holds in memory (16 B each, a table at most half full); past it the weakest pairs not in a neighbour list are dropped'),
   // Transport security (docs/security.md): TLS and SASL for Kafka, TLS and an ACL user for Redis, basic auth for the
   // registry. A secret comes from its variable or from a *_FILE holding it (read at start-up, never logged); not both.
   kafkaSsl: s('ATTUNE_KAFKA_SSL', bool, false, 'true to connect to the brokers over TLS (implied by ATTUNE_KAFKA_SSL_CA_FILE), false for plaintext'),

@@ -53,4 +53,14 @@ describe('the recommender under a flood of unknown ids', () => {
     expect(new Recommender(loadRecommenderConfig(cfg)).items.maxSize).toBe(1234);
     expect(loadRecommenderConfig(loadConfig({})).limits.maxItems).toBe(1_000_000);
   });
+
+  it('takes the pair bound from ATTUNE_MAX_PAIRS, and a recommender learning from input holds no more pairs', () => {
+    const cfg = loadConfig({ ATTUNE_MAX_PAIRS: '2000' });
+    const r = new Recommender(loadRecommenderConfig(cfg));
+    expect(r.collaborative.state.maxPairs).toBe(2000);
+    for (let k = 0; k < 3000; k++) r.learn(buy(`u${k % 40}`, `item${(k * 7919) % 600}`, 'x'));
+    expect(r.collaborative.state.prunes).toBeGreaterThan(0);
+    expect(r.collaborative.state.pairCount).toBeLessThanOrEqual(2000);
+    expect(loadRecommenderConfig(loadConfig({})).limits.maxPairs).toBe(8_388_608);
+  });
 });

@@ -10,7 +10,7 @@ import { interactionDeltas, type CoocBatchDelta, type CoocDeltaSink, type DeltaP
 import { asymmetricCosineSim, cosineSim, llrSim, NeighbourIndex } from './neighbours.js';
 
 export class CollaborativeModel {
-  readonly state = new CoocState();
+  readonly state: CoocState;
   readonly neighbours: NeighbourIndex;
   readonly clock: DecayClock;
   readonly params: DeltaParams;
@@ -24,8 +24,10 @@ export class CollaborativeModel {
   /** Sink that applies each pair to the state and offers the fresh similarity to both lists. */
   private readonly sink: CoocDeltaSink;
 
-  constructor(cfg: RecommenderConfig['collaborative']) {
+  /** @param maxPairs limits.maxPairs: the co-occurrence table's bound (cooc-state.ts: a prune keeps the listed pairs). */
+  constructor(cfg: RecommenderConfig['collaborative'], maxPairs = Infinity) {
     this.neighbours = new NeighbourIndex(cfg.neighbours);
+    this.state = new CoocState(maxPairs, (visit) => this.neighbours.forEachEntry(visit));
     this.clock = new DecayClock(cfg.decayHalfLifeMs);
     this.params = {
       historySize: cfg.historySize,

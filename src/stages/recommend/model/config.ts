@@ -119,6 +119,12 @@ export const RecommenderConfigSchema = z.object({
   limits: z
     .object({
       maxItems: z.number().int().min(1).default(1_000_000),
+      /**
+       * Co-occurrence pairs held in memory (cooc-state.ts): past it, a prune keeps the pairs of the neighbour lists
+       * and the strongest others, half of the bound in all. 8M pairs: a 256 MB table (16 B a slot, half full at
+       * most), ~4× what the bundled shop data makes (1.8M), so its figures do not change.
+       */
+      maxPairs: z.number().int().min(2).default(8_388_608),
       maxCountryScopes: z.number().int().min(1).default(1024),
       /** Device scopes (one per distinct `context.device`, e.g. mobile, desktop, tv); past the cap none of its own. */
       maxDeviceScopes: z.number().int().min(1).default(64),

@@ -7,6 +7,15 @@
  * table of millions of pairs): one open-addressing hash table (linear probing, power-of-two capacity, load ≤ 0.5)
  * whose slots hold the pair key (a·2^26 + b, an exact double; 0 = empty) next to its count in one Float64Array —
  * one cache line per probe, no boxed keys, no per-pair allocation.
+ *
+ * Bounded (limits.maxPairs, #12's memory bound): the pairs grow with the events (~5 new pairs per event on a
+ * power-law shop, 103M at 20M events: a 4 GB table), almost all of them seen once or twice. When a new pair would
+ * exceed the bound, the table is pruned to half of it, as lossy counting does (Manku & Motwani, 2002): the pairs
+ * that some neighbour list holds stay (the caller names them, `protectedPairs`), and of the others the strongest,
+ * by a threshold read off a sample of the counts, so that the prune costs O(table) and no sort of it. A pruned pair
+ * that comes back starts from 0 again: its count is then low by at most the prune's threshold. Deterministic (the
+ * sample is every n-th slot), so a replay of the same events prunes the same pairs. The stored rows in Redis are
+ * not pruned: they are written from the events' deltas, not from this table.
  */
 import type { CoocBatchDelta, CoocDeltaSink } from './deltas.js';
 
@@ -16,7 +25,24 @@ function slotOf(lo: number, hi: number, mask: number): number {
   return ((Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi + 0x7f4a7c15, 0x85ebca77)) >>> 0) & mask;
 }
 
+/** Counts read to choose a prune's threshold. */
+const PRUNE_SAMPLE = 65_536;
+
 export class CoocState implements CoocDeltaSink {
+  /**
+   * @param maxPairs the most pairs the table holds (limits.maxPairs); Infinity: unbounded.
+   * @param protectedPairs visits the pairs a prune must keep (the neighbour lists' entries, either direction).
+   */
+  constructor(
+    readonly maxPairs = Infinity,
+    private readonly protectedPairs?: (visit: (a: number, b: number) => void) => void,
+  ) {
+    if (!(maxPairs >= 2)) throw new RangeError(`maxPairs must be at least 2, got ${maxPairs}`);
+  }
+  /** Prunes so far, and the pairs they dropped (for the worker's log and the benches). */
+  prunes = 0;
+  prunedPairs = 0;
+
   /** [key, count] per slot. */
   private table = new Float64Array(2 << 16);
   private mask = (1 << 16) - 1;
@@ -39,7 +65,7 @@ export class CoocState implements CoocDeltaSink {
   }
 
   /** Rebuilds the table with `slots` slots (a power of two), keeping the pairs `keep` accepts. */
-  private rebuild(slots: number, keep: (lo: number, hi: number) => boolean = () => true): void {
+  private rebuild(slots: number, keep: (lo: number, hi: number, count: number) => boolean = () => true): void {
     const old = this.table;
     const table = new Float64Array(slots * 2);
     const mask = slots - 1;
@@ -49,7 +75,7 @@ export class CoocState implements CoocDeltaSink {
       if (key === 0) continue;
       const lo = Math.floor(key / PAIR_BASE);
       const hi = key - lo * PAIR_BASE;
-      if (!keep(lo, hi)) continue;
+      if (!keep(lo, hi, old[i + 1])) continue;
       let s = slotOf(lo, hi, mask);
       while (table[s * 2] !== 0) s = (s + 1) & mask;
       table[s * 2] = key;
@@ -87,6 +113,10 @@ export class CoocState implements CoocDeltaSink {
     }
     // a new pair: 0 + inc (as the former Map-based `(get ?? 0) + inc`)
     const v = 0 + inc;
+    if (this.count + 1 > this.maxPairs) {
+      this.prune();
+      return this.add(a, b, inc);
+    }
     if ((this.count + 1) * 2 > this.mask + 1) {
       this.rebuild((this.mask + 1) * 2);
       return this.add(a, b, inc);
@@ -95,6 +125,48 @@ export class CoocState implements CoocDeltaSink {
     table[s * 2 + 1] = v;
     this.count++;
     return v;
+  }
+
+  /**
+   * Drops pairs until at most half of maxPairs remain: the protected ones (marked by a negative count while the
+   * prune runs: counts are always positive), then the unprotected ones above a threshold chosen so that they fill
+   * the rest of the half. When the protected pairs alone are more than the half, they are not protected (the
+   * bound holds whatever the neighbour lists hold).
+   */
+  private prune(): void {
+    const table = this.table;
+    const target = Math.floor(this.maxPairs / 2);
+    let marked = 0;
+    this.protectedPairs?.((a, b) => {
+      if (a === b) return;
+      const s = this.slotFor(a < b ? a : b, a < b ? b : a);
+      if (table[s * 2] !== 0 && table[s * 2 + 1] > 0) {
+        table[s * 2 + 1] = -table[s * 2 + 1];
+        marked++;
+      }
+    });
+    if (marked > target) {
+      for (let i = 1; i < table.length; i += 2) if (table[i] < 0) table[i] = -table[i];
+      marked = 0;
+    }
+    const others = this.count - marked;
+    const keep = target - marked;
+    let threshold = Infinity; // keep none of the others
+    if (keep >= others) threshold = -Infinity;
+    else if (keep > 0) {
+      const step = Math.max(1, Math.floor(table.length / 2 / PRUNE_SAMPLE));
+      const sample: number[] = [];
+      for (let i = 0; i < table.length; i += 2 * step) if (table[i] !== 0 && table[i + 1] > 0) sample.push(table[i + 1]);
+      sample.sort((x, y) => x - y);
+      // Keep those strictly above the (1 − keep/others) quantile: ties at the threshold go, so at most ~keep stay.
+      threshold = sample[Math.min(sample.length - 1, Math.floor((1 - keep / others) * sample.length))] ?? Infinity;
+    }
+    const before = this.count;
+    this.rebuild(this.mask + 1, (_lo, _hi, c) => c < 0 || c > threshold);
+    const t = this.table;
+    for (let i = 1; i < t.length; i += 2) if (t[i] < 0) t[i] = -t[i];
+    this.prunes++;
+    this.prunedPairs += before - this.count;
   }
 
   /**

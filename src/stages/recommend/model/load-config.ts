@@ -1,16 +1,17 @@
 /**
  * The recommender settings of a worker or API: the preset named by ATTUNE_RECOMMENDER_PRESET (default retail),
- * the JSON file named by ATTUNE_RECOMMENDER_CONFIG merged on top of it, and ATTUNE_MAX_ITEMS (when given) as
- * `limits.maxItems`.
+ * the JSON file named by ATTUNE_RECOMMENDER_CONFIG merged on top of it, and ATTUNE_MAX_ITEMS and ATTUNE_MAX_PAIRS
+ * (when given) as `limits.maxItems` and `limits.maxPairs`.
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../../errors.js';
 import { mergeConfig, parseRecommenderConfig, type RecommenderConfig, type RecommenderConfigInput } from './config.js';
 import { presetConfig } from './presets.js';
 
-export function loadRecommenderConfig(cfg: { recommenderConfig?: string; recommenderPreset?: string; maxItems?: number }): RecommenderConfig {
+export function loadRecommenderConfig(cfg: { recommenderConfig?: string; recommenderPreset?: string; maxItems?: number; maxPairs?: number }): RecommenderConfig {
   const out = loadFile(cfg);
   if (cfg.maxItems !== undefined) out.limits.maxItems = cfg.maxItems;
+  if (cfg.maxPairs !== undefined) out.limits.maxPairs = cfg.maxPairs;
   return out;
 }
 

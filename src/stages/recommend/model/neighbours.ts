@@ -190,6 +190,14 @@ export class NeighbourIndex {
     for (let i = base, end = base + this.sizes[a]; i < end; i++) fn(this.ids[i], this.sims[i]);
   }
 
+  /** Calls fn(a, b) for every entry of every list. */
+  forEachEntry(fn: (a: number, b: number) => void): void {
+    for (let a = 0; a < this.sizes.length; a++) {
+      const base = a * this.k;
+      for (let i = base, end = base + this.sizes[a]; i < end; i++) fn(a, this.ids[i]);
+    }
+  }
+
   /** Raw access for hot loops: entries live at [offset, offset + size). */
   raw(a: number): { ids: Int32Array; sims: Float32Array; offset: number; size: number } {
     const size = this.size(a);

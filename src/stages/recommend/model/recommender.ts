@@ -122,7 +122,7 @@ export class Recommender {
     // Bounded by the config's limits: ids from input are refused past the cap, never evicted (see config.ts).
     this.items = new IdInterner(this.cfg.limits.maxItems);
     this.categories = new IdInterner(this.cfg.limits.maxItems);
-    this.collaborative = new CollaborativeModel(this.cfg.collaborative);
+    this.collaborative = new CollaborativeModel(this.cfg.collaborative, this.cfg.limits.maxPairs);
     this.content = this.cfg.content.enabled ? new ContentIndex(this.cfg.content) : null;
     this.trending = new TrendingIndex(this.cfg.trending.halfLifeMs, this.cfg.trending.size);
     this.weights = this.cfg.collaborative.eventWeights;
