@@ -12,6 +12,7 @@
  * the section; with --write it replaces the "(d) Lookup API" section of BENCHMARKS.md (or inserts it before "What
  * limits it"). `npm run bench` runs it too (bench/run.ts, --no-api to skip). Services first: scripts/services.sh up.
  */
+import { encodeStoredList } from '../src/stores/stored-list.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -111,7 +112,7 @@ export async function benchApi(events: readonly UserEvent[], opts: { runs: numbe
   const reader = new RedisUserReaders({ redis, keyPrefix: prefix, eventsTopic: topicNames(cfg).events, pseudonymizer: p, segments: loadSegmentSetup(cfg) });
   for (const c of people) {
     const list = listOf(p.pseudonym(c.userId), c.items, Date.UTC(2011, 11, 9));
-    await redis.set(keys.userRecommendations(p.pseudonym(c.userId)), JSON.stringify(list), 'EX', 3600);
+    await redis.set(keys.userRecommendations(p.pseudonym(c.userId)), encodeStoredList(list), 'EX', 3600);
     const body = JSON.stringify(await reader.recommendations(c.userId));
     bodyBytes += body.length;
     etags.set(c.userId, strongEtag(body));

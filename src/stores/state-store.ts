@@ -7,6 +7,7 @@ import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
 import { fenceField } from './guard.js';
 import type { Recommendations } from '../domain/events.js';
+import { decodeStoredList, encodeStoredList } from './stored-list.js';
 import type { UserRecordDelta, PopularityDelta } from '../stages/ingest/plan.js';
 
 export class StateStore {
@@ -59,12 +60,12 @@ export class StateStore {
   }
 
   async saveRecommendations(recs: Recommendations, ttlSeconds: number): Promise<void> {
-    await this.redis.set(this.keys.userRecommendations(recs.userId), JSON.stringify(recs), 'EX', ttlSeconds);
+    await this.redis.set(this.keys.userRecommendations(recs.userId), encodeStoredList(recs), 'EX', ttlSeconds);
   }
 
   async getRecommendations(userId: string): Promise<Recommendations | null> {
-    const raw = await this.redis.get(this.keys.userRecommendations(userId));
-    return raw ? (JSON.parse(raw) as Recommendations) : null;
+    const raw = await this.redis.getBuffer(this.keys.userRecommendations(userId));
+    return raw ? decodeStoredList(raw) : null;
   }
 
   async upsertItem(itemId: string, fields: Record<string, string>): Promise<void> {

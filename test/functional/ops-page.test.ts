@@ -10,6 +10,7 @@
  * throughput it reports. Screenshots of the user view, segments, dead letters, experiments and live panel go to the
  * artifacts.
  */
+import { decodeStoredList } from '../../src/stores/stored-list.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,7 +113,7 @@ describe('the ops page in Chromium', () => {
       .filter(([, l]) => l.items.length >= 3 && l.items.some((it) => it.reasons.some((r) => r.relatedItemId !== null)))
       .sort(([a], [b]) => a.localeCompare(b))[0] ?? [];
     expect(userId, 'a replayed customer with a current list').toBeDefined();
-    const stored = JSON.parse((await pipeline.redis.get(new Keys(cfg.keyPrefix).userRecommendations(pseudonymOf(userId!))))!) as Recommendations;
+    const stored = decodeStoredList((await pipeline.redis.getBuffer(new Keys(cfg.keyPrefix).userRecommendations(pseudonymOf(userId!))))!);
     // the stored current list is the last one emitted
     expect(stored.items).toEqual(emitted!.items);
 
