@@ -1,6 +1,6 @@
 /** The shared model's changelog records and gates (stages/recommend/changelog.ts), pure. */
 import { describe, it, expect } from 'vitest';
-import { ChangelogGates, changelogRecords, parseChangelogRecord, rowDeltasOf, type ChangelogRecord } from '../../src/stages/recommend/changelog.js';
+import { ChangelogGates, changelogRecords, gateHeader, parseChangelogRecord, parseGateHeader, rowDeltasOf, type ChangelogRecord } from '../../src/stages/recommend/changelog.js';
 
 const rec = (src: string, last: number, part = 0, parts = 1, fence = 1, rows: ChangelogRecord['rows'] = [['a', 1, [['b', 2]]]]): ChangelogRecord =>
   ({ v: 1, epoch: 'e', src, last, part, parts, fence, rows });
@@ -73,5 +73,29 @@ describe('changelog gates', () => {
     h.setWarm(new Map([['s0', new Map([['a', 10]])]]), 9);
     expect(h.admit(rec('s0', 10, 0, 1, 1, [['a', 1, []]]), 0)).toBeNull();
     expect(h.holds('s0', 10)).toBe(true);
+  });
+});
+
+describe('the gate header (a record skipped unparsed)', () => {
+  it('carries the record\'s gate fields, and a header that does not read says nothing', () => {
+    const r = rec('o:t:3', 42, 1, 2, 7);
+    expect(parseGateHeader(gateHeader(r))).toEqual({ epoch: 'e', src: 'o:t:3', last: 42, part: 1, fence: 7 });
+    expect(parseGateHeader(Buffer.from(gateHeader(r)))).toEqual({ epoch: 'e', src: 'o:t:3', last: 42, part: 1, fence: 7 });
+    for (const bad of [undefined, 'nope', '[]', '["e","s",1.5,0,1]', '["e","s",1,0]', '{"src":"s"}']) expect(parseGateHeader(bad)).toBeNull();
+  });
+
+  it('held() on the header decides as admit() on the value: every record of a sequence, in both orders of the gates', () => {
+    const seq = [rec('s0', 10), rec('s0', 10), rec('s1', 5), rec('s0', 20, 0, 2), rec('s0', 20, 1, 2), rec('s0', 20, 1, 2), rec('s0', 15), rec('s0', 30, 0, 1, 0), rec('s0', 40, 0, 1, 3), rec('s0', 50, 0, 1, 2)];
+    const byValue = new ChangelogGates();
+    const byHeader = new ChangelogGates();
+    byValue.learned('s1', 7, 1);
+    byHeader.learned('s1', 7, 1);
+    seq.forEach((r, i) => {
+      const admitted = byValue.admit(r, i) !== null;
+      const h = parseGateHeader(gateHeader(r))!;
+      const held = byHeader.held(h);
+      expect(held, `record ${i}`).toBe(!admitted);
+      if (!held) byHeader.admit(r, i);
+    });
   });
 });

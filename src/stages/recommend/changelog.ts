@@ -80,6 +80,31 @@ export function changelogRecords(epoch: string, src: string, last: number, fence
   return chunks.map((c, part) => ({ v: 1, epoch, src, last, part, parts: chunks.length, fence, rows: c }));
 }
 
+/**
+ * The header that repeats a record's gate fields (epoch, src, last, part, fence), so that a reader skips a record its
+ * model holds (a worker's own records all come back to it) without parsing the value, up to 256 KB of JSON. A
+ * record without it (an older writer) is parsed as before.
+ */
+export const CHANGELOG_GATE_HEADER = 'attune.gate';
+
+export function gateHeader(r: ChangelogRecord): string {
+  return JSON.stringify([r.epoch, r.src, r.last, r.part, r.fence]);
+}
+
+/** The gate fields of a record's header, or null when it has none or it does not read (the value decides then). */
+export function parseGateHeader(h: Buffer | string | undefined): Pick<ChangelogRecord, 'epoch' | 'src' | 'last' | 'part' | 'fence'> | null {
+  if (h === undefined) return null;
+  try {
+    const a = JSON.parse(h.toString()) as unknown;
+    if (!Array.isArray(a) || a.length !== 5) return null;
+    const [epoch, src, last, part, fence] = a as [unknown, unknown, unknown, unknown, unknown];
+    if (typeof epoch !== 'string' || typeof src !== 'string' || !Number.isInteger(last) || !Number.isInteger(part) || !Number.isFinite(fence)) return null;
+    return { epoch, src, last: last as number, part: part as number, fence: fence as number };
+  } catch {
+    return null;
+  }
+}
+
 /** A changelog record's value, or null when it is not one (another writer, a future version, damage). */
 export function parseChangelogRecord(value: Buffer | null): ChangelogRecord | null {
   if (value === null) return null;
@@ -134,10 +159,16 @@ export class ChangelogGates {
     }
   }
 
+  /** Whether the model holds the record (src, last, part), or it comes from an owner revoked since (fence). */
+  held(r: Pick<ChangelogRecord, 'src' | 'last' | 'part' | 'fence'>): boolean {
+    const g = this.bySource.get(r.src);
+    return g !== undefined && (r.fence < g.fence || r.last < g.last || (r.last === g.last && r.part <= g.part));
+  }
+
   /** The rows of `r` (at changelog `offset`) the model must apply; null when it holds all of it. */
   admit(r: ChangelogRecord, offset: number): RowDelta[] | null {
     const g = this.bySource.get(r.src);
-    if (g && (r.fence < g.fence || r.last < g.last || (r.last === g.last && r.part <= g.part))) return null;
+    if (this.held(r)) return null;
     this.bySource.set(r.src, { last: r.last, part: r.part, fence: Math.max(g?.fence ?? 0, r.fence) });
     this.remote.set(r.src, r.last);
     if (this.warm && offset < this.warmUntil) {
@@ -192,7 +223,7 @@ export class ModelChangelog {
   async publish(src: string, last: number, rows: ReadonlyMap<string, ReadonlyArray<readonly [string, number]>>): Promise<void> {
     const records = changelogRecords(this.d.epoch, src, last, fenceToken(), rowDeltasOf(rows));
     if (records.length === 0) return;
-    await this.d.producer.send(this.d.topic, records.map((r) => ({ key: src, value: Buffer.from(JSON.stringify(r)) })));
+    await this.d.producer.send(this.d.topic, records.map((r) => ({ key: src, value: Buffer.from(JSON.stringify(r)), headers: { [CHANGELOG_GATE_HEADER]: gateHeader(r) } })));
   }
 
   /** The changelog's end offset now. */
@@ -221,7 +252,7 @@ export class ModelChangelog {
       for (const m of batch.records) {
         const offset = Number(m.offset);
         if (offset >= this.position) {
-          this.apply(m.value, offset, Number(m.timestamp));
+          this.apply(m.value, offset, Number(m.timestamp), m.headers[CHANGELOG_GATE_HEADER]);
           this.position = offset + 1;
         }
         batch.resolveOffset(m.offset);
@@ -244,8 +275,18 @@ export class ModelChangelog {
     }
   }
 
-  private apply(value: Buffer | null, offset: number, timestamp: number): void {
+  private apply(value: Buffer | null, offset: number, timestamp: number, gate?: Buffer | string): void {
     const { metrics } = this.d;
+    // Held or of another epoch by its header: skipped unparsed (the value says the same; see CHANGELOG_GATE_HEADER).
+    const h = parseGateHeader(gate);
+    if (h && h.epoch !== this.d.epoch) {
+      metrics.changelogRecords.inc({ outcome: 'other_epoch' });
+      return;
+    }
+    if (h && this.gates.held(h)) {
+      metrics.changelogRecords.inc({ outcome: 'held' });
+      return;
+    }
     const r = parseChangelogRecord(value);
     if (!r) {
       metrics.changelogRecords.inc({ outcome: 'unreadable' });
