@@ -38,4 +38,26 @@ describe('warm-up from stored rows', () => {
       expect(entry('c', 'a')).toBeCloseTo(sim(2, 2, 5), 6);
     });
   }
+
+  it('past the pair bound, loads into a bounded table and builds the lists from what it holds', async () => {
+    const many: Record<string, CoocRow> = {};
+    for (let a = 0; a < 60; a++) {
+      const pairs: Array<[string, number]> = [];
+      for (let b = a + 1; b < 60; b++) pairs.push([`i${String(b).padStart(2, '0')}`, 1 + ((a * b) % 5)]);
+      many[`i${String(a).padStart(2, '0')}`] = { norm: 50, pairs, gates: [] };
+    }
+    const rec = new Recommender({ collaborative: { decayHalfLifeMs: 0, neighbours: 3 }, limits: { maxPairs: 400 } });
+    const out = await loadStoredRows(rec, storeOf(many));
+    const st = rec.collaborative.state;
+    expect(out.pairs).toBe(60 * 59 / 2);
+    expect(st.prunes).toBeGreaterThan(0);
+    expect(st.pairCount).toBeLessThanOrEqual(400);
+    let entries = 0;
+    rec.collaborative.neighbours.forEachEntry((a, b) => {
+      entries++;
+      expect(st.cooc(a, b)).toBeGreaterThan(0);
+    });
+    expect(entries).toBeGreaterThan(0);
+  });
 });
+
