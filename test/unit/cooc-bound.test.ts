@@ -9,6 +9,18 @@ import { parseRecommenderConfig } from '../../src/stages/recommend/model/config.
 import { EMPTY_HISTORY, type UserHistory } from '../../src/stages/recommend/model/deltas.js';
 import { rng as mulberry32 } from '../support/rng.js';
 
+/** Learns `events` seeded random interactions (skewed to low item ids) into m, one a second; returns m. */
+function learnRandom(m: CollaborativeModel, o: { seed: number; users: number; items: number; events: number }): CollaborativeModel {
+  const rng = mulberry32(o.seed);
+  const hist = new Map<number, UserHistory>();
+  for (let t = 0; t < o.events; t++) {
+    const u = Math.floor(rng() * o.users);
+    const item = Math.floor(rng() ** 2 * o.items);
+    hist.set(u, m.learn(hist.get(u) ?? EMPTY_HISTORY, item, 1, t * 1000));
+  }
+  return m;
+}
+
 describe('the bounded co-occurrence table', () => {
   it('never holds more than maxPairs pairs, and a prune leaves at most half of them', () => {
     const s = new CoocState(1000);
@@ -58,17 +70,7 @@ describe('the bounded co-occurrence table', () => {
   });
 
   it('an unbounded table and a bound above the pairs give the same model', () => {
-    const run = (maxPairs: number) => {
-      const m = new CollaborativeModel(parseRecommenderConfig({}).collaborative, maxPairs);
-      const rng = mulberry32(5);
-      const hist = new Map<number, UserHistory>();
-      for (let t = 0; t < 5000; t++) {
-        const u = Math.floor(rng() * 300);
-        const item = Math.floor(rng() ** 2 * 400);
-        hist.set(u, m.learn(hist.get(u) ?? EMPTY_HISTORY, item, 1, t * 1000));
-      }
-      return m;
-    };
+    const run = (maxPairs: number) => learnRandom(new CollaborativeModel(parseRecommenderConfig({}).collaborative, maxPairs), { seed: 5, users: 300, items: 400, events: 5000 });
     const a = run(Infinity);
     const b = run(a.state.pairCount + 1);
     expect(b.state.prunes).toBe(0);
@@ -76,17 +78,8 @@ describe('the bounded co-occurrence table', () => {
   });
 
   it('prunes the same pairs on a replay of the same events (deterministic), and lists keep their neighbours', () => {
-    const run = () => {
-      const m = new CollaborativeModel(parseRecommenderConfig({ collaborative: { neighbours: 5 } }).collaborative, 20_000);
-      const rng = mulberry32(11);
-      const hist = new Map<number, UserHistory>();
-      for (let t = 0; t < 20_000; t++) {
-        const u = Math.floor(rng() * 500);
-        const item = Math.floor(rng() ** 2 * 1500);
-        hist.set(u, m.learn(hist.get(u) ?? EMPTY_HISTORY, item, 1, t * 1000));
-      }
-      return m;
-    };
+    const run = () => learnRandom(new CollaborativeModel(parseRecommenderConfig({ collaborative: { neighbours: 5 } }).collaborative, 20_000),
+      { seed: 11, users: 500, items: 1500, events: 20_000 });
     const a = run();
     const b = run();
     expect(a.state.prunes).toBeGreaterThan(0);
