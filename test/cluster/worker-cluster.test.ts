@@ -6,6 +6,7 @@
  * user must be identical. The Cluster's keys must be spread over all three masters, so cross-slot scripts,
  * pipelines or single-node commands would fail here (CROSSSLOT, MOVED) rather than pass by luck.
  */
+import { decodeStoredList } from '../../src/stores/stored-list.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
@@ -123,9 +124,9 @@ async function dump(d: Deployment): Promise<Map<string, [string, unknown]>> {
       else if (type === 'zset') value = await d.redis.zrange(key, 0, -1, 'WITHSCORES');
       else if (type === 'set') value = (await d.redis.smembers(key)).sort();
       else if (type === 'string') {
-        const raw = (await d.redis.get(key)) ?? '';
-        // The stored recommendation list carries generatedAt (wall clock): compare it without that field.
-        value = key.endsWith(':recs') ? { ...(JSON.parse(raw) as Recommendations), generatedAt: 0 } : norm(raw);
+        // The stored recommendation list (deflated, stores/stored-list.ts) carries generatedAt (wall clock): compare
+        // it without that field.
+        value = key.endsWith(':recs') ? { ...decodeStoredList((await d.redis.getBuffer(key))!), generatedAt: 0 } : norm((await d.redis.get(key)) ?? '');
       } else value = type;
       out.set(norm(key), [type, value]);
     }
