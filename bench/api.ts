@@ -12,7 +12,6 @@
  * the section; with --write it replaces the "(d) Lookup API" section of BENCHMARKS.md (or inserts it before "What
  * limits it"). `npm run bench` runs it too (bench/run.ts, --no-api to skip). Services first: scripts/services.sh up.
  */
-import { encodeStoredList } from '../src/stores/stored-list.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,6 +33,7 @@ import { ServiceUnavailable, type ApiReaders } from '../src/api/readers.js';
 import { strongEtag } from '../src/api/routes/users.js';
 import { withSection } from './benchmarks-doc.js';
 import { optionOf } from './args.js';
+import { encodeStoredList } from '../src/stores/stored-list.js';
 
 export const API_HEADING = '## (d) Lookup API under load';
 const BENCH_KEY = `bench-${randomBytes(16).toString('hex')}`;

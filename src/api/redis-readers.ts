@@ -14,7 +14,7 @@ import type { SegmentSetup } from '../stages/segments/setup.js';
 import { parseSince, type PendingChange, type SegmentSince } from '../stages/segments/stored.js';
 import { createFeatureView, type FeatureView } from '../stages/segments/features/view.js';
 import { parseFeatureState } from '../stages/segments/features/state.js';
-import { decodeStoredList } from '../stores/stored-list.js';
+import { readStoredList } from '../stores/stored-list.js';
 import type { ExperimentsConfig } from '../experiments/model.js';
 import { parseCounts } from '../experiments/counts.js';
 import { experimentsReport, type ExperimentsReport } from '../experiments/report-format.js';
@@ -56,9 +56,8 @@ export class RedisUserReaders {
   }
 
   async recommendations(userId: string): Promise<UserRecommendations | null> {
-    const raw = await this.d.redis.getBuffer(this.keys.userRecommendations(this.pseudonym(userId)));
-    if (!raw) return null;
-    const r = decodeStoredList(raw);
+    const r = await readStoredList(this.d.redis, this.keys.userRecommendations(this.pseudonym(userId)));
+    if (!r) return null;
     // Lists stored before recommendation ids and experiments have neither.
     return {
       userId, strategy: r.strategy, sourceEventId: r.sourceEventId, sourceEventTime: r.sourceEventTime, generatedAt: r.generatedAt,

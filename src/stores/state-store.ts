@@ -7,7 +7,7 @@ import { Keys } from './keys.js';
 import { checkScriptResult } from './script-errors.js';
 import { fenceField } from './guard.js';
 import type { Recommendations } from '../domain/events.js';
-import { decodeStoredList, encodeStoredList } from './stored-list.js';
+import { encodeStoredList, readStoredList } from './stored-list.js';
 import type { UserRecordDelta, PopularityDelta } from '../stages/ingest/plan.js';
 
 export class StateStore {
@@ -64,8 +64,7 @@ export class StateStore {
   }
 
   async getRecommendations(userId: string): Promise<Recommendations | null> {
-    const raw = await this.redis.getBuffer(this.keys.userRecommendations(userId));
-    return raw ? decodeStoredList(raw) : null;
+    return readStoredList(this.redis, this.keys.userRecommendations(userId));
   }
 
   async upsertItem(itemId: string, fields: Record<string, string>): Promise<void> {

@@ -7,20 +7,23 @@
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Recommendations } from '../domain/events.js';
+import type { RedisClient } from './redis-client.js';
 
 /** The first byte of a deflated list (never `{`, the first byte of the plain JSON of older values). */
 const DEFLATED = 0x01;
 
 export function encodeStoredList(list: Recommendations): Buffer {
-  const body = deflateRawSync(JSON.stringify(list), { level: 3 });
-  const out = Buffer.allocUnsafe(body.length + 1);
-  out[0] = DEFLATED;
-  body.copy(out, 1);
-  return out;
+  return Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(JSON.stringify(list), { level: 3 })]);
 }
 
 /** The list in a stored value; throws on a value that is neither form (the caller's error names the key). */
 export function decodeStoredList(raw: Buffer): Recommendations {
   if (raw.length > 0 && raw[0] === DEFLATED) return JSON.parse(inflateRawSync(raw.subarray(1)).toString('utf8')) as Recommendations;
   return JSON.parse(raw.toString('utf8')) as Recommendations;
+}
+
+/** The list stored at `key` (its bytes, not a UTF-8 string: the deflated form is binary), or null when there is none. */
+export async function readStoredList(redis: RedisClient, key: string): Promise<Recommendations | null> {
+  const raw = await redis.getBuffer(key);
+  return raw ? decodeStoredList(raw) : null;
 }

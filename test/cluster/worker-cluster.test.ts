@@ -6,7 +6,6 @@
  * user must be identical. The Cluster's keys must be spread over all three masters, so cross-slot scripts,
  * pipelines or single-node commands would fail here (CROSSSLOT, MOVED) rather than pass by luck.
  */
-import { decodeStoredList } from '../../src/stores/stored-list.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { startWorker, type WorkerHandle } from '../../src/topology/worker.js';
@@ -23,6 +22,7 @@ import { produceEvents } from '../../src/replay/producer.js';
 import type { StreamProducer } from '../../src/kafka/port.js';
 import type { EventType, Recommendations, UserEvent } from '../../src/domain/events.js';
 import { testConfig, waitFor, pseudonymOf } from '../support/env.js';
+import { readStoredList } from '../../src/stores/stored-list.js';
 
 const CLUSTER_NODES = process.env.ATTUNE_REDIS_CLUSTER_NODES || '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
 // No wall-clock punctuation: both runs must see exactly the same inputs.
@@ -126,7 +126,7 @@ async function dump(d: Deployment): Promise<Map<string, [string, unknown]>> {
       else if (type === 'string') {
         // The stored recommendation list (deflated, stores/stored-list.ts) carries generatedAt (wall clock): compare
         // it without that field.
-        value = key.endsWith(':recs') ? { ...decodeStoredList((await d.redis.getBuffer(key))!), generatedAt: 0 } : norm((await d.redis.get(key)) ?? '');
+        value = key.endsWith(':recs') ? { ...(await readStoredList(d.redis, key))!, generatedAt: 0 } : norm((await d.redis.get(key)) ?? '');
       } else value = type;
       out.set(norm(key), [type, value]);
     }

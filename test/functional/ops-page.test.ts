@@ -10,7 +10,6 @@
  * throughput it reports. Screenshots of the user view, segments, dead letters, experiments and live panel go to the
  * artifacts.
  */
-import { decodeStoredList } from '../../src/stores/stored-list.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +31,7 @@ import { caughtUp } from '../support/verifier.js';
 import { startPrometheus } from '../support/prometheus.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { countField } from '../../src/experiments/counts.js';
+import { readStoredList } from '../../src/stores/stored-list.js';
 
 const DATA_SET = join(import.meta.dirname, '../../data/online-retail.csv.gz');
 /** Events replayed: the first days of the data set, a few hundred customers with lists. */
@@ -113,7 +113,7 @@ describe('the ops page in Chromium', () => {
       .filter(([, l]) => l.items.length >= 3 && l.items.some((it) => it.reasons.some((r) => r.relatedItemId !== null)))
       .sort(([a], [b]) => a.localeCompare(b))[0] ?? [];
     expect(userId, 'a replayed customer with a current list').toBeDefined();
-    const stored = decodeStoredList((await pipeline.redis.getBuffer(new Keys(cfg.keyPrefix).userRecommendations(pseudonymOf(userId!))))!);
+    const stored = (await readStoredList(pipeline.redis, new Keys(cfg.keyPrefix).userRecommendations(pseudonymOf(userId!))))!;
     // the stored current list is the last one emitted
     expect(stored.items).toEqual(emitted!.items);
 

@@ -7,15 +7,15 @@ import { CoocState } from '../../src/stages/recommend/model/cooc-state.js';
 import { CollaborativeModel } from '../../src/stages/recommend/model/collaborative.js';
 import { parseRecommenderConfig } from '../../src/stages/recommend/model/config.js';
 import { EMPTY_HISTORY, type UserHistory } from '../../src/stages/recommend/model/deltas.js';
-import { rng as mulberry32 } from '../support/rng.js';
+import { rng } from '../support/rng.js';
 
 /** Learns `events` seeded random interactions (skewed to low item ids) into m, one a second; returns m. */
 function learnRandom(m: CollaborativeModel, o: { seed: number; users: number; items: number; events: number }): CollaborativeModel {
-  const rng = mulberry32(o.seed);
+  const next = rng(o.seed);
   const hist = new Map<number, UserHistory>();
   for (let t = 0; t < o.events; t++) {
-    const u = Math.floor(rng() * o.users);
-    const item = Math.floor(rng() ** 2 * o.items);
+    const u = Math.floor(next() * o.users);
+    const item = Math.floor(next() ** 2 * o.items);
     hist.set(u, m.learn(hist.get(u) ?? EMPTY_HISTORY, item, 1, t * 1000));
   }
   return m;

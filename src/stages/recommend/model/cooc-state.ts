@@ -39,7 +39,7 @@ export class CoocState implements CoocDeltaSink {
   ) {
     if (!(maxPairs >= 2)) throw new RangeError(`maxPairs must be at least 2, got ${maxPairs}`);
   }
-  /** Prunes so far, and the pairs they dropped (for the worker's log and the benches). */
+  /** Prunes so far, and the pairs they dropped (read by the memory bench and the tests; not yet logged or exported). */
   prunes = 0;
   prunedPairs = 0;
 
