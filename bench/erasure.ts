@@ -41,6 +41,7 @@ import { USER_OWNED } from '../src/stores/user-owned.js';
 import { pseudonymizerFor } from '../src/stages/rights/pseudonym.js';
 import { spawnWorker, type WorkerProcess } from '../test/support/worker-process.js';
 import { waitForSoleOwner } from '../test/support/env.js';
+import { freePort } from '../test/support/prometheus.js';
 import { fmt, fmtInt } from './stats.js';
 import { withSection } from './benchmarks-doc.js';
 import { optionOf } from './args.js';
@@ -71,7 +72,34 @@ export interface ErasureRateRun {
   lagAtEnd: number;
   lagAfterDrain: number;
   drainSeconds: number;
+  /** Where a micro-batch's time went during the load: the worker's own attune_stage_duration_seconds. */
+  stages?: StageBreakdown;
   error?: string;
+}
+
+/** Mean ms per micro-batch of each step of the chain (in chain order), the mean micro-batch and its records. */
+export interface StageBreakdown {
+  batches: number;
+  meanRecords: number;
+  meanBatchMs: number;
+  stages: Array<[string, number]>;
+}
+
+/** The breakdown from a worker's /metrics text (prom-client's exposition format). */
+export function stageBreakdown(metrics: string): StageBreakdown {
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (const m of metrics.matchAll(/^attune_stage_duration_seconds_(sum|count)\{stage="([^"]+)"\} (\S+)$/gm)) {
+    (m[1] === 'sum' ? sums : counts).set(m[2]!, Number(m[3]));
+  }
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const batches = value('attune_batch_duration_seconds_count');
+  return {
+    batches,
+    meanRecords: value('attune_batch_records_sum') / value('attune_batch_records_count'),
+    meanBatchMs: (value('attune_batch_duration_seconds_sum') / batches) * 1000,
+    stages: [...sums].map(([stage, sum]) => [stage, (sum / (counts.get(stage) || 1)) * 1000]),
+  };
 }
 
 export interface ErasureBench {
@@ -177,7 +205,8 @@ async function oneRate(cfg: Config, load: UserEvent[], catalog: readonly Catalog
     await eraseProducer.connect();
     if (catalog.length) await produceCatalog(producer, codec, topics, [...catalog]);
 
-    worker = spawnWorker(cfg, { ATTUNE_LOG_LEVEL: 'warn' });
+    const metricsPort = await freePort();
+    worker = spawnWorker(cfg, { ATTUNE_LOG_LEVEL: 'warn', ATTUNE_HTTP_PORT: String(metricsPort) });
     const w = worker;
     void w.exited.then(({ code }) => { if (code !== 0) opts.log(`    worker exited with ${code}:\n${w.output().slice(-2000)}`); });
     await waitForSoleOwner(cfg, topics.events, 120_000);
@@ -194,6 +223,10 @@ async function oneRate(cfg: Config, load: UserEvent[], catalog: readonly Catalog
 
     const pending = new Map<string, Pending>();
     const bySource = new Map<string, Pending>();
+    const early = new Map<string, { key: string | undefined; ts: number }>();
+    const matchTombstone = (p: Pending, key: string | undefined, ts: number) => {
+      if (p.userId === key && p.tombstoneMs === undefined) p.tombstoneMs = ts - p.ts;
+    };
     await tombstones.connect();
     await tombstones.subscribe({ topic: topics.recommendations, fromBeginning: true });
     await tombstones.run({
@@ -205,8 +238,11 @@ async function oneRate(cfg: Config, load: UserEvent[], catalog: readonly Catalog
             continue;
           }
           const src = m.headers?.['attune.source']?.toString();
-          const p = src ? bySource.get(src) : undefined;
-          if (p && p.userId === m.key?.toString() && p.tombstoneMs === undefined) p.tombstoneMs = Number(m.timestamp) - p.ts;
+          if (!src) continue;
+          const p = bySource.get(src);
+          if (p) matchTombstone(p, m.key?.toString(), Number(m.timestamp));
+          // The worker can answer before the erase's produce response reaches this process: kept until it does.
+          else early.set(src, { key: m.key?.toString(), ts: Number(m.timestamp) });
         }
       },
     });
@@ -256,7 +292,10 @@ async function oneRate(cfg: Config, load: UserEvent[], catalog: readonly Catalog
         userId, pseudonym, partition: meta!.partition, offset: Number(meta!.baseOffset), ts: appended > 0 ? appended : sentAt, keys: uk, seenState: held,
       };
       pending.set(userId, p);
-      bySource.set(`${topics.events}:${p.partition}:${p.offset}`, p);
+      const src = `${topics.events}:${p.partition}:${p.offset}`;
+      bySource.set(src, p);
+      const seen = early.get(src);
+      if (seen) matchTombstone(p, seen.key, seen.ts);
     };
     const timer = setInterval(() => { if (injecting) injections.push(inject().catch((err) => opts.log(`    erase not produced: ${(err as Error).message}`))); }, 1000 / opts.erasuresPerSecond);
 
@@ -289,6 +328,7 @@ async function oneRate(cfg: Config, load: UserEvent[], catalog: readonly Catalog
     clearInterval(timer);
     await Promise.all(injections);
     const lagAtEnd = (await groupLag(admin, cfg.groupId, topics.events)).lag;
+    const stages = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()).then(stageBreakdown, () => undefined);
 
     const drainStart = Date.now();
     const open = () => [...pending.values()].filter((p) => p.tombstoneMs === undefined || p.goneMs === undefined).length;
@@ -306,7 +346,7 @@ async function oneRate(cfg: Config, load: UserEvent[], catalog: readonly Catalog
       freshness: latencies(fresh),
       tombstoneMissing: all.filter((p) => p.tombstoneMs === undefined).length,
       keysMissing: all.filter((p) => p.goneMs === undefined).length,
-      lagAtEnd, lagAfterDrain, drainSeconds,
+      lagAtEnd, lagAfterDrain, drainSeconds, stages,
     };
   } finally {
     if (worker && worker.child.exitCode === null) {
@@ -347,6 +387,18 @@ export function erasureSection(b: ErasureBench, command: string): string[] {
     lines.push(`| ${fmtInt(r.rate)} | ${fmtInt(r.events)} (${fmt(r.loadSeconds, 1)}) | ${fmtInt(r.freshness.count)}: ${q(r.freshness)} | ${r.erasures} | ${q(r.tombstone)} | ${q(r.keysGone)} | ${r.tombstoneMissing} / ${r.keysMissing} | ${fmtInt(r.lagAtEnd)} / ${fmtInt(r.lagAfterDrain)} (${fmt(r.drainSeconds, 1)}) |`);
   }
   lines.push('');
+  const withStages = b.runs.filter((r) => r.stages && !r.error);
+  if (withStages.length) {
+    const names = [...new Set(withStages.flatMap((r) => r.stages!.stages.map(([n]) => n)))];
+    lines.push('Where a micro-batch\'s time went during the load (the worker\'s own `attune_stage_duration_seconds` and `attune_batch_duration_seconds`, mean ms per micro-batch):', '');
+    lines.push(`| events/s | micro-batches | records each | micro-batch, ms | ${names.join(' | ')} |`);
+    lines.push(`|---|---|---|---|${names.map(() => '---|').join('')}`);
+    for (const r of withStages) {
+      const st = new Map(r.stages!.stages);
+      lines.push(`| ${fmtInt(r.rate)} | ${fmtInt(r.stages!.batches)} | ${fmt(r.stages!.meanRecords, 1)} | ${fmt(r.stages!.meanBatchMs, 1)} | ${names.map((n) => fmt(st.get(n) ?? NaN, 2)).join(' | ')} |`);
+    }
+    lines.push('');
+  }
   return lines;
 }
 
