@@ -19,7 +19,8 @@
  */
 process.env.ATTUNE_LOG_LEVEL ??= 'warn';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { withSections } from './benchmarks-doc.js';
 import { loadRetailDataset } from '../src/data/online-retail.js';
 import { inProcessRun, type InProcessRun } from './inprocess.js';
 import { fmt, fmtInt, machine, median } from './stats.js';
@@ -136,9 +137,8 @@ function redisVersion(): string {
 const med = (f: (x: InProcessRun) => number) => median(inproc.map(f));
 const all = (xs: number[], d = 0) => xs.map((x) => (d ? fmt(x, d) : fmtInt(x))).join(', ');
 const lines: string[] = [];
-lines.push('# Benchmarks', '');
-lines.push(`Written by \`npm run bench\` (bench/run.ts) on ${started.toISOString()}; command: \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`.`, '');
 lines.push('## Machine', '');
+lines.push(`Last written by \`npm run bench\` (bench/run.ts) on ${started.toISOString()}, command \`npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\`; a section this run did not produce keeps its earlier figures (each names its own command).`, '');
 lines.push(`- ${m0.cpus} CPUs (\`nproc\`), ${m0.cpuModel}; ${m0.memoryGiB.toFixed(1)} GiB memory; ${m0.platform}`);
 lines.push(`- Node ${m0.node}; Redis ${redisVersion()}; Kafka and Redis on the same machine (scripts/services.sh)`);
 lines.push(`- load average at start ${m0.loadAvg.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min), at end ${machine().loadAvg.map((x) => x.toFixed(2)).join(' / ')} — the machine may be shared, so figures are medians and ratios are taken within one run`, '');
@@ -185,6 +185,8 @@ if (memoryLines.length) lines.push(...memoryLines);
 if (scaleLines.length) lines.push(...scaleLines);
 lines.push('## What limits it', '', LIMITS, '');
 lines.push('## History', '', HISTORY, '');
-writeFileSync(out, lines.join('\n'));
+// Only the sections this run produced are replaced: a partial run (--no-api, --quick --no-memory, …) keeps the rest.
+const previous = existsSync(out) ? readFileSync(out, 'utf8').replace(/^# Benchmarks\n\nWritten by [^\n]*\n\n/, '# Benchmarks\n\n') : '# Benchmarks\n';
+writeFileSync(out, withSections(previous, lines));
 log(`wrote ${out}`);
 process.exit(0);
