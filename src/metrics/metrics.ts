@@ -148,6 +148,18 @@ export function createMetrics() {
       name: 'attune_model_changelog_delay_seconds', help: 'From a changelog record\'s append to its deltas applied in this worker\'s model (the shared model\'s propagation delay)',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
     }),
+    modelPairs: new Gauge({
+      name: 'attune_model_pairs', help: 'Co-occurrence pairs the worker\'s in-memory model holds (bounded by ATTUNE_MAX_PAIRS: at the bound the table is pruned to half of it)',
+      registers: [registry],
+    }),
+    modelPrunes: new Counter({
+      name: 'attune_model_prunes_total', help: 'Prunes of the worker\'s in-memory co-occurrence table at ATTUNE_MAX_PAIRS (lossy counting: from the first one on, similarities of rare pairs are approximate; the Redis rows keep exact counts)',
+      registers: [registry],
+    }),
+    modelPairsPruned: new Counter({
+      name: 'attune_model_pairs_pruned_total', help: 'Co-occurrence pairs those prunes dropped from the in-memory table (a dropped pair that comes back counts from 0)',
+      registers: [registry],
+    }),
     identityMerges: new Counter({
       name: 'attune_identity_merges_total', help: 'Anonymous profiles re-keyed to their known user by an identify event (merge records produced); a replay after a crash between the produce and the ledger append counts again (the copy is dropped by the known user\'s dedupe)',
       registers: [registry],

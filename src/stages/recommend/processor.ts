@@ -64,6 +64,7 @@ import { onlineInteractions } from './online-quality.js';
 import { loadStoredRows, type RowGates } from './warm-up.js';
 import type { ModelChangelog } from './changelog.js';
 import { REEMITTED_HEADER } from '../emit/freshness.js';
+import { ModelHealth } from './model-health.js';
 
 export interface RecommendDeps {
   cfg: Config;
@@ -112,7 +113,10 @@ function attributedRecord(r: OffsetEvent): AttributedRecord {
 
 export class RecommendStage {
   private epochReady = false;
-  constructor(private readonly d: RecommendDeps) {}
+  private readonly health: ModelHealth;
+  constructor(private readonly d: RecommendDeps) {
+    this.health = new ModelHealth(d.rec, d.metrics);
+  }
 
   /**
    * The decay epoch is configuration (not the time of whichever event came first), so that results do not
@@ -133,6 +137,7 @@ export class RecommendStage {
     const started = Date.now();
     await this.checkEpoch();
     const { rows, pairs, gates } = await loadStoredRows(this.d.rec, this.d.store);
+    this.health.report();
     return { rows, pairs, ms: Date.now() - started, gates };
   }
 
@@ -242,7 +247,7 @@ export class RecommendStage {
     const shared = d.changelog?.learning(field, lastOffset) ?? { apply: true, publish: false };
     const delta = rec.learnBatch(learnable.map((r): LearnRecord => (r.reset !== undefined ? { reset: true, userId: r.event.userId }
       : r.merge?.recommender ? { merge: true, userId: r.event.userId, state: r.merge.recommender } : r.event)), segmentsOf, { applyPairs: shared.apply });
-    this.warnIfItemsRefused();
+    this.health.report();
 
     // Rows first (see the header), each pair once, in the row of its smaller item id.
     const rows = new Map<string, Array<[string, number]>>();
@@ -386,14 +391,6 @@ export class RecommendStage {
   }
 
   /** Says once (then every 10,000 more) that the item cap is reached: new items are no longer learned. */
-  private warnIfItemsRefused(): void {
-    const { refused, maxSize } = this.d.rec.items;
-    if (refused === 0 || refused < this.refusedWarnedAt + 10_000) return;
-    this.refusedWarnedAt = refused;
-    log.warn({ refused, maxItems: maxSize }, 'the recommender holds ATTUNE_MAX_ITEMS item ids; new items are counted but not learned: raise ATTUNE_MAX_ITEMS if the catalog is that large');
-  }
-  private refusedWarnedAt = -10_000;
-
   /**
    * Recomputes one user's list after the catalog changed (an item in it became unavailable or was deleted) and
    * emits it when it changed. Runs as a job of the user's partition task, so it never overlaps a micro-batch;

@@ -39,9 +39,13 @@ export class CoocState implements CoocDeltaSink {
   ) {
     if (!(maxPairs >= 2)) throw new RangeError(`maxPairs must be at least 2, got ${maxPairs}`);
   }
-  /** Prunes so far, and the pairs they dropped (read by the memory bench and the tests; not yet logged or exported). */
+  /**
+   * Prunes so far, the pairs they dropped, and the last prune's count threshold (unprotected pairs at or below it
+   * went). The worker exports them (attune_model_prunes_total, attune_model_pairs_pruned_total) and logs each prune.
+   */
   prunes = 0;
   prunedPairs = 0;
+  lastPruneThreshold = NaN;
 
   /** [key, count] per slot. */
   private table = new Float64Array(2 << 16);
@@ -167,6 +171,7 @@ export class CoocState implements CoocDeltaSink {
     for (let i = 1; i < t.length; i += 2) if (t[i] < 0) t[i] = -t[i];
     this.prunes++;
     this.prunedPairs += before - this.count;
+    this.lastPruneThreshold = threshold;
   }
 
   /**
