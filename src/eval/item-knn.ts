@@ -15,7 +15,6 @@
  * instead of recomputing it. Any other user's event invalidates it (it changes C and n). The incremental sums
  * differ from a fresh sum only by rounding, so scores are compared at 1e-9: closer scores are ties.
  */
-import type { UserEvent } from '../domain/events.js';
 import { IdInterner } from '../stages/recommend/model/interner.js';
 import { CountRanking } from './count-ranking.js';
 import type { PrequentialModel } from './prequential.js';

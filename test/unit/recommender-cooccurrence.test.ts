@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CollaborativeModel } from '../../src/stages/recommend/model/collaborative.js';
 import { parseRecommenderConfig } from '../../src/stages/recommend/model/config.js';
 import { batchDeltas, CoocBatchDelta, EMPTY_HISTORY, interactionDeltas, pairKey, type DeltaParams, type UserHistory } from '../../src/stages/recommend/model/deltas.js';
+import { storedRowDeltas } from '../../src/stages/recommend/store.js';
 import { NeighbourIndex, asymmetricCosineSim, cosineSim } from '../../src/stages/recommend/model/neighbours.js';
 
 const P: DeltaParams = { historySize: 3, recency: 'none', positionDecay: 1, timeHalfLifeMs: 1 };
@@ -64,7 +65,13 @@ describe('co-occurrence deltas', () => {
     b.applyBatch(delta);
     for (const [x, y] of [[1, 2], [2, 3], [1, 3]]) expect(b.sim(x, y)).toBeCloseTo(a.sim(x, y), 12);
     expect(delta.histories.get('u')!.items).toEqual(hist.get('u')!.items);
-    expect(delta.rows().get(2)!.get(3)).toBe(delta.pairs.get(pairKey(2, 3)));
+    // In the stored rows' layout each pair is written once, in the row of its smaller id (string order).
+    const names = ['', 'i1', 'i2', 'i10'];
+    const rows = storedRowDeltas(delta, (i) => names[i]!);
+    expect(rows.get('i10')).toEqual(expect.arrayContaining([['i:i2', delta.pairs.get(pairKey(2, 3))], ['_n', delta.norms.get(3)]]));
+    expect(rows.get('i2')!.find(([f]) => f === 'i:i10')).toBeUndefined();
+    const fields = [...rows.values()].flat().filter(([f]) => f !== '_n');
+    expect(fields).toHaveLength(delta.pairs.size);
   });
 });
 

@@ -6,10 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
-import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState } from '../../src/stages/segments/features/index.js';
+import { resolveFeatureConfig, DAY, HOUR } from '../../src/stages/segments/features/index.js';
 import { compileRules, loadSegmentRulesFile, PartitionEngine } from '../../src/stages/segments/core/index.js';
-import { runSegmentBatch, compareChanges, type BatchPartitionState } from '../../src/stages/segments/batch.js';
-import type { PendingChange, StoredUser } from '../../src/stages/segments/stored.js';
+import { runSegmentBatch, compareChanges } from '../../src/stages/segments/batch.js';
+import type { PendingChange } from '../../src/stages/segments/stored.js';
 import type { OffsetEvent } from '../../src/stages/ingest/plan.js';
 import { FakeSegmentStore } from '../support/segment-store-fake.js';
 

@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState, applyEvent } from '../../src/stages/segments/features/index.js';
 import { compileRules, loadSegmentRulesFile, parseSegmentRules, PartitionEngine } from '../../src/stages/segments/core/index.js';
-import { batchInputs, compareChanges, runSegmentBatch, type BatchPartitionState } from '../../src/stages/segments/batch.js';
+import { batchInputs, compareChanges, runSegmentBatch } from '../../src/stages/segments/batch.js';
 import { reevaluateUsers } from '../../src/stages/segments/reevaluate-users.js';
-import type { PendingChange, StoredUser } from '../../src/stages/segments/stored.js';
+import type { PendingChange } from '../../src/stages/segments/stored.js';
 import type { OffsetEvent, ResetCause } from '../../src/stages/ingest/plan.js';
 import { FakeSegmentStore, freshStoredUser as fresh } from '../support/segment-store-fake.js';
 

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { DEFAULT_DATA, datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
+import { datasetOptions, loadDataset, type DatasetOptions } from '../dataset.js';
 import { mergeConfig, type RecommenderConfigInput } from '../../stages/recommend/model/config.js';
 import { PRESET_NAMES, presetConfig } from '../../stages/recommend/model/presets.js';
 import { STRATEGY_NAMES, strategyByName } from '../../stages/recommend/model/strategy/strategies.js';

@@ -41,59 +41,28 @@
  * whatever the micro-batch cuts, and learnBatch applies resets in order, so any cut gives the same state.
  */
 import { crashPoint } from '../../topology/crash-points.js';
-import type { OutboundRecord, StreamProducer } from '../../kafka/port.js';
-import type { Codec } from '../decode/codec.js';
-import type { Config, TopicNames } from '../../config/config.js';
-import type { Metrics } from '../../metrics/metrics.js';
+import type { OutboundRecord } from '../../kafka/port.js';
 import { isActivity, type Recommendations, type UserEvent } from '../../domain/events.js';
 import type { OffsetEvent } from '../ingest/plan.js';
-import type { Identities } from '../rights/identities.js';
-import { Recommender, strategyLabel, type LearnRecord } from './model/recommender.js';
+import { strategyLabel, type LearnRecord } from './model/recommender.js';
 import { newUserState } from './model/user-state.js';
 import { listHash, parseStoredState, toStored, toUserState, type StoredState } from './stored-state.js';
-import type { ListExperiments } from './experiments.js';
 import type { ListPlan, Recorded } from '../../experiments/list-plan.js';
 import type { AttributedRecord, Attribution } from '../../experiments/attribution.js';
-import { pairFromKey } from './model/deltas.js';
-import type { RecommenderStore } from './store.js';
-import type { StateStore } from '../../stores/state-store.js';
+import { storedRowDeltas } from './store.js';
 import { Keys } from '../../stores/keys.js';
 import { log } from '../../log.js';
 import { ConfigError } from '../../errors.js';
 import { onlineInteractions } from './online-quality.js';
 import { loadStoredRows, type RowGates } from './warm-up.js';
-import type { ModelChangelog } from './changelog.js';
 import { REEMITTED_HEADER } from '../emit/freshness.js';
 import { ModelHealth } from './model-health.js';
+import { UsersInUse } from './users-in-use.js';
+import { correctList } from './correction.js';
+import type { CorrectedUser, RecommendDeps, Withdrawn } from './deps.js';
 
-export interface RecommendDeps {
-  cfg: Config;
-  topics: TopicNames;
-  codec: Codec;
-  store: RecommenderStore;
-  state: StateStore;
-  producer: StreamProducer;
-  metrics: Metrics;
-  rec: Recommender;
-  /** The real user ids of the records (keyed by the real id); the stages know users by pseudonym. */
-  identities: Identities;
-  /** Variants, recommendation ids and attribution (experiments.ts). */
-  experiments: ListExperiments;
-  /** The shared model's changelog (changelog.ts); absent: this worker's model learns only its own partitions. */
-  changelog?: Pick<ModelChangelog, 'publish' | 'learning'>;
-}
-
-/** The users (by pseudonym) whose personalization ends with the micro-batch (EventBatch.withdrawn). */
-export interface Withdrawn {
-  has(pseudonym: string): boolean;
-}
+export type { CorrectedUser, RecommendDeps, Withdrawn } from './deps.js';
 const NO_ONE: Withdrawn = { has: () => false };
-
-/** One user of a holder correction: the pseudonym keys the state, the real id keys the record. */
-export interface CorrectedUser {
-  pseudonym: string;
-  userId: string;
-}
 
 /**
  * The records that reach a user's state: resets, merges (identity stitching), activity of personalized users, and
@@ -114,8 +83,10 @@ function attributedRecord(r: OffsetEvent): AttributedRecord {
 export class RecommendStage {
   private epochReady = false;
   private readonly health: ModelHealth;
+  private readonly inUse: UsersInUse;
   constructor(private readonly d: RecommendDeps) {
     this.health = new ModelHealth(d.rec, d.metrics);
+    this.inUse = new UsersInUse(d.rec.users);
   }
 
   /**
@@ -158,12 +129,7 @@ export class RecommendStage {
     const personal = records.filter(isPersonal);
     if (personal.length === 0) return [];
     const users = [...new Set(personal.map((r) => r.event.userId))];
-    this.hold(users);
-    try {
-      return await this.processUsers(topic, partition, personal, lastOffset, field, users, withdrawn, segmentsOf);
-    } finally {
-      this.release(users);
-    }
+    return this.inUse.with(users, () => this.processUsers(topic, partition, personal, lastOffset, field, users, withdrawn, segmentsOf));
   }
 
   /**
@@ -182,26 +148,6 @@ export class RecommendStage {
       upTo = r.offset;
     }
     this.anonymousUpTo.set(field, upTo);
-  }
-
-  /**
-   * Users in memory are only those of the micro-batches (and corrections) in flight: each reloads its users from
-   * Redis, so keeping them afterwards would only let memory grow with every user ever seen, the users of revoked
-   * partitions included. Counted, because partitions run concurrently and one user may appear on two of them.
-   */
-  private readonly inUse = new Map<string, number>();
-  private hold(users: readonly string[]): void {
-    for (const u of users) this.inUse.set(u, (this.inUse.get(u) ?? 0) + 1);
-  }
-  private release(users: readonly string[]): void {
-    for (const u of users) {
-      const n = (this.inUse.get(u) ?? 1) - 1;
-      if (n > 0) this.inUse.set(u, n);
-      else {
-        this.inUse.delete(u);
-        this.d.rec.users.delete(u);
-      }
-    }
   }
 
   private async processUsers(
@@ -249,22 +195,8 @@ export class RecommendStage {
       : r.merge?.recommender ? { merge: true, userId: r.event.userId, state: r.merge.recommender } : r.event)), segmentsOf, { applyPairs: shared.apply });
     this.health.report();
 
-    // Rows first (see the header), each pair once, in the row of its smaller item id.
-    const rows = new Map<string, Array<[string, number]>>();
-    const add = (row: string, f: string, v: number) => {
-      let list = rows.get(row);
-      if (!list) rows.set(row, (list = []));
-      list.push([f, v]);
-    };
-    for (const [k, v] of delta.pairs) {
-      const [a, b] = pairFromKey(k);
-      const sa = rec.items.name(a);
-      const sb = rec.items.name(b);
-      // Item fields are namespaced (Keys.coocItemField) so that no item id can overwrite the norm or an offset.
-      if (sa < sb) add(sa, Keys.coocItemField(sb), v);
-      else add(sb, Keys.coocItemField(sa), v);
-    }
-    for (const [a, v] of delta.norms) add(rec.items.name(a), Keys.COOC_NORM_FIELD, v);
+    // Rows first (see the header).
+    const rows = storedRowDeltas(delta, (i) => rec.items.name(i));
     await d.store.applyRows(rows, field, lastOffset);
     crashPoint('after-rows');
     // After the rows (a record implies its rows are written: a starting worker relies on it) and before the users.
@@ -390,7 +322,6 @@ export class RecommendStage {
     }
   }
 
-  /** Says once (then every 10,000 more) that the item cap is reached: new items are no longer learned. */
   /**
    * Recomputes one user's list after the catalog changed (an item in it became unavailable or was deleted) and
    * emits it when it changed. Runs as a job of the user's partition task, so it never overlaps a micro-batch;
@@ -399,51 +330,6 @@ export class RecommendStage {
    * user may be personalized). Returns the record to emit, or null.
    */
   async correct(topic: string, partition: number, user: CorrectedUser, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
-    this.hold([user.pseudonym]);
-    try {
-      return await this.correctUser(topic, partition, user, source, emit);
-    } finally {
-      this.release([user.pseudonym]);
-    }
-  }
-
-  /**
-   * `emit` produces the corrected record before anything is committed: a failed produce leaves the stored hash as
-   * it was, so the next correction (or event) emits it again (re-emission is idempotent for consumers: same list,
-   * same attune.source).
-   */
-  private async correctUser(topic: string, partition: number, user: CorrectedUser, source: string, emit?: (out: OutboundRecord) => Promise<void>): Promise<OutboundRecord | null> {
-    const { d } = this;
-    const p = user.pseudonym;
-    const field = Keys.partitionField(topic, partition);
-    const stored = await d.store.loadUser(p, field);
-    if (!stored.state || stored.offset < 0) return null;
-    const parsed = parseStoredState(stored.state);
-    // No list since a reset (or a withdrawal): nothing to correct. This also covers a withdrawal that a micro-batch
-    // committed after the caller checked the user's consent (the job runs after that micro-batch, in the task).
-    if (parsed.lh === '') return null;
-    d.rec.users.set(p, toUserState(parsed, d.rec.items));
-    // The list is re-ranked as it was assigned (its recorded experiments), not assigned again.
-    const plan = d.experiments.replan(parsed.x ?? []);
-    const ranker = d.experiments.rankerFor(plan);
-    const items = ranker.recommend(p, { n: d.cfg.recommendationCount, now: parsed.lt, country: parsed.c });
-    const list: Recommendations = {
-      userId: p, items, strategy: strategyLabel(ranker.strategy), sourceEventId: null, sourceEventTime: null, generatedAt: Date.now(),
-      recommendationId: d.experiments.recommendationId(p, plan, source), assignments: plan.assignments.map((a) => ({ experiment: a.experiment, variant: a.variant })),
-    };
-    const hash = listHash(list);
-    if (hash === parsed.lh) return null;
-    const ids = items.map((i) => i.itemId);
-    const out: OutboundRecord = { key: user.userId, value: await d.codec.encodeRecommendations({ ...list, userId: user.userId }), headers: { 'attune.source': source } };
-    await emit?.(out);
-    // As for a micro-batch: leave the holders of the dropped items before the commit, join the new list's after it,
-    // so the holders stay within `li` whatever the crash point.
-    const before = parsed.li ?? [];
-    await d.store.updateHolders(p, before, before.filter((i) => ids.includes(i)));
-    await d.store.commitUser(p, field, stored.offset, stored.offset, JSON.stringify(toStored(d.rec.users.get(p)!, d.rec.items, { lh: hash, li: ids, x: parsed.x, ck: parsed.ck })));
-    await d.store.updateHolders(p, [], ids);
-    await d.state.saveRecommendations(list, d.cfg.recommendationTtlSeconds);
-    return out;
+    return this.inUse.with([user.pseudonym], () => correctList(this.d, topic, partition, user, source, emit));
   }
 }
-

@@ -9,6 +9,7 @@ import type { RedisClient } from '../../stores/redis-client.js';
 import { scanKeys } from '../../stores/maintenance.js';
 import { Keys } from '../../stores/keys.js';
 import { checkScriptResult } from '../../stores/script-errors.js';
+import { pairFromKey, type CoocBatchDelta } from './model/deltas.js';
 
 export interface StoredRecUser {
   /** The offset the state reflects (-1: none). */
@@ -34,6 +35,29 @@ export function parseCoocRow(fields: Record<string, string>): CoocRow {
     else if (p.kind === 'offset') row.gates.push([f, Number(v)]);
   }
   return row;
+}
+
+/**
+ * A micro-batch's combined deltas in the stored rows' layout: each pair once, in the row of its smaller item id
+ * (string order, as includes/cooc-row.lua and the warm-up read them) under its namespaced field
+ * (Keys.coocItemField, so that no item id can overwrite the norm or an offset), each norm under COOC_NORM_FIELD.
+ */
+export function storedRowDeltas(delta: Pick<CoocBatchDelta, 'pairs' | 'norms'>, name: (item: number) => string): Map<string, Array<[string, number]>> {
+  const rows = new Map<string, Array<[string, number]>>();
+  const add = (row: string, f: string, v: number) => {
+    let list = rows.get(row);
+    if (!list) rows.set(row, (list = []));
+    list.push([f, v]);
+  };
+  for (const [k, v] of delta.pairs) {
+    const [a, b] = pairFromKey(k);
+    const sa = name(a);
+    const sb = name(b);
+    if (sa < sb) add(sa, Keys.coocItemField(sb), v);
+    else add(sb, Keys.coocItemField(sa), v);
+  }
+  for (const [a, v] of delta.norms) add(name(a), Keys.COOC_NORM_FIELD, v);
+  return rows;
 }
 
 export class RecommenderStore {

@@ -1,6 +1,6 @@
 /**
  * (b) In-memory co-occurrence state: applies deltas. Each unordered pair (a < b) is stored once — half the
- * lookups of symmetric rows; `CoocBatchDelta.rows()` gives the per-item row shape a Redis writer owns. Counts
+ * lookups of symmetric rows; `storedRowDeltas` (../store.ts) gives the row shape Redis stores. Counts
  * are stored scaled by the decay clock (see decay.ts), so ratios need no rescaling.
  *
  * Storage (the learn hot path does ~20 pair updates and, through list refreshes, ~50 lookups per event in a

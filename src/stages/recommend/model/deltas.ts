@@ -166,21 +166,6 @@ export class CoocBatchDelta implements CoocDeltaSink {
     this.norms.set(a, (this.norms.get(a) ?? 0) + inc);
     this.touched.add(a);
   }
-  /** Pair increments grouped by item row (both directions), as a per-item writer wants them. */
-  rows(): Map<number, Map<number, number>> {
-    const out = new Map<number, Map<number, number>>();
-    const add = (a: number, b: number, v: number) => {
-      let r = out.get(a);
-      if (!r) out.set(a, (r = new Map()));
-      r.set(b, v);
-    };
-    for (const [k, v] of this.pairs) {
-      const [a, b] = pairFromKey(k);
-      add(a, b, v);
-      add(b, a, v);
-    }
-    return out;
-  }
 }
 
 export interface InternedInteraction {

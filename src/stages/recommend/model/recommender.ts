@@ -15,18 +15,14 @@ import type { RequestContext } from './strategy/request.js';
 
 export { strategyLabel } from './strategy/types.js';
 export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/types.js';
-import { TrendingIndex, type TrendingScope } from './trending.js';
+import { TrendingIndex } from './trending.js';
+import { TrendingScopes } from './trending-scopes.js';
+import { ItemTable } from './item-table.js';
 import { mergePurchases, newUserState, recordPurchase, type PurchaseEntry, type UserState } from './user-state.js';
 import { batchDeltas, CoocBatchDelta, mergeHistories, type InternedInteraction, type UserHistory } from './deltas.js';
 
 const NO_SEGMENTS: readonly string[] = [];
 
-/** Where an event happened, as far as trending is concerned. */
-interface TrendingPlace {
-  country: string | null;
-  device: string | null;
-  segments: readonly string[] | undefined;
-}
 
 export interface RecommendOptions {
   /** List length (default 10). */
@@ -101,16 +97,14 @@ export class Recommender {
   readonly collaborative: CollaborativeModel;
   readonly content: ContentIndex | null;
   readonly trending: TrendingIndex;
+  private readonly trendingScopes: TrendingScopes;
   readonly users = new Map<string, UserState>();
   /** The strategy in use; `strategyLabel(rec.strategy)` is the label emitted with every list. */
   readonly strategy: Strategy;
   private readonly ranker: StrategyRanker;
   /** What strategies read: one object, shared by the default strategy and every variant's (`variant`). */
   private readonly inputs: ScoringInputs;
-  private blockedFlags = new Uint8Array(1024);
-  private itemCategory = new Int32Array(1024).fill(-1);
-  private itemCategories: string[][] = [];
-  private titles: (string | null)[] = [];
+  private readonly itemTable: ItemTable;
   private now = 0;
   private readonly weights: Record<string, number>;
   private readonly repurchasable: ReadonlySet<string>;
@@ -122,52 +116,31 @@ export class Recommender {
     // Bounded by the config's limits: ids from input are refused past the cap, never evicted (see config.ts).
     this.items = new IdInterner(this.cfg.limits.maxItems);
     this.categories = new IdInterner(this.cfg.limits.maxItems);
+    this.itemTable = new ItemTable(this.items, this.categories, this.cfg.filters);
     this.collaborative = new CollaborativeModel(this.cfg.collaborative, this.cfg.limits.maxPairs);
     this.content = this.cfg.content.enabled ? new ContentIndex(this.cfg.content) : null;
     this.trending = new TrendingIndex(this.cfg.trending.halfLifeMs, this.cfg.trending.size);
+    this.trendingScopes = new TrendingScopes(this.trending, this.cfg.limits, (item) => this.itemTable.categoryOf(item), (c) => this.categories.name(c));
     this.weights = this.cfg.collaborative.eventWeights;
     this.repurchasable = new Set(this.cfg.buyAgain.eventTypes);
     this.inputs = {
       collab: this.collaborative.neighbours,
       content: this.content,
       trending: this.trending,
-      blocked: (i) => i < this.blockedFlags.length && this.blockedFlags[i] === 1,
-      categoryOf: (i) => (i < this.itemCategory.length ? this.itemCategory[i] : -1),
+      blocked: (i) => this.itemTable.isBlocked(i),
+      categoryOf: (i) => this.itemTable.categoryOf(i),
       categoryName: (c) => this.categories.name(c),
       itemName: (i) => this.items.name(i),
-      itemLabel: (i) => this.titles[i] ?? this.items.name(i),
+      itemLabel: (i) => this.itemTable.labelOf(i),
     };
     this.strategy = (opts.strategy ?? hybridStrategy)(this.cfg, this.inputs);
     this.ranker = new StrategyRanker(this.strategy);
   }
 
-  private ensureItem(i: number): void {
-    if (i < this.blockedFlags.length) return;
-    let n = this.blockedFlags.length;
-    while (n <= i) n *= 2;
-    const b = new Uint8Array(n);
-    b.set(this.blockedFlags);
-    this.blockedFlags = b;
-    const c = new Int32Array(n).fill(-1);
-    c.set(this.itemCategory);
-    this.itemCategory = c;
-  }
-
   /** Adds or updates a catalog record: availability, category rules, content vectors and neighbours. */
   upsertItem(item: CatalogItem): void {
-    const id = this.items.tryIntern(item.itemId);
+    const { id, gone } = this.itemTable.describe(item);
     if (id < 0) return; // past limits.maxItems
-    this.ensureItem(id);
-    const f = this.cfg.filters;
-    const cats = item.categories;
-    const excluded =
-      cats.some((c) => f.excludeCategories.includes(c)) ||
-      (f.includeCategories.length > 0 && !cats.some((c) => f.includeCategories.includes(c)));
-    const gone = !item.available || item.deleted;
-    this.blockedFlags[id] = gone || excluded ? 1 : 0;
-    this.itemCategory[id] = cats.length > 0 ? this.categories.tryIntern(cats[0]) : -1;
-    this.itemCategories[id] = cats;
-    this.titles[id] = item.title;
     if (this.content) {
       if (item.deleted) this.content.remove(id);
       else this.content.upsert(id, catalogTerms(item, this.cfg.content));
@@ -178,13 +151,13 @@ export class Recommender {
   /** The item's catalog categories (undefined for an item the catalog has not described). */
   categoriesOf(itemId: string): string[] | undefined {
     const id = this.items.lookup(itemId);
-    return id < 0 ? undefined : this.itemCategories[id];
+    return id < 0 ? undefined : this.itemTable.catalogCategoriesOf(id);
   }
 
   /** Whether the item may currently be recommended. */
   isRecommendable(itemId: string): boolean {
     const id = this.items.lookup(itemId);
-    return id < 0 || this.blockedFlags[id] !== 1;
+    return id < 0 || !this.itemTable.isBlocked(id);
   }
 
   /** Learns one event (test-then-learn: call after asking). Events without an item or weight are ignored. */
@@ -192,9 +165,8 @@ export class Recommender {
     if (e.itemId === null) return;
     const w = this.weights[e.type] ?? 0;
     if (!(w > 0)) return;
-    const item = this.items.tryIntern(e.itemId);
+    const item = this.itemTable.intern(e.itemId);
     if (item < 0) return; // past limits.maxItems: counted by ingest, not learned
-    this.ensureItem(item);
     let u = this.users.get(e.userId);
     if (!u) this.users.set(e.userId, (u = newUserState()));
     const t = e.eventTime;
@@ -204,7 +176,7 @@ export class Recommender {
     const country = e.context?.country ?? null;
     if (country) u.country = country;
     u.lastTime = t;
-    this.addTrending(this.where(u.country, e.context?.device ?? null, segments), item, w, t);
+    this.trendingScopes.add(u.country, e.context?.device ?? null, segments, item, w, t);
     this.learned++;
   }
 
@@ -224,14 +196,12 @@ export class Recommender {
   applyRowDeltas(rows: ReadonlyArray<RowDelta>): void {
     const delta = new CoocBatchDelta();
     for (const [row, norm, pairs] of rows) {
-      const a = this.items.tryIntern(row);
+      const a = this.itemTable.intern(row);
       if (a < 0) continue;
-      this.ensureItem(a);
       if (norm !== 0) delta.norm(a, norm);
       for (const [other, inc] of pairs) {
-        const b = this.items.tryIntern(other);
+        const b = this.itemTable.intern(other);
         if (b < 0 || b === a) continue;
-        this.ensureItem(b);
         delta.pair(a, b, inc);
       }
     }
@@ -258,9 +228,8 @@ export class Recommender {
     const times: number[] = [];
     for (let k = 0; k < h.i.length; k++) {
       if (!(h.w[k] > 0)) continue;
-      const item = this.items.tryIntern(h.i[k]);
+      const item = this.itemTable.intern(h.i[k]);
       if (item < 0) continue; // past limits.maxItems
-      this.ensureItem(item);
       items.push(item);
       weights.push(h.w[k]);
       times.push(h.t[k]);
@@ -273,9 +242,8 @@ export class Recommender {
     const out: Array<[number, PurchaseEntry]> = [];
     for (const [id, count, last] of p) {
       if (!(count > 0)) continue;
-      const item = this.items.tryIntern(id);
+      const item = this.itemTable.intern(id);
       if (item < 0) continue; // past limits.maxItems
-      this.ensureItem(item);
       out.push([item, { count, last }]);
     }
     return out;
@@ -298,49 +266,10 @@ export class Recommender {
     if (e.itemId === null) return;
     const w = this.weights[e.type] ?? 0;
     if (!(w > 0)) return;
-    const item = this.items.tryIntern(e.itemId);
+    const item = this.itemTable.intern(e.itemId);
     if (item < 0) return; // past limits.maxItems
-    this.ensureItem(item);
     if (e.eventTime > this.now) this.now = e.eventTime;
-    this.addTrending(this.where(e.context?.country ?? null, e.context?.device ?? null, undefined), item, w, e.eventTime);
-  }
-
-  /** Where an event happened, for its trending increments (one reused object: no allocation per event). */
-  private where(country: string | null, device: string | null, segments: readonly string[] | undefined): TrendingPlace {
-    const p = this.place;
-    p.country = country;
-    p.device = device;
-    p.segments = segments;
-    return p;
-  }
-  private readonly place: TrendingPlace = { country: null, device: null, segments: undefined };
-
-  /**
-   * Trending increments of one event: global, the user's country, the event's device, the user's segments, the
-   * item's category (cached scope handles). Countries, devices and segment names come from input: each kind's
-   * scopes are bounded by its limit, past which a new name gets no scope of its own.
-   */
-  private addTrending(where: TrendingPlace, item: number, w: number, t: number): void {
-    const tr = this.trending;
-    const { country, device, segments } = where;
-    tr.addTo((this.globalScope ??= tr.scope('global')), item, w, t);
-    if (country) this.addToNamed(this.countryScopes, 'country', country, this.cfg.limits.maxCountryScopes, item, w, t);
-    if (device) this.addToNamed(this.deviceScopes, 'device', device, this.cfg.limits.maxDeviceScopes, item, w, t);
-    if (segments) for (const seg of segments) this.addToNamed(this.segmentScopes, 'segment', seg, this.cfg.limits.maxSegmentScopes, item, w, t);
-    const cat = this.itemCategory[item];
-    if (cat >= 0) tr.addTo((this.categoryScopes[cat] ??= tr.scope(`category:${this.categories.name(cat)}`)), item, w, t);
-  }
-  private globalScope: TrendingScope | null = null;
-  private readonly countryScopes = new Map<string, TrendingScope>();
-  private readonly deviceScopes = new Map<string, TrendingScope>();
-  private readonly segmentScopes = new Map<string, TrendingScope>();
-  private readonly categoryScopes: (TrendingScope | undefined)[] = [];
-
-  /** Adds to the named scope of its kind, creating it while fewer than `max` exist (past the cap: no scope, no memory). */
-  private addToNamed(scopes: Map<string, TrendingScope>, kind: string, name: string, max: number, item: number, w: number, t: number): void {
-    let s = scopes.get(name);
-    if (!s && scopes.size < max) scopes.set(name, (s = this.trending.scope(`${kind}:${name}`)));
-    if (s) this.trending.addTo(s, item, w, t);
+    this.trendingScopes.add(e.context?.country ?? null, e.context?.device ?? null, undefined, item, w, e.eventTime);
   }
 
   /** The request's context (one reused object: the evaluation asks once per event). */
@@ -453,9 +382,8 @@ export class Recommender {
       if (e.itemId === null) continue;
       const w = this.weights[e.type] ?? 0;
       if (!(w > 0)) continue;
-      const item = this.items.tryIntern(e.itemId);
+      const item = this.itemTable.intern(e.itemId);
       if (item < 0) continue; // past limits.maxItems: counted by ingest, not learned
-      this.ensureItem(item);
       interactions.push({ userId: e.userId, item, weight: w, time: e.eventTime });
       learnable.push(e);
     }
@@ -482,7 +410,7 @@ export class Recommender {
       const country = e.context?.country ?? null;
       if (country) u.country = country;
       u.lastTime = Math.max(u.lastTime, t);
-      this.addTrending(this.where(u.country, e.context?.device ?? null, segmentsOf?.get(e.userId)), item, w, t);
+      this.trendingScopes.add(u.country, e.context?.device ?? null, segmentsOf?.get(e.userId), item, w, t);
       this.learned++;
     });
     for (const [userId, h] of delta.histories) {

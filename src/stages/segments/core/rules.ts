@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, type Node as YNode, type Pair, type YAMLMap } from 'yaml';
 import type { FeatureConfig } from '../features/config.js';
-import { OPERATORS, type Expr, type FeatureRef, type Op, type RuleError, type SegmentRule } from './rule-ast.js';
+import { OPERATORS, type Expr, type FeatureRef, type Op, type SegmentRule } from './rule-ast.js';
 import { conditionReaders, FEATURE_NAMES, OPS_BY_KIND } from './rule-features.js';
 import { keyOf, readYaml } from './rule-reader.js';
 import { SegmentRulesError } from '../../../errors.js';
