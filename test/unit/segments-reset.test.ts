@@ -1,6 +1,6 @@
 /**
  * The rights marks in the segments stage (#11): a `reset` record exits every segment with its cause and forgets
- * the user, an `anonymous` record is absent. The batch core must agree with the reference engine and give the same
+ * the user, an `anonymous` record is absent, a `merge` record folds an anonymous profile's features into the user's. The batch core must agree with the reference engine and give the same
  * final state and change list whatever the micro-batch cuts and crashes; the fake store mirrors the Lua scripts'
  * CAS semantics and loads what the processor loads (batchInputs).
  */
@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { EventType, SegmentChange, UserEvent } from '../../src/domain/events.js';
 import { resolveFeatureConfig, DAY, HOUR, emptyFeatureState, applyEvent } from '../../src/stages/segments/features/index.js';
+import { serializeFeatureState } from '../../src/stages/segments/features/state.js';
+import type { ProfileSnapshot } from '../../src/domain/profile.js';
 import { compileRules, loadSegmentRulesFile, parseSegmentRules, PartitionEngine } from '../../src/stages/segments/core/index.js';
 import { batchInputs, compareChanges, runSegmentBatch } from '../../src/stages/segments/batch.js';
 import { reevaluateUsers } from '../../src/stages/segments/reevaluate-users.js';
@@ -24,7 +26,7 @@ const USERS = ['a', 'b', 'c'];
 function ev(i: number, userId: string, t: number, type: EventType): UserEvent {
   return { eventId: `e${i}`, userId, type, eventTime: t, itemId: 'i', quantity: 1, price: type === 'purchase' ? 150 : null, rating: null, sessionId: null, context: null, properties: { category: 'tech' } };
 }
-const rec = (offset: number, userId: string, t: number, type: EventType, marks: Pick<OffsetEvent, 'reset' | 'anonymous'> = {}): OffsetEvent =>
+const rec = (offset: number, userId: string, t: number, type: EventType, marks: Pick<OffsetEvent, 'reset' | 'anonymous' | 'merge'> = {}): OffsetEvent =>
   ({ offset, event: ev(offset, userId, t, type), ...marks });
 const reset = (offset: number, userId: string, t: number, cause: ResetCause = 'erasure'): OffsetEvent =>
   rec(offset, userId, t, cause === 'erasure' ? 'erase' : 'consent', { reset: cause });
@@ -65,12 +67,12 @@ function outcome(store: FakeSegmentStore) {
   };
 }
 
-type Kind = 'view' | 'purchase' | 'erasure' | 'consent' | 'anonymous';
+type Kind = 'view' | 'purchase' | 'erasure' | 'consent' | 'anonymous' | 'merge' | 'merge-empty';
 const streamArb = fc.array(
   fc.record({
     user: fc.constantFrom(...USERS),
     dt: fc.oneof(fc.integer({ min: 0, max: 3 * HOUR }), fc.integer({ min: DAY, max: 40 * DAY }), fc.integer({ min: -6 * HOUR, max: 0 })),
-    kind: fc.constantFrom<Kind>('view', 'purchase', 'purchase', 'erasure', 'consent', 'anonymous'),
+    kind: fc.constantFrom<Kind>('view', 'purchase', 'purchase', 'erasure', 'consent', 'anonymous', 'merge', 'merge-empty'),
   }),
   { minLength: 1, maxLength: 12 },
 );
@@ -83,8 +85,18 @@ function build(spec: { user: string; dt: number; kind: Kind }[]): OffsetEvent[] 
     const o = i + 10;
     if (s.kind === 'erasure' || s.kind === 'consent') return reset(o, s.user, at, s.kind);
     if (s.kind === 'anonymous') return rec(o, s.user, at + 30 * DAY, 'purchase', { anonymous: true }); // would move the watermark if it counted
+    // Identity stitching: a profile of two purchases (or none) merged into the user; its time never moves the watermark.
+    if (s.kind === 'merge' || s.kind === 'merge-empty') return rec(o, s.user, at + 30 * DAY, 'identify', { merge: mergedProfile(s.kind === 'merge', at) });
     return rec(o, s.user, at, s.kind);
   });
+}
+
+/** An anonymous profile's snapshot as a merge record carries it (the features in their stored form). */
+function mergedProfile(withFeatures: boolean, at: number): ProfileSnapshot {
+  const features = emptyFeatureState();
+  applyEvent(features, ev(0, 'anon', at - HOUR, 'purchase'), cfg);
+  applyEvent(features, ev(1, 'anon', at - HOUR / 2, 'purchase'), cfg);
+  return { v: 1, activity: null, features: withFeatures ? JSON.parse(serializeFeatureState(features)) as Record<string, unknown> : null, recommender: null };
 }
 
 /** Every split of `records` into two or three non-empty micro-batches. */

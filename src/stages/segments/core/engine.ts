@@ -14,12 +14,18 @@
  *    no exit): the time an ordinary event at that step is evaluated at, a function of the input only. Then the user
  *    is forgotten (features, segments, timer), exactly as if never seen: a later event starts a fresh profile,
  *    and a rules re-evaluation does not evaluate them.
+ *  - `merge` (identity stitching: an anonymous profile's copy reaching its known user): never too late, no
+ *    watermark move, no timers fired; the profile's features are merged into the user's (features/merge.ts) and the
+ *    user's segments are re-evaluated at resetTime(watermark, the event's time), with the merge record's event id
+ *    as the cause. A user not seen before starts from an empty state.
  */
 import { TimerHeap } from './timer-heap.js';
 import type { SegmentChange, UserEvent } from '../../../domain/events.js';
 import type { FeatureConfig } from '../features/config.js';
 import type { OffsetEvent } from '../../ingest/plan.js';
-import { applyEvent, dict, emptyFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
+import { applyEvent, dict, emptyFeatureState, parseFeatureState, type CategoryLookup, type UserFeatureState } from '../features/state.js';
+import { mergeFeatureStates } from '../features/merge.js';
+import type { ProfileSnapshot } from '../../../domain/profile.js';
 import { createFeatureView } from '../features/view.js';
 import { clampedWatermark, classifyLateness, TOO_LATE, type Lateness } from '../features/watermark.js';
 import type { CompiledSegments } from './compile.js';
@@ -54,7 +60,7 @@ export interface EngineOptions {
 }
 
 /** The rights marks of a record (see the header). */
-export type RecordMarks = Pick<OffsetEvent, 'reset' | 'anonymous'>;
+export type RecordMarks = Pick<OffsetEvent, 'reset' | 'anonymous' | 'merge'>;
 
 /** Event time of the exits a reset causes: the time an ordinary event at that step is evaluated at. */
 export function resetTime(watermark: number | null, eventTime: number): number {
@@ -91,6 +97,7 @@ export class PartitionEngine {
   process(event: UserEvent, cap = Infinity, marks: RecordMarks = {}): ProcessResult {
     if (marks.anonymous) return { lateness: 'on_time', rejected: null, changes: [] };
     if (marks.reset) return { lateness: 'on_time', rejected: null, changes: this.reset(event.userId, marks.reset, event.eventTime) };
+    if (marks.merge) return { lateness: 'on_time', rejected: null, changes: this.merge(event, marks.merge) };
     const lateness = classifyLateness(event.eventTime, this.watermark, this.opts.features.allowedLatenessMs);
     if (lateness === 'too_late') return { lateness, rejected: TOO_LATE, changes: [] };
     const now = this.watermark === null ? event.eventTime : Math.max(this.watermark, event.eventTime);
@@ -114,6 +121,15 @@ export class PartitionEngine {
     const changes = segmentChanges(userId, rec.segments, [], now, cause, this.opts.clock?.() ?? now);
     this.users.delete(userId); // its timer entry in the heap goes stale: fireDue skips users it does not know
     return changes;
+  }
+
+  /** Merges an anonymous profile's features into the user's at a `merge` record (see the header). */
+  merge(event: UserEvent, profile: ProfileSnapshot): SegmentChange[] {
+    const rec = this.users.get(event.userId) ?? { features: emptyFeatureState(), segments: [], due: null };
+    this.users.set(event.userId, rec);
+    // The stored form, as the worker reads it (a damaged one throws, as there).
+    if (profile.features) mergeFeatureStates(rec.features, parseFeatureState(JSON.stringify(profile.features)), this.opts.features);
+    return this.reevaluate(event.userId, rec, resetTime(this.watermark, event.eventTime), event.eventId);
   }
 
   /** Punctuation (e.g. wall-clock fallback on an idle partition): advances the watermark, fires due timers. */
