@@ -83,6 +83,8 @@ export interface StageBreakdown {
   meanRecords: number;
   meanBatchMs: number;
   stages: Array<[string, number]>;
+  /** Redis round trips (by script or command) and producer sends (by topic kind): [name, per micro-batch, mean ms]. */
+  calls: Array<[string, number, number]>;
 }
 
 /** The breakdown from a worker's /metrics text (prom-client's exposition format). */
@@ -94,11 +96,23 @@ export function stageBreakdown(metrics: string): StageBreakdown {
   }
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
   const batches = value('attune_batch_duration_seconds_count');
+  const calls: Array<[string, number, number]> = [];
+  for (const [metric, label, prefix] of [['attune_redis_command_duration_seconds', 'command', 'redis '], ['attune_produce_duration_seconds', 'topic', 'produce ']] as const) {
+    const sum = new Map<string, number>();
+    for (const m of metrics.matchAll(new RegExp(`^${metric}_(sum|count)\\{${label}="([^"]+)"\\} (\\S+)$`, 'gm'))) {
+      if (m[1] === 'sum') sum.set(m[2]!, Number(m[3]));
+      else calls.push([prefix + m[2]!, Number(m[3]), 0]);
+    }
+    for (const c of calls) if (c[0].startsWith(prefix)) c[2] = ((sum.get(c[0].slice(prefix.length)) ?? 0) / (c[1] || 1)) * 1000;
+  }
+  for (const c of calls) c[1] /= batches;
+  calls.sort((x, y) => y[1] - x[1]);
   return {
     batches,
     meanRecords: value('attune_batch_records_sum') / value('attune_batch_records_count'),
     meanBatchMs: (value('attune_batch_duration_seconds_sum') / batches) * 1000,
     stages: [...sums].map(([stage, sum]) => [stage, (sum / (counts.get(stage) || 1)) * 1000]),
+    calls,
   };
 }
 
@@ -396,6 +410,12 @@ export function erasureSection(b: ErasureBench, command: string): string[] {
     for (const r of withStages) {
       const st = new Map(r.stages!.stages);
       lines.push(`| ${fmtInt(r.rate)} | ${fmtInt(r.stages!.batches)} | ${fmt(r.stages!.meanRecords, 1)} | ${fmt(r.stages!.meanBatchMs, 1)} | ${names.map((n) => fmt(st.get(n) ?? NaN, 2)).join(' | ')} |`);
+    }
+    lines.push('');
+    lines.push('Round trips per micro-batch during the load (`attune_redis_command_duration_seconds`, `attune_produce_duration_seconds`; calls per micro-batch × mean ms; the worker\'s other work — start-up, punctuation, the changelog tail — included):', '');
+    for (const r of withStages) {
+      const top = r.stages!.calls.filter(([, n]) => n >= 0.05).map(([name, n, ms]) => `${name} ${fmt(n, 2)} × ${fmt(ms, 2)}`);
+      lines.push(`- ${fmtInt(r.rate)} events/s: ${top.join(', ')}`);
     }
     lines.push('');
   }

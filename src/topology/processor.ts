@@ -57,6 +57,8 @@ export interface EventBatch {
   replayed: number;
   /** recommend → emit: the recommendation records to produce. */
   out: OutboundRecord[];
+  /** segments → emit: the segment change records, produced with the lists (one round trip for both topics). */
+  segmentChanges: OutboundRecord[];
   /**
    * rights → the chain: the micro-batch must be cut before this offset (an identify whose user has an earlier event
    * in it, stages/rights/merge.ts); the stages after rights do not run, and the chain runs both parts anew.
@@ -87,6 +89,6 @@ export function newEventBatch(
   return {
     topic, partition, records, now,
     lastOffset: opts.lastOffset ?? Number(records[records.length - 1].offset),
-    decoded: [], valid: [], withdrawn: new Map(), onTime: [], segmentsOf: new Map(), dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [], cutBefore: null,
+    decoded: [], valid: [], withdrawn: new Map(), onTime: [], segmentsOf: new Map(), dead: [...(opts.dead ?? [])], lateCount: 0, applied: 0, replayed: 0, out: [], segmentChanges: [], cutBefore: null,
   };
 }

@@ -15,7 +15,18 @@ describe('stageBreakdown', () => {
       batch.observe(total);
       records.observe(n);
     }
+    const redis = new Histogram({ name: 'attune_redis_command_duration_seconds', help: 'h', labelNames: ['command'], buckets: [0.01], registers: [registry] });
+    const produce = new Histogram({ name: 'attune_produce_duration_seconds', help: 'h', labelNames: ['topic'], buckets: [0.01], registers: [registry] });
+    for (let i = 0; i < 6; i++) redis.observe({ command: 'applyCoocRows' }, 0.001);
+    produce.observe({ topic: 'recommendations' }, 0.002);
+    produce.observe({ topic: 'recommendations' }, 0.004);
     const b = stageBreakdown(await registry.metrics());
+    expect(b.calls[0]![0]).toBe('redis applyCoocRows');
+    expect(b.calls[0]![1]).toBe(3);
+    expect(b.calls[0]![2]).toBeCloseTo(1, 9);
+    expect(b.calls[1]![0]).toBe('produce recommendations');
+    expect(b.calls[1]![1]).toBe(1);
+    expect(b.calls[1]![2]).toBeCloseTo(3, 9);
     expect(b.batches).toBe(2);
     expect(b.meanRecords).toBe(15);
     expect(b.meanBatchMs).toBeCloseTo(17, 9);

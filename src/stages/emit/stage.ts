@@ -1,6 +1,6 @@
 /**
  * The emit stage: the micro-batch's recommendation records go out in source-offset order, after everything is
- * applied. Each carries `attune.source = <topic>:<partition>:<offset>`, so a consumer can drop the duplicate a
+ * applied, and with them the segment changes the segments stage computed (one round trip for both). Each carries `attune.source = <topic>:<partition>:<offset>`, so a consumer can drop the duplicate a
  * replay re-emits. A user whose personalization ended in the micro-batch (`b.withdrawn`: erased, or consent
  * withdrawn) gets no list but one tombstone (key = the real id, value null: the compacted topic then forgets the
  * user's last list), at the offset of the event that ended it.
@@ -13,14 +13,15 @@ import { crashPoint } from '../../topology/crash-points.js';
 import { isReemitted, listFreshness, sourceOffset } from './freshness.js';
 
 export const emitStage: StageFactory<{ topics: TopicNames; producer: StreamProducer; metrics: Metrics }, EventBatch> = {
-  node: { name: 'emit', does: 'changed lists, keyed by user, in source order', stores: [], sinks: ['recommendations'] },
+  node: { name: 'emit', does: 'changed lists, keyed by user, in source order; the segment changes', stores: [], sinks: ['recommendations', 'segmentChanges'] },
   create({ topics, producer, metrics }) {
     return {
       node: this.node,
       async process(b) {
         if (b.withdrawn.size) b.out = withTombstones(b.out, b.topic, b.partition, b.withdrawn);
         b.out.sort((x, y) => sourceOffset(x) - sourceOffset(y));
-        await producer.send(topics.recommendations, b.out);
+        // Both topics at once: two requests in flight on the producer's connection, one round trip.
+        await Promise.all([producer.send(topics.recommendations, b.out), producer.send(topics.segmentChanges, b.segmentChanges)]);
         crashPoint('after-produce');
         const c = countOutcomes(b.out);
         if (c.emitted) metrics.lists.inc({ outcome: 'emitted' }, c.emitted);

@@ -58,8 +58,9 @@
  *    kept out of `{p}:users` additions and skipped by rules re-evaluations while its state is empty (n = 0), as
  *    the engine forgets it.
  *  - Egress: state (pending changes, `lc:`, timers, members, known users) is keyed by the pseudonym the rights
- *    stage put in `event.userId`; the produced records carry the real id, resolved right before producing
- *    (publish.ts). A change whose user no longer resolves (erased meanwhile) is not emitted, but still counted:
+ *    stage put in `event.userId`; the produced records carry the real id, resolved when they are built
+ *    (publish.ts). A micro-batch's change records are produced by the emit stage, with the lists and before the
+ *    progress, so "known to be emitted" above still means "at or below the progress". A change whose user no longer resolves (erased meanwhile) is not emitted, but still counted:
  *    counts follow memberships, and the erasure's own exits take them back down.
  */
 import type { InboundRecord, OutboundRecord, StreamProducer } from '../../kafka/port.js';
@@ -134,9 +135,14 @@ export class SegmentProcessor {
   /**
    * Applies a micro-batch. Returns the number of changes emitted and the too-late events (not applied here).
    * When `raw` (the micro-batch's inbound records) is given, too-late events are dead-lettered here with code
-   * TOO_LATE; otherwise the caller must dead-letter them.
+   * TOO_LATE; otherwise the caller must dead-letter them. `send` takes the segment change records (default: produced
+   * here); the events chain collects them for its emit stage, which produces them with the lists in one round trip.
+   * Either way they go out before the partition's progress is written, so a crash before that re-emits them from
+   * the stored pending changes (the header's argument).
    */
-  async process(topic: string, partition: number, records: OffsetEvent[], raw?: InboundRecord[]): Promise<SegmentBatchResult> {
+  async process(
+    topic: string, partition: number, records: OffsetEvent[], raw?: InboundRecord[], send?: (out: OutboundRecord[]) => Promise<void>,
+  ): Promise<SegmentBatchResult> {
     const { d } = this;
     await this.ensureRules(topic, partition);
     if (records.length === 0) return { changes: 0, tooLate: [], segmentsOf: new Map() };
@@ -189,7 +195,7 @@ export class SegmentProcessor {
     await d.store.commitPartition(topic, partition, stored.raw, {
       ...res.partition, wall: res.advanced || stored.wall === null ? this.now() : stored.wall,
     }, res.timers, this.extras(users, res.writes));
-    await countAndEmit(d, topic, partition, Keys.partitionField(topic, partition), res.partition.offset, res.changes, res.fresh, (c) => c.o);
+    await countAndEmit(d, topic, partition, Keys.partitionField(topic, partition), res.partition.offset, res.changes, res.fresh, (c) => c.o, send);
 
     if (raw && res.tooLate.length) {
       const late = new Set(res.tooLate.map((r) => r.offset));

@@ -52,10 +52,12 @@ export async function segmentChangeRecords<C extends SegmentChange>(
 /**
  * Counts the changes with a sequence up to `last` under `field` (a replay skips the sequences already counted),
  * then produces every change (downstream dedupes by attune.source) and counts the fresh ones in the metrics.
+ * `send` produces the records; a micro-batch hands them to the emit stage instead (SegmentProcessor.process).
  */
 export async function countAndEmit(
   d: PublishDeps, topic: string, partition: number, field: string, last: number,
   changes: PendingChange[], fresh: PendingChange[], seq: (c: PendingChange) => number,
+  send: (out: OutboundRecord[]) => Promise<void> = (out) => d.producer.send(d.topics.segmentChanges, out),
 ): Promise<void> {
   // Changes of steps after `last` (carried from users ahead of the partition) are counted by a later batch.
   const deltas: Array<[number, string, number]> = changes
@@ -63,7 +65,7 @@ export async function countAndEmit(
     .map((c) => [seq(c), c.segmentId, c.change === 'enter' ? 1 : -1]);
   await d.store.applyCounts(field, last, deltas);
   const out = await segmentChangeRecords(d, changes, (c) => ({ 'attune.source': `${topic}:${partition}:${c.o}` }), { topic, partition });
-  if (out.length) await d.producer.send(d.topics.segmentChanges, out);
+  if (out.length) await send(out);
   for (const c of fresh) d.metrics.segmentChanges.inc({ segment: c.segmentId, change: c.change });
 }
 

@@ -12,13 +12,14 @@ export const segmentsStage: StageFactory<{ segments: SegmentProcessor }, EventBa
     name: 'segments',
     does: 'rolling features, segment rules, timed exits; too-late events dead-lettered',
     stores: ['{u}:features', '{u}:segments', '{p}:segstate', '{p}:timers', '{p}:users', '{p}:members:*', '{g}:segcounts'],
-    sinks: ['segmentChanges', 'dlq'],
+    sinks: ['dlq'],
   },
   create({ segments }) {
     return {
       node: this.node,
       async process(b) {
-        const { tooLate, segmentsOf } = await segments.process(b.topic, b.partition, b.valid, b.records);
+        // The change records go out with the lists (the emit stage), before the progress.
+        const { tooLate, segmentsOf } = await segments.process(b.topic, b.partition, b.valid, b.records, async (out) => { b.segmentChanges.push(...out); });
         b.segmentsOf = segmentsOf;
         const late = new Set(tooLate.map((r) => r.offset));
         b.onTime = late.size ? b.valid.filter((r) => !late.has(r.offset)) : b.valid;
