@@ -20,8 +20,12 @@ export const ingestStage: StageFactory<{ cfg: Config; store: StateStore; metrics
         const plan = planIngest(b.onTime);
         const field = Keys.partitionField(b.topic, b.partition);
         const users = [...plan.users.entries()];
-        const appliedPerUser = await Promise.all(users.map(([u, recs]) => store.applyUser(u, field, cfg.recentItems, recs)));
-        await store.applyPopularity(field, b.lastOffset, plan.popularity);
+        // Together: popularity's gate is per batch and the users' per user, so neither write depends on the other
+        // (the in-flight cut, written before both, is what a replay of either relies on).
+        const [appliedPerUser] = await Promise.all([
+          Promise.all(users.map(([u, recs]) => store.applyUser(u, field, cfg.recentItems, recs))),
+          store.applyPopularity(field, b.lastOffset, plan.popularity),
+        ]);
         // Replays are what a user's offset gate skipped. Anonymous records have no per-user gate (popularity's is
         // per batch and does not say), and consent/erase records without a reset are not applied anywhere: both
         // count as applied, as every record did before.
