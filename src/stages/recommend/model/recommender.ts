@@ -18,8 +18,9 @@ export type { ScoredCandidate, Strategy, StrategyFactory } from './strategy/type
 import { TrendingIndex } from './trending.js';
 import { TrendingScopes } from './trending-scopes.js';
 import { ItemTable } from './item-table.js';
-import { mergePurchases, newUserState, recordPurchase, type PurchaseEntry, type UserState } from './user-state.js';
-import { batchDeltas, CoocBatchDelta, mergeHistories, type InternedInteraction, type UserHistory } from './deltas.js';
+import { newUserState, recordPurchase, type PurchaseEntry, type UserState } from './user-state.js';
+import { internHistory, internPurchases, mergeRest, type MergedState, type UserMerge } from './user-merge.js';
+import { batchDeltas, CoocBatchDelta, mergeHistories, type InternedInteraction } from './deltas.js';
 
 const NO_SEGMENTS: readonly string[] = [];
 
@@ -49,21 +50,7 @@ export interface UserReset {
   readonly userId: string;
 }
 
-/**
- * Identity stitching, at its place in a micro-batch: the known user `userId` absorbs an anonymous user's
- * recommender state. History: mergeHistories (union by item, strongest weight, latest time, newest H); purchase
- * log: per item the summed count and latest time, least recently purchased first, the newest buyAgain.maxItems;
- * country: the known user's, else the snapshot's; lastTime: the later. A merge adds nothing to co-occurrence (the
- * anonymous user's events were counted when they happened) nor to trending, and is not counted in `learned`.
- * Items the model refuses (past limits.maxItems) drop out, and so do history entries of weight ≤ 0 and purchase
- * entries of count ≤ 0 (a state never holds them: a hostile snapshot could).
- */
-export interface UserMerge {
-  readonly merge: true;
-  readonly userId: string;
-  /** The anonymous profile's recommender state, item ids as strings (domain/profile.ts RecommenderSnapshot). */
-  readonly state: { h: { i: string[]; w: number[]; t: number[] }; p: Array<[string, number, number]>; c: string | null; lt: number };
-}
+export type { UserMerge } from './user-merge.js';
 
 /** One item row's share of a micro-batch's co-occurrence deltas: [item, norm increment, [other item, pair increment][]]. */
 export type RowDelta = readonly [string, number, ReadonlyArray<readonly [string, number]>];
@@ -214,46 +201,11 @@ export class Recommender {
   }
 
   /** Merges an anonymous user's state into the user's (see UserMerge); the per-event counterpart of a merge in `learnBatch`. */
-  mergeUser(userId: string, state: UserMerge['state']): void {
+  mergeUser(userId: string, state: MergedState): void {
     let u = this.users.get(userId);
     if (!u) this.users.set(userId, (u = newUserState()));
-    u.history = mergeHistories(u.history, this.internHistory(state.h), this.collaborative.params.historySize);
-    this.mergeRest(u, state, this.internPurchases(state.p));
-  }
-
-  /** A snapshot's history with interned ids; refused items and entries of weight ≤ 0 drop out. */
-  private internHistory(h: UserMerge['state']['h']): UserHistory {
-    const items: number[] = [];
-    const weights: number[] = [];
-    const times: number[] = [];
-    for (let k = 0; k < h.i.length; k++) {
-      if (!(h.w[k] > 0)) continue;
-      const item = this.itemTable.intern(h.i[k]);
-      if (item < 0) continue; // past limits.maxItems
-      items.push(item);
-      weights.push(h.w[k]);
-      times.push(h.t[k]);
-    }
-    return { items, weights, times };
-  }
-
-  /** A snapshot's purchase log with interned ids; refused items and entries of count ≤ 0 drop out. */
-  private internPurchases(p: UserMerge['state']['p']): Array<[number, PurchaseEntry]> {
-    const out: Array<[number, PurchaseEntry]> = [];
-    for (const [id, count, last] of p) {
-      if (!(count > 0)) continue;
-      const item = this.itemTable.intern(id);
-      if (item < 0) continue; // past limits.maxItems
-      out.push([item, { count, last }]);
-    }
-    return out;
-  }
-
-  /** A merge's purchase log (interned), country and lastTime, into the known user's state (the history is merged by the caller). */
-  private mergeRest(u: UserState, state: UserMerge['state'], purchases: Array<[number, PurchaseEntry]>): void {
-    mergePurchases(u.purchases, purchases, this.cfg.buyAgain.maxItems);
-    if (!u.country && state.c) u.country = state.c;
-    u.lastTime = Math.max(u.lastTime, state.lt);
+    u.history = mergeHistories(u.history, internHistory(state.h, this.itemTable), this.collaborative.params.historySize);
+    mergeRest(u, state, internPurchases(state.p, this.itemTable), this.cfg.buyAgain.maxItems);
   }
 
   /**
@@ -368,8 +320,8 @@ export class Recommender {
     const mergedPurchases = new Map<number, Array<[number, PurchaseEntry]>>();
     for (const e of events) {
       if (isMerge(e)) {
-        const history = this.internHistory(e.state.h);
-        mergedPurchases.set(interactions.length, this.internPurchases(e.state.p));
+        const history = internHistory(e.state.h, this.itemTable);
+        mergedPurchases.set(interactions.length, internPurchases(e.state.p, this.itemTable));
         interactions.push({ userId: e.userId, item: -1, weight: 0, time: 0, merge: history });
         learnable.push(e);
         continue;
@@ -402,7 +354,7 @@ export class Recommender {
       if (!u) this.users.set(e.userId, (u = newUserState()));
       if (isMerge(e)) {
         // The merged history comes from delta.histories below; purchases, country and lastTime merge here, in order.
-        this.mergeRest(u, e.state, mergedPurchases.get(k) ?? []);
+        mergeRest(u, e.state, mergedPurchases.get(k) ?? [], this.cfg.buyAgain.maxItems);
         return;
       }
       if (t > this.now) this.now = t;
