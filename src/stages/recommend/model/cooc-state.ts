@@ -18,6 +18,7 @@
  * not pruned: they are written from the events' deltas, not from this table.
  */
 import type { CoocBatchDelta, CoocDeltaSink } from './deltas.js';
+import { doubledPast, grownTo } from './grow.js';
 
 const PAIR_BASE = 67_108_864;
 
@@ -61,11 +62,7 @@ export class CoocState implements CoocDeltaSink {
 
   private ensure(a: number): void {
     if (a < this.norms.length) return;
-    let n = this.norms.length;
-    while (n <= a) n *= 2;
-    const next = new Float64Array(n);
-    next.set(this.norms);
-    this.norms = next;
+    this.norms = grownTo(this.norms, doubledPast(this.norms.length, a));
   }
 
   /** Rebuilds the table with `slots` slots (a power of two), keeping the pairs `keep` accepts. */

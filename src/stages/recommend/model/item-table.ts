@@ -7,6 +7,7 @@
 import type { CatalogItem } from '../../../domain/events.js';
 import type { RecommenderConfig } from './config.js';
 import type { IdInterner } from './interner.js';
+import { doubledPast, grownTo } from './grow.js';
 
 export class ItemTable {
   private blocked = new Uint8Array(1024);
@@ -65,13 +66,8 @@ export class ItemTable {
 
   private ensure(i: number): void {
     if (i < this.blocked.length) return;
-    let n = this.blocked.length;
-    while (n <= i) n *= 2;
-    const b = new Uint8Array(n);
-    b.set(this.blocked);
-    this.blocked = b;
-    const c = new Int32Array(n).fill(-1);
-    c.set(this.category);
-    this.category = c;
+    const n = doubledPast(this.blocked.length, i);
+    this.blocked = grownTo(this.blocked, n);
+    this.category = grownTo(this.category, n, -1);
   }
 }

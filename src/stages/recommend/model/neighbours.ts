@@ -6,6 +6,7 @@
  * co-occurring pairs; a list entry is refreshed whenever its pair is touched, and an item's whole list is
  * re-scored when the item itself is interacted with (its norm changed).
  */
+import { doubledPast, grownTo } from './grow.js';
 
 /** Cosine on co-occurrence counts: C / √(N_a·N_b). Scale-invariant, so decayed (scaled) counts are fine. */
 export function cosineSim(c: number, na: number, nb: number): number {
@@ -78,26 +79,13 @@ export class NeighbourIndex {
 
   private ensure(a: number): void {
     if (a < this.sizes.length) return;
-    let n = this.sizes.length;
-    while (n <= a) n *= 2;
-    const ids = new Int32Array(n * this.k);
-    ids.set(this.ids);
-    const sims = new Float32Array(n * this.k);
-    sims.set(this.sims);
-    const sizes = new Int32Array(n);
-    sizes.set(this.sizes);
-    this.ids = ids;
-    this.sims = sims;
-    this.sizes = sizes;
-    const minSim = new Float32Array(n);
-    minSim.set(this.minSim);
-    const minPos = new Int32Array(n);
-    minPos.set(this.minPos);
-    const minOk = new Uint8Array(n);
-    minOk.set(this.minOk);
-    this.minSim = minSim;
-    this.minPos = minPos;
-    this.minOk = minOk;
+    const n = doubledPast(this.sizes.length, a);
+    this.ids = grownTo(this.ids, n * this.k);
+    this.sims = grownTo(this.sims, n * this.k);
+    this.sizes = grownTo(this.sizes, n);
+    this.minSim = grownTo(this.minSim, n);
+    this.minPos = grownTo(this.minPos, n);
+    this.minOk = grownTo(this.minOk, n);
   }
 
   /** Inserts or updates b in a's list with `sim`; a non-positive sim removes it. Returns whether a's list changed. */
