@@ -1,7 +1,7 @@
 /**
  * The emit stage: the micro-batch's recommendation records go out in source-offset order, after everything is
- * applied, and with them the segment changes the segments stage computed (one round trip for both). Each carries `attune.source = <topic>:<partition>:<offset>`, so a consumer can drop the duplicate a
- * replay re-emits. A user whose personalization ended in the micro-batch (`b.withdrawn`: erased, or consent
+ * applied, and with them the segment changes the segments stage computed (one round trip for both). Each carries
+ * `attune.source = <topic>:<partition>:<offset>`, so a consumer can drop the duplicate a replay re-emits. A user whose personalization ended in the micro-batch (`b.withdrawn`: erased, or consent
  * withdrawn) gets no list but one tombstone (key = the real id, value null: the compacted topic then forgets the
  * user's last list), at the offset of the event that ended it.
  */
