@@ -176,10 +176,10 @@ if (wb) {
       const ratio = median(rs.map((r) => r.eventsPerSecond)) / med((x) => x.learnOnlyEventsPerSecond);
       lines.push(`| worker / in-process learn-only throughput | ${fmt(ratio, 3)} | |`);
     }
-    lines.push('', `Commands sent in the median run, by name: ${rs[Math.floor(rs.length / 2)].topCommands.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}.`);
-    const slowRun = rs[Math.floor(rs.length / 2)];
-    if (slowRun.slowByLabel.length) {
-      lines.push(`Slow entries of that run by what they were (count, longest ms): ${slowRun.slowByLabel.map(([l, c, m]) => `${l} ${c} (${fmt(m, 1)})`).join(', ')}. A plain O(1) command over 5 ms did not block Redis by its own work: the host took the CPU from Redis, and the scripts around it were stretched as much.`);
+    const medianRun = rs[Math.floor(rs.length / 2)];
+    lines.push('', `Commands sent in the median run, by name: ${medianRun.topCommands.map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}.`);
+    if (medianRun.slowByLabel.length) {
+      lines.push(`Slow entries of that run by what they were (count, longest ms): ${medianRun.slowByLabel.map(([l, c, m]) => `${l} ${c} (${fmt(m, 1)})`).join(', ')}. A plain O(1) command over 5 ms did not block Redis by its own work: the host took the CPU from Redis, and the scripts around it were stretched as much.`);
     }
     lines.push('');
   }

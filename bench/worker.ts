@@ -108,7 +108,7 @@ export function slowlogLabel(args: readonly unknown[], client: unknown): { label
   const [name, ...rest] = args.map(String);
   const label = commandLabel(name ?? '?', rest, SCRIPTS_BY_SHA);
   const n = (name ?? '').toLowerCase();
-  if (n === 'evalsha' || n === 'eval' || n === 'fcall') return { label, script: true };
+  if (n === 'evalsha' || n === 'eval') return { label, script: true };
   return { label: String(client).startsWith('?') ? `${label} in a script` : label, script: false };
 }
 

@@ -114,10 +114,10 @@ export class RecommenderStore {
   /**
    * Fields (increments) per multi-row call. A field costs Redis 3–8 µs in the script (HINCRBYFLOAT, the more in a
    * listpack-encoded hash, up to hash-max-listpack-entries fields) and each row ~2 more (its gate): 500 fields
-   * took 5–7 ms here, 250 near 3 ms but 5.0–6.5 ms in 4 of ~500 calls per 100k events once the host was busy
-   * (bench/profile-worker.ts, SLOWLOG by script); 150: 0 and 1 (5.5 ms) in two runs, for 0.05 more commands sent per
-   * event, the same order as the sub-millisecond scripts (applyPopularity, dedupeEvents) that the busy host stretched
-   * past 5 ms in those runs (#12: no script blocks Redis longer than 5 ms).
+   * took 5–7 ms here; 250 near 3 ms, but 4 of its ~6,200 calls per 100k events ran 5.0–6.5 ms on the busy host
+   * (bench/profile-worker.ts, SLOWLOG by script); 150: 0 and 1 call (5.5 ms) in two runs, as often as the
+   * sub-millisecond scripts the host stretched, for 0.05 more commands sent per event (#12: no script blocks Redis
+   * longer than 5 ms).
    */
   static readonly FIELDS_PER_CALL = 150;
 
